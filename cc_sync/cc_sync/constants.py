@@ -1,0 +1,57 @@
+"""Every DocType and field name the app uses on the site, in one place."""
+
+MODULE = "CC Sync"
+
+# -- the app's DocTypes ------------------------------------------------------------------------
+SETTINGS = "Constant Contact Settings"
+LIST = "Constant Contact List"  # lists fetched from CC, to pick from
+LIST_MAPPING = "Constant Contact List Mapping"
+FIELD_MAP = "Constant Contact Field Map"  # child table of the settings
+SYNC_LOG = "Constant Contact Sync Log"
+SYNC_LOG_ITEM = "Constant Contact Sync Log Item"  # child table: per-record skips, errors, warnings
+OPT_OUT = "Constant Contact Opt Out"  # site-side opt-outs waiting to reach CC
+IMPORT = "Constant Contact Import"  # bulk import activities and their chunks
+
+# -- host DocTypes -----------------------------------------------------------------------------
+CONTACT = "Contact"
+CONTACT_EMAIL = "Contact Email"
+LEAD = "Lead"
+EMAIL_GROUP = "Email Group"
+EMAIL_GROUP_MEMBER = "Email Group Member"
+EMAIL_UNSUBSCRIBE = "Email Unsubscribe"
+DYNAMIC_LINK = "Dynamic Link"
+
+# -- custom fields on Contact ------------------------------------------------------------------
+CONTACT_CC_ID = "cc_contact_id"
+CONTACT_CC_PERMISSION = "cc_permission"
+CONTACT_OPTED_OUT_AT = "cc_opted_out_at"
+CONTACT_LAST_SYNCED = "cc_last_synced"
+CONTACT_CC_DELETED = "cc_deleted"
+CONTACT_CC_UPDATED_AT = "cc_updated_at"
+CONTACT_CC_EMAIL_UPDATED_AT = "cc_email_updated_at"
+
+# -- custom fields on Lead ---------------------------------------------------------------------
+LEAD_CC_ID = "cc_contact_id"
+LEAD_PUSH_STATUS = "cc_push_status"
+LEAD_PUSHED_AT = "cc_pushed_at"
+LEAD_PUSH_ERROR = "cc_push_error"
+PUSH_STATUSES = ("", "Pending", "Queued", "Pushed", "Skipped", "Failed")
+
+# -- site config keys (test hosts only; never set from the UI) ----------------------------------
+CONF_API_BASE = "cc_sync_api_base_url"
+CONF_AUTH_BASE = "cc_sync_auth_base_url"
+
+# -- background jobs ---------------------------------------------------------------------------
+QUEUE = "long"
+JOB_PREFIX = "cc_sync::"
+
+# -- flags -------------------------------------------------------------------------------------
+# Set on documents the sync itself writes, so doc_events never echo them back to CC.
+FLAG_FROM_SYNC = "from_cc_sync"
+
+# -- triggers, as the sync log records them -----------------------------------------------------
+TRIGGER_SCHEDULER = "Scheduler"
+TRIGGER_SETTINGS = "Settings button"
+TRIGGER_CONTACT = "Contact button"
+TRIGGER_LEAD = "Lead button"
+TRIGGER_SHELL = "Shell"

@@ -1,0 +1,1 @@
+"""The sync engine: decides what moves between Constant Contact and the site. Never imports frappe."""

@@ -1,0 +1,229 @@
+"""Applying a page of CC contacts to the site: one batched lookup, decisions per contact, one batched write.
+
+Every pull stream (changes, opt-outs, deletes, reconcile, "Sync now") goes through here, so consent,
+matching and field ownership are decided in one place. A contact whose CC state the site already holds
+costs no write, which is what makes re-runs cheap and idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from cc_sync.sync import consent
+from cc_sync.sync.config import SyncConfig
+from cc_sync.sync.fieldmap import cc_values, fields_to_pull
+from cc_sync.sync.matching import ContactIndex, normalise_email
+from cc_sync.sync.records import ContactWrite, SiteContact
+from cc_sync.sync.report import StreamReport
+from cc_sync.sync.store import SyncStore
+
+
+class PageApplier:
+	def __init__(
+		self,
+		store: SyncStore,
+		config: SyncConfig,
+		report: StreamReport,
+		*,
+		cf_names: Mapping[str, str] | None = None,
+		dry_run: bool = False,
+		now: Callable[[], datetime],
+	) -> None:
+		self.store = store
+		self.config = config
+		self.report = report
+		self.cf_names = cf_names or {}
+		self.dry_run = dry_run
+		self.now = now
+		self.group_by_list = config.group_by_list
+		self.managed_groups = config.managed_groups
+
+	def apply(self, contacts: Sequence[Any]) -> list[ContactWrite]:
+		"""Apply one page; returns the writes (planned only, on a dry run)."""
+		self.report.fetched += len(contacts)
+		cc_ids = [c.contact_id for c in contacts if c.contact_id]
+		emails = [e for e in (normalise_email(_address(c)) for c in contacts) if e]
+		index = ContactIndex(self.store.find_contacts(cc_ids, emails))
+		writes: list[ContactWrite] = []
+		now = self.now()
+		for contact in contacts:
+			try:
+				write = self._decide(contact, index, now)
+			except Exception as exc:  # one bad record never loses the rest of the page
+				self.report.fail(normalise_email(_address(contact)), f"could not apply: {exc}")
+				continue
+			if write is not None:
+				writes.append(write)
+		if not writes:
+			return writes
+		if self.dry_run:
+			self.report.plan.extend(_plan_line(w) for w in writes)
+		else:
+			self.store.apply_contacts(writes, self.managed_groups)
+		return writes
+
+	def _decide(self, contact: Any, index: ContactIndex, now: datetime) -> ContactWrite | None:
+		report = self.report
+		email_address = getattr(contact, "email_address", None)
+		email = normalise_email(_address(contact))
+		if not email:
+			report.skip(None, f"CC contact {contact.contact_id} has no email address (SMS-only)")
+			return None
+		match = index.match(contact.contact_id, email)
+		site = match.contact
+		if match.duplicates:
+			report.warn(
+				email,
+				f"{len(match.duplicates) + 1} site contacts share this email; applied to "
+				f"{site.key if site else 'none'}, also {', '.join(match.duplicates)}",
+				site.key if site else None,
+			)
+		permission = getattr(email_address, "permission_to_send", None)
+		decision = consent.decide(
+			site,
+			permission,
+			getattr(email_address, "opt_out_date", None),
+			getattr(email_address, "opt_in_date", None),
+			getattr(email_address, "updated_at", None),
+		)
+		if decision.unknown_permission:
+			report.warn(email, f"unknown permission_to_send {permission!r}: consent left as it was")
+		deleted = getattr(contact, "deleted_at", None) is not None
+		incoming = cc_values(contact, self.config.field_map, self.cf_names)
+		groups = self._groups(contact)
+
+		if site is None:
+			return self._create(contact, email, decision, deleted, incoming, groups, index, now)
+
+		write = ContactWrite(key=site.key, email=email, synced_at=now)
+		changed = False
+		if site.cc_contact_id != contact.contact_id:
+			write.cc_contact_id = contact.contact_id
+			changed = True
+		fields = fields_to_pull(site.fields, incoming, self.config.field_map)
+		if fields:
+			write.fields = fields
+			changed = True
+		if decision.site_unsubscribed is True:
+			write.unsubscribed = True
+			write.opted_out_at = decision.opted_out_at or now
+			report.unsubscribed += 1
+			changed = True
+		elif decision.site_unsubscribed is False:
+			write.unsubscribed = False
+			report.resubscribed += 1
+			changed = True
+		if decision.push_optout:
+			write.request_cc_optout = True
+			changed = True
+		if permission is not None and permission != site.cc_permission:
+			write.cc_permission = permission
+			changed = True
+		if deleted != site.cc_deleted:
+			write.cc_deleted = deleted
+			changed = True
+			if deleted:
+				report.deleted += 1
+		if groups is not None and self._groups_differ(site, groups):
+			write.groups = groups
+			changed = True
+		if not changed:
+			report.unchanged += 1
+			return None
+		write.cc_updated_at = contact.updated_at
+		write.cc_email_updated_at = getattr(email_address, "updated_at", None)
+		report.updated += 1
+		return write
+
+	def _create(
+		self,
+		contact: Any,
+		email: str,
+		decision: consent.ConsentDecision,
+		deleted: bool,
+		incoming: dict[str, Any],
+		groups: frozenset[str] | None,
+		index: ContactIndex,
+		now: datetime,
+	) -> ContactWrite | None:
+		report = self.report
+		unsubscribed = decision.site_unsubscribed is True
+		# A CC opt-out always reaches the site, even for someone it does not hold yet.
+		if not unsubscribed:
+			if deleted:
+				report.skip(email, "deleted in CC and not on the site")
+				return None
+			if not self.config.create_unknown_contacts:
+				report.skip(email, "not on the site, and creating contacts from CC is off")
+				return None
+		email_address = getattr(contact, "email_address", None)
+		write = ContactWrite(
+			key=None,
+			email=email,
+			cc_contact_id=contact.contact_id,
+			fields=incoming,
+			unsubscribed=True if unsubscribed else None,
+			opted_out_at=(decision.opted_out_at or now) if unsubscribed else None,
+			cc_permission=getattr(email_address, "permission_to_send", None),
+			cc_updated_at=contact.updated_at,
+			cc_email_updated_at=getattr(email_address, "updated_at", None),
+			cc_deleted=deleted,
+			groups=groups,
+			synced_at=now,
+		)
+		report.created += 1
+		if unsubscribed:
+			report.unsubscribed += 1
+		# A second copy of this contact later in the same page must update, not create again.
+		index.add(
+			SiteContact(
+				key=f"(new:{email})",
+				email=email,
+				cc_contact_id=contact.contact_id,
+				unsubscribed=unsubscribed,
+				opted_out_at=write.opted_out_at,
+				cc_permission=write.cc_permission,
+				cc_deleted=deleted,
+				fields=dict(incoming),
+				groups=groups or frozenset(),
+			)
+		)
+		return write
+
+	def _groups(self, contact: Any) -> frozenset[str] | None:
+		"""Mapped Email Groups CC says this contact is in; None when memberships were not fetched."""
+		if not self.group_by_list:
+			return None
+		memberships = getattr(contact, "list_memberships", None)
+		if memberships is None:
+			return None
+		return frozenset(self.group_by_list[i] for i in memberships if i in self.group_by_list)
+
+	def _groups_differ(self, site: SiteContact, groups: frozenset[str]) -> bool:
+		current = site.groups & self.managed_groups
+		if groups - current:
+			return True
+		# The member rows of someone opted out stay as the record of consent.
+		return bool(current - groups) and not site.unsubscribed
+
+
+def _address(contact: Any) -> str | None:
+	email_address = getattr(contact, "email_address", None)
+	return getattr(email_address, "address", None) if email_address is not None else None
+
+
+def _plan_line(write: ContactWrite) -> dict[str, Any]:
+	line: dict[str, Any] = {"action": "create" if write.key is None else "update", "email": write.email}
+	if write.key:
+		line["contact"] = write.key
+	if write.fields:
+		line["fields"] = sorted(write.fields)
+	if write.unsubscribed is not None:
+		line["unsubscribed"] = write.unsubscribed
+	if write.request_cc_optout:
+		line["push_optout"] = True
+	if write.cc_deleted:
+		line["cc_deleted"] = True
+	return line

@@ -1,0 +1,74 @@
+"""What a run needs to know about the site's choices: mappings, windows, chunk sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP, FieldRule
+
+DIRECTIONS = ("pull", "push", "both")
+# CC's own ceilings for one JSON import; the defaults stay well under both.
+IMPORT_MAX_CONTACTS = 40_000
+IMPORT_MAX_BYTES = 4 * 1024 * 1024
+PAGE_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ListMapping:
+	cc_list_id: str
+	group: str
+	direction: str = "both"
+	enabled: bool = True
+
+	def __post_init__(self) -> None:
+		if self.direction not in DIRECTIONS:
+			raise ValueError(f"direction must be one of {DIRECTIONS}, not {self.direction!r}")
+
+	@property
+	def pulls(self) -> bool:
+		return self.enabled and self.direction in ("pull", "both")
+
+	@property
+	def pushes(self) -> bool:
+		return self.enabled and self.direction in ("push", "both")
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+	overlap: timedelta = timedelta(minutes=10)
+	field_map: tuple[FieldRule, ...] = DEFAULT_FIELD_MAP
+	list_mappings: tuple[ListMapping, ...] = ()
+	# Create a site Contact for a CC contact the site does not know; off: such contacts are skipped.
+	create_unknown_contacts: bool = True
+	page_limit: int = PAGE_LIMIT
+	chunk_max_contacts: int = 5_000
+	chunk_max_bytes: int = 3_500_000
+	# How many times one run polls an open activity before leaving it to the next run.
+	activity_polls: int = 10
+	activity_poll_interval: float = 2.0
+	# Subresources the changes stream asks for: what the field map and list mappings need.
+	include: tuple[str, ...] = field(
+		default=("custom_fields", "list_memberships", "phone_numbers", "street_addresses")
+	)
+
+	def __post_init__(self) -> None:
+		if not 0 < self.chunk_max_contacts <= IMPORT_MAX_CONTACTS:
+			raise ValueError(f"chunk_max_contacts must be 1..{IMPORT_MAX_CONTACTS}")
+		if not 0 < self.chunk_max_bytes < IMPORT_MAX_BYTES:
+			raise ValueError(f"chunk_max_bytes must be under {IMPORT_MAX_BYTES}")
+		if not 0 < self.page_limit <= PAGE_LIMIT:
+			raise ValueError(f"page_limit must be 1..{PAGE_LIMIT}")
+
+	@property
+	def group_by_list(self) -> dict[str, str]:
+		"""CC list id to Email Group, for the lists pulled."""
+		return {m.cc_list_id: m.group for m in self.list_mappings if m.pulls}
+
+	@property
+	def managed_groups(self) -> frozenset[str]:
+		return frozenset(self.group_by_list.values())
+
+	@property
+	def push_list_ids(self) -> list[str]:
+		return sorted({m.cc_list_id for m in self.list_mappings if m.pushes})

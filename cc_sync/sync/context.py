@@ -1,0 +1,44 @@
+"""What every stream of one run shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cc_sync.sync.apply import PageApplier
+from cc_sync.sync.config import SyncConfig
+from cc_sync.sync.report import RunReport, StreamReport
+from cc_sync.sync.store import SyncStore
+
+
+@dataclass
+class RunContext:
+	client: Any  # cc_sync.constant_contact.client.ConstantContactClient
+	store: SyncStore
+	config: SyncConfig
+	clock: Any  # cc_sync.constant_contact.clock.Clock
+	report: RunReport
+	dry_run: bool = False
+	_cf_names: dict[str, str] | None = field(default=None, repr=False)
+
+	def now(self) -> datetime:
+		return self.clock.now()
+
+	def cf_names(self) -> dict[str, str]:
+		"""custom_field_id → name, fetched once per run and only when the field map uses `cf:` fields."""
+		if self._cf_names is None:
+			self._cf_names = {}
+			if any(rule.cc_field.startswith("cf:") for rule in self.config.field_map):
+				self._cf_names = {f.custom_field_id: f.name for f in self.client.get_custom_fields()}
+		return self._cf_names
+
+	def applier(self, report: StreamReport) -> PageApplier:
+		return PageApplier(
+			self.store,
+			self.config,
+			report,
+			cf_names=self.cf_names(),
+			dry_run=self.dry_run,
+			now=self.now,
+		)

@@ -1,0 +1,157 @@
+"""One sync run: the streams in a safe order, each failing on its own, and a report of everything.
+
+Order: opt-outs, deletes, changes, reconcile (pulls); then the site's opt-outs to CC; then bulk
+activities left open; then the lead push, which runs only when this run's opt-out pull succeeded
+(CC's own sync guide: pull before push, so an import never re-adds someone who just left); then the new
+imports are followed. A quota or authorisation failure stops the run cleanly; any other failure fails
+its stream, rolls back its uncommitted writes, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable
+from typing import Any
+
+from cc_sync.constant_contact.clock import Clock, SystemClock
+from cc_sync.constant_contact.errors import AuthError, QuotaExceeded
+from cc_sync.sync import activities, optout_push, pull, push
+from cc_sync.sync.config import SyncConfig
+from cc_sync.sync.context import RunContext
+from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.records import (
+	ALL_STREAMS,
+	STREAM_ACTIVITIES,
+	STREAM_CHANGES,
+	STREAM_DELETES,
+	STREAM_OPTOUT_PUSH,
+	STREAM_OPTOUTS,
+	STREAM_PUSH,
+	STREAM_RECONCILE,
+)
+from cc_sync.sync.report import RunReport
+from cc_sync.sync.store import SyncStore
+
+PULL_STREAMS = (STREAM_OPTOUTS, STREAM_DELETES, STREAM_CHANGES, STREAM_RECONCILE)
+# What a scheduled run does when not told otherwise; reconcile has its own, slower cadence.
+DEFAULT_STREAMS = (STREAM_OPTOUTS, STREAM_DELETES, STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_ACTIVITIES, STREAM_PUSH)
+
+
+class SyncEngine:
+	def __init__(
+		self, client: Any, store: SyncStore, config: SyncConfig | None = None, clock: Clock | None = None
+	) -> None:
+		self.client = client
+		self.store = store
+		self.config = config or SyncConfig()
+		self.clock = clock or SystemClock()
+
+	def run(self, streams: Iterable[str] | None = None, *, dry_run: bool = False) -> RunReport:
+		wanted = set(streams or DEFAULT_STREAMS)
+		unknown = wanted - set(ALL_STREAMS)
+		if unknown:
+			raise ValueError(f"unknown stream(s): {', '.join(sorted(unknown))}")
+		if STREAM_PUSH in wanted:
+			# Pull before push: the push needs this run's opt-out pull.
+			wanted.add(STREAM_OPTOUTS)
+		report = RunReport(started=self.clock.now(), dry_run=dry_run)
+		ctx = RunContext(self.client, self.store, self.config, self.clock, report, dry_run=dry_run)
+
+		steps: list[tuple[str, Any]] = [(s, lambda c, s=s: pull.run_pull(c, s)) for s in PULL_STREAMS]
+		steps += [
+			(STREAM_OPTOUT_PUSH, optout_push.run_optout_push),
+			(STREAM_ACTIVITIES, activities.run_activities),
+			(STREAM_PUSH, push.run_push),
+			(STREAM_ACTIVITIES, activities.run_activities),
+		]
+		for name, step in steps:
+			if name not in wanted:
+				continue
+			stream = report.stream(name)
+			if report.stopped_by:
+				stream.status = "skipped"
+				stream.error = stream.error or report.stopped_by
+				continue
+			if name == STREAM_PUSH and report.stream(STREAM_OPTOUTS).status != "success":
+				stream.status = "skipped"
+				stream.error = "the opt-out pull did not succeed in this run, so nothing is pushed"
+				continue
+			self._run_step(ctx, name, step)
+		report.finished = self.clock.now()
+		return report
+
+	def _run_step(self, ctx: RunContext, name: str, step: Any) -> None:
+		stream = ctx.report.stream(name)
+		calls_before = getattr(self.client, "calls", 0)
+		try:
+			step(ctx)
+		except QuotaExceeded as exc:
+			self.store.rollback()
+			stream.status = "failed"
+			stream.error = f"CC's daily API quota is used up; the sync resumes after {exc.resets_at:%Y-%m-%d %H:%M} UTC"
+			ctx.report.stopped_by = stream.error
+		except AuthError as exc:
+			self.store.rollback()
+			stream.status = "failed"
+			stream.error = f"the Constant Contact connection needs attention: {exc}"
+			ctx.report.stopped_by = stream.error
+		except Exception as exc:
+			self.store.rollback()
+			stream.status = "failed"
+			stream.error = f"{type(exc).__name__}: {exc}"
+			stream.traceback = traceback.format_exc()
+		else:
+			if stream.status in ("pending", "success"):
+				stream.status = "partial" if stream.failed else "success"
+		finally:
+			stream.api_calls += getattr(self.client, "calls", 0) - calls_before
+
+	def sync_email(self, email: str, *, dry_run: bool = False) -> dict[str, Any]:
+		"""Sync one address both ways at once ("Sync now" on a Contact or Lead) and say where it stands."""
+		address = normalise_email(email)
+		if not address:
+			raise ValueError("this record has no email address to sync")
+		report = RunReport(started=self.clock.now(), dry_run=dry_run)
+		ctx = RunContext(self.client, self.store, self.config, self.clock, report, dry_run=dry_run)
+		found: list[Any] = []
+
+		def pull_one(c: RunContext) -> None:
+			stream = c.report.stream(STREAM_CHANGES)
+			found.extend(
+				self.client.iter_contacts(email=address, status="all", include=list(self.config.include), limit=1)
+			)
+			c.applier(stream).apply(found)
+			if not dry_run:
+				self.store.commit()
+
+		def push_optout(c: RunContext) -> None:
+			for optout in self.store.pending_optouts():
+				if optout.email == address:
+					optout_push.push_one(c, optout)
+
+		self._run_step(ctx, STREAM_CHANGES, pull_one)
+		self._run_step(ctx, STREAM_OPTOUT_PUSH, push_optout)
+		if not found and report.stream(STREAM_CHANGES).status == "success":
+			self._run_step(ctx, STREAM_PUSH, lambda c: push.push_email(c, address))
+			self._run_step(ctx, STREAM_ACTIVITIES, activities.run_activities)
+		report.finished = self.clock.now()
+		return {"email": address, "cc": self.cc_view(address), "report": report}
+
+	def cc_view(self, email: str) -> dict[str, Any]:
+		"""CC's view of one person, for the form: subscribed, unsubscribed, deleted or not in CC."""
+		for contact in self.client.iter_contacts(email=email, status="all", limit=1):
+			permission = contact.email_address.permission_to_send if contact.email_address else None
+			if contact.deleted_at is not None:
+				state = "deleted"
+			elif permission == "unsubscribed":
+				state = "unsubscribed"
+			else:
+				state = "subscribed"
+			return {
+				"state": state,
+				"permission_to_send": permission,
+				"contact_id": contact.contact_id,
+				"opt_out_date": contact.email_address.opt_out_date if contact.email_address else None,
+				"updated_at": contact.updated_at,
+			}
+		return {"state": "not in CC"}

@@ -1,0 +1,89 @@
+"""Who is who: normalising emails and resolving a CC contact to exactly one site contact.
+
+CC's contact id wins; then the normalised email. Two site contacts with one email resolve to the same one
+every time (the one already linked, then the oldest, then the smallest key) and are reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cc_sync.sync.records import SiteContact
+
+# Deliberately plain: one @, a dot in the domain, no spaces. CC's own check is stricter on import and
+# reports the rest as correctable errors, which the push then carries into the run report.
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# The JSON import rejects addresses longer than this (other endpoints allow 80).
+IMPORT_EMAIL_MAX = 50
+
+
+def normalise_email(email: str | None) -> str | None:
+	"""Trimmed and case-folded, or None when empty."""
+	if not email:
+		return None
+	value = email.strip().casefold()
+	return value or None
+
+
+def email_problem(email: str | None) -> str | None:
+	"""Why this address cannot be pushed to CC, or None when it can."""
+	address = normalise_email(email)
+	if not address:
+		return "missing email"
+	if not _EMAIL_RE.match(address):
+		return f"invalid email: {address!r}"
+	if len(address) > IMPORT_EMAIL_MAX:
+		return f"email longer than {IMPORT_EMAIL_MAX} characters (CC import limit)"
+	return None
+
+
+@dataclass(slots=True)
+class Match:
+	contact: SiteContact | None
+	# Other site contacts sharing the email: reported, never merged silently.
+	duplicates: tuple[str, ...] = ()
+
+
+class ContactIndex:
+	"""The site contacts found for one page, indexed for matching."""
+
+	def __init__(self, contacts: Iterable[SiteContact]) -> None:
+		self.by_cc_id: dict[str, SiteContact] = {}
+		self.by_email: dict[str, list[SiteContact]] = {}
+		for contact in contacts:
+			if contact.cc_contact_id:
+				self.by_cc_id[contact.cc_contact_id] = contact
+			if contact.email:
+				self.by_email.setdefault(contact.email, []).append(contact)
+		for group in self.by_email.values():
+			if len(group) > 1:
+				group.sort(key=_tie_break)
+
+	def match(self, cc_contact_id: str | None, email: str | None) -> Match:
+		if cc_contact_id and cc_contact_id in self.by_cc_id:
+			found = self.by_cc_id[cc_contact_id]
+			others = tuple(c.key for c in self.by_email.get(email or "", ()) if c.key != found.key)
+			return Match(found, others)
+		candidates = self.by_email.get(email or "", [])
+		# A site contact already linked to another CC contact is someone else (CC emails are unique,
+		# so this only happens after an email change on one side).
+		free = [c for c in candidates if not c.cc_contact_id or c.cc_contact_id == cc_contact_id]
+		if not free:
+			return Match(None, tuple(c.key for c in candidates))
+		return Match(free[0], tuple(c.key for c in free[1:]))
+
+	def add(self, contact: SiteContact) -> None:
+		"""Index a contact created earlier in the same page, so a repeat in the page is not created twice."""
+		if contact.cc_contact_id:
+			self.by_cc_id[contact.cc_contact_id] = contact
+		if contact.email:
+			self.by_email.setdefault(contact.email, []).insert(0, contact)
+
+
+def _tie_break(contact: SiteContact) -> tuple:
+	from datetime import datetime, timezone
+
+	oldest = contact.created or datetime.max.replace(tzinfo=timezone.utc)
+	return (0 if contact.cc_contact_id else 1, oldest, contact.key)

@@ -1,0 +1,69 @@
+"""The pull streams: each a CC query with its own watermark.
+
+- opt-outs: `status=all&optout_after=W`: `updated_after` never sees an unsubscribe, because an
+  unsubscribe moves only `email_address.updated_at`, not the contact's `updated_at`;
+- changes: `status=all&updated_after=W` with the subresources the mappings need;
+- deletes: `status=deleted`, which has no date filter, so the whole (usually short) list is read;
+  the applier writes only what changed;
+- reconcile: a complete `status=all` scan that corrects whatever the streams missed (list edits in CC's
+  own screens, drift) and counts what it corrected.
+
+The watermark is read before fetching, queried minus the overlap window, and moved (to the time read
+before fetching) only after every page has been applied and committed. A failed stream leaves it alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from cc_sync.sync.context import RunContext
+from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_RECONCILE
+
+# The first opt-out pull asks for every opt-out since before CC's V3 API existed.
+OPTOUT_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def _query(ctx: RunContext, stream: str, since: datetime | None) -> dict[str, Any]:
+	include = list(ctx.config.include)
+	limit = ctx.config.page_limit
+	if stream == STREAM_OPTOUTS:
+		# CC's support: `status=all`, or contacts both deleted and unsubscribed are missed.
+		return {
+			"status": "all",
+			"optout_after": since or OPTOUT_EPOCH,
+			"include": include,
+			"limit": limit,
+		}
+	if stream == STREAM_CHANGES:
+		query: dict[str, Any] = {"status": "all", "include": include, "limit": limit}
+		if since is not None:
+			query["updated_after"] = since
+		return query
+	if stream == STREAM_DELETES:
+		return {"status": "deleted", "limit": limit}
+	if stream == STREAM_RECONCILE:
+		return {"status": "all", "include": include, "limit": limit}
+	raise ValueError(f"not a pull stream: {stream}")
+
+
+def run_pull(ctx: RunContext, stream: str) -> None:
+	report = ctx.report.stream(stream)
+	store = ctx.store
+	watermark = store.get_watermark(stream)
+	report.watermark_before = watermark
+	started = ctx.now()
+	since = watermark - ctx.config.overlap if watermark is not None else None
+	applier = ctx.applier(report)
+	for page in ctx.client.iter_contact_pages(**_query(ctx, stream, since)):
+		applier.apply(page.contacts)
+		if not ctx.dry_run:
+			store.commit()
+	if stream == STREAM_RECONCILE:
+		report.corrected = report.created + report.updated
+	if ctx.dry_run:
+		report.watermark_after = watermark
+		return
+	store.set_watermark(stream, started)
+	store.commit()
+	report.watermark_after = started

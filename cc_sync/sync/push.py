@@ -1,0 +1,189 @@
+"""New and changed leads reach CC through the bulk JSON import, never through sign_up_form.
+
+Excluded before anything is sent: invalid or missing emails, and every address either side knows as
+opted out or deleted. Chunks stay under CC's 40,000 contacts and 4 MB (smaller by configuration), each
+recorded as `submitting` before its POST, so a crash between the POST and saving the activity id is
+recognised on the next run rather than imported twice. The push watermark moves only once every
+chunk is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cc_sync.constant_contact.errors import ConstantContactError
+from cc_sync.sync.context import RunContext
+from cc_sync.sync.fieldmap import import_row
+from cc_sync.sync.matching import email_problem, normalise_email
+from cc_sync.sync.records import STREAM_PUSH, ActivityRecord, PushCandidate, PushOutcome
+
+STATUS_QUEUED = "Queued"
+STATUS_PUSHED = "Pushed"
+STATUS_SKIPPED = "Skipped"
+STATUS_FAILED = "Failed"
+
+
+@dataclass
+class Chunk:
+	rows: list[dict[str, Any]] = field(default_factory=list)
+	keys: list[str] = field(default_factory=list)
+	emails: list[str] = field(default_factory=list)
+	size: int = 0
+
+
+def plan_chunks(
+	rows: Iterable[tuple[list[str], dict[str, Any]]], max_contacts: int, max_bytes: int
+) -> Iterator[Chunk]:
+	"""Split import rows into chunks under both limits; the envelope's bytes are counted too."""
+	envelope = 200  # {"import_data": [...], "list_ids": [...]} with up to a few list ids
+	chunk = Chunk(size=envelope)
+	for keys, row in rows:
+		row_bytes = len(json.dumps(row, separators=(",", ":")).encode()) + 1
+		if chunk.rows and (len(chunk.rows) >= max_contacts or chunk.size + row_bytes > max_bytes):
+			yield chunk
+			chunk = Chunk(size=envelope)
+		chunk.rows.append(row)
+		# keys and emails side by side, one pair per lead
+		chunk.keys.extend(keys)
+		chunk.emails.extend([row["email"]] * len(keys))
+		chunk.size += row_bytes
+	if chunk.rows:
+		yield chunk
+
+
+def run_push(ctx: RunContext) -> None:
+	report = ctx.report.stream(STREAM_PUSH)
+	store = ctx.store
+	list_ids = ctx.config.push_list_ids
+	watermark = store.get_watermark(STREAM_PUSH)
+	report.watermark_before = watermark
+	if not list_ids:
+		report.status = "skipped"
+		report.error = "no CC list is mapped for push: map one in Constant Contact List Mapping"
+		return
+	started = ctx.now()
+	since = watermark - ctx.config.overlap if watermark is not None else None
+	chunks = _prepare(ctx, store.push_candidates(since), started)
+	if ctx.dry_run:
+		for n, chunk in enumerate(chunks, 1):
+			report.plan.append(
+				{"action": "import", "chunk": n, "contacts": len(chunk.rows), "bytes": chunk.size, "list_ids": list_ids}
+			)
+		report.watermark_after = watermark
+		return
+	for n, chunk in enumerate(chunks, 1):
+		submit_chunk(ctx, chunk, list_ids, f"{started:%Y%m%dT%H%M%S%f}-{n}")
+	store.set_watermark(STREAM_PUSH, started)
+	store.commit()
+	report.watermark_after = started
+
+
+def push_email(ctx: RunContext, email: str) -> None:
+	"""Push the site's records for one address now ("Sync now"), whatever the push watermark says."""
+	report = ctx.report.stream(STREAM_PUSH)
+	list_ids = ctx.config.push_list_ids
+	if not list_ids:
+		report.status = "skipped"
+		report.error = "no CC list is mapped for push"
+		return
+	now = ctx.now()
+	mine = [c for c in ctx.store.push_candidates(None) if normalise_email(c.email) == email]
+	for candidate in mine:
+		candidate.pushed_at = None  # an explicit request pushes again
+	chunks = _prepare(ctx, mine, now)
+	if ctx.dry_run:
+		report.plan.extend({"action": "import", "contacts": len(c.rows)} for c in chunks)
+		return
+	for n, chunk in enumerate(chunks, 1):
+		submit_chunk(ctx, chunk, list_ids, f"{now:%Y%m%dT%H%M%S%f}-one-{n}")
+
+
+def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chunk]:
+	"""Filter candidates (invalid, opted out, in flight, already pushed), build rows, chunk them.
+
+	Skips are recorded on the records at once (unless dry run).
+	"""
+	report = ctx.report.stream(STREAM_PUSH)
+	store = ctx.store
+	in_flight = {key for record in store.open_activities() for key in record.keys}
+	candidates: list[PushCandidate] = []
+	outcomes: list[PushOutcome] = []
+	for candidate in source:
+		if candidate.key in in_flight:
+			continue
+		if candidate.pushed_at and candidate.modified and candidate.pushed_at >= candidate.modified:
+			# Already imported since its last change (a resumed run): never imported twice.
+			continue
+		report.fetched += 1
+		problem = email_problem(candidate.email)
+		if problem:
+			report.skip(candidate.email, problem, candidate.key)
+			outcomes.append(PushOutcome(candidate.key, STATUS_SKIPPED, problem, at=now))
+			continue
+		candidates.append(candidate)
+
+	opted_out = store.opted_out_emails({normalise_email(c.email) for c in candidates})
+	by_email: dict[str, tuple[list[str], dict[str, Any]]] = {}
+	for candidate in candidates:
+		email = normalise_email(candidate.email)
+		assert email is not None
+		if email in opted_out:
+			reason = "opted out or deleted on one side: never pushed"
+			report.skip(email, reason, candidate.key)
+			outcomes.append(PushOutcome(candidate.key, STATUS_SKIPPED, reason, at=now))
+			continue
+		if email in by_email:
+			# Two leads, one address: one row, both leads follow its outcome.
+			by_email[email][0].append(candidate.key)
+			continue
+		row = import_row(email, candidate.fields, ctx.config.field_map, bool(candidate.cc_contact_id))
+		by_email[email] = ([candidate.key], row)
+	if outcomes and not ctx.dry_run:
+		store.record_push(outcomes)
+		store.commit()
+	return list(plan_chunks(by_email.values(), ctx.config.chunk_max_contacts, ctx.config.chunk_max_bytes))
+
+
+def submit_chunk(ctx: RunContext, chunk: Chunk, list_ids: list[str], chunk_id: str) -> None:
+	report = ctx.report.stream(STREAM_PUSH)
+	store = ctx.store
+	now = ctx.now()
+	record = ActivityRecord(
+		chunk_id=chunk_id,
+		kind="import",
+		state="submitting",
+		submitted_at=now,
+		keys=list(chunk.keys),
+		emails=list(chunk.emails),
+		list_ids=list(list_ids),
+	)
+	store.save_activity(record)
+	store.commit()
+	try:
+		activity = ctx.client.import_contacts_json(chunk.rows, list_ids)
+	except ConstantContactError as exc:
+		if getattr(exc, "status", None) and 400 <= exc.status < 500 and exc.status not in (401, 429):
+			# CC refused the request itself: nothing was queued, so the chunk fails as a whole.
+			record.state = "failed"
+			record.finished = True
+			record.result = {"error": str(exc)}
+			store.save_activity(record)
+			store.record_push(
+				[PushOutcome(k, STATUS_FAILED, f"import refused: {exc}", at=now) for k in chunk.keys]
+			)
+			for row in chunk.rows:
+				report.fail(row["email"], f"import refused: {exc}")
+			store.commit()
+			return
+		# Unknown whether CC queued it: leave the record `submitting` for the next run to resolve.
+		raise
+	record.activity_id = activity.activity_id
+	record.state = activity.state or "initialized"
+	store.save_activity(record)
+	store.record_push([PushOutcome(k, STATUS_QUEUED, None, activity.activity_id, at=now) for k in chunk.keys])
+	store.commit()
+	report.pushed += len(chunk.rows)
+	report.activity_ids.append(activity.activity_id)

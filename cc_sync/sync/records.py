@@ -1,0 +1,130 @@
+"""Plain records exchanged between the engine and a store. They carry no behaviour of their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Stream names, also used as watermark keys and job ids.
+STREAM_OPTOUTS = "optouts"
+STREAM_CHANGES = "changes"
+STREAM_DELETES = "deletes"
+STREAM_RECONCILE = "reconcile"
+STREAM_OPTOUT_PUSH = "optout_push"
+STREAM_PUSH = "push"
+STREAM_ACTIVITIES = "activities"
+ALL_STREAMS = (
+	STREAM_OPTOUTS,
+	STREAM_CHANGES,
+	STREAM_DELETES,
+	STREAM_RECONCILE,
+	STREAM_OPTOUT_PUSH,
+	STREAM_PUSH,
+	STREAM_ACTIVITIES,
+)
+
+
+@dataclass(slots=True)
+class SiteContact:
+	"""What the site holds about one person, as far as the sync cares."""
+
+	key: str
+	email: str | None
+	cc_contact_id: str | None = None
+	# The site's own do-not-mail flag (Contact.unsubscribed, a global Email Unsubscribe, ...).
+	unsubscribed: bool = False
+	# When the opt-out took effect, on whichever side it happened.
+	opted_out_at: datetime | None = None
+	# The last CC state applied, so an unchanged contact costs no write.
+	cc_permission: str | None = None
+	cc_updated_at: datetime | None = None
+	cc_email_updated_at: datetime | None = None
+	cc_deleted: bool = False
+	fields: dict[str, Any] = field(default_factory=dict)
+	# Mapped Email Groups this address has a member row in.
+	groups: frozenset[str] = frozenset()
+	# For deterministic tie-breaks between two site contacts with one email.
+	created: datetime | None = None
+
+
+@dataclass(slots=True)
+class ContactWrite:
+	"""One change to apply on the site; `key=None` creates a contact."""
+
+	key: str | None
+	email: str
+	cc_contact_id: str | None = None
+	fields: dict[str, Any] = field(default_factory=dict)
+	# True sets the opt-out (a ratchet); False lifts it, only after CC reported a newer explicit opt-in.
+	unsubscribed: bool | None = None
+	opted_out_at: datetime | None = None
+	cc_permission: str | None = None
+	cc_updated_at: datetime | None = None
+	cc_email_updated_at: datetime | None = None
+	cc_deleted: bool | None = None
+	# Desired membership among the managed (pull-mapped) groups; None leaves memberships alone.
+	groups: frozenset[str] | None = None
+	# The site knows an opt-out CC does not: queue it for the opt-out push.
+	request_cc_optout: bool = False
+	synced_at: datetime | None = None
+
+	@property
+	def is_create(self) -> bool:
+		return self.key is None
+
+
+@dataclass(slots=True)
+class LocalOptOut:
+	"""An opt-out made on the site that CC has not yet been told about."""
+
+	email: str
+	at: datetime
+	cc_contact_id: str | None = None
+	reason: str | None = None
+	# Set by the person (an unsubscribe link) rather than by a user of the site.
+	by_person: bool = False
+
+
+@dataclass(slots=True)
+class PushCandidate:
+	"""A lead (or other record) the site wants in CC."""
+
+	key: str
+	email: str | None
+	fields: dict[str, Any] = field(default_factory=dict)
+	modified: datetime | None = None
+	cc_contact_id: str | None = None
+	# When it was last queued or pushed: a candidate not modified since is not imported again.
+	pushed_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class PushOutcome:
+	key: str
+	# "Queued" and "Pushed" set the record's pushed_at to `at`; "Skipped", "Failed" and "Pending" clear it.
+	status: str
+	reason: str | None = None
+	activity_id: str | None = None
+	cc_contact_id: str | None = None
+	at: datetime | None = None
+
+
+@dataclass(slots=True)
+class ActivityRecord:
+	"""A bulk activity the site has submitted (or is about to submit) to CC.
+
+	`state="submitting"` is written before the POST, so a crash between the POST and recording its id is
+	recognised on the next run instead of importing the same chunk twice.
+	"""
+
+	chunk_id: str
+	kind: str  # "import"
+	state: str  # "submitting", then CC's state: initialized, processing, completed, failed, ...
+	submitted_at: datetime
+	keys: list[str] = field(default_factory=list)
+	emails: list[str] = field(default_factory=list)
+	activity_id: str | None = None
+	list_ids: list[str] = field(default_factory=list)
+	finished: bool = False
+	result: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,78 @@
+"""The only way the engine touches the site: a small interface, implemented by the in-memory reference
+store (tests, demos) and by the Frappe store. Both pass the same contract tests.
+
+Writes are transactional: nothing is durable until `commit()`. The engine commits after every applied
+page and after each watermark move, so a run killed at any point resumes from committed state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from cc_sync.sync.records import (
+	ActivityRecord,
+	ContactWrite,
+	LocalOptOut,
+	PushCandidate,
+	PushOutcome,
+	SiteContact,
+)
+
+
+@runtime_checkable
+class SyncStore(Protocol):
+	# -- watermarks (one per stream) -------------------------------------------------------------
+	def get_watermark(self, stream: str) -> datetime | None: ...
+
+	def set_watermark(self, stream: str, value: datetime) -> None: ...
+
+	# -- contacts --------------------------------------------------------------------------------
+	def find_contacts(self, cc_ids: Collection[str], emails: Collection[str]) -> list[SiteContact]:
+		"""Every site contact whose CC id is in `cc_ids` or whose normalised email is in `emails`.
+
+		One batched lookup per page: implementations must not query per row.
+		"""
+		...
+
+	def apply_contacts(self, writes: Sequence[ContactWrite], managed_groups: Collection[str]) -> list[str]:
+		"""Apply the writes and return each one's contact key (new keys for creates).
+
+		`managed_groups` are the Email Groups mapped for pull: membership rows in them follow
+		`ContactWrite.groups`; rows in other groups are left alone except for opt-outs, which
+		unsubscribe the address's member row in every group.
+		"""
+		...
+
+	# -- consent ---------------------------------------------------------------------------------
+	def pending_optouts(self) -> list[LocalOptOut]:
+		"""Site-side opt-outs CC has not confirmed yet, oldest first."""
+		...
+
+	def resolve_optout(self, email: str, cc_contact_id: str | None, at: datetime) -> None:
+		"""CC now holds this opt-out (or has no such contact): stop pushing it."""
+		...
+
+	def opted_out_emails(self, emails: Collection[str]) -> set[str]:
+		"""The subset of `emails` that either side is known to have opted out, or CC deleted."""
+		...
+
+	# -- push ------------------------------------------------------------------------------------
+	def push_candidates(self, since: datetime | None) -> Iterable[PushCandidate]:
+		"""Records to push: new or changed since `since` (all when None)."""
+		...
+
+	def record_push(self, outcomes: Sequence[PushOutcome]) -> None: ...
+
+	# -- bulk activities -------------------------------------------------------------------------
+	def open_activities(self) -> list[ActivityRecord]:
+		"""Activities submitted (or being submitted) whose outcome has not been applied."""
+		...
+
+	def save_activity(self, record: ActivityRecord) -> None: ...
+
+	# -- transactions ----------------------------------------------------------------------------
+	def commit(self) -> None: ...
+
+	def rollback(self) -> None: ...

@@ -1,0 +1,230 @@
+"""The store contract: what every SyncStore must do, written once.
+
+Tier 1 runs it on the in-memory store (tests/unit/test_store_contract.py); tier 2 runs the same class on
+the Frappe store in a real site (tests/integration/test_frappe_store_contract.py). A subclass provides
+`make_site()`, returning the store and a `site` helper that performs the site-side events a user would:
+`add_contact(email, **fields) -> key`, `add_lead(email, **fields) -> key`,
+`unsubscribe_locally(email, by_person=False)`, `member_rows(email) -> dict[group, unsubscribed]`,
+`make_group(name)`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from cc_sync.sync.records import ActivityRecord, ContactWrite, PushOutcome
+
+T0 = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class StoreContract:
+	def make_site(self):  # pragma: no cover - provided by subclasses
+		raise NotImplementedError
+
+	@pytest.fixture
+	def site(self):
+		return self.make_site()
+
+	# -- watermarks ------------------------------------------------------------------------------
+	def test_watermark_is_kept_only_when_committed(self, site):
+		store, _ = site
+		assert store.get_watermark("changes") is None
+		store.set_watermark("changes", T0)
+		store.commit()
+		store.set_watermark("changes", T0 + timedelta(hours=1))
+		store.rollback()
+		assert store.get_watermark("changes") == T0
+
+	def test_watermarks_are_per_stream(self, site):
+		store, _ = site
+		store.set_watermark("changes", T0)
+		store.set_watermark("optouts", T0 + timedelta(days=1))
+		store.commit()
+		assert store.get_watermark("changes") == T0
+		assert store.get_watermark("optouts") == T0 + timedelta(days=1)
+
+	# -- contacts --------------------------------------------------------------------------------
+	def test_create_then_find_by_cc_id_and_by_email(self, site):
+		store, _ = site
+		[key] = store.apply_contacts(
+			[ContactWrite(key=None, email="ann@example.com", cc_contact_id="cc-1", fields={"first_name": "Ann"})],
+			(),
+		)
+		store.commit()
+		by_id = store.find_contacts(["cc-1"], [])
+		by_email = store.find_contacts([], ["ann@example.com"])
+		assert [c.key for c in by_id] == [key] == [c.key for c in by_email]
+		assert by_id[0].fields.get("first_name") == "Ann"
+		assert by_id[0].cc_contact_id == "cc-1"
+
+	def test_uncommitted_create_is_lost_on_rollback(self, site):
+		store, _ = site
+		store.apply_contacts([ContactWrite(key=None, email="gone@example.com", cc_contact_id="cc-x")], ())
+		store.rollback()
+		assert store.find_contacts(["cc-x"], ["gone@example.com"]) == []
+
+	def test_find_matches_a_site_contact_by_email_case_insensitively(self, site):
+		store, helper = site
+		key = helper.add_contact("Bob@Example.COM", first_name="Bob")
+		found = store.find_contacts([], ["bob@example.com"])
+		assert [c.key for c in found] == [key]
+		assert found[0].email == "bob@example.com"
+
+	def test_update_changes_only_the_fields_given(self, site):
+		store, helper = site
+		key = helper.add_contact("cat@example.com", first_name="Cat", last_name="Stevens")
+		store.apply_contacts([ContactWrite(key=key, email="cat@example.com", fields={"first_name": "Kat"})], ())
+		store.commit()
+		[contact] = store.find_contacts([], ["cat@example.com"])
+		assert contact.fields.get("first_name") == "Kat"
+		assert contact.fields.get("last_name") == "Stevens"
+
+	def test_cc_state_is_stored_for_change_detection(self, site):
+		store, _ = site
+		store.apply_contacts(
+			[
+				ContactWrite(
+					key=None,
+					email="dan@example.com",
+					cc_contact_id="cc-d",
+					cc_permission="implicit",
+					cc_deleted=True,
+				)
+			],
+			(),
+		)
+		store.commit()
+		[contact] = store.find_contacts(["cc-d"], [])
+		assert contact.cc_permission == "implicit"
+		assert contact.cc_deleted is True
+
+	# -- consent ---------------------------------------------------------------------------------
+	def test_cc_optout_unsubscribes_contact_and_every_member_row(self, site):
+		store, helper = site
+		helper.make_group("News")
+		helper.make_group("Events")
+		key = helper.add_contact("eve@example.com")
+		store.apply_contacts([ContactWrite(key=key, email="eve@example.com", groups=frozenset({"News", "Events"}))], {"News", "Events"})
+		store.commit()
+		assert helper.member_rows("eve@example.com") == {"News": False, "Events": False}
+		store.apply_contacts(
+			[ContactWrite(key=key, email="eve@example.com", unsubscribed=True, opted_out_at=T0, cc_permission="unsubscribed")],
+			{"News"},
+		)
+		store.commit()
+		[contact] = store.find_contacts([], ["eve@example.com"])
+		assert contact.unsubscribed is True
+		assert helper.member_rows("eve@example.com") == {"News": True, "Events": True}
+		assert "eve@example.com" in store.opted_out_emails(["eve@example.com", "other@example.com"])
+
+	def test_unsubscribed_member_rows_survive_list_removal(self, site):
+		store, helper = site
+		helper.make_group("News")
+		key = helper.add_contact("fay@example.com")
+		store.apply_contacts([ContactWrite(key=key, email="fay@example.com", groups=frozenset({"News"}))], {"News"})
+		store.apply_contacts([ContactWrite(key=key, email="fay@example.com", unsubscribed=True, opted_out_at=T0)], {"News"})
+		store.apply_contacts([ContactWrite(key=key, email="fay@example.com", groups=frozenset())], {"News"})
+		store.commit()
+		assert helper.member_rows("fay@example.com") == {"News": True}
+
+	def test_list_removal_in_cc_removes_a_subscribed_member_row(self, site):
+		store, helper = site
+		helper.make_group("News")
+		key = helper.add_contact("gus@example.com")
+		store.apply_contacts([ContactWrite(key=key, email="gus@example.com", groups=frozenset({"News"}))], {"News"})
+		store.apply_contacts([ContactWrite(key=key, email="gus@example.com", groups=frozenset())], {"News"})
+		store.commit()
+		assert helper.member_rows("gus@example.com") == {}
+
+	def test_local_unsubscribe_becomes_a_pending_optout_until_resolved(self, site):
+		store, helper = site
+		helper.add_contact("hal@example.com")
+		helper.unsubscribe_locally("hal@example.com", by_person=True)
+		pending = store.pending_optouts()
+		assert [p.email for p in pending] == ["hal@example.com"]
+		assert pending[0].by_person is True
+		assert "hal@example.com" in store.opted_out_emails(["hal@example.com"])
+		store.resolve_optout("hal@example.com", "cc-hal", T0)
+		store.commit()
+		assert store.pending_optouts() == []
+		# Resolved means CC holds it; the address is still opted out on the site.
+		assert "hal@example.com" in store.opted_out_emails(["hal@example.com"])
+
+	def test_request_cc_optout_queues_a_pending_optout(self, site):
+		store, helper = site
+		key = helper.add_contact("ida@example.com")
+		store.apply_contacts(
+			[ContactWrite(key=key, email="ida@example.com", unsubscribed=True, opted_out_at=T0, request_cc_optout=True)],
+			(),
+		)
+		store.commit()
+		assert [p.email for p in store.pending_optouts()] == ["ida@example.com"]
+
+	def test_explicit_resubscribe_lifts_the_site_optout(self, site):
+		store, helper = site
+		key = helper.add_contact("joy@example.com")
+		helper.unsubscribe_locally("joy@example.com")
+		store.apply_contacts([ContactWrite(key=key, email="joy@example.com", unsubscribed=False, cc_permission="explicit")], ())
+		store.commit()
+		[contact] = store.find_contacts([], ["joy@example.com"])
+		assert contact.unsubscribed is False
+		assert store.pending_optouts() == []
+		assert store.opted_out_emails(["joy@example.com"]) == set()
+
+	def test_deleted_in_cc_is_excluded_from_push(self, site):
+		store, _ = site
+		store.apply_contacts([ContactWrite(key=None, email="kim@example.com", cc_contact_id="cc-k", cc_deleted=True)], ())
+		store.commit()
+		assert store.opted_out_emails(["kim@example.com"]) == {"kim@example.com"}
+
+	# -- push ------------------------------------------------------------------------------------
+	def test_push_candidates_are_the_leads_changed_since(self, site):
+		store, helper = site
+		key = helper.add_lead("lee@example.com", first_name="Lee")
+		found = {c.key: c for c in store.push_candidates(None)}
+		assert key in found
+		assert found[key].email.lower() == "lee@example.com"
+		assert found[key].fields.get("first_name") == "Lee"
+		later = max(c.modified for c in found.values()) + timedelta(seconds=1)
+		assert key not in {c.key for c in store.push_candidates(later)}
+
+	def test_record_push_sets_status_and_cc_id(self, site):
+		store, helper = site
+		key = helper.add_lead("max@example.com")
+		store.record_push([PushOutcome(key, "Pushed", None, "act-1", "cc-max", at=T0)])
+		store.commit()
+		[candidate] = [c for c in store.push_candidates(None) if c.key == key]
+		assert candidate.cc_contact_id == "cc-max"
+		assert candidate.pushed_at == T0
+
+	def test_unsubscribed_lead_is_opted_out(self, site):
+		store, helper = site
+		helper.add_lead("ned@example.com")
+		helper.unsubscribe_locally("ned@example.com")
+		assert store.opted_out_emails(["ned@example.com"]) == {"ned@example.com"}
+
+	# -- activities ------------------------------------------------------------------------------
+	def test_activities_stay_open_until_finished(self, site):
+		store, _ = site
+		record = ActivityRecord(
+			chunk_id="c1", kind="import", state="submitting", submitted_at=T0, keys=["L1"], emails=["a@example.com"]
+		)
+		store.save_activity(record)
+		store.commit()
+		[open_record] = store.open_activities()
+		assert open_record.state == "submitting"
+		assert open_record.keys == ["L1"]
+		record.activity_id = "act-9"
+		record.state = "completed"
+		record.finished = True
+		store.save_activity(record)
+		store.commit()
+		assert store.open_activities() == []
+
+	def test_activity_saved_but_not_committed_is_lost(self, site):
+		store, _ = site
+		store.save_activity(ActivityRecord(chunk_id="c2", kind="import", state="submitting", submitted_at=T0))
+		store.rollback()
+		assert store.open_activities() == []
