@@ -49,7 +49,11 @@ class StoreContract:
 	def test_create_then_find_by_cc_id_and_by_email(self, site):
 		store, _ = site
 		[key] = store.apply_contacts(
-			[ContactWrite(key=None, email="ann@example.com", cc_contact_id="cc-1", fields={"first_name": "Ann"})],
+			[
+				ContactWrite(
+					key=None, email="ann@example.com", cc_contact_id="cc-1", fields={"first_name": "Ann"}
+				)
+			],
 			(),
 		)
 		store.commit()
@@ -75,7 +79,9 @@ class StoreContract:
 	def test_update_changes_only_the_fields_given(self, site):
 		store, helper = site
 		key = helper.add_contact("cat@example.com", first_name="Cat", last_name="Stevens")
-		store.apply_contacts([ContactWrite(key=key, email="cat@example.com", fields={"first_name": "Kat"})], ())
+		store.apply_contacts(
+			[ContactWrite(key=key, email="cat@example.com", fields={"first_name": "Kat"})], ()
+		)
 		store.commit()
 		[contact] = store.find_contacts([], ["cat@example.com"])
 		assert contact.fields.get("first_name") == "Kat"
@@ -106,11 +112,22 @@ class StoreContract:
 		helper.make_group("News")
 		helper.make_group("Events")
 		key = helper.add_contact("eve@example.com")
-		store.apply_contacts([ContactWrite(key=key, email="eve@example.com", groups=frozenset({"News", "Events"}))], {"News", "Events"})
+		store.apply_contacts(
+			[ContactWrite(key=key, email="eve@example.com", groups=frozenset({"News", "Events"}))],
+			{"News", "Events"},
+		)
 		store.commit()
 		assert helper.member_rows("eve@example.com") == {"News": False, "Events": False}
 		store.apply_contacts(
-			[ContactWrite(key=key, email="eve@example.com", unsubscribed=True, opted_out_at=T0, cc_permission="unsubscribed")],
+			[
+				ContactWrite(
+					key=key,
+					email="eve@example.com",
+					unsubscribed=True,
+					opted_out_at=T0,
+					cc_permission="unsubscribed",
+				)
+			],
 			{"News"},
 		)
 		store.commit()
@@ -123,8 +140,12 @@ class StoreContract:
 		store, helper = site
 		helper.make_group("News")
 		key = helper.add_contact("fay@example.com")
-		store.apply_contacts([ContactWrite(key=key, email="fay@example.com", groups=frozenset({"News"}))], {"News"})
-		store.apply_contacts([ContactWrite(key=key, email="fay@example.com", unsubscribed=True, opted_out_at=T0)], {"News"})
+		store.apply_contacts(
+			[ContactWrite(key=key, email="fay@example.com", groups=frozenset({"News"}))], {"News"}
+		)
+		store.apply_contacts(
+			[ContactWrite(key=key, email="fay@example.com", unsubscribed=True, opted_out_at=T0)], {"News"}
+		)
 		store.apply_contacts([ContactWrite(key=key, email="fay@example.com", groups=frozenset())], {"News"})
 		store.commit()
 		assert helper.member_rows("fay@example.com") == {"News": True}
@@ -133,7 +154,9 @@ class StoreContract:
 		store, helper = site
 		helper.make_group("News")
 		key = helper.add_contact("gus@example.com")
-		store.apply_contacts([ContactWrite(key=key, email="gus@example.com", groups=frozenset({"News"}))], {"News"})
+		store.apply_contacts(
+			[ContactWrite(key=key, email="gus@example.com", groups=frozenset({"News"}))], {"News"}
+		)
 		store.apply_contacts([ContactWrite(key=key, email="gus@example.com", groups=frozenset())], {"News"})
 		store.commit()
 		assert helper.member_rows("gus@example.com") == {}
@@ -156,7 +179,15 @@ class StoreContract:
 		store, helper = site
 		key = helper.add_contact("ida@example.com")
 		store.apply_contacts(
-			[ContactWrite(key=key, email="ida@example.com", unsubscribed=True, opted_out_at=T0, request_cc_optout=True)],
+			[
+				ContactWrite(
+					key=key,
+					email="ida@example.com",
+					unsubscribed=True,
+					opted_out_at=T0,
+					request_cc_optout=True,
+				)
+			],
 			(),
 		)
 		store.commit()
@@ -166,7 +197,9 @@ class StoreContract:
 		store, helper = site
 		key = helper.add_contact("joy@example.com")
 		helper.unsubscribe_locally("joy@example.com")
-		store.apply_contacts([ContactWrite(key=key, email="joy@example.com", unsubscribed=False, cc_permission="explicit")], ())
+		store.apply_contacts(
+			[ContactWrite(key=key, email="joy@example.com", unsubscribed=False, cc_permission="explicit")], ()
+		)
 		store.commit()
 		[contact] = store.find_contacts([], ["joy@example.com"])
 		assert contact.unsubscribed is False
@@ -175,7 +208,9 @@ class StoreContract:
 
 	def test_deleted_in_cc_is_excluded_from_push(self, site):
 		store, _ = site
-		store.apply_contacts([ContactWrite(key=None, email="kim@example.com", cc_contact_id="cc-k", cc_deleted=True)], ())
+		store.apply_contacts(
+			[ContactWrite(key=None, email="kim@example.com", cc_contact_id="cc-k", cc_deleted=True)], ()
+		)
 		store.commit()
 		assert store.opted_out_emails(["kim@example.com"]) == {"kim@example.com"}
 
@@ -209,7 +244,12 @@ class StoreContract:
 	def test_activities_stay_open_until_finished(self, site):
 		store, _ = site
 		record = ActivityRecord(
-			chunk_id="c1", kind="import", state="submitting", submitted_at=T0, keys=["L1"], emails=["a@example.com"]
+			chunk_id="c1",
+			kind="import",
+			state="submitting",
+			submitted_at=T0,
+			keys=["L1"],
+			emails=["a@example.com"],
 		)
 		store.save_activity(record)
 		store.commit()

@@ -46,7 +46,9 @@ def _resolve_submitting(ctx: RunContext, record: ActivityRecord) -> None:
 			found = activity
 			break
 	if ctx.dry_run:
-		report.plan.append({"action": "resolve interrupted import", "chunk": record.chunk_id, "adopt": bool(found)})
+		report.plan.append(
+			{"action": "resolve interrupted import", "chunk": record.chunk_id, "adopt": bool(found)}
+		)
 		return
 	if found is not None:
 		record.activity_id = found.activity_id
@@ -63,7 +65,9 @@ def _resolve_submitting(ctx: RunContext, record: ActivityRecord) -> None:
 	record.state = "abandoned"
 	record.finished = True
 	ctx.store.save_activity(record)
-	ctx.store.record_push([PushOutcome(k, "Pending", "resubmitting after an interrupted push") for k in record.keys])
+	ctx.store.record_push(
+		[PushOutcome(k, "Pending", "resubmitting after an interrupted push") for k in record.keys]
+	)
 	ctx.store.commit()
 	report.warn(None, f"chunk {record.chunk_id} never reached CC: it is sent again on the next push")
 
@@ -86,7 +90,9 @@ def _poll(ctx: RunContext, record: ActivityRecord) -> None:
 		report.warn(None, f"import {record.activity_id} still {activity.state}: polled again next run")
 		return
 	if ctx.dry_run:
-		report.plan.append({"action": "finish import", "activity": record.activity_id, "state": activity.state})
+		report.plan.append(
+			{"action": "finish import", "activity": record.activity_id, "state": activity.state}
+		)
 		return
 	_finish(ctx, record, activity)
 
@@ -97,7 +103,7 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 	emails = sorted({normalise_email(e) for e in record.emails if e})
 	keys_by_email: dict[str, list[str]] = {}
 	# `keys` and `emails` run side by side: several keys share an email when leads share an address.
-	for key, email in zip(record.keys, record.emails):
+	for key, email in zip(record.keys, record.emails, strict=True):
 		keys_by_email.setdefault(normalise_email(email) or "", []).append(key)
 	errors: dict[str, str] = {}
 	for message in activity.activity_errors or ():
@@ -107,7 +113,10 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 				errors[address] = message
 	status = activity.status
 	if activity.state in FAILED_STATES:
-		outcomes = [PushOutcome(k, STATUS_FAILED, f"import {activity.state}", record.activity_id, at=now) for k in record.keys]
+		outcomes = [
+			PushOutcome(k, STATUS_FAILED, f"import {activity.state}", record.activity_id, at=now)
+			for k in record.keys
+		]
 		for email in emails:
 			report.fail(email, f"import {record.activity_id} {activity.state}")
 	else:
@@ -116,11 +125,14 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 		for email, keys in keys_by_email.items():
 			if email in errors:
 				report.fail(email, errors[email])
-				outcomes += [PushOutcome(k, STATUS_FAILED, errors[email], record.activity_id, at=now) for k in keys]
+				outcomes += [
+					PushOutcome(k, STATUS_FAILED, errors[email], record.activity_id, at=now) for k in keys
+				]
 			else:
 				report.pushed += 1
 				outcomes += [
-					PushOutcome(k, STATUS_PUSHED, None, record.activity_id, cc_ids.get(email), at=now) for k in keys
+					PushOutcome(k, STATUS_PUSHED, None, record.activity_id, cc_ids.get(email), at=now)
+					for k in keys
 				]
 		unattributed = [m for m in activity.activity_errors or () if not _EMAIL_IN_TEXT.search(m)]
 		for message in unattributed:
@@ -150,7 +162,8 @@ def _created_ids(ctx: RunContext, record: ActivityRecord, emails: set[str]) -> d
 	if not emails:
 		return {}
 	since = record.submitted_at - ctx.config.overlap
-	found: dict[str, str] = {}
+	# Addresses the site already links to a CC contact need no lookup.
+	found = {c.email: c.cc_contact_id for c in ctx.store.find_contacts((), emails) if c.cc_contact_id}
 	applier = ctx.applier(ctx.report.stream(STREAM_ACTIVITIES))
 	# New contacts by their creation; contacts CC already held, by the update the import made.
 	for window in ("created_after", "updated_after"):

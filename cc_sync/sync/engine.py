@@ -34,7 +34,14 @@ from cc_sync.sync.store import SyncStore
 
 PULL_STREAMS = (STREAM_OPTOUTS, STREAM_DELETES, STREAM_CHANGES, STREAM_RECONCILE)
 # What a scheduled run does when not told otherwise; reconcile has its own, slower cadence.
-DEFAULT_STREAMS = (STREAM_OPTOUTS, STREAM_DELETES, STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_ACTIVITIES, STREAM_PUSH)
+DEFAULT_STREAMS = (
+	STREAM_OPTOUTS,
+	STREAM_DELETES,
+	STREAM_CHANGES,
+	STREAM_OPTOUT_PUSH,
+	STREAM_ACTIVITIES,
+	STREAM_PUSH,
+)
 
 
 class SyncEngine:
@@ -88,7 +95,9 @@ class SyncEngine:
 		except QuotaExceeded as exc:
 			self.store.rollback()
 			stream.status = "failed"
-			stream.error = f"CC's daily API quota is used up; the sync resumes after {exc.resets_at:%Y-%m-%d %H:%M} UTC"
+			stream.error = (
+				f"CC's daily API quota is used up; the sync resumes after {exc.resets_at:%Y-%m-%d %H:%M} UTC"
+			)
 			ctx.report.stopped_by = stream.error
 		except AuthError as exc:
 			self.store.rollback()
@@ -118,7 +127,9 @@ class SyncEngine:
 		def pull_one(c: RunContext) -> None:
 			stream = c.report.stream(STREAM_CHANGES)
 			found.extend(
-				self.client.iter_contacts(email=address, status="all", include=list(self.config.include), limit=1)
+				self.client.iter_contacts(
+					email=address, status="all", include=list(self.config.include), limit=1
+				)
 			)
 			c.applier(stream).apply(found)
 			if not dry_run:

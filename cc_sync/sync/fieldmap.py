@@ -142,8 +142,19 @@ def _same(old: Any, new: Any) -> bool:
 	return str(old) == str(new)
 
 
-_PHONE_IMPORT_KEYS = {"home": "home_phone", "work": "work_phone", "mobile": "mobile_phone", "other": "other_phone"}
-_PART_IMPORT_KEYS = {"street": "street", "city": "city", "state": "state", "postal_code": "zip", "country": "country"}
+_PHONE_IMPORT_KEYS = {
+	"home": "home_phone",
+	"work": "work_phone",
+	"mobile": "mobile_phone",
+	"other": "other_phone",
+}
+_PART_IMPORT_KEYS = {
+	"street": "street",
+	"city": "city",
+	"state": "state",
+	"postal_code": "zip",
+	"country": "country",
+}
 
 
 def import_key(cc_field: str) -> str:

@@ -48,6 +48,8 @@ class MemoryStore:
 		self.members: dict[tuple[str, str], bool] = {}
 		self.watermarks: dict[str, datetime] = {}
 		self.optouts: dict[str, LocalOptOut] = {}
+		# Address-level opt-outs that outlive any record (Frappe's global Email Unsubscribe).
+		self.suppressed: dict[str, datetime] = {}
 		self.activities: dict[str, ActivityRecord] = {}
 		self._by_cc_id: dict[str, str] = {}
 		self._by_email: dict[str, set[str]] = {}
@@ -98,17 +100,32 @@ class MemoryStore:
 		for lead in self.leads.values():
 			if normalise_email(lead.email) == address:
 				lead.unsubscribed = True
+		self.suppressed.setdefault(address, now)
 		cc_id = next(
-			(self.contacts[k].cc_contact_id for k in self._by_email.get(address, ()) if self.contacts[k].cc_contact_id),
+			(
+				self.contacts[k].cc_contact_id
+				for k in self._by_email.get(address, ())
+				if self.contacts[k].cc_contact_id
+			),
 			None,
 		)
 		self.optouts.setdefault(
-			address, LocalOptOut(email=address, at=now, cc_contact_id=cc_id, reason=reason, by_person=by_person)
+			address,
+			LocalOptOut(email=address, at=now, cc_contact_id=cc_id, reason=reason, by_person=by_person),
 		)
 
 	def contact_by_email(self, email: str) -> SiteContact | None:
 		keys = sorted(self._by_email.get(normalise_email(email) or "", ()))
-		return self.contacts[keys[0]] if keys else None
+		return self._view(self.contacts[keys[0]]) if keys else None
+
+	def _view(self, contact: SiteContact) -> SiteContact:
+		"""A copy as the engine sees it: an address-level opt-out makes the contact opted out too."""
+		view = replace(contact, fields=dict(contact.fields))
+		suppressed_at = self.suppressed.get(contact.email or "")
+		if suppressed_at is not None and not view.unsubscribed:
+			view.unsubscribed = True
+			view.opted_out_at = suppressed_at
+		return view
 
 	# -- watermarks ------------------------------------------------------------------------------
 	def get_watermark(self, stream: str) -> datetime | None:
@@ -131,7 +148,7 @@ class MemoryStore:
 				keys.add(key)
 		for email in emails:
 			keys.update(self._by_email.get(email, ()))
-		return [replace(self.contacts[k], fields=dict(self.contacts[k].fields)) for k in sorted(keys)]
+		return [self._view(self.contacts[k]) for k in sorted(keys)]
 
 	def apply_contacts(self, writes: Sequence[ContactWrite], managed_groups: Collection[str]) -> list[str]:
 		self._before("apply_contacts")
@@ -164,13 +181,15 @@ class MemoryStore:
 			if value is not None:
 				setattr(contact, attr, value)
 		email = contact.email or write.email
-		if write.groups is not None:
-			self._set_groups(email, write.groups, managed_groups)
 		if write.unsubscribed is True:
 			contact.unsubscribed = True
 			for group, member_email in list(self.members):
 				if member_email == email:
 					self._set_member(group, email, True)
+			for lead in self.leads.values():
+				if normalise_email(lead.email) == email and not lead.unsubscribed:
+					lead.unsubscribed = True
+					self._undo.append(lambda lead=lead: setattr(lead, "unsubscribed", False))
 		elif write.unsubscribed is False:
 			contact.unsubscribed = False
 			contact.opted_out_at = None
@@ -180,6 +199,17 @@ class MemoryStore:
 			if email in self.optouts:
 				old = self.optouts.pop(email)
 				self._undo.append(lambda o=old: self.optouts.__setitem__(o.email, o))
+			if email in self.suppressed:
+				when = self.suppressed.pop(email)
+				self._undo.append(lambda w=when: self.suppressed.__setitem__(email, w))
+			for lead in self.leads.values():
+				if normalise_email(lead.email) == email and lead.unsubscribed:
+					lead.unsubscribed = False
+					self._undo.append(lambda lead=lead: setattr(lead, "unsubscribed", True))
+		if write.groups is not None:
+			# A row added for someone opted out is added opted out.
+			opted_out = contact.unsubscribed or email in self.suppressed
+			self._set_groups(email, write.groups, managed_groups, opted_out)
 		if write.request_cc_optout and email not in self.optouts:
 			self.optouts[email] = LocalOptOut(
 				email=email, at=contact.opted_out_at or self._now(), cc_contact_id=contact.cc_contact_id
@@ -188,11 +218,13 @@ class MemoryStore:
 		contact.groups = frozenset(g for (g, e) in self.members if e == email)
 		return contact.key
 
-	def _set_groups(self, email: str, groups: frozenset[str], managed: Collection[str]) -> None:
+	def _set_groups(
+		self, email: str, groups: frozenset[str], managed: Collection[str], opted_out: bool
+	) -> None:
 		for group in managed:
 			present = (group, email) in self.members
 			if group in groups and not present:
-				self._set_member(group, email, False)
+				self._set_member(group, email, opted_out)
 			elif group not in groups and present and not self.members[(group, email)]:
 				# An unsubscribed member row is the record of consent: it stays.
 				old = self.members.pop((group, email))
@@ -235,7 +267,7 @@ class MemoryStore:
 
 	def opted_out_emails(self, emails: Collection[str]) -> set[str]:
 		wanted = set(emails)
-		out = {e for e in wanted if e in self.optouts}
+		out = {e for e in wanted if e in self.optouts or e in self.suppressed}
 		for email in wanted:
 			for key in self._by_email.get(email, ()):
 				c = self.contacts[key]

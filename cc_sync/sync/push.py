@@ -70,7 +70,13 @@ def run_push(ctx: RunContext) -> None:
 	if ctx.dry_run:
 		for n, chunk in enumerate(chunks, 1):
 			report.plan.append(
-				{"action": "import", "chunk": n, "contacts": len(chunk.rows), "bytes": chunk.size, "list_ids": list_ids}
+				{
+					"action": "import",
+					"chunk": n,
+					"contacts": len(chunk.rows),
+					"bytes": chunk.size,
+					"list_ids": list_ids,
+				}
 			)
 		report.watermark_after = watermark
 		return
@@ -125,7 +131,10 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 			continue
 		candidates.append(candidate)
 
-	opted_out = store.opted_out_emails({normalise_email(c.email) for c in candidates})
+	addresses = {normalise_email(c.email) for c in candidates}
+	opted_out = store.opted_out_emails(addresses)
+	# Addresses CC already holds (linked on the site): CC-owned fields are not sent for them.
+	in_cc = {c.email for c in store.find_contacts((), addresses) if c.cc_contact_id}
 	by_email: dict[str, tuple[list[str], dict[str, Any]]] = {}
 	for candidate in candidates:
 		email = normalise_email(candidate.email)
@@ -139,7 +148,8 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 			# Two leads, one address: one row, both leads follow its outcome.
 			by_email[email][0].append(candidate.key)
 			continue
-		row = import_row(email, candidate.fields, ctx.config.field_map, bool(candidate.cc_contact_id))
+		known = bool(candidate.cc_contact_id) or email in in_cc
+		row = import_row(email, candidate.fields, ctx.config.field_map, known)
 		by_email[email] = ([candidate.key], row)
 	if outcomes and not ctx.dry_run:
 		store.record_push(outcomes)

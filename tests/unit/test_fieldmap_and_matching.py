@@ -41,7 +41,13 @@ def test_cc_values_reads_core_phone_address_and_custom_fields():
 		custom_fields=[SimpleNamespace(custom_field_id="f1", value="X-9")],
 	)
 	values = cc_values(c, RULES, {"f1": "crm_id"})
-	assert values == {"first_name": "Ann", "designation": "CTO", "mobile_no": "555-1", "city": "Boston", "crm_id": "X-9"}
+	assert values == {
+		"first_name": "Ann",
+		"designation": "CTO",
+		"mobile_no": "555-1",
+		"city": "Boston",
+		"crm_id": "X-9",
+	}
 
 
 def test_absent_or_empty_cc_values_are_left_out():
@@ -49,7 +55,9 @@ def test_absent_or_empty_cc_values_are_left_out():
 
 
 def test_cc_owned_field_overwrites_but_empty_never_does():
-	changes = fields_to_pull({"first_name": "Old", "designation": "CEO"}, {"first_name": "New", "designation": "CTO"}, RULES)
+	changes = fields_to_pull(
+		{"first_name": "Old", "designation": "CEO"}, {"first_name": "New", "designation": "CTO"}, RULES
+	)
 	# designation is site-owned and filled on the site: CC's value does not replace it
 	assert changes == {"first_name": "New"}
 	assert fields_to_pull({"first_name": "Old"}, {}, RULES) == {}
@@ -70,7 +78,13 @@ def test_import_row_uses_cc_import_keys_and_skips_empty_values():
 		RULES,
 		known_in_cc=False,
 	)
-	assert row == {"email": "ann@example.com", "first_name": "Ann", "job_title": "CTO", "mobile_phone": "555", "cf:crm_id": "L-1"}
+	assert row == {
+		"email": "ann@example.com",
+		"first_name": "Ann",
+		"job_title": "CTO",
+		"mobile_phone": "555",
+		"cf:crm_id": "L-1",
+	}
 
 
 def test_import_row_never_sends_cc_owned_fields_for_a_contact_cc_holds():
@@ -125,8 +139,10 @@ def test_cc_id_wins_over_email():
 def test_two_site_contacts_with_one_email_resolve_deterministically_and_are_reported():
 	older = datetime(2020, 1, 1, tzinfo=timezone.utc)
 	newer = datetime(2022, 1, 1, tzinfo=timezone.utc)
-	for order in ([_sc("Z", "d@example.com", created=older), _sc("A", "d@example.com", created=newer)],
-	              [_sc("A", "d@example.com", created=newer), _sc("Z", "d@example.com", created=older)]):
+	for order in (
+		[_sc("Z", "d@example.com", created=older), _sc("A", "d@example.com", created=newer)],
+		[_sc("A", "d@example.com", created=newer), _sc("Z", "d@example.com", created=older)],
+	):
 		match = ContactIndex(order).match("cc-9", "d@example.com")
 		assert match.contact.key == "Z"  # the oldest, whatever the order found
 		assert match.duplicates == ("A",)

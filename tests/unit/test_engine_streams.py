@@ -1,0 +1,317 @@
+"""The engine end to end in-process: emulator ⇄ client ⇄ engine ⇄ in-memory store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_PUSH, STREAM_RECONCILE
+from tests.unit.engine_world import make_world
+
+
+def utc(*args):
+	return datetime(*args, tzinfo=timezone.utc)
+
+
+def test_the_seeds_case_ends_unsubscribed_on_the_site():
+	"""updated_at 2023-01-30T18:04:55Z, unsubscribed at 2024-06-08T01:31:05Z, last sync 2024-06-01T01:31:05Z."""
+	w = make_world(utc(2024, 5, 31, 9, 0, 0))
+	cc_id = w.emu.add_contact(
+		"abc@example.com",
+		first_name="Abc",
+		list_ids=[w.list_id],
+		created_at="2023-01-30T18:04:55Z",
+		updated_at="2023-01-30T18:04:55Z",
+	)
+	w.clock.set(utc(2024, 6, 1, 1, 31, 5))
+	with w.emu.mocked():
+		w.run(STREAM_CHANGES, STREAM_OPTOUTS)
+	# what the site knew at the last sync
+	contact = w.store.contact_by_email("abc@example.com")
+	assert contact is not None and not contact.unsubscribed
+	w.store.watermarks[STREAM_CHANGES] = utc(2024, 6, 1, 1, 31, 5)
+	w.store.watermarks[STREAM_OPTOUTS] = utc(2024, 6, 1, 1, 31, 5)
+
+	w.clock.set(utc(2024, 6, 8, 1, 31, 5))
+	w.emu.unsubscribe(cc_id)
+	resource = w.emu.get(cc_id)
+	assert resource["updated_at"] == "2023-01-30T18:04:55Z"
+	assert resource["email_address"]["updated_at"] == "2024-06-08T01:31:05Z"
+
+	w.clock.advance(3600)
+	with w.emu.mocked():
+		changes_only = w.engine.run([STREAM_CHANGES])
+		# The trap: updated_after alone does not see it.
+		assert changes_only.streams[STREAM_CHANGES].fetched == 0
+		assert not w.store.contact_by_email("abc@example.com").unsubscribed
+		report = w.engine.run([STREAM_OPTOUTS])
+	contact = w.store.contact_by_email("abc@example.com")
+	assert contact.unsubscribed is True
+	assert contact.opted_out_at == utc(2024, 6, 8, 1, 31, 5)
+	assert w.store.members[("Newsletter", "abc@example.com")] is True
+	assert report.streams[STREAM_OPTOUTS].unsubscribed == 1
+
+
+def test_first_pull_creates_contacts_with_groups_and_a_rerun_writes_nothing():
+	w = make_world()
+	for i in range(7):
+		w.emu.add_contact(f"p{i}@example.com", first_name=f"P{i}", list_ids=[w.list_id] if i % 2 else [])
+	with w.emu.mocked():
+		first = w.run()
+		writes_after_first = w.store.writes
+		w.clock.advance(900)
+		second = w.run()
+	assert first.streams[STREAM_CHANGES].created == 7
+	assert len(w.store.contacts) == 7
+	assert {e for (_g, e) in w.store.members} == {"p1@example.com", "p3@example.com", "p5@example.com"}
+	assert second.streams[STREAM_CHANGES].created == 0
+	assert w.store.writes == writes_after_first
+	assert len(w.store.contacts) == 7
+
+
+def test_an_unchanged_incremental_run_costs_one_call_per_stream():
+	w = make_world()
+	for i in range(30):
+		w.emu.add_contact(f"q{i}@example.com")
+	streams = (STREAM_OPTOUTS, STREAM_DELETES, STREAM_CHANGES)
+	with w.emu.mocked():
+		w.engine.run(streams)
+		w.clock.advance(900)
+		report = w.engine.run(streams)
+	assert {name: report.streams[name].api_calls for name in streams} == dict.fromkeys(streams, 1)
+
+
+def test_watermark_moves_only_after_the_whole_stream_and_stays_on_failure():
+	w = make_world()
+	for i in range(12):
+		w.emu.add_contact(f"r{i}@example.com")
+	w.config = w.engine.config = (
+		type(w.config)(**{**w.config.__dict__, "page_limit": 5}) if False else w.config
+	)
+	with w.emu.mocked():
+		w.engine.run([STREAM_CHANGES])
+	before = w.store.get_watermark(STREAM_CHANGES)
+	w.clock.advance(600)
+	w.emu.edit_contact(w.emu.find_by_email("r3@example.com")["contact_id"], first_name="Changed")
+	w.emu.inject("500", count=50)
+	with w.emu.mocked():
+		report = w.engine.run([STREAM_CHANGES])
+	assert report.streams[STREAM_CHANGES].status == "failed"
+	assert w.store.get_watermark(STREAM_CHANGES) == before
+	w.emu.faults.clear()
+	with w.emu.mocked():
+		w.engine.run([STREAM_CHANGES])
+	assert w.store.contact_by_email("r3@example.com").fields["first_name"] == "Changed"
+	assert w.store.get_watermark(STREAM_CHANGES) > before
+
+
+def test_cc_delete_is_marked_on_site_and_never_revived_or_pushed():
+	w = make_world()
+	cc_id = w.emu.add_contact("gone@example.com", list_ids=[w.list_id])
+	with w.emu.mocked():
+		w.run()
+		w.emu.delete_contact(cc_id)
+		w.clock.advance(900)
+		report = w.run()
+		w.store.add_lead("gone@example.com", first_name="Gone")
+		w.clock.advance(900)
+		w.run()
+	assert report.streams[STREAM_DELETES].deleted == 1
+	contact = w.store.contact_by_email("gone@example.com")
+	assert contact.cc_deleted is True
+	assert w.emu.get(cc_id).get("deleted_at")  # still deleted in CC
+	assert w.emu.calls_to("/v3/activities/contacts_json_import") == 0
+
+
+def test_local_unsubscribe_reaches_cc_with_a_read_modify_write():
+	w = make_world()
+	cc_id = w.emu.add_contact("leave@example.com", first_name="Lea", last_name="Ve", job_title="CFO")
+	with w.emu.mocked():
+		w.run()
+		w.store.unsubscribe_locally("leave@example.com", by_person=True)
+		w.clock.advance(60)
+		report = w.run()
+	resource = w.emu.get(cc_id)
+	assert resource["email_address"]["permission_to_send"] == "unsubscribed"
+	assert resource["email_address"]["opt_out_source"] == "Contact"
+	# the PUT kept every core field CC would otherwise null
+	assert (resource["first_name"], resource["last_name"], resource["job_title"]) == ("Lea", "Ve", "CFO")
+	assert w.store.pending_optouts() == []
+	assert report.streams["optout_push"].unsubscribed == 1
+
+
+def test_explicit_reoptin_in_cc_after_the_optout_resubscribes_the_site_and_nothing_else_does():
+	w = make_world()
+	cc_id = w.emu.add_contact("back@example.com", list_ids=[w.list_id])
+	with w.emu.mocked():
+		w.run()
+		w.clock.advance(60)
+		w.emu.unsubscribe(cc_id)
+		w.clock.advance(60)
+		w.run()
+		assert w.store.contact_by_email("back@example.com").unsubscribed
+		# an account-side edit is not consent
+		w.emu.edit_contact(cc_id, first_name="Still")
+		w.clock.advance(60)
+		w.run()
+		assert w.store.contact_by_email("back@example.com").unsubscribed
+		w.emu.opt_in(cc_id)
+		w.clock.advance(60)
+		w.run(STREAM_RECONCILE)
+	assert not w.store.contact_by_email("back@example.com").unsubscribed
+
+
+def test_push_skips_unsubscribed_and_invalid_emails_imports_the_rest_and_links_cc_ids():
+	w = make_world()
+	out_id = w.emu.add_contact("out@example.com")
+	w.emu.unsubscribe(out_id)
+	w.store.add_lead("new1@example.com", first_name="New", last_name="One", company_name="Acme")
+	w.store.add_lead("NEW2@example.com ", first_name="New2")
+	w.store.add_lead("out@example.com", first_name="Out")
+	w.store.add_lead("not-an-email", first_name="Bad")
+	w.store.add_lead(None, first_name="Nomail")
+	w.store.commit()
+	with w.emu.mocked():
+		report = w.run()
+	push = report.streams[STREAM_PUSH]
+	assert push.status == "success", push.error
+	reasons = {note.email: note.reason for note in push.skips}
+	assert "opted out" in reasons["out@example.com"]
+	assert "invalid email" in reasons["not-an-email"]
+	assert "missing email" in reasons[None]
+	new1 = w.emu.find_by_email("new1@example.com")
+	assert new1["email_address"]["permission_to_send"] == "implicit"
+	assert new1["company_name"] == "Acme"
+	assert w.list_id in new1["list_memberships"]
+	assert w.emu.find_by_email("out@example.com")["email_address"]["permission_to_send"] == "unsubscribed"
+	leads = {lead.email.strip().lower() if lead.email else None: lead for lead in w.store.leads.values()}
+	assert leads["new1@example.com"].push_status == "Pushed"
+	assert leads["new1@example.com"].cc_contact_id == new1["contact_id"]
+	assert leads["new2@example.com"].cc_contact_id == w.emu.find_by_email("new2@example.com")["contact_id"]
+	assert leads["out@example.com"].push_status == "Skipped"
+	assert w.emu.calls_to("/v3/contacts/sign_up_form") == 0
+
+
+def test_push_waits_for_a_successful_optout_pull_in_the_same_run():
+	w = make_world()
+	w.store.add_lead("wait@example.com")
+	w.store.commit()
+	w.emu.inject("500", count=50, path_prefix="/v3/contacts")
+	with w.emu.mocked():
+		report = w.engine.run([STREAM_PUSH])
+	assert report.streams[STREAM_OPTOUTS].status == "failed"
+	assert report.streams[STREAM_PUSH].status == "skipped"
+	assert w.emu.calls_to("/v3/activities/contacts_json_import") == 0
+
+
+def test_quota_exceeded_stops_the_run_cleanly_with_the_reset_time():
+	w = make_world(daily_quota=2)
+	for i in range(3):
+		w.emu.add_contact(f"s{i}@example.com")
+	with w.emu.mocked():
+		report = w.run()
+	assert report.stopped_by and "quota" in report.stopped_by
+	assert any(s.status == "skipped" for s in report.streams.values())
+
+
+def test_dry_run_returns_the_plan_and_writes_nothing_on_either_side():
+	w = make_world()
+	w.emu.add_contact("dry@example.com", first_name="Dry")
+	w.store.add_lead("lead@example.com")
+	w.store.commit()
+	before = w.emu.snapshot()
+	with w.emu.mocked():
+		report = w.run(dry_run=True)
+	assert w.store.contacts == {}
+	assert w.store.watermarks == {}
+	assert w.emu.snapshot() == before
+	assert any(line["email"] == "dry@example.com" for line in report.streams[STREAM_CHANGES].plan)
+	assert report.streams[STREAM_PUSH].plan[0]["contacts"] == 1
+
+
+def test_an_activity_still_running_is_polled_next_run_and_never_imported_twice():
+	w = make_world(activity_steps=50)
+	w.store.add_lead("slow@example.com")
+	w.store.commit()
+	with w.emu.mocked():
+		w.run()
+		assert w.emu.calls_to("/v3/activities/contacts_json_import") == 1
+		assert w.store.leads[next(iter(w.store.leads))].push_status == "Queued"
+		w.emu.activity_steps = 1
+		w.clock.advance(900)
+		w.run()
+	assert w.emu.calls_to("/v3/activities/contacts_json_import") == 1
+	assert w.store.leads[next(iter(w.store.leads))].push_status == "Pushed"
+
+
+@pytest.mark.parametrize("size", [1, 7, 23])
+def test_push_chunks_respect_the_configured_size(size):
+	from cc_sync.sync.push import plan_chunks
+
+	rows = [([f"L{i}"], {"email": f"c{i}@example.com", "first_name": "x" * 40}) for i in range(50)]
+	chunks = list(plan_chunks(rows, size, 3_500_000))
+	assert all(len(c.rows) <= size for c in chunks)
+	assert sum(len(c.rows) for c in chunks) == 50
+	by_bytes = list(plan_chunks(rows, 40_000, 1_000))
+	assert all(c.size <= 1_000 for c in by_bytes)
+	assert sum(len(c.rows) for c in by_bytes) == 50
+
+
+def test_two_leads_with_one_email_send_one_row():
+	w = make_world()
+	a = w.store.add_lead("twin@example.com", first_name="A")
+	b = w.store.add_lead("Twin@Example.com", first_name="B")
+	w.store.commit()
+	with w.emu.mocked():
+		w.run()
+	[activity] = w.emu.activities
+	assert activity["status"]["items_total_count"] in (1, None) or activity["status"].get("person_count") == 1
+	assert w.store.leads[a].push_status == w.store.leads[b].push_status == "Pushed"
+
+
+def test_reconcile_repairs_list_edits_made_in_cc_screens():
+	w = make_world()
+	cc_id = w.emu.add_contact("list@example.com")
+	with w.emu.mocked():
+		w.run()
+		w.clock.advance(3600)
+		w.run()  # the watermark's overlap window is now past the contact's updated_at
+		assert ("Newsletter", "list@example.com") not in w.store.members
+		w.emu.add_to_list(cc_id, w.list_id)  # does not move updated_at
+		w.clock.advance(900)
+		w.run()
+		assert ("Newsletter", "list@example.com") not in w.store.members
+		report = w.run(STREAM_RECONCILE)
+	assert report.streams[STREAM_RECONCILE].corrected == 1
+	assert w.store.members[("Newsletter", "list@example.com")] is False
+
+
+def test_an_unknown_permission_value_is_kept_and_reported_without_stopping_the_run():
+	w = make_world()
+	cc_id = w.emu.add_contact("odd@example.com")
+	w.emu.add_contact("fine@example.com")
+	w.emu._need(cc_id)["permission"] = "pending_something_new"
+	with w.emu.mocked():
+		report = w.run(STREAM_CHANGES)
+	changes = report.streams[STREAM_CHANGES]
+	assert changes.status == "success"
+	assert changes.created == 2
+	assert any("unknown permission_to_send" in n.reason for n in changes.warnings)
+
+
+def test_sync_email_pulls_pushes_and_reports_cc_view():
+	w = make_world()
+	cc_id = w.emu.add_contact("one@example.com")
+	w.emu.unsubscribe(cc_id)
+	w.store.add_lead("two@example.com", first_name="Two")
+	w.store.commit()
+	with w.emu.mocked():
+		first = w.engine.sync_email("ONE@example.com")
+		second = w.engine.sync_email("two@example.com")
+		missing = w.engine.cc_view("nobody@example.com")
+	assert first["cc"]["state"] == "unsubscribed"
+	assert w.store.contact_by_email("one@example.com").unsubscribed
+	assert second["cc"]["state"] == "subscribed"
+	assert missing == {"state": "not in CC"}
+	assert timedelta(0) <= w.clock.now() - w.clock.now()
