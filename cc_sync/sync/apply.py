@@ -39,6 +39,8 @@ class PageApplier:
 		self.now = now
 		self.group_by_list = config.group_by_list
 		self.managed_groups = config.managed_groups
+		# Contacts share few distinct list combinations: map each combination once.
+		self._groups_cache: dict[tuple[str, ...], frozenset[str]] = {}
 
 	def apply(self, contacts: Sequence[Any]) -> list[ContactWrite]:
 		"""Apply one page; returns the writes (planned only, on a dry run)."""
@@ -199,7 +201,12 @@ class PageApplier:
 		memberships = getattr(contact, "list_memberships", None)
 		if memberships is None:
 			return None
-		return frozenset(self.group_by_list[i] for i in memberships if i in self.group_by_list)
+		key = tuple(memberships)
+		groups = self._groups_cache.get(key)
+		if groups is None:
+			groups = frozenset(self.group_by_list[i] for i in memberships if i in self.group_by_list)
+			self._groups_cache[key] = groups
+		return groups
 
 	def _groups_differ(self, site: SiteContact, groups: frozenset[str]) -> bool:
 		current = site.groups & self.managed_groups

@@ -37,6 +37,25 @@ class MemoryLead:
 	pushed_at: datetime | None = None
 
 
+class MemberRows(dict):
+	"""Email Group Member rows, (group, email) -> unsubscribed, indexed by email."""
+
+	def __init__(self) -> None:
+		super().__init__()
+		self.by_email: dict[str, set[str]] = {}
+
+	def __setitem__(self, key: tuple[str, str], value: bool) -> None:
+		super().__setitem__(key, value)
+		self.by_email.setdefault(key[1], set()).add(key[0])
+
+	def pop(self, key: tuple[str, str], *default: Any) -> Any:
+		self.by_email.get(key[1], set()).discard(key[0])
+		return super().pop(key, *default)
+
+	def groups_of(self, email: str) -> list[str]:
+		return sorted(self.by_email.get(email, ()))
+
+
 class MemoryStore:
 	"""A site held in memory, with the same semantics as the Frappe store."""
 
@@ -45,7 +64,7 @@ class MemoryStore:
 		self.contacts: dict[str, SiteContact] = {}
 		self.leads: dict[str, MemoryLead] = {}
 		# (group, email) -> unsubscribed
-		self.members: dict[tuple[str, str], bool] = {}
+		self.members = MemberRows()
 		self.watermarks: dict[str, datetime] = {}
 		self.optouts: dict[str, LocalOptOut] = {}
 		# Address-level opt-outs that outlive any record (Frappe's global Email Unsubscribe).
@@ -53,6 +72,7 @@ class MemoryStore:
 		self.activities: dict[str, ActivityRecord] = {}
 		self._by_cc_id: dict[str, str] = {}
 		self._by_email: dict[str, set[str]] = {}
+		self._lead_keys: dict[str, list[str]] = {}
 		self._seq = itertools.count(1)
 		self._undo: list[Callable[[], None]] = []
 		# Called before every write with the method name; a test raises from it to simulate a crash.
@@ -75,6 +95,9 @@ class MemoryStore:
 		self.leads[key] = MemoryLead(
 			key=key, email=email, fields=dict(fields), unsubscribed=unsubscribed, modified=self._now()
 		)
+		address = normalise_email(email)
+		if address:
+			self._lead_keys.setdefault(address, []).append(key)
 		if unsubscribed and normalise_email(email):
 			self.unsubscribe_locally(email or "")
 		return key
@@ -94,12 +117,10 @@ class MemoryStore:
 			contact = self.contacts[key]
 			contact.unsubscribed = True
 			contact.opted_out_at = contact.opted_out_at or now
-		for group, member_email in list(self.members):
-			if member_email == address:
-				self.members[(group, member_email)] = True
-		for lead in self.leads.values():
-			if normalise_email(lead.email) == address:
-				lead.unsubscribed = True
+		for group in self.members.groups_of(address):
+			self.members[(group, address)] = True
+		for lead in self._leads_for(address):
+			lead.unsubscribed = True
 		self.suppressed.setdefault(address, now)
 		cc_id = next(
 			(
@@ -183,18 +204,17 @@ class MemoryStore:
 		email = contact.email or write.email
 		if write.unsubscribed is True:
 			contact.unsubscribed = True
-			for group, member_email in list(self.members):
-				if member_email == email:
-					self._set_member(group, email, True)
-			for lead in self.leads.values():
-				if normalise_email(lead.email) == email and not lead.unsubscribed:
+			for group in self.members.groups_of(email):
+				self._set_member(group, email, True)
+			for lead in self._leads_for(email):
+				if not lead.unsubscribed:
 					lead.unsubscribed = True
 					self._undo.append(lambda lead=lead: setattr(lead, "unsubscribed", False))
 		elif write.unsubscribed is False:
 			contact.unsubscribed = False
 			contact.opted_out_at = None
-			for group, member_email in list(self.members):
-				if member_email == email and (write.groups is None or group in write.groups):
+			for group in self.members.groups_of(email):
+				if write.groups is None or group in write.groups:
 					self._set_member(group, email, False)
 			if email in self.optouts:
 				old = self.optouts.pop(email)
@@ -202,8 +222,8 @@ class MemoryStore:
 			if email in self.suppressed:
 				when = self.suppressed.pop(email)
 				self._undo.append(lambda w=when: self.suppressed.__setitem__(email, w))
-			for lead in self.leads.values():
-				if normalise_email(lead.email) == email and lead.unsubscribed:
+			for lead in self._leads_for(email):
+				if lead.unsubscribed:
 					lead.unsubscribed = False
 					self._undo.append(lambda lead=lead: setattr(lead, "unsubscribed", True))
 		if write.groups is not None:
@@ -215,7 +235,7 @@ class MemoryStore:
 				email=email, at=contact.opted_out_at or self._now(), cc_contact_id=contact.cc_contact_id
 			)
 			self._undo.append(lambda e=email: self.optouts.pop(e, None))
-		contact.groups = frozenset(g for (g, e) in self.members if e == email)
+		contact.groups = frozenset(self.members.groups_of(email))
 		return contact.key
 
 	def _set_groups(
@@ -242,8 +262,8 @@ class MemoryStore:
 
 	def _link_leads(self, contact: SiteContact) -> None:
 		"""A lead with the contact's email learns its CC id, as the Frappe store links Lead and Contact."""
-		for lead in self.leads.values():
-			if contact.email and normalise_email(lead.email) == contact.email and not lead.cc_contact_id:
+		for lead in self._leads_for(contact.email or ""):
+			if not lead.cc_contact_id:
 				lead.cc_contact_id = contact.cc_contact_id
 				self._undo.append(lambda lead=lead: setattr(lead, "cc_contact_id", None))
 
@@ -273,13 +293,11 @@ class MemoryStore:
 				c = self.contacts[key]
 				if c.unsubscribed or c.cc_deleted or c.cc_permission == "unsubscribed":
 					out.add(email)
-		for (_group, email), unsubscribed in self.members.items():
-			if unsubscribed and email in wanted:
+		for email in wanted:
+			if any(self.members[(g, email)] for g in self.members.groups_of(email)):
 				out.add(email)
-		for lead in self.leads.values():
-			address = normalise_email(lead.email)
-			if lead.unsubscribed and address in wanted:
-				out.add(address)
+			if any(lead.unsubscribed for lead in self._leads_for(email)):
+				out.add(email)
 		return out
 
 	# -- push ------------------------------------------------------------------------------------
@@ -335,6 +353,9 @@ class MemoryStore:
 			self._undo.pop()()
 
 	# -- internals -------------------------------------------------------------------------------
+	def _leads_for(self, email: str) -> list[MemoryLead]:
+		return [self.leads[k] for k in self._lead_keys.get(email, ())]
+
 	def _before(self, operation: str) -> None:
 		if self.before_write is not None:
 			self.before_write(operation)
