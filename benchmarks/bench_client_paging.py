@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks.common import account, mib, timed, traced_peak
+from benchmarks.common import account, forget_calls, mib, timed, traced_peak
 
 INCLUDE = ["custom_fields", "list_memberships", "phone_numbers", "street_addresses"]
 
@@ -21,8 +21,7 @@ def page_all(client, rsps=None) -> tuple[int, int]:
 		pages += 1
 		contacts += len(page.contacts)
 		if rsps is not None:
-			# The HTTP mock records every response; a real transport keeps none.
-			rsps.calls.reset()
+			forget_calls(rsps)
 	return pages, contacts
 
 

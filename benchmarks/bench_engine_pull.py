@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchmarks.common import account, max_rss, mib, timed, traced_peak
+from benchmarks.common import account, forget_calls, max_rss, mib, timed, traced_peak
 from cc_sync.sync.apply import PageApplier
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.engine import SyncEngine
@@ -96,8 +96,7 @@ def streaming_memory(sizes: list[int]) -> None:
 				count = 0
 				for page in client.iter_contact_pages(status="all", include=["list_memberships"], limit=500):
 					count += len(page.contacts)
-					# The HTTP mock records every response; a real transport keeps none.
-					rsps.calls.reset()
+					forget_calls(rsps)
 				return count
 
 			_, peak = traced_peak(walk)

@@ -59,3 +59,11 @@ def max_rss() -> int:
 
 def mib(n: int) -> str:
 	return f"{n / 1024 / 1024:.1f} MiB"
+
+
+def forget_calls(rsps: Any) -> None:
+	"""`responses` keeps every request and response (globally and per route); a real transport keeps none,
+	so memory figures drop them after each page."""
+	rsps.calls.reset()
+	for route in rsps.registered():
+		route.calls.reset()
