@@ -6,33 +6,24 @@ is elsewhere.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
-from pathlib import Path
 
 import jsonschema
 import pytest
 import requests
-import yaml
 
 from cc_sync.constant_contact.clock import FakeClock
 from cc_sync.constant_contact.emulator import ConstantContactEmulator
+from tests.swagger import needs_swagger, spec
 
 BASE = "https://api.cc.email"
-CANDIDATES = [
-	os.environ.get("CC_SWAGGER", ""),
-	str(Path(__file__).resolve().parents[2] / "reference" / "constant-contact-v3.swagger.yaml"),
-	"/work/shared/reference/constant-contact-v3.swagger.yaml",
-]
-SWAGGER = next((Path(p) for p in CANDIDATES if p and Path(p).is_file()), None)
 
-pytestmark = pytest.mark.skipif(SWAGGER is None, reason="CC swagger file not found (set CC_SWAGGER)")
+pytestmark = needs_swagger
 
 
 @pytest.fixture(scope="module")
 def definitions() -> dict:
-	with open(SWAGGER, encoding="utf-8") as fh:
-		return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["definitions"]
+	return spec()["definitions"]
 
 
 def check(definitions: dict, name: str, body: object) -> None:
