@@ -1,0 +1,354 @@
+"""Typed, tolerant views of CC V3 payloads.
+
+Every field is optional and unknown fields are kept (`model_extra`), because CC adds fields
+without notice, omits subresources unless asked for them (`include=`), and sends SMS-only
+contacts with no `email_address`. A bad timestamp becomes None instead of failing a whole page.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Annotated, Any
+
+from dateutil import parser as _dateutil_parser
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+UTC = timezone.utc
+
+KNOWN_PERMISSIONS = frozenset(
+	{"explicit", "implicit", "not_set", "pending_confirmation", "temp_hold", "unsubscribed"}
+)
+FINISHED_STATES = frozenset({"completed", "cancelled", "failed", "timed_out"})
+
+
+def parse_datetime(value: Any) -> datetime | None:
+	"""Any CC timestamp as an aware UTC datetime; None for missing or unreadable values.
+
+	Real responses use `2026-09-29T14:33:39Z`, the spec shows `.108Z` and `-05:00`, and
+	`deleted_at` is a bare date. The fast path handles all of those with `fromisoformat` (which
+	returns the `timezone.utc` singleton for a zero offset, so no conversion is needed); anything
+	odd falls back to dateutil, and garbage gives None.
+	"""
+	if type(value) is str:
+		try:
+			dt = _fromisoformat(value[:-1] + "+00:00" if value[-1:] == "Z" else value)
+		except ValueError:
+			dt = _slow_parse(value)
+			if dt is None:
+				return None
+	elif isinstance(value, datetime):
+		dt = value
+	elif isinstance(value, date):
+		return datetime(value.year, value.month, value.day, tzinfo=UTC)
+	else:
+		return None
+	tz = dt.tzinfo
+	if tz is UTC:
+		return dt
+	if tz is None:
+		return dt.replace(tzinfo=UTC)
+	try:
+		return dt.astimezone(UTC)
+	except (OverflowError, ValueError):
+		return None
+
+
+_fromisoformat = datetime.fromisoformat
+
+
+def _slow_parse(value: str) -> datetime | None:
+	text = value.strip()
+	if not text:
+		return None
+	try:
+		return _dateutil_parser.isoparse(text)
+	except (ValueError, OverflowError, TypeError):
+		return None
+
+
+def parse_date(value: Any) -> date | None:
+	"""A calendar date (CC's `deleted_at` is date-only); full timestamps give their UTC date."""
+	if value is None:
+		return None
+	if isinstance(value, date) and not isinstance(value, datetime):
+		return value
+	if isinstance(value, str) and len(value) == 10:
+		try:
+			return date.fromisoformat(value)
+		except ValueError:
+			pass
+	dt = parse_datetime(value)
+	return dt.date() if dt else None
+
+
+def _opt_int(value: Any) -> int | None:
+	if value is None or isinstance(value, bool):
+		return None
+	if isinstance(value, int):
+		return value
+	try:
+		return int(float(value))
+	except (TypeError, ValueError, OverflowError):
+		return None
+
+
+def _opt_bool(value: Any) -> bool | None:
+	if value is None or isinstance(value, bool):
+		return value
+	if isinstance(value, str):
+		lowered = value.strip().lower()
+		if lowered in ("true", "1", "yes"):
+			return True
+		if lowered in ("false", "0", "no"):
+			return False
+		return None
+	if isinstance(value, int | float):
+		return bool(value)
+	return None
+
+
+def _str_list(value: Any) -> list[str] | None:
+	if value is None:
+		return None
+	if not isinstance(value, list):
+		return None
+	return [str(v) for v in value if v is not None]
+
+
+def _activity_errors(value: Any) -> list[str]:
+	# Most activity schemas send strings; the generic one sends {"message": "..."} objects.
+	if not isinstance(value, list):
+		return []
+	out: list[str] = []
+	for item in value:
+		if isinstance(item, str):
+			out.append(item)
+		elif isinstance(item, dict):
+			msg = item.get("message") or item.get("error_message")
+			out.append(str(msg) if msg is not None else str(item))
+		elif item is not None:
+			out.append(str(item))
+	return out
+
+
+DateTime = Annotated[datetime | None, BeforeValidator(parse_datetime)]
+Date = Annotated[date | None, BeforeValidator(parse_date)]
+OptInt = Annotated[int | None, BeforeValidator(_opt_int)]
+OptBool = Annotated[bool | None, BeforeValidator(_opt_bool)]
+StrList = Annotated[list[str] | None, BeforeValidator(_str_list)]
+
+
+class CCModel(BaseModel):
+	"""Shared config: unknown fields kept in `model_extra`, numbers accepted where text is expected."""
+
+	model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, populate_by_name=True)
+
+
+def _next_href(links: Any, rel: str = "next") -> str | None:
+	if not isinstance(links, dict):
+		return None
+	link = links.get(rel)
+	if not isinstance(link, dict):
+		return None
+	href = link.get("href")
+	return href if isinstance(href, str) and href else None
+
+
+class EmailAddress(CCModel):
+	address: str | None = None
+	# Kept as plain text: a value CC adds later must not fail parsing or be mistaken for consent.
+	permission_to_send: str | None = None
+	created_at: DateTime = None
+	updated_at: DateTime = None
+	opt_in_source: str | None = None
+	opt_in_date: DateTime = None
+	opt_out_source: str | None = None
+	opt_out_date: DateTime = None
+	opt_out_reason: str | None = None
+	confirm_status: str | None = None
+
+	@property
+	def permission_known(self) -> bool:
+		return self.permission_to_send in KNOWN_PERMISSIONS
+
+
+class CustomFieldValue(CCModel):
+	custom_field_id: str | None = None
+	value: str | None = None
+	choice_ids: StrList = None
+
+
+class PhoneNumber(CCModel):
+	phone_number_id: str | None = None
+	phone_number: str | None = None
+	kind: str | None = None
+	created_at: DateTime = None
+	updated_at: DateTime = None
+	update_source: str | None = None
+	create_source: str | None = None
+
+
+class StreetAddress(CCModel):
+	street_address_id: str | None = None
+	kind: str | None = None
+	street: str | None = None
+	city: str | None = None
+	state: str | None = None
+	postal_code: str | None = None
+	country: str | None = None
+	created_at: DateTime = None
+	updated_at: DateTime = None
+
+
+class Note(CCModel):
+	note_id: str | None = None
+	created_at: DateTime = None
+	content: str | None = None
+
+
+class Contact(CCModel):
+	contact_id: str | None = None
+	email_address: EmailAddress | None = None
+	first_name: str | None = None
+	last_name: str | None = None
+	job_title: str | None = None
+	company_name: str | None = None
+	birthday_month: OptInt = None
+	birthday_day: OptInt = None
+	anniversary: str | None = None
+	update_source: str | None = None
+	create_source: str | None = None
+	created_at: DateTime = None
+	updated_at: DateTime = None
+	# A date without time, present only while the contact is deleted.
+	deleted_at: Date = None
+	custom_fields: list[CustomFieldValue] | None = None
+	phone_numbers: list[PhoneNumber] | None = None
+	street_addresses: list[StreetAddress] | None = None
+	list_memberships: StrList = None
+	taggings: StrList = None
+	notes: list[Note] | None = None
+
+	@property
+	def email(self) -> str | None:
+		"""The address, trimmed and lower-cased, for matching against site records."""
+		ea = self.email_address
+		if ea is None or not ea.address:
+			return None
+		return ea.address.strip().lower() or None
+
+	@property
+	def permission(self) -> str | None:
+		return self.email_address.permission_to_send if self.email_address else None
+
+	@property
+	def is_deleted(self) -> bool:
+		return self.deleted_at is not None
+
+	@property
+	def is_unsubscribed(self) -> bool:
+		return self.permission == "unsubscribed"
+
+
+class ContactPage(CCModel):
+	contacts: list[Contact] = Field(default_factory=list)
+	contacts_count: OptInt = None
+	next_href: str | None = None
+	# Only on a 202 for `segment_id` queries: the segment is still being computed.
+	status: str | None = None
+
+	@model_validator(mode="before")
+	@classmethod
+	def _lift_links(cls, data: Any) -> Any:
+		if isinstance(data, dict) and "_links" in data and "next_href" not in data:
+			return {**data, "next_href": _next_href(data["_links"])}
+		return data
+
+
+class ContactList(CCModel):
+	list_id: str | None = None
+	name: str | None = None
+	description: str | None = None
+	favorite: OptBool = None
+	created_at: DateTime = None
+	updated_at: DateTime = None
+	deleted_at: DateTime = None
+	membership_count: OptInt = None
+
+
+class CustomField(CCModel):
+	custom_field_id: str | None = None
+	label: str | None = None
+	# The `cf:<name>` key used by imports; built by CC from the label, read-only.
+	name: str | None = None
+	type: str | None = None
+	metadata: dict[str, Any] | None = None
+	version: OptInt = None
+	choices: list[dict[str, Any]] | None = None
+	created_at: DateTime = None
+	updated_at: DateTime = None
+
+
+class ActivityStatus(CCModel):
+	items_total_count: OptInt = None
+	items_completed_count: OptInt = None
+	person_count: OptInt = None
+	error_count: OptInt = None
+	correctable_count: OptInt = None
+	cannot_add_to_list_count: OptInt = None
+	list_count: OptInt = None
+
+
+class Activity(CCModel):
+	activity_id: str | None = None
+	state: str | None = None
+	created_at: DateTime = None
+	started_at: DateTime = None
+	completed_at: DateTime = None
+	updated_at: DateTime = None
+	percent_done: OptInt = None
+	source_file_name: str | None = None
+	activity_errors: Annotated[list[str], BeforeValidator(_activity_errors)] = Field(default_factory=list)
+	status: ActivityStatus | None = None
+	self_href: str | None = None
+	results_href: str | None = None
+
+	@model_validator(mode="before")
+	@classmethod
+	def _lift_links(cls, data: Any) -> Any:
+		if isinstance(data, dict) and "_links" in data:
+			links = data["_links"]
+			return {
+				**data,
+				"self_href": data.get("self_href") or _next_href(links, "self"),
+				"results_href": data.get("results_href") or _next_href(links, "results"),
+			}
+		return data
+
+	@property
+	def is_finished(self) -> bool:
+		"""No further state change will come: completed, cancelled, failed or timed out."""
+		return self.state in FINISHED_STATES
+
+
+class TokenSet(CCModel):
+	access_token: str
+	refresh_token: str | None = None
+	expires_at: DateTime = None
+	scope: str | None = None
+	token_type: str | None = None
+
+	@classmethod
+	def from_token_response(cls, body: dict[str, Any], now: datetime) -> TokenSet:
+		"""Build from the token endpoint's JSON, turning `expires_in` (seconds) into a UTC instant."""
+		expires_in = _opt_int(body.get("expires_in"))
+		data = {k: v for k, v in body.items() if k != "expires_in"}
+		if expires_in is not None:
+			data["expires_at"] = now.astimezone(UTC) + timedelta(seconds=expires_in)
+		return cls.model_validate(data)
+
+	def expires_within(self, now: datetime, seconds: float) -> bool:
+		"""True when the access token expires within `seconds` of `now` (unknown expiry: False)."""
+		if self.expires_at is None:
+			return False
+		return self.expires_at - now <= timedelta(seconds=seconds)
