@@ -1,9 +1,10 @@
 """One sync run: the streams in a safe order, each failing on its own, and a report of everything.
 
 Order: opt-outs, deletes, changes, reconcile (pulls); then the site's opt-outs to CC; then bulk
-activities left open; then the lead push, which runs only when this run's opt-out pull succeeded
-(CC's own sync guide: pull before push, so an import never re-adds someone who just left); then the new
-imports are followed. A quota or authorisation failure stops the run cleanly; any other failure fails
+activities left open; then the lead push, which runs only when this run's opt-out and changes pulls
+succeeded (CC's own sync guide: pull before push, so an import never re-adds someone who just left, and
+the site knows which addresses CC already holds, whose CC-owned fields a push must not overwrite); then
+the new imports are followed. A quota or authorisation failure stops the run cleanly; any other failure fails
 its stream, rolls back its uncommitted writes, and the run goes on.
 """
 
@@ -33,6 +34,8 @@ from cc_sync.sync.report import RunReport
 from cc_sync.sync.store import SyncStore
 
 PULL_STREAMS = (STREAM_OPTOUTS, STREAM_DELETES, STREAM_CHANGES, STREAM_RECONCILE)
+# What must succeed in the same run before anything is pushed.
+PUSH_NEEDS = (STREAM_OPTOUTS, STREAM_CHANGES)
 # What a scheduled run does when not told otherwise; reconcile has its own, slower cadence.
 DEFAULT_STREAMS = (
 	STREAM_OPTOUTS,
@@ -59,8 +62,8 @@ class SyncEngine:
 		if unknown:
 			raise ValueError(f"unknown stream(s): {', '.join(sorted(unknown))}")
 		if STREAM_PUSH in wanted:
-			# Pull before push: the push needs this run's opt-out pull.
-			wanted.add(STREAM_OPTOUTS)
+			# Pull before push: the push needs this run's opt-out and changes pulls.
+			wanted.update(PUSH_NEEDS)
 		report = RunReport(started=self.clock.now(), dry_run=dry_run)
 		ctx = RunContext(self.client, self.store, self.config, self.clock, report, dry_run=dry_run)
 
@@ -79,10 +82,14 @@ class SyncEngine:
 				stream.status = "skipped"
 				stream.error = stream.error or report.stopped_by
 				continue
-			if name == STREAM_PUSH and report.stream(STREAM_OPTOUTS).status != "success":
-				stream.status = "skipped"
-				stream.error = "the opt-out pull did not succeed in this run, so nothing is pushed"
-				continue
+			if name == STREAM_PUSH:
+				failed = [s for s in PUSH_NEEDS if report.stream(s).status != "success"]
+				if failed:
+					stream.status = "skipped"
+					stream.error = (
+						f"the {' and '.join(failed)} pull did not succeed in this run, so nothing is pushed"
+					)
+					continue
 			self._run_step(ctx, name, step)
 		report.finished = self.clock.now()
 		return report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from cc_sync.constant_contact.auth import OAuthClient, OAuthTokenProvider
@@ -26,6 +26,8 @@ class World:
 	config: SyncConfig
 	engine: SyncEngine
 	list_id: str
+	# Consent events that took effect, in order: (email, "in" | "out").
+	consent_events: list[tuple[str, str]] = field(default_factory=list)
 
 	def run(self, *streams: str, dry_run: bool = False):
 		return self.engine.run(streams or None, dry_run=dry_run)

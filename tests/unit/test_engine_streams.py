@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from cc_sync.constant_contact.errors import ServerError
 from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_PUSH, STREAM_RECONCILE
 from tests.unit.engine_world import make_world
 
@@ -193,7 +194,7 @@ def test_push_skips_unsubscribed_and_invalid_emails_imports_the_rest_and_links_c
 	assert w.emu.calls_to("/v3/contacts/sign_up_form") == 0
 
 
-def test_push_waits_for_a_successful_optout_pull_in_the_same_run():
+def test_push_waits_for_successful_optout_and_changes_pulls_in_the_same_run():
 	w = make_world()
 	w.store.add_lead("wait@example.com")
 	w.store.commit()
@@ -315,3 +316,27 @@ def test_sync_email_pulls_pushes_and_reports_cc_view():
 	assert second["cc"]["state"] == "subscribed"
 	assert missing == {"state": "not in CC"}
 	assert timedelta(0) <= w.clock.now() - w.clock.now()
+
+
+def test_push_is_skipped_when_the_changes_pull_fails_so_cc_owned_fields_are_never_overwritten():
+	w = make_world()
+	w.emu.add_contact("known@example.com", first_name="FromCC")
+	w.store.add_lead("known@example.com", first_name="FromSite")
+	w.store.commit()
+	real_pages = w.client.iter_contact_pages
+
+	def changes_pull_fails(**query):
+		if query.get("status") == "all" and "optout_after" not in query and "created_after" not in query:
+			raise ServerError(503, None, "Service Unavailable")
+		return real_pages(**query)
+
+	w.client.iter_contact_pages = changes_pull_fails
+	with w.emu.mocked():
+		report = w.engine.run([STREAM_PUSH])
+	w.client.iter_contact_pages = real_pages
+	assert report.streams[STREAM_PUSH].status == "skipped"
+	assert "changes" in report.streams[STREAM_PUSH].error
+	with w.emu.mocked():
+		w.clock.advance(900)
+		w.engine.run([STREAM_PUSH])
+	assert w.emu.find_by_email("known@example.com")["first_name"] == "FromCC"
