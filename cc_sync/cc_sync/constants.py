@@ -55,3 +55,16 @@ TRIGGER_SETTINGS = "Settings button"
 TRIGGER_CONTACT = "Contact button"
 TRIGGER_LEAD = "Lead button"
 TRIGGER_SHELL = "Shell"
+
+# -- the app's own wiring (settings, jobs, realtime) --------------------------------------------
+# The OAuth redirect lands here; register get_url(OAUTH_CALLBACK_PATH) with the CC application.
+OAUTH_CALLBACK_PATH = "/api/method/cc_sync.cc_sync.oauth.callback"
+SETTINGS_ROUTE = "/app/constant-contact-settings"
+# Jobs: one per scheduled stream, plus the immediate opt-out push fired by a local unsubscribe.
+JOB_METHOD = "cc_sync.tasks.run_stream"
+JOB_TIMEOUT = 3600
+# Realtime event a running sync publishes to the settings form.
+PROGRESS_EVENT = "cc_sync_progress"
+CONNECTION_NOT_CONNECTED = "Not connected"
+CONNECTION_CONNECTED = "Connected"
+CONNECTION_ERROR = "Error"

@@ -1,0 +1,204 @@
+"""Custom fields and indexes the sync needs on host DocTypes, kept in place on install and every migrate.
+
+Contact carries the CC id and the last CC state applied (so an unchanged contact costs no write); Lead,
+when ERPNext provides it, carries the push bookkeeping. The indexes serve the batched lookups by CC id
+and by email that every pulled page makes.
+"""
+
+from __future__ import annotations
+
+import frappe
+from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
+
+from cc_sync.cc_sync.constants import (
+	CONTACT,
+	CONTACT_CC_DELETED,
+	CONTACT_CC_EMAIL_UPDATED_AT,
+	CONTACT_CC_ID,
+	CONTACT_CC_PERMISSION,
+	CONTACT_CC_UPDATED_AT,
+	CONTACT_EMAIL,
+	CONTACT_LAST_SYNCED,
+	CONTACT_OPTED_OUT_AT,
+	EMAIL_GROUP_MEMBER,
+	LEAD,
+	LEAD_CC_ID,
+	LEAD_PUSH_ERROR,
+	LEAD_PUSH_STATUS,
+	LEAD_PUSHED_AT,
+	PUSH_STATUSES,
+)
+
+SECTION = "cc_sync_section"
+COLUMN = "cc_sync_column"
+
+# (doctype, columns): lookups the store makes on every page. Two columns each, because Frappe's schema
+# sync drops any single-column index on a field its DocType does not mark `search_index`.
+INDEXES = (
+	(CONTACT_EMAIL, ("email_id", "parent")),
+	(EMAIL_GROUP_MEMBER, ("email", "email_group")),
+)
+LEAD_INDEXES = ((LEAD, ("email_id", "unsubscribed")),)
+
+
+def contact_fields() -> list[dict]:
+	ro = {"read_only": 1, "no_copy": 1}
+	return [
+		{
+			"fieldname": SECTION,
+			"label": "Constant Contact",
+			"fieldtype": "Section Break",
+			"insert_after": "unsubscribed",
+			"collapsible": 1,
+		},
+		{
+			"fieldname": CONTACT_CC_ID,
+			"label": "CC Contact ID",
+			"fieldtype": "Data",
+			"insert_after": SECTION,
+			"unique": 1,
+			"search_index": 1,
+			**ro,
+		},
+		{
+			"fieldname": CONTACT_CC_PERMISSION,
+			"label": "CC Permission to Send",
+			"fieldtype": "Data",
+			"insert_after": CONTACT_CC_ID,
+			**ro,
+		},
+		{
+			"fieldname": CONTACT_OPTED_OUT_AT,
+			"label": "Opted Out At",
+			"fieldtype": "Datetime",
+			"insert_after": CONTACT_CC_PERMISSION,
+			**ro,
+		},
+		{"fieldname": COLUMN, "fieldtype": "Column Break", "insert_after": CONTACT_OPTED_OUT_AT},
+		{
+			"fieldname": CONTACT_LAST_SYNCED,
+			"label": "Last Synced",
+			"fieldtype": "Datetime",
+			"insert_after": COLUMN,
+			**ro,
+		},
+		{
+			"fieldname": CONTACT_CC_DELETED,
+			"label": "Deleted in CC",
+			"fieldtype": "Check",
+			"default": "0",
+			"insert_after": CONTACT_LAST_SYNCED,
+			**ro,
+		},
+		{
+			"fieldname": CONTACT_CC_UPDATED_AT,
+			"label": "CC Updated At",
+			"fieldtype": "Datetime",
+			"insert_after": CONTACT_CC_DELETED,
+			"hidden": 1,
+			**ro,
+		},
+		{
+			"fieldname": CONTACT_CC_EMAIL_UPDATED_AT,
+			"label": "CC Email Updated At",
+			"fieldtype": "Datetime",
+			"insert_after": CONTACT_CC_UPDATED_AT,
+			"hidden": 1,
+			**ro,
+		},
+	]
+
+
+def lead_fields() -> list[dict]:
+	ro = {"read_only": 1, "no_copy": 1}
+	return [
+		{
+			"fieldname": SECTION,
+			"label": "Constant Contact",
+			"fieldtype": "Section Break",
+			"insert_after": "unsubscribed",
+			"collapsible": 1,
+		},
+		{
+			"fieldname": LEAD_CC_ID,
+			"label": "CC Contact ID",
+			"fieldtype": "Data",
+			"insert_after": SECTION,
+			"search_index": 1,
+			**ro,
+		},
+		{
+			"fieldname": LEAD_PUSH_STATUS,
+			"label": "CC Push Status",
+			"fieldtype": "Select",
+			"options": "\n".join(PUSH_STATUSES),
+			"insert_after": LEAD_CC_ID,
+			**ro,
+		},
+		{"fieldname": COLUMN, "fieldtype": "Column Break", "insert_after": LEAD_PUSH_STATUS},
+		{
+			"fieldname": LEAD_PUSHED_AT,
+			"label": "CC Pushed At",
+			"fieldtype": "Datetime",
+			"insert_after": COLUMN,
+			**ro,
+		},
+		{
+			"fieldname": LEAD_PUSH_ERROR,
+			"label": "CC Push Error",
+			"fieldtype": "Small Text",
+			"insert_after": LEAD_PUSHED_AT,
+			**ro,
+		},
+	]
+
+
+def custom_fields() -> dict[str, list[dict]]:
+	"""The fields for every host DocType present on this site (Lead only with ERPNext or a stand-in)."""
+	fields = {CONTACT: contact_fields()}
+	if frappe.db.exists("DocType", LEAD):
+		fields[LEAD] = lead_fields()
+	return fields
+
+
+def setup() -> None:
+	"""Create or update the custom fields and indexes; safe to run any number of times."""
+	fields = custom_fields()
+	create_custom_fields(fields, update=True)
+	indexes = list(INDEXES)
+	if LEAD in fields:
+		indexes += LEAD_INDEXES
+	for doctype, columns in indexes:
+		ensure_index(doctype, columns)
+
+
+def ensure_index(doctype: str, columns: tuple[str, ...]) -> None:
+	"""Add a plain index unless one already starts with these columns (a unique index serves too)."""
+	table = f"tab{doctype}"
+	rows = frappe.db.sql(f"SHOW INDEX FROM `{table}`", as_dict=True)
+	leading: dict[str, list[str]] = {}
+	for row in sorted(rows, key=lambda r: (r["Key_name"], r["Seq_in_index"])):
+		leading.setdefault(row["Key_name"], []).append(row["Column_name"])
+	if any(tuple(cols[: len(columns)]) == columns for cols in leading.values()):
+		return
+	frappe.db.add_index(doctype, list(columns), index_name=f"cc_sync_{'_'.join(columns)}")
+
+
+def after_install() -> None:
+	setup()
+
+
+def after_migrate() -> None:
+	setup()
+
+
+def before_uninstall() -> None:
+	"""Remove the custom fields (their columns stay, as Frappe keeps data until `bench trim-tables`)."""
+	for doctype, fields in custom_fields().items():
+		for field in fields:
+			name = frappe.db.get_value(
+				"Custom Field", {"dt": doctype, "fieldname": field["fieldname"]}, "name"
+			)
+			if name:
+				frappe.delete_doc("Custom Field", name, ignore_permissions=True, force=True)
+		frappe.clear_cache(doctype=doctype)
