@@ -5,7 +5,39 @@ app_description = "Keeps an ERPNext or Frappe site in step with a Constant Conta
 app_email = "cc-sync@example.com"
 app_license = "mit"
 
-required_apps = ["frappe"]
-
 # Generate the typed `DF` blocks in DocType controllers.
 export_python_type_annotations = True
+
+# Custom fields and indexes on Contact (and Lead with ERPNext), kept in place on every migrate.
+after_install = "cc_sync.cc_sync.install.after_install"
+after_migrate = "cc_sync.cc_sync.install.after_migrate"
+before_uninstall = "cc_sync.cc_sync.install.before_uninstall"
+
+# One cheap gate; each stream's own interval (in the settings) decides whether it is due.
+scheduler_events = {
+	"cron": {
+		"*/5 * * * *": ["cc_sync.tasks.enqueue_due_streams"],
+	},
+}
+
+# Local opt-outs reach CC; new and edited leads wait for the next push. None of these calls CC.
+doc_events = {
+	"Contact": {"on_update": "cc_sync.tasks.contact_on_update"},
+	"Email Group Member": {"on_update": "cc_sync.tasks.email_group_member_on_update"},
+	"Email Unsubscribe": {"after_insert": "cc_sync.tasks.email_unsubscribe_after_insert"},
+	"Lead": {
+		"after_insert": "cc_sync.tasks.lead_on_change",
+		"on_update": "cc_sync.tasks.lead_on_change",
+	},
+}
+
+# "Sync now" under a "Constant Contact" group on the Contact and Lead forms.
+doctype_js = {
+	"Contact": "public/js/contact.js",
+	"Lead": "public/js/lead.js",
+}
+
+# Log Settings clears successful sync logs after 30 days (failed ones after 90).
+default_log_clearing_doctypes = {
+	"Constant Contact Sync Log": 30,
+}

@@ -1,0 +1,238 @@
+"""What the desk buttons call. Settings-wide actions are for System Managers; "Sync now" on a record
+needs write permission on that record. Anything that changes state answers POST only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import frappe
+from frappe import _
+from frappe.utils import cint, now_datetime
+
+from cc_sync.cc_sync.constants import (
+	CONNECTION_CONNECTED,
+	CONNECTION_ERROR,
+	CONTACT,
+	CONTACT_CC_DELETED,
+	CONTACT_CC_PERMISSION,
+	CONTACT_LAST_SYNCED,
+	LEAD,
+	LEAD_PUSH_ERROR,
+	LEAD_PUSH_STATUS,
+	LEAD_PUSHED_AT,
+	LIST,
+	TRIGGER_CONTACT,
+	TRIGGER_LEAD,
+	TRIGGER_SETTINGS,
+)
+from cc_sync.cc_sync.oauth import account_name, load_tokens
+from cc_sync.cc_sync.runner import (
+	build,
+	build_budget,
+	build_client,
+	new_log,
+	save_budget,
+	write_report,
+)
+from cc_sync.cc_sync.settings import JOB_STREAMS, get_settings, require_connection, update_settings
+from cc_sync.constant_contact.errors import AuthError, ConstantContactError
+from cc_sync.sync.report import RunReport
+from cc_sync.tasks import enqueue_stream
+
+RECORD_TRIGGERS = {CONTACT: TRIGGER_CONTACT, LEAD: TRIGGER_LEAD}
+
+
+@frappe.whitelist(methods=["POST"])
+def test_connection() -> dict[str, Any]:
+	"""One cheap API call: does the stored connection still work? The answer is kept on the form."""
+	frappe.only_for("System Manager")
+	settings = get_settings()
+	require_connection_or_tokens(settings)
+	budget = build_budget(settings)
+	client = build_client(settings, budget)
+	try:
+		lists = client.get_contact_lists(limit=50)
+	except AuthError as exc:
+		message = _("The Constant Contact connection needs attention: {0}").format(exc)
+		update_settings({"connection_status": CONNECTION_ERROR, "last_error": message})
+		save_budget(client, budget)
+		return {"ok": False, "message": message}
+	except ConstantContactError as exc:
+		save_budget(client, budget)
+		return {"ok": False, "message": _("Constant Contact answered with an error: {0}").format(exc)}
+	tokens = load_tokens()
+	update_settings(
+		{
+			"connection_status": CONNECTION_CONNECTED,
+			"last_error": None,
+			"connected_account": account_name(tokens.access_token) if tokens else None,
+		}
+	)
+	save_budget(client, budget)
+	return {
+		"ok": True,
+		"message": _("Connected. The account has {0} lists.").format(len(lists)),
+		"api_calls": client.calls,
+	}
+
+
+def require_connection_or_tokens(settings: Any) -> None:
+	"""Test connection may also be used to clear an Error state, so only stored tokens are required."""
+	if settings.connection_status == CONNECTION_ERROR and load_tokens() is not None:
+		return
+	require_connection(settings)
+
+
+@frappe.whitelist(methods=["POST"])
+def refresh_lists() -> dict[str, Any]:
+	"""Fetch CC's lists so they can be mapped; lists gone from CC are flagged, not deleted."""
+	frappe.only_for("System Manager")
+	settings = get_settings()
+	require_connection(settings)
+	budget = build_budget(settings)
+	client = build_client(settings, budget)
+	try:
+		lists = client.get_contact_lists(include_membership_count="all", status="all")
+	except ConstantContactError as exc:
+		if isinstance(exc, AuthError):
+			update_settings(
+				{
+					"connection_status": CONNECTION_ERROR,
+					"last_error": _("The Constant Contact connection needs attention: {0}").format(exc),
+				}
+			)
+		save_budget(client, budget)
+		frappe.db.commit()
+		frappe.throw(_("Could not fetch the lists: {0}").format(exc))
+	now = now_datetime()
+	seen = set()
+	for item in lists:
+		if not item.list_id:
+			continue
+		seen.add(item.list_id)
+		doc = (
+			frappe.get_doc(LIST, item.list_id)
+			if frappe.db.exists(LIST, item.list_id)
+			else frappe.new_doc(LIST)
+		)
+		doc.update(
+			{
+				"list_id": item.list_id,
+				"list_name": item.name or item.list_id,
+				"membership_count": cint(item.membership_count),
+				"deleted": int(item.deleted_at is not None),
+				"description": item.description,
+				"cc_updated_at": _naive(item.updated_at),
+				"refreshed_at": now,
+			}
+		)
+		doc.save(ignore_permissions=True) if not doc.is_new() else doc.insert(ignore_permissions=True)
+	gone = frappe.get_all(LIST, filters={"name": ["not in", list(seen) or [""]], "deleted": 0}, pluck="name")
+	for name in gone:
+		frappe.db.set_value(LIST, name, {"deleted": 1, "refreshed_at": now})
+	save_budget(client, budget)
+	return {"lists": len(seen), "gone": len(gone), "api_calls": client.calls}
+
+
+def _naive(value: Any) -> Any:
+	from cc_sync.cc_sync.settings import to_site_datetime
+
+	return to_site_datetime(value) if value else None
+
+
+@frappe.whitelist(methods=["POST"])
+def sync_now(stream: str = "all", dry_run: int | str = 0) -> dict[str, Any]:
+	"""Queue a run now, outside the schedule. A run of the same stream already waiting is not doubled."""
+	frappe.only_for("System Manager")
+	if stream not in JOB_STREAMS:
+		frappe.throw(_("Unknown stream {0}").format(stream))
+	require_connection(get_settings())
+	dry = bool(cint(dry_run))
+	queued = enqueue_stream(stream, TRIGGER_SETTINGS, dry_run=dry)
+	return {"queued": queued, "stream": stream, "dry_run": dry}
+
+
+@frappe.whitelist(methods=["POST"])
+def sync_record(doctype: str, name: str) -> dict[str, Any]:
+	"""Sync one Contact or Lead with CC right away and show where the person stands in CC.
+
+	Runs inline (a handful of API calls), so the answer appears on the form at once.
+	"""
+	if doctype not in RECORD_TRIGGERS:
+		frappe.throw(_("Only Contacts and Leads can be synced one at a time"))
+	doc = frappe.get_doc(doctype, name)
+	doc.check_permission("write")
+	email = (doc.get("email_id") or "").strip()
+	if not email:
+		frappe.throw(_("This {0} has no email address to sync").format(_(doctype)))
+	settings = get_settings()
+	wiring = build(settings)
+	run_id = frappe.generate_hash(length=10)
+	log = new_log(
+		"changes", RECORD_TRIGGERS[doctype], dry_run=False, run_id=run_id, reference=f"{doctype} {name}"
+	)
+	try:
+		result = wiring.engine.sync_email(email)
+	except AuthError as exc:
+		frappe.db.rollback()
+		message = _("The Constant Contact connection needs attention: {0}").format(exc)
+		log.reload()
+		log.status, log.error, log.ended = "Failed", message, now_datetime()
+		log.save(ignore_permissions=True)
+		update_settings({"connection_status": CONNECTION_ERROR, "last_error": message})
+		save_budget(wiring.client, wiring.budget)
+		frappe.db.commit()
+		frappe.throw(message, title=_("Constant Contact"))
+	report: RunReport = result["report"]
+	logs = write_report(log, report, "changes")
+	save_budget(wiring.client, wiring.budget)
+	if wiring.client.auth_error:
+		update_settings(
+			{
+				"connection_status": CONNECTION_ERROR,
+				"last_error": _("The Constant Contact connection needs attention: {0}").format(
+					wiring.client.auth_error
+				),
+			}
+		)
+	frappe.db.commit()
+	return {
+		"email": result["email"],
+		"cc": _jsonable(result["cc"]),
+		"status": report.status,
+		"totals": report.totals(),
+		"errors": [s.error for s in report.streams.values() if s.error],
+		"notes": [n.reason for s in report.streams.values() for n in (*s.errors, *s.skips, *s.warnings)][:10],
+		"logs": [lg.name for lg in logs],
+		"site": site_view(doctype, name, result["email"]),
+	}
+
+
+def site_view(doctype: str, name: str, email: str) -> dict[str, Any]:
+	"""What the site now holds for this person: its opt-out flag and when it last heard from CC."""
+	view: dict[str, Any] = {}
+	meta = frappe.get_meta(doctype)
+	fields = ["unsubscribed"]
+	if doctype == CONTACT:
+		fields += [CONTACT_LAST_SYNCED, CONTACT_CC_PERMISSION, CONTACT_CC_DELETED]
+	else:
+		fields += [LEAD_PUSH_STATUS, LEAD_PUSHED_AT, LEAD_PUSH_ERROR]
+		contact = frappe.db.get_value("Contact Email", {"email_id": email, "parenttype": CONTACT}, "parent")
+		if contact:
+			view["last_synced"] = frappe.db.get_value(CONTACT, contact, CONTACT_LAST_SYNCED)
+	present = [f for f in fields if meta.has_field(f)]
+	if present:
+		values = frappe.db.get_value(doctype, name, present, as_dict=True) or {}
+		view.update(values)
+	if doctype == CONTACT:
+		view["last_synced"] = view.get(CONTACT_LAST_SYNCED)
+	return _jsonable(view)
+
+
+def _jsonable(value: Any) -> Any:
+	if isinstance(value, dict):
+		return {k: _jsonable(v) for k, v in value.items()}
+	if hasattr(value, "isoformat"):
+		return value.isoformat()
+	return value

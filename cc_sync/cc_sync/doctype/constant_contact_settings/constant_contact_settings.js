@@ -1,0 +1,206 @@
+// Constant Contact Settings: connect, test, fetch lists, run streams, and see how the sync is doing.
+
+const CC_API = "cc_sync.cc_sync.api";
+const CC_STREAMS = [
+	["all", __("All streams")],
+	["optouts", __("Opt-outs (both ways)")],
+	["changes", __("Changes")],
+	["deletes", __("Deletes")],
+	["push", __("Push")],
+	["reconcile", __("Full reconcile")],
+];
+const CC_SCHEDULED = [
+	["optouts", __("Opt-outs"), "optouts_interval", 1],
+	["changes", __("Changes"), "changes_interval", 1],
+	["deletes", __("Deletes"), "deletes_interval", 1],
+	["push", __("Push"), "push_interval", 1],
+	["reconcile", __("Reconcile"), "reconcile_interval_hours", 60],
+];
+const CC_DAILY_LIMIT = 10000;
+
+frappe.ui.form.on("Constant Contact Settings", {
+	setup(frm) {
+		frm.set_query("push_doctype", () => ({ filters: { issingle: 0, istable: 0 } }));
+		frappe.realtime.off("cc_sync_progress");
+		frappe.realtime.on("cc_sync_progress", (data) => cc_show_progress(frm, data));
+	},
+
+	refresh(frm) {
+		cc_headline(frm);
+		cc_buttons(frm);
+	},
+});
+
+function cc_connected(frm) {
+	return frm.doc.connection_status === "Connected";
+}
+
+function cc_buttons(frm) {
+	const connect_label = frm.doc.connection_status === "Not connected" ? __("Connect") : __("Reconnect");
+	const connect = frm.add_custom_button(connect_label, () => cc_connect(frm));
+	if (!cc_connected(frm)) {
+		connect.removeClass("btn-default").addClass("btn-primary");
+	}
+	if (frm.doc.connection_status === "Not connected") {
+		return;
+	}
+	frm.add_custom_button(__("Test connection"), () =>
+		cc_call(frm, "test_connection", {}, (r) => {
+			frappe.msgprint({
+				title: __("Constant Contact"),
+				message: r.message.message,
+				indicator: r.message.ok ? "green" : "red",
+			});
+		})
+	);
+	frm.add_custom_button(__("Refresh lists"), () =>
+		cc_call(frm, "refresh_lists", {}, (r) => {
+			frappe.show_alert({
+				message: __("{0} lists fetched ({1} gone from CC)", [r.message.lists, r.message.gone]),
+				indicator: "green",
+			});
+		})
+	);
+	for (const [stream, label] of CC_STREAMS) {
+		frm.add_custom_button(label, () => cc_sync_now(frm, stream, 0), __("Sync now"));
+	}
+	frm.add_custom_button(__("Dry run"), () => cc_dry_run(frm));
+	frm.add_custom_button(__("View logs"), () => frappe.set_route("List", "Constant Contact Sync Log"));
+}
+
+function cc_call(frm, method, args, callback) {
+	if (frm.is_dirty()) {
+		frappe.msgprint(__("Save the settings first."));
+		return;
+	}
+	return frappe.call({
+		method: `${CC_API}.${method}`,
+		args,
+		freeze: true,
+		freeze_message: __("Talking to Constant Contact..."),
+		callback: (r) => {
+			callback(r);
+			frm.reload_doc();
+		},
+		error: () => frm.reload_doc(),
+	});
+}
+
+function cc_connect(frm) {
+	if (frm.is_dirty()) {
+		frappe.msgprint(__("Save the settings first."));
+		return;
+	}
+	frappe.call({
+		method: "cc_sync.cc_sync.oauth.connect",
+		freeze: true,
+		callback: (r) => {
+			// CC shows its sign-in page and sends the browser back to the redirect URI.
+			window.location.href = r.message.url;
+		},
+	});
+}
+
+function cc_sync_now(frm, stream, dry_run) {
+	cc_call(frm, "sync_now", { stream, dry_run }, (r) => {
+		const what = dry_run ? __("Dry run") : __("Sync");
+		frappe.show_alert({
+			message: r.message.queued
+				? __("{0} queued: {1}. Progress shows here; the result is in the sync log.", [
+						what,
+						stream,
+				  ])
+				: __("{0} of {1} is already queued or running.", [what, stream]),
+			indicator: r.message.queued ? "blue" : "orange",
+		});
+	});
+}
+
+function cc_dry_run(frm) {
+	frappe.prompt(
+		[
+			{
+				fieldname: "stream",
+				fieldtype: "Select",
+				label: __("Stream"),
+				options: CC_STREAMS.map(([value, label]) => ({ value, label })),
+				default: "all",
+				reqd: 1,
+				description: __("Fetches from CC and records what would change, without writing anything."),
+			},
+		],
+		(values) => cc_sync_now(frm, values.stream, 1),
+		__("Dry run"),
+		__("Start")
+	);
+}
+
+function cc_show_progress(frm, data) {
+	if (data.done) {
+		frm.dashboard.clear_headline();
+		frappe.show_alert({
+			message: __("Sync of {0} finished: {1} ({2} API calls). <a href='/app/constant-contact-sync-log/{3}'>Open log</a>", [
+				data.stream,
+				__(data.status),
+				data.api_calls,
+				data.log,
+			]),
+			indicator: { Success: "green", Partial: "orange", Failed: "red" }[data.status] || "gray",
+		}, 10);
+		frm.reload_doc();
+		return;
+	}
+	frm.dashboard.set_headline_alert(
+		`<div class="indicator blue">${__("Sync of {0} running: {1} ({2} API calls so far)", [
+			frappe.utils.escape_html(data.stream),
+			frappe.utils.escape_html(data.message),
+			data.api_calls,
+		])}</div>`
+	);
+}
+
+function cc_headline(frm) {
+	const doc = frm.doc;
+	if (doc.connection_status === "Not connected") {
+		frm.dashboard.set_headline_alert(
+			`<div class="indicator orange">${__(
+				"Not connected. Enter the Client ID and secret of your CC application, register the redirect URI shown below with it, save, then press Connect."
+			)}</div>`
+		);
+		return;
+	}
+	const parts = [];
+	if (doc.connection_status === "Error") {
+		parts.push(
+			`<div class="indicator red"><b>${__("The connection needs attention")}</b>: ${frappe.utils.escape_html(
+				doc.last_error || ""
+			)} ${__("Press Reconnect.")}</div>`
+		);
+	} else {
+		const who = doc.connected_account ? ` ${__("as")} ${frappe.utils.escape_html(doc.connected_account)}` : "";
+		const state = doc.enabled ? __("scheduled sync on") : __("scheduled sync off (tick Enabled)");
+		parts.push(`<div class="indicator green">${__("Connected")}${who}; ${state}</div>`);
+	}
+	const runs = CC_SCHEDULED.map(([stream, label, field, unit]) => {
+		const minutes = (doc[field] || 0) * unit;
+		const last = doc[`last_${stream}_run`];
+		const status = doc[`last_${stream}_status`] || "";
+		const colour = { Success: "green", Partial: "orange", Failed: "red", Running: "blue" }[status] || "gray";
+		const when = last ? frappe.datetime.comment_when(last) : __("never");
+		const every = minutes ? "" : ` (${__("off")})`;
+		return `<span class="indicator ${colour}" style="margin-right: 14px">${label}${every}:&nbsp;${when}${
+			status ? "&nbsp;· " + __(status) : ""
+		}</span>`;
+	}).join("");
+	parts.push(`<div style="margin-top: 4px">${runs}</div>`);
+	const today = frappe.datetime.now_date(); // the count resets at 00:00 UTC
+	const used = doc.api_calls_day ? doc.api_calls_today || 0 : 0;
+	const colour = used >= CC_DAILY_LIMIT ? "red" : used >= CC_DAILY_LIMIT * 0.8 ? "orange" : "gray";
+	parts.push(
+		`<div class="indicator ${colour}" style="margin-top: 4px">${__(
+			"API calls on {0} (UTC): {1} of {2}",
+			[doc.api_calls_day || today, format_number(used, null, 0), format_number(CC_DAILY_LIMIT, null, 0)]
+		)}${used >= CC_DAILY_LIMIT ? " · " + __("quota used up; the sync resumes after midnight UTC") : ""}</div>`
+	);
+	frm.dashboard.set_headline_alert(parts.join(""));
+}

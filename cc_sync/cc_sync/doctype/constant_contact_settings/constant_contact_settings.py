@@ -1,0 +1,173 @@
+"""Constant Contact Settings: the connection, schedule, mappings and the sync's own status.
+
+Saving checks the values and nothing else: no API call, no job. Connecting, testing and syncing are
+explicit buttons (see `cc_sync.cc_sync.api` and `cc_sync.cc_sync.oauth`).
+"""
+
+import json
+
+import frappe
+from frappe import _
+from frappe.model.document import Document
+
+from cc_sync.cc_sync.constants import CONTACT, EMAIL_GROUP, LEAD
+from cc_sync.cc_sync.settings import MACHINE_FIELDS, field_rules, redirect_uri, stored_values
+from cc_sync.sync.fieldmap import FieldRule
+
+
+class ConstantContactSettings(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		from cc_sync.cc_sync.doctype.constant_contact_field_map.constant_contact_field_map import (
+			ConstantContactFieldMap,
+		)
+		from cc_sync.cc_sync.doctype.constant_contact_list_mapping.constant_contact_list_mapping import (
+			ConstantContactListMapping,
+		)
+
+		access_token: DF.Password | None
+		api_calls_day: DF.Date | None
+		api_calls_today: DF.Int
+		changes_interval: DF.Int
+		changes_watermark: DF.Datetime | None
+		client_id: DF.Data | None
+		client_secret: DF.Password | None
+		connected_account: DF.Data | None
+		connection_status: DF.Literal["Not connected", "Connected", "Error"]
+		create_unknown_contacts: DF.Check
+		deletes_interval: DF.Int
+		deletes_watermark: DF.Datetime | None
+		enabled: DF.Check
+		field_map: DF.Table[ConstantContactFieldMap]
+		last_changes_run: DF.Datetime | None
+		last_changes_status: DF.Data | None
+		last_deletes_run: DF.Datetime | None
+		last_deletes_status: DF.Data | None
+		last_error: DF.SmallText | None
+		last_optouts_run: DF.Datetime | None
+		last_optouts_status: DF.Data | None
+		last_push_run: DF.Datetime | None
+		last_push_status: DF.Data | None
+		last_reconcile_run: DF.Datetime | None
+		last_reconcile_status: DF.Data | None
+		last_sync_log: DF.Link | None
+		list_mappings: DF.Table[ConstantContactListMapping]
+		optouts_interval: DF.Int
+		optouts_watermark: DF.Datetime | None
+		overlap_minutes: DF.Int
+		push_doctype: DF.Link | None
+		push_filters: DF.Code | None
+		push_interval: DF.Int
+		push_watermark: DF.Datetime | None
+		reconcile_interval_hours: DF.Int
+		reconcile_watermark: DF.Datetime | None
+		redirect_uri: DF.Data | None
+		refresh_token: DF.Password | None
+		token_expires_at: DF.Datetime | None
+	# end: auto-generated types
+
+	def onload(self) -> None:
+		"""Suggest Lead as the pushed DocType on ERPNext sites that have not chosen one."""
+		if not self.push_doctype and not self.client_id and frappe.db.exists("DocType", LEAD):
+			self.push_doctype = LEAD
+		self.redirect_uri = redirect_uri()
+
+	def before_validate(self) -> None:
+		self.set_missing_defaults()
+
+	def validate(self) -> None:
+		# Tokens change only through the OAuth flow; a form save must neither clear nor replace them.
+		self.flags.ignore_save_passwords = ["access_token", "refresh_token"]
+		self.keep_machine_fields()
+		self.redirect_uri = redirect_uri()
+		self.validate_field_map()
+		self.validate_push()
+		self.validate_list_mappings()
+
+	def set_missing_defaults(self) -> None:
+		"""Fields never stored (a first save from code) get their defaults, as a form would give them."""
+		with_default = tuple(
+			df.fieldname
+			for df in self.meta.fields
+			if df.default is not None and df.fieldname not in MACHINE_FIELDS
+		)
+		stored = stored_values(with_default)
+		for field in with_default:
+			if field not in stored:
+				self.set(field, self.meta.get_field(field).default)
+
+	def keep_machine_fields(self) -> None:
+		"""The sync owns watermarks, last runs and the connection state; a stale form never rewinds them."""
+		if self.is_new():
+			return
+		stored = stored_values(MACHINE_FIELDS)
+		for field in MACHINE_FIELDS:
+			value = stored.get(field)
+			if value is None:
+				value = self.meta.get_field(field).default
+			self.set(field, value)
+
+	def validate_field_map(self) -> None:
+		"""Check every row on its own, so the message names the row to fix."""
+		problems = []
+		seen: dict[str, int] = {}
+		contact_meta = frappe.get_meta(CONTACT)
+		for row in self.field_map:
+			try:
+				FieldRule(row.cc_field or "", row.site_field or "", row.field_owner or "cc")
+			except ValueError as exc:
+				problems.append(_("Field map row {0}: {1}").format(row.idx, exc))
+				continue
+			if row.site_field in seen:
+				problems.append(
+					_("Field map row {0}: site field {1} is already mapped in row {2}").format(
+						row.idx, row.site_field, seen[row.site_field]
+					)
+				)
+			seen[row.site_field] = row.idx
+			if not contact_meta.has_field(row.site_field):
+				problems.append(
+					_("Field map row {0}: Contact has no field {1}").format(row.idx, row.site_field)
+				)
+		if problems:
+			frappe.throw("<br>".join(problems), title=_("Field map"))
+		field_rules(self.field_map)
+
+	def validate_push(self) -> None:
+		if self.push_filters and self.push_filters.strip():
+			try:
+				filters = json.loads(self.push_filters)
+			except ValueError as exc:
+				frappe.throw(_("Push filters are not valid JSON: {0}").format(exc), title=_("Push"))
+			if not isinstance(filters, dict | list):
+				frappe.throw(
+					_("Push filters must be a JSON object or list of Frappe filters"), title=_("Push")
+				)
+		if self.push_doctype:
+			meta = frappe.get_meta(self.push_doctype)
+			if meta.issingle or meta.istable:
+				frappe.throw(
+					_("{0} cannot be pushed: it is a single or a child table").format(self.push_doctype)
+				)
+			if not any(f.options == "Email" or f.fieldname == "email_id" for f in meta.fields):
+				frappe.throw(_("{0} has no email field to push").format(self.push_doctype), title=_("Push"))
+
+	def validate_list_mappings(self) -> None:
+		seen: set[tuple[str, str]] = set()
+		for row in self.list_mappings:
+			key = (row.cc_list, row.email_group)
+			if key in seen:
+				frappe.throw(
+					_("List mapping row {0}: list {1} is already mapped to Email Group {2}").format(
+						row.idx, row.list_name or row.cc_list, row.email_group
+					)
+				)
+			seen.add(key)
+			if row.email_group and not frappe.db.exists(EMAIL_GROUP, row.email_group):
+				frappe.throw(_("List mapping row {0}: no Email Group {1}").format(row.idx, row.email_group))

@@ -1,0 +1,180 @@
+"""Connecting the site to a Constant Contact account (OAuth2 authorization code with PKCE).
+
+The tokens live only in the settings' Password fields (encrypted at rest, never sent to the browser).
+CC may rotate refresh tokens, so every refresh runs under a Redis lock shared by all workers and
+hosts, re-reads the stored tokens inside it, and stores the new pair before using it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from contextlib import AbstractContextManager
+from typing import Any
+
+import frappe
+from frappe import _
+from frappe.utils.password import get_decrypted_password, set_encrypted_password
+
+from cc_sync.cc_sync.constants import (
+	CONF_AUTH_BASE,
+	CONNECTION_CONNECTED,
+	CONNECTION_ERROR,
+	SETTINGS,
+	SETTINGS_ROUTE,
+)
+from cc_sync.cc_sync.settings import (
+	from_site_datetime,
+	get_settings,
+	redirect_uri,
+	separate_transaction,
+	to_site_datetime,
+	update_settings,
+)
+from cc_sync.constant_contact.auth import AUTH_BASE_URL, OAuthClient, OAuthTokenProvider, verify_state
+from cc_sync.constant_contact.errors import ConstantContactError
+from cc_sync.constant_contact.models import TokenSet
+
+# The pending authorization (state and PKCE verifier) waits here for the redirect back, per user.
+STATE_CACHE_KEY = "cc_sync:oauth_pending:{user}"
+STATE_TTL_SECONDS = 600
+TOKEN_LOCK_KEY = "cc_sync:token_refresh"
+
+
+def oauth_client(settings: Any | None = None) -> OAuthClient:
+	"""The OAuth client for the configured CC application; test hosts come from site config only."""
+	settings = settings or get_settings()
+	client_secret = settings.get_password("client_secret", raise_exception=False)
+	if not settings.client_id or not client_secret:
+		frappe.throw(_("Enter the Client ID and Client secret of your Constant Contact application first."))
+	return OAuthClient(
+		settings.client_id,
+		client_secret,
+		redirect_uri(),
+		auth_base_url=frappe.conf.get(CONF_AUTH_BASE) or AUTH_BASE_URL,
+	)
+
+
+@frappe.whitelist(methods=["POST"])
+def connect() -> dict[str, str]:
+	"""Start the authorization: remember a one-time state and PKCE verifier, return CC's sign-in URL."""
+	frappe.only_for("System Manager")
+	client = oauth_client()
+	state = OAuthClient.new_state()
+	verifier, challenge = OAuthClient.new_pkce_pair()
+	frappe.cache.set_value(
+		STATE_CACHE_KEY.format(user=frappe.session.user),
+		{"state": state, "verifier": verifier},
+		expires_in_sec=STATE_TTL_SECONDS,
+	)
+	return {"url": client.authorization_url(state, challenge), "redirect_uri": client.redirect_uri}
+
+
+@frappe.whitelist(methods=["GET"])
+def callback(
+	code: str | None = None,
+	state: str | None = None,
+	error: str | None = None,
+	error_description: str | None = None,
+) -> None:
+	"""Where CC sends the browser back. Only the System Manager who started the flow can finish it."""
+	frappe.only_for("System Manager")
+	key = STATE_CACHE_KEY.format(user=frappe.session.user)
+	pending = frappe.cache.get_value(key) or {}
+	# Single use: whatever happens next, this state cannot be replayed.
+	frappe.cache.delete_value(key)
+	if not verify_state(pending.get("state"), state):
+		frappe.throw(
+			_("This sign-in answer does not match a connection started here. Press Connect again."),
+			frappe.PermissionError,
+			title=_("Constant Contact"),
+		)
+	if error or not code:
+		message = _("Constant Contact refused the connection: {0}").format(
+			error_description or error or "no code"
+		)
+		update_settings({"connection_status": CONNECTION_ERROR, "last_error": message}, commit=True)
+		_redirect_to_settings()
+		return
+	try:
+		tokens = oauth_client().exchange_code(code, pending.get("verifier"))
+	except ConstantContactError as exc:
+		message = _("Constant Contact did not accept the sign-in: {0}").format(exc)
+		update_settings({"connection_status": CONNECTION_ERROR, "last_error": message}, commit=True)
+		_redirect_to_settings()
+		return
+	store_tokens(tokens)
+	update_settings(
+		{
+			"connection_status": CONNECTION_CONNECTED,
+			"connected_account": account_name(tokens.access_token),
+			"last_error": None,
+		},
+		commit=True,
+	)
+	_redirect_to_settings()
+
+
+def _redirect_to_settings() -> None:
+	frappe.local.response["type"] = "redirect"
+	frappe.local.response["location"] = SETTINGS_ROUTE
+
+
+def account_name(access_token: str) -> str | None:
+	"""Who granted access, read from the JWT's claims (not verified: only shown on the form)."""
+	try:
+		payload = access_token.split(".")[1]
+		claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+	except (IndexError, ValueError):
+		return None
+	return claims.get("sub") or claims.get("platform_user_id")
+
+
+def store_tokens(tokens: TokenSet) -> None:
+	"""Write a token set into the settings' Password fields, in the current transaction."""
+	set_encrypted_password(SETTINGS, SETTINGS, tokens.access_token, "access_token")
+	if tokens.refresh_token:
+		set_encrypted_password(SETTINGS, SETTINGS, tokens.refresh_token, "refresh_token")
+	update_settings({"token_expires_at": to_site_datetime(tokens.expires_at)})
+
+
+def load_tokens() -> TokenSet | None:
+	"""The stored token set, or None when the site is not connected."""
+	access = get_decrypted_password(SETTINGS, SETTINGS, "access_token", raise_exception=False)
+	if not access:
+		return None
+	refresh = get_decrypted_password(SETTINGS, SETTINGS, "refresh_token", raise_exception=False)
+	expires = frappe.db.get_single_value(SETTINGS, "token_expires_at")
+	return TokenSet(access_token=access, refresh_token=refresh, expires_at=from_site_datetime(expires))
+
+
+def persist_tokens(tokens: TokenSet) -> None:
+	"""Store a refreshed pair at once, outside the sync's own transaction, before it is used."""
+	with separate_transaction():
+		store_tokens(tokens)
+
+
+def load_tokens_fresh() -> TokenSet | None:
+	"""Read the tokens as committed right now (another worker may have just refreshed them)."""
+	with separate_transaction():
+		return load_tokens()
+
+
+def token_lock() -> AbstractContextManager[Any]:
+	"""One refresh at a time across every worker and host of this site."""
+	return frappe.cache.lock(frappe.cache.make_key(TOKEN_LOCK_KEY), timeout=60, blocking_timeout=30)
+
+
+def token_provider(settings: Any | None = None) -> OAuthTokenProvider:
+	"""Access tokens for the API client, refreshed under the lock and persisted before use."""
+	settings = settings or get_settings()
+	tokens = load_tokens()
+	if tokens is None:
+		frappe.throw(_("Connect to Constant Contact first."), title=_("Not connected"))
+	return OAuthTokenProvider(
+		oauth_client(settings),
+		tokens,
+		persist_tokens,
+		lock=token_lock,
+		load=load_tokens_fresh,
+	)

@@ -1,0 +1,408 @@
+"""Runs the sync engine on this site: wiring, one Sync Log per stream, and the settings' status.
+
+Everything the engine needs is built here from the settings (client, token provider, budget, store,
+config). API and auth hosts come from site config only (`CONF_API_BASE`, `CONF_AUTH_BASE`), so nobody can
+point a production site at another host from the form. Every run leaves logs, including a run that
+could not start, and a broken connection is shown on the settings page.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import frappe
+from frappe import _
+from frappe.utils import cint, getdate, now_datetime
+
+from cc_sync.cc_sync.constants import (
+	CONF_API_BASE,
+	CONNECTION_CONNECTED,
+	CONNECTION_ERROR,
+	JOB_TIMEOUT,
+	PROGRESS_EVENT,
+	SETTINGS,
+	SYNC_LOG,
+	TRIGGER_SCHEDULER,
+)
+from cc_sync.cc_sync.oauth import token_provider
+from cc_sync.cc_sync.settings import (
+	JOB_STREAMS,
+	SCHEDULE,
+	field_rules,
+	get_settings,
+	push_filters,
+	require_connection,
+	stored_values,
+	sync_config,
+	to_site_datetime,
+	update_settings,
+)
+from cc_sync.constant_contact.client import DEFAULT_BASE_URL, ConstantContactClient
+from cc_sync.constant_contact.errors import AuthError
+from cc_sync.constant_contact.ratelimit import DailyBudget
+from cc_sync.sync.engine import SyncEngine
+from cc_sync.sync.report import COUNTERS, RunReport, StreamReport
+
+RUN_LOCK_KEY = "cc_sync:run"
+# How long a job waits for another run of this site to finish before it gives its turn away.
+RUN_LOCK_WAIT_SECONDS = 120
+# A log keeps this many per-record notes; the counts always hold the full totals.
+MAX_LOG_ITEMS = 500
+MAX_PLAN_ENTRIES = 2000
+PROGRESS_EVERY_SECONDS = 1.0
+STATUS_LABELS = {
+	"success": "Success",
+	"partial": "Partial",
+	"failed": "Failed",
+	"skipped": "Skipped",
+	"pending": "Skipped",
+}
+
+
+class WatchedClient:
+	"""The CC client as the engine sees it, plus two things the site wants: progress and auth state.
+
+	It notes an `AuthError` by type (also one raised while a page iterator is consumed), so the
+	settings page can say the connection needs attention without parsing messages.
+	"""
+
+	def __init__(self, client: ConstantContactClient, on_call: Callable[[str], None] | None = None) -> None:
+		self._client = client
+		self._on_call = on_call
+		self.auth_error: AuthError | None = None
+
+	def __getattr__(self, name: str) -> Any:
+		attr = getattr(self._client, name)
+		if name.startswith("_") or not callable(attr):
+			return attr
+
+		def call(*args: Any, **kwargs: Any) -> Any:
+			try:
+				result = attr(*args, **kwargs)
+			except AuthError as exc:
+				self.auth_error = exc
+				raise
+			if self._on_call:
+				self._on_call(name)
+			if isinstance(result, Iterator):
+				return self._watch(result, name)
+			return result
+
+		return call
+
+	def _watch(self, items: Iterator[Any], name: str) -> Iterator[Any]:
+		try:
+			for n, item in enumerate(items, 1):
+				if self._on_call and n % 500 == 0:
+					self._on_call(name)
+				yield item
+		except AuthError as exc:
+			self.auth_error = exc
+			raise
+
+
+@dataclass
+class Wiring:
+	"""An engine ready to run, and what the runner reads back afterwards."""
+
+	engine: SyncEngine
+	client: WatchedClient
+	budget: DailyBudget
+
+
+def build_client(settings: Any, budget: DailyBudget | None = None) -> ConstantContactClient:
+	"""A CC client for the connected account; the API host comes from site config only."""
+	return ConstantContactClient(
+		token_provider(settings),
+		base_url=frappe.conf.get(CONF_API_BASE) or DEFAULT_BASE_URL,
+		budget=budget,
+	)
+
+
+def build_budget(settings: Any) -> DailyBudget:
+	"""Today's call count as stored, so the settings page shows what all runs spent together."""
+	day = getdate(settings.api_calls_day) if settings.api_calls_day else None
+	return DailyBudget(used=cint(settings.api_calls_today), day=day)
+
+
+def build_store(settings: Any) -> Any:
+	"""The Frappe store; with no pushed DocType chosen the push finds nothing to send."""
+	from cc_sync.cc_sync.frappe_store import FrappeStore
+
+	return FrappeStore(
+		push_doctype=settings.push_doctype or "",
+		push_filters=push_filters(settings),
+		site_fields=[rule.site_field for rule in field_rules(settings.field_map)],
+	)
+
+
+def build(settings: Any, on_call: Callable[[str], None] | None = None) -> Wiring:
+	require_connection(settings)
+	budget = build_budget(settings)
+	client = WatchedClient(build_client(settings, budget), on_call)
+	engine = SyncEngine(client, build_store(settings), sync_config(settings))
+	return Wiring(engine=engine, client=client, budget=budget)
+
+
+def save_budget(client: Any, budget: DailyBudget) -> None:
+	"""Add this run's calls to today's stored count (other runs may have added theirs meanwhile)."""
+	spent = cint(getattr(client, "calls", 0))
+	stored = stored_values(("api_calls_today", "api_calls_day"))
+	today = budget.day
+	total = spent
+	if stored.get("api_calls_day") and getdate(stored["api_calls_day"]) == today:
+		total += cint(stored.get("api_calls_today"))
+	if budget.used >= budget.limit:
+		# CC answered quota_exceeded: nothing is left until midnight UTC, whatever we counted.
+		total = max(total, budget.limit)
+	update_settings({"api_calls_today": total, "api_calls_day": today})
+
+
+# ---------------------------------------------------------------- logs
+
+
+def new_log(stream: str, trigger: str, *, dry_run: bool, run_id: str, reference: str | None = None) -> Any:
+	"""A log in status Running, committed at once so a run that dies still leaves a trace."""
+	log = frappe.get_doc(
+		{
+			"doctype": SYNC_LOG,
+			"stream": stream if stream != "all" else None,
+			"status": "Running",
+			"trigger": trigger,
+			"dry_run": int(bool(dry_run)),
+			"started": now_datetime(),
+			"run_id": run_id,
+			"reference": reference,
+		}
+	)
+	log.insert(ignore_permissions=True)
+	return log
+
+
+def fill_log(log: Any, stream: StreamReport) -> Any:
+	"""Copy one stream's report into a log: counts, calls, watermarks, activities, notes, errors."""
+	log.stream = stream.stream
+	log.status = STATUS_LABELS.get(stream.status, "Failed")
+	for name in COUNTERS:
+		log.set(name, getattr(stream, name))
+	log.api_calls = stream.api_calls
+	log.watermark_before = to_site_datetime(stream.watermark_before)
+	log.watermark_after = to_site_datetime(stream.watermark_after)
+	log.activity_ids = ", ".join(stream.activity_ids) or None
+	log.error = stream.error
+	log.traceback = stream.traceback
+	log.set("items", [])
+	notes = [("Error", n) for n in stream.errors]
+	notes += [("Skip", n) for n in stream.skips]
+	notes += [("Warning", n) for n in stream.warnings]
+	for kind, note in notes[:MAX_LOG_ITEMS]:
+		log.append("items", {"kind": kind, "email": note.email, "reason": note.reason, "record": note.key})
+	if len(notes) > MAX_LOG_ITEMS:
+		log.append(
+			"items",
+			{
+				"kind": "Warning",
+				"reason": _("{0} more records not listed").format(len(notes) - MAX_LOG_ITEMS),
+			},
+		)
+	if log.dry_run:
+		log.plan = json.dumps(stream.plan[:MAX_PLAN_ENTRIES], indent=1, default=str, sort_keys=True)
+	return log
+
+
+def finish_log(log: Any, *, status: str, error: str | None = None, tb: str | None = None) -> None:
+	log.status = status
+	log.error = error
+	log.traceback = tb
+	log.ended = now_datetime()
+	log.save(ignore_permissions=True)
+
+
+def write_report(log: Any, report: RunReport, main_stream: str | None) -> list[Any]:
+	"""The run's logs: the Running log takes the main stream, each other stream gets its own."""
+	logs = []
+	streams = list(report.streams.values())
+	main = next((s for s in streams if s.stream == main_stream), streams[0] if streams else None)
+	if main is None:
+		finish_log(log, status="Skipped", error=_("nothing to do"))
+		return [log]
+	for stream in [main, *[s for s in streams if s is not main]]:
+		target = (
+			log
+			if stream is main
+			else frappe.get_doc(
+				{
+					"doctype": SYNC_LOG,
+					"trigger": log.trigger,
+					"dry_run": log.dry_run,
+					"started": log.started,
+					"run_id": log.run_id,
+					"reference": log.reference,
+				}
+			)
+		)
+		fill_log(target, stream)
+		if report.stopped_by and stream.status == "skipped" and not target.error:
+			target.error = report.stopped_by
+		target.ended = now_datetime()
+		if target.is_new():
+			target.insert(ignore_permissions=True)
+		else:
+			target.save(ignore_permissions=True)
+		logs.append(target)
+	return logs
+
+
+# ---------------------------------------------------------------- runs
+
+
+@dataclass
+class RunResult:
+	status: str
+	logs: list[str] = field(default_factory=list)
+	report: RunReport | None = None
+	error: str | None = None
+
+	def as_dict(self) -> dict[str, Any]:
+		return {"status": self.status, "logs": self.logs, "error": self.error}
+
+
+def run_job(
+	stream: str,
+	trigger: str = TRIGGER_SCHEDULER,
+	dry_run: bool = False,
+) -> RunResult:
+	"""Run one job (a scheduled stream, the opt-out push, or "all") and leave its logs.
+
+	Never raises for a sync failure: the logs and the settings page carry it. Two runs of one site
+	never overlap; a run that cannot get its turn within a couple of minutes is logged as Skipped and
+	the scheduler offers it again at the next tick.
+	"""
+	if stream not in JOB_STREAMS:
+		frappe.throw(_("Unknown stream {0}").format(stream))
+	run_id = frappe.generate_hash(length=10)
+	log = new_log(stream, trigger, dry_run=dry_run, run_id=run_id)
+	scheduled = stream in SCHEDULE and not dry_run
+	if scheduled:
+		update_settings({f"last_{stream}_run": log.started, f"last_{stream}_status": "Running"})
+	frappe.db.commit()
+
+	lock = frappe.cache.lock(frappe.cache.make_key(RUN_LOCK_KEY), timeout=JOB_TIMEOUT + 60)
+	if not lock.acquire(blocking_timeout=RUN_LOCK_WAIT_SECONDS):
+		finish_log(log, status="Skipped", error=_("Another sync run of this site was still busy."))
+		if scheduled:
+			# Not run: the scheduler offers it again at its next tick.
+			update_settings({f"last_{stream}_run": None, f"last_{stream}_status": "Skipped"})
+		frappe.db.commit()
+		return RunResult("Skipped", [log.name], error=log.error)
+	try:
+		return _run_locked(log, stream, dry_run, scheduled)
+	finally:
+		try:
+			lock.release()
+		except Exception:
+			# The lock expired during a very long run; nothing else holds it by our token.
+			pass
+
+
+def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunResult:
+	progress = Progress(stream, log.run_id)
+	wiring: Wiring | None = None
+	try:
+		wiring = build(get_settings(), progress.call)
+		progress.publish(_("Running"))
+		report = wiring.engine.run(JOB_STREAMS[stream] or None, dry_run=dry_run)
+	except Exception as exc:
+		frappe.db.rollback()
+		message = str(exc) if isinstance(exc, frappe.ValidationError) else f"{type(exc).__name__}: {exc}"
+		finish_log(log, status="Failed", error=message, tb=traceback.format_exc())
+		auth_error = isinstance(exc, AuthError) or (wiring is not None and wiring.client.auth_error)
+		_update_status(stream, "Failed", log.name, scheduled, auth_error=auth_error, error=message)
+		if wiring is not None:
+			save_budget(wiring.client, wiring.budget)
+		frappe.db.commit()
+		progress.publish(_("Failed"), done=True, status="Failed", log=log.name)
+		return RunResult("Failed", [log.name], error=message)
+
+	logs = write_report(log, report, stream)
+	status = STATUS_LABELS.get(report.status, "Failed")
+	auth = wiring.client.auth_error
+	_update_status(
+		stream,
+		status,
+		log.name,
+		scheduled,
+		auth_error=bool(auth),
+		error=f"{_('The Constant Contact connection needs attention')}: {auth}" if auth else None,
+	)
+	if not dry_run:
+		# Every scheduled stream that ran counts as that stream's turn, whoever started the run.
+		ran = {
+			name: STATUS_LABELS.get(s.status, "Failed")
+			for name, s in report.streams.items()
+			if name in SCHEDULE and s.status not in ("skipped", "pending")
+		}
+		update_settings(
+			{f"last_{name}_run": log.started for name in ran}
+			| {f"last_{n}_status": v for n, v in ran.items()}
+		)
+	save_budget(wiring.client, wiring.budget)
+	frappe.db.commit()
+	progress.publish(status, done=True, status=status, log=log.name)
+	return RunResult(status, [lg.name for lg in logs], report=report, error=report.stopped_by)
+
+
+def _update_status(
+	stream: str,
+	status: str,
+	log_name: str,
+	scheduled: bool,
+	*,
+	auth_error: bool,
+	error: str | None,
+) -> None:
+	values: dict[str, Any] = {"last_sync_log": log_name}
+	if scheduled:
+		values[f"last_{stream}_status"] = status
+	if auth_error:
+		values["connection_status"] = CONNECTION_ERROR
+		values["last_error"] = error
+	elif status in ("Success", "Partial"):
+		current = stored_values(("connection_status",)).get("connection_status")
+		if current == CONNECTION_ERROR:
+			values["connection_status"] = CONNECTION_CONNECTED
+			values["last_error"] = None
+	update_settings(values)
+
+
+class Progress:
+	"""Tells an open settings form how a running sync is doing (throttled to about once a second)."""
+
+	def __init__(self, stream: str, run_id: str) -> None:
+		self.stream = stream
+		self.run_id = run_id
+		self.calls = 0
+		self._last = 0.0
+
+	def call(self, method: str) -> None:
+		self.calls += 1
+		now = time.monotonic()
+		if now - self._last >= PROGRESS_EVERY_SECONDS:
+			self._last = now
+			self.publish(method)
+
+	def publish(self, message: str, *, done: bool = False, **extra: Any) -> None:
+		data = {
+			"stream": self.stream,
+			"run_id": self.run_id,
+			"message": message,
+			"api_calls": self.calls,
+			"done": done,
+			**extra,
+		}
+		frappe.publish_realtime(PROGRESS_EVENT, data, doctype=SETTINGS, docname=SETTINGS)

@@ -1,0 +1,217 @@
+"""Reading and writing the Constant Contact Settings single, and the schedule it drives.
+
+The status fields (watermarks, last runs, tokens, API budget) belong to the sync, not to the person
+editing the form: a save never rewinds them, and the sync writes them without touching `modified`
+so an open form can still be saved.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import frappe
+from frappe import _
+from frappe.utils import get_datetime, get_system_timezone, get_url
+
+from cc_sync.cc_sync.constants import (
+	CONNECTION_CONNECTED,
+	CONNECTION_ERROR,
+	OAUTH_CALLBACK_PATH,
+	SETTINGS,
+)
+from cc_sync.sync.config import ListMapping, SyncConfig
+from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP, FieldRule, parse_field_map
+from cc_sync.sync.records import (
+	STREAM_ACTIVITIES,
+	STREAM_CHANGES,
+	STREAM_DELETES,
+	STREAM_OPTOUT_PUSH,
+	STREAM_OPTOUTS,
+	STREAM_PUSH,
+	STREAM_RECONCILE,
+)
+
+# Scheduled jobs: settings field holding the interval, and minutes per unit of that field.
+SCHEDULE: dict[str, tuple[str, int]] = {
+	STREAM_OPTOUTS: ("optouts_interval", 1),
+	STREAM_CHANGES: ("changes_interval", 1),
+	STREAM_DELETES: ("deletes_interval", 1),
+	STREAM_PUSH: ("push_interval", 1),
+	STREAM_RECONCILE: ("reconcile_interval_hours", 60),
+}
+# What each job asks the engine for. The engine adds the opt-out pull in front of any push, and the
+# opt-out job also tells CC about the site's own opt-outs, so consent moves both ways every turn.
+JOB_STREAMS: dict[str, tuple[str, ...]] = {
+	STREAM_OPTOUTS: (STREAM_OPTOUTS, STREAM_OPTOUT_PUSH),
+	STREAM_CHANGES: (STREAM_CHANGES,),
+	STREAM_DELETES: (STREAM_DELETES,),
+	STREAM_RECONCILE: (STREAM_RECONCILE,),
+	STREAM_PUSH: (STREAM_OPTOUT_PUSH, STREAM_ACTIVITIES, STREAM_PUSH),
+	STREAM_OPTOUT_PUSH: (STREAM_OPTOUT_PUSH,),
+	# "Sync now" with every stream: the engine's default order.
+	"all": (),
+}
+
+WATERMARK_FIELDS = tuple(f"{s}_watermark" for s in SCHEDULE)
+RUN_FIELDS = tuple(f"last_{s}_run" for s in SCHEDULE) + tuple(f"last_{s}_status" for s in SCHEDULE)
+# Written only by the sync and the OAuth flow; a form save keeps the stored values.
+MACHINE_FIELDS = (
+	*WATERMARK_FIELDS,
+	*RUN_FIELDS,
+	"connection_status",
+	"connected_account",
+	"token_expires_at",
+	"last_error",
+	"last_sync_log",
+	"api_calls_today",
+	"api_calls_day",
+)
+
+
+def redirect_uri() -> str:
+	"""The OAuth redirect URI of this site, as it must be registered with the CC application."""
+	return get_url(OAUTH_CALLBACK_PATH)
+
+
+def get_settings() -> Any:
+	"""The settings, read fresh (never from the document cache) so jobs see the latest state."""
+	return frappe.get_doc(SETTINGS)
+
+
+def stored_values(fields: tuple[str, ...]) -> dict[str, Any]:
+	"""Values of `fields` as stored in the database, bypassing any cached document."""
+	rows = frappe.db.sql(
+		"select field, value from `tabSingles` where doctype=%s and field in %s",
+		(SETTINGS, fields),
+		as_dict=True,
+	)
+	return {r.field: r.value for r in rows}
+
+
+def update_settings(values: dict[str, Any], *, commit: bool = False) -> None:
+	"""Write status fields without touching `modified`, so an open settings form can still be saved."""
+	for field, value in values.items():
+		if isinstance(value, datetime):
+			value = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+		frappe.db.set_single_value(SETTINGS, field, value, update_modified=False)
+	if commit:
+		frappe.db.commit()
+
+
+@contextmanager
+def separate_transaction() -> Iterator[None]:
+	"""Run the block on a second database connection and commit it there.
+
+	Token refreshes happen in the middle of a sync, whose own transaction must neither be committed
+	early nor hide a refresh another worker has just committed (REPEATABLE READ snapshots would).
+	"""
+	from frappe.database import get_db
+
+	conf = frappe.local.conf
+	outer = frappe.local.db
+	db = get_db(
+		socket=conf.db_socket,
+		host=conf.db_host,
+		port=conf.db_port,
+		user=conf.db_name,
+		password=conf.db_password,
+		cur_db_name=conf.db_name,
+	)
+	frappe.local.db = db
+	try:
+		yield
+		db.commit()
+	except BaseException:
+		db.rollback()
+		raise
+	finally:
+		frappe.local.db = outer
+		db.close()
+
+
+def to_site_datetime(value: datetime | None) -> datetime | None:
+	"""An aware instant as the naive system-time-zone datetime Frappe stores."""
+	if value is None:
+		return None
+	if value.tzinfo is None:
+		value = value.replace(tzinfo=timezone.utc)
+	from zoneinfo import ZoneInfo
+
+	return value.astimezone(ZoneInfo(get_system_timezone())).replace(tzinfo=None)
+
+
+def from_site_datetime(value: Any) -> datetime | None:
+	"""A stored naive system-time-zone datetime as an aware UTC instant."""
+	if not value:
+		return None
+	from zoneinfo import ZoneInfo
+
+	dt = get_datetime(value)
+	if dt.tzinfo is None:
+		dt = dt.replace(tzinfo=ZoneInfo(get_system_timezone()))
+	return dt.astimezone(timezone.utc)
+
+
+def field_rules(rows: list[Any]) -> tuple[FieldRule, ...]:
+	"""The field map from settings rows; the default map when none is set."""
+	if not rows:
+		return DEFAULT_FIELD_MAP
+	return parse_field_map(
+		{"cc_field": r.cc_field, "site_field": r.site_field, "owner": r.field_owner} for r in rows
+	)
+
+
+def push_filters(settings: Any) -> list[list[Any]]:
+	"""The push filters as a Frappe filter list (a JSON object is turned into one), or []."""
+	text = (settings.push_filters or "").strip()
+	if not text:
+		return []
+	filters = json.loads(text)
+	if isinstance(filters, dict):
+		doctype = settings.push_doctype
+		return [
+			[doctype, key, *(value if isinstance(value, list | tuple) else ["=", value])]
+			for key, value in filters.items()
+		]
+	return filters
+
+
+def sync_config(settings: Any) -> SyncConfig:
+	"""The engine's view of the settings: overlap, field map, list mappings, creation of contacts."""
+	return SyncConfig(
+		overlap=timedelta(minutes=settings.overlap_minutes or 0),
+		field_map=field_rules(settings.field_map),
+		list_mappings=tuple(
+			ListMapping(
+				cc_list_id=row.cc_list,
+				group=row.email_group,
+				direction=row.direction or "both",
+				enabled=bool(row.enabled),
+			)
+			for row in settings.list_mappings
+		),
+		create_unknown_contacts=bool(settings.create_unknown_contacts),
+	)
+
+
+def is_connected(settings: Any) -> bool:
+	return settings.connection_status == CONNECTION_CONNECTED and bool(
+		settings.get_password("refresh_token", raise_exception=False)
+	)
+
+
+def require_connection(settings: Any) -> None:
+	"""Stop with a clear message when there is no usable connection."""
+	if settings.connection_status == CONNECTION_ERROR:
+		frappe.throw(
+			_("The Constant Contact connection needs attention: {0}. Use Reconnect.").format(
+				settings.last_error or _("unknown error")
+			),
+			title=_("Not connected"),
+		)
+	if not is_connected(settings):
+		frappe.throw(_("Connect to Constant Contact first."), title=_("Not connected"))
