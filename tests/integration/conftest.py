@@ -1,0 +1,128 @@
+"""Tier 2: the tests in this directory run against a real Frappe v15 site with cc_sync installed.
+
+Name the site with `--site <name>` or `CC_SYNC_SITE=<name>`, and run pytest with the bench's Python
+(from `frappe-bench/sites`); the bench is found from `CC_SYNC_BENCH` or from where frappe is installed.
+Without a site, every test here is skipped with one line, and frappe is never imported, so the tier 1
+environment collects this directory cleanly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+SKIP_REASON = "tier 2: no Frappe site (set CC_SYNC_SITE or --site)"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+	try:
+		parser.addoption("--site", action="store", default=None, help="Frappe site for the tier 2 tests")
+	except ValueError:  # already added by another conftest
+		pass
+
+
+def _site_name(config: pytest.Config) -> str | None:
+	try:
+		option = config.getoption("--site")
+	except ValueError:
+		option = None
+	return option or os.environ.get("CC_SYNC_SITE") or None
+
+
+def _sites_path(site: str) -> Path | None:
+	"""The bench's sites folder holding `site`, or None when frappe or the site is not there."""
+	if importlib.util.find_spec("frappe") is None:
+		return None
+	candidates = []
+	if os.environ.get("CC_SYNC_BENCH"):
+		candidates.append(Path(os.environ["CC_SYNC_BENCH"]) / "sites")
+	candidates.append(Path.cwd())
+	origin = importlib.util.find_spec("frappe").origin
+	if origin:
+		# <bench>/apps/frappe/frappe/__init__.py
+		candidates.append(Path(origin).resolve().parents[3] / "sites")
+	for sites in candidates:
+		if (sites / site / "site_config.json").is_file():
+			return sites.resolve()
+	return None
+
+
+def _locate(config: pytest.Config) -> tuple[str, Path] | None:
+	site = _site_name(config)
+	if not site:
+		return None
+	sites = _sites_path(site)
+	return (site, sites) if sites else None
+
+
+class Tier2Unavailable(pytest.Item):
+	"""Stands in for the whole directory when no site is available, so the skip is one line."""
+
+	def __init__(self, *, count: int, **kwargs) -> None:
+		super().__init__(**kwargs)
+		self.count = count
+
+	def runtest(self) -> None:
+		pytest.skip(f"{SKIP_REASON}; {self.count} tests not run")
+
+	def reportinfo(self):
+		return self.path, None, "tier 2"
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+	here = Path(__file__).resolve().parent
+	mine = [item for item in items if here in Path(item.path).resolve().parents]
+	if not mine or _locate(config) is not None:
+		return
+	module = mine[0].getparent(pytest.Module) or mine[0].parent
+	placeholder = Tier2Unavailable.from_parent(module, name="tier2", count=len(mine))
+	first = items.index(mine[0])
+	chosen = set(map(id, mine))
+	items[:] = [item for item in items if id(item) not in chosen]
+	items.insert(first, placeholder)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def frappe_site(request: pytest.FixtureRequest):
+	"""Connect to the site once per session; skip everything here when there is none."""
+	located = _locate(request.config)
+	if located is None:
+		pytest.skip(SKIP_REASON)
+	site, sites_path = located
+	import frappe
+
+	frappe.init(site=site, sites_path=str(sites_path))
+	frappe.connect()
+	frappe.flags.in_test = True
+	frappe.set_user("Administrator")
+	from tests.integration import frappe_site as helpers
+
+	with _site_lock(sites_path / site):
+		helpers.ensure_test_setup()
+	yield site
+	frappe.db.rollback()
+	frappe.destroy()
+
+
+def _site_lock(site_path: Path):
+	"""One test at a time per site, across pytest sessions: they share the site's rows."""
+	from filelock import FileLock
+
+	(site_path / "locks").mkdir(exist_ok=True)
+	return FileLock(str(site_path / "locks" / "cc_sync_tier2.lock"), timeout=900)
+
+
+@pytest.fixture(autouse=True)
+def clean_site(frappe_site):
+	"""Every test starts and ends without the rows the tier 2 tests create (their test email domains)."""
+	import frappe
+
+	from tests.integration import frappe_site as helpers
+
+	with _site_lock(Path(frappe.get_site_path()).resolve()):
+		state = helpers.begin_test()
+		yield
+		helpers.end_test(state)

@@ -1,0 +1,233 @@
+"""Site-side helpers for the tier 2 tests: what users do on the site, and cleaning up after them.
+
+Imported only once a site is connected (never at collection), because it imports frappe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import frappe
+
+from cc_sync.cc_sync import install
+from cc_sync.cc_sync.constants import (
+	CONTACT,
+	EMAIL_GROUP,
+	EMAIL_GROUP_MEMBER,
+	EMAIL_UNSUBSCRIBE,
+	IMPORT,
+	LEAD,
+	OPT_OUT,
+	SETTINGS,
+)
+from cc_sync.cc_sync.frappe_store import FrappeStore, record_local_optout
+
+# Every address a tier 2 test creates ends in one of these; cleanup removes whatever uses them.
+TEST_DOMAINS = ("example.com", "tier2.test")
+WATERMARKS = ("changes", "optouts", "deletes", "reconcile", "push")
+
+
+def ensure_test_setup() -> None:
+	"""A stand-in Lead DocType when ERPNext is absent, then the app's custom fields on it.
+
+	The stand-in exists in the test site only (custom=1, never shipped with the app): ERPNext v15's
+	Lead field names, so the store's Lead features run without installing ERPNext.
+	"""
+	if not frappe.db.exists("DocType", LEAD):
+		frappe.get_doc(
+			{
+				"doctype": "DocType",
+				"name": LEAD,
+				"module": "Custom",
+				"custom": 1,
+				"autoname": "hash",
+				"title_field": "lead_name",
+				"fields": [
+					{"fieldname": "lead_name", "label": "Person Name", "fieldtype": "Data"},
+					{"fieldname": "first_name", "label": "First Name", "fieldtype": "Data"},
+					{"fieldname": "last_name", "label": "Last Name", "fieldtype": "Data"},
+					{"fieldname": "email_id", "label": "Email", "fieldtype": "Data", "options": "Email"},
+					{"fieldname": "company_name", "label": "Organization Name", "fieldtype": "Data"},
+					{"fieldname": "job_title", "label": "Job Title", "fieldtype": "Data"},
+					{
+						"fieldname": "status",
+						"label": "Status",
+						"fieldtype": "Select",
+						"options": "Lead\nOpen\nReplied\nOpportunity\nQuotation\nLost Quotation\nInterested"
+						"\nConverted\nDo Not Contact",
+						"default": "Lead",
+					},
+					{
+						"fieldname": "unsubscribed",
+						"label": "Unsubscribed",
+						"fieldtype": "Check",
+						"default": "0",
+					},
+					{"fieldname": "mobile_no", "label": "Mobile No", "fieldtype": "Data"},
+					{"fieldname": "phone", "label": "Phone", "fieldtype": "Data"},
+				],
+				"permissions": [{"role": "System Manager", "read": 1, "write": 1, "create": 1, "delete": 1}],
+			}
+		).insert(ignore_permissions=True)
+		frappe.db.commit()
+	# What after_migrate does on a site that has Lead.
+	install.setup()
+	frappe.db.commit()
+
+
+@dataclass
+class SiteState:
+	watermarks: dict[str, Any] = field(default_factory=dict)
+	imports: set[str] = field(default_factory=set)
+	groups: set[str] = field(default_factory=set)
+
+
+def begin_test() -> SiteState:
+	frappe.db.rollback()
+	purge()
+	state = SiteState(
+		imports=set(frappe.get_all(IMPORT, pluck="name")),
+		groups=set(frappe.get_all(EMAIL_GROUP, pluck="name")),
+	)
+	for stream in WATERMARKS:
+		fieldname = f"{stream}_watermark"
+		value = frappe.db.get_single_value(SETTINGS, fieldname, cache=False)
+		state.watermarks[fieldname] = value if value and value.year > 1 else None
+		frappe.db.set_single_value(SETTINGS, fieldname, None, update_modified=False)
+	frappe.db.commit()
+	return state
+
+
+def end_test(state: SiteState) -> None:
+	frappe.db.rollback()
+	purge()
+	for name in set(frappe.get_all(IMPORT, pluck="name")) - state.imports:
+		frappe.db.delete(IMPORT, {"name": name})
+	for name in set(frappe.get_all(EMAIL_GROUP, pluck="name")) - state.groups:
+		frappe.db.delete(EMAIL_GROUP_MEMBER, {"email_group": name})
+		frappe.db.delete(EMAIL_GROUP, {"name": name})
+	frappe.db.set_single_value(SETTINGS, state.watermarks, update_modified=False)
+	frappe.db.commit()
+
+
+def purge() -> None:
+	"""Delete every Contact, Lead, member row, opt-out and unsubscribe of the test domains."""
+	for domain in TEST_DOMAINS:
+		pattern = f"%@{domain}"
+		contacts = frappe.db.sql_list(
+			"""select distinct parent from `tabContact Email` where parenttype = 'Contact' and email_id like %s
+			union select name from `tabContact` where email_id like %s""",
+			(pattern, pattern),
+		)
+		if contacts:
+			for table in ("Contact Email", "Contact Phone", "Dynamic Link"):
+				frappe.db.sql(
+					f"delete from `tab{table}` where parenttype = 'Contact' and parent in %(names)s",
+					{"names": tuple(contacts)},
+				)
+			frappe.db.sql("delete from `tabContact` where name in %(names)s", {"names": tuple(contacts)})
+		frappe.db.sql("delete from `tabEmail Group Member` where email like %s", pattern)
+		frappe.db.sql("delete from `tabEmail Unsubscribe` where email like %s", pattern)
+		frappe.db.sql(f"delete from `tab{OPT_OUT}` where email like %s", pattern)
+		frappe.db.sql(f"delete from `tab{LEAD}` where email_id like %s", pattern)
+	# Leads the tests create without a (valid) address.
+	frappe.db.sql(f"delete from `tab{LEAD}` where lead_name like 'tier2 %%'")
+	frappe.db.commit()
+
+
+class FrappeSite:
+	"""The store contract's `site` helper on a real site: every event goes through Frappe's own API."""
+
+	def add_contact(self, email: str | None, *, unsubscribed: bool = False, **fields: Any) -> str:
+		local = (email or "someone").split("@", 1)[0]
+		doc = frappe.get_doc(
+			{
+				"doctype": CONTACT,
+				"first_name": fields.pop("first_name", None) or local,
+				**fields,
+				"email_ids": [{"email_id": email, "is_primary": 1}] if email else [],
+			}
+		)
+		doc.insert(ignore_permissions=True)
+		if unsubscribed:
+			record_local_optout(email)
+		frappe.db.commit()
+		return doc.name
+
+	def add_lead(self, email: str | None, *, unsubscribed: bool = False, **fields: Any) -> str:
+		name = " ".join(filter(None, [fields.get("first_name"), fields.get("last_name")]))
+		doc = frappe.get_doc(
+			{
+				"doctype": LEAD,
+				"lead_name": name or f"tier2 {email}",
+				"email_id": email,
+				"unsubscribed": 1 if unsubscribed else 0,
+				**fields,
+			}
+		)
+		doc.insert(ignore_permissions=True)
+		if unsubscribed:
+			record_local_optout(email)
+		frappe.db.commit()
+		return doc.name
+
+	def edit_lead(self, key: str, **fields: Any) -> None:
+		doc = frappe.get_doc(LEAD, key)
+		doc.update(fields)
+		doc.save(ignore_permissions=True)
+		frappe.db.commit()
+
+	def unsubscribe_locally(self, email: str, by_person: bool = False) -> None:
+		record_local_optout(email, by_person=by_person)
+		frappe.db.commit()
+
+	def global_unsubscribe(self, email: str, *, unseen: bool = False) -> None:
+		"""The real Frappe path: an unsubscribe link writes a global Email Unsubscribe.
+
+		`unseen` keeps the app's doc_event out of it, as for a row written before the app was installed.
+		"""
+		doc = frappe.get_doc({"doctype": EMAIL_UNSUBSCRIBE, "email": email, "global_unsubscribe": 1})
+		if unseen:
+			doc.flags.from_cc_sync = True
+		doc.insert(ignore_permissions=True)
+		frappe.db.commit()
+
+	def unsubscribe_in_desk(self, contact: str) -> None:
+		"""A user ticks Unsubscribed on the Contact form and saves."""
+		doc = frappe.get_doc(CONTACT, contact)
+		doc.unsubscribed = 1
+		doc.save(ignore_permissions=True)
+		frappe.db.commit()
+
+	def member_rows(self, email: str) -> dict[str, bool]:
+		rows = frappe.get_all(
+			EMAIL_GROUP_MEMBER, filters={"email": email}, fields=["email_group", "unsubscribed"]
+		)
+		return {r.email_group: bool(r.unsubscribed) for r in rows}
+
+	def add_member(self, group: str, email: str) -> None:
+		self.make_group(group)
+		frappe.get_doc({"doctype": EMAIL_GROUP_MEMBER, "email_group": group, "email": email}).insert(
+			ignore_permissions=True
+		)
+		frappe.db.commit()
+
+	def make_group(self, name: str) -> None:
+		if not frappe.db.exists(EMAIL_GROUP, name):
+			frappe.get_doc({"doctype": EMAIL_GROUP, "title": name}).insert(ignore_permissions=True)
+			frappe.db.commit()
+
+	def contacts(self, email: str) -> list[frappe._dict]:
+		names = frappe.db.sql_list(
+			"select distinct parent from `tabContact Email` where parenttype = 'Contact' and email_id = %s",
+			email,
+		)
+		return [frappe.get_doc(CONTACT, n) for n in sorted(names)]
+
+	def lead(self, key: str):
+		return frappe.get_doc(LEAD, key)
+
+
+def make_store(**kwargs: Any) -> FrappeStore:
+	return FrappeStore(**kwargs)
