@@ -58,31 +58,40 @@ def _locate(config: pytest.Config) -> tuple[str, Path] | None:
 	return (site, sites) if sites else None
 
 
+HERE = Path(__file__).resolve().parent
+
+
 class Tier2Unavailable(pytest.Item):
 	"""Stands in for the whole directory when no site is available, so the skip is one line."""
 
-	def __init__(self, *, count: int, **kwargs) -> None:
+	def __init__(self, *, modules: int, **kwargs) -> None:
 		super().__init__(**kwargs)
-		self.count = count
+		self.modules = modules
 
 	def runtest(self) -> None:
-		pytest.skip(f"{SKIP_REASON}; {self.count} tests not run")
+		pytest.skip(f"{SKIP_REASON}; {self.modules} test modules not run")
 
 	def reportinfo(self):
 		return self.path, None, "tier 2"
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+	"""Without a site, the test modules here are not even imported (they need frappe)."""
+	path = Path(collection_path)
+	if path.suffix == ".py" and path.name.startswith("test_") and path.parent == HERE:
+		if _locate(config) is None:
+			config.stash[_IGNORED] = config.stash.get(_IGNORED, 0) + 1
+			return True
+	return None
+
+
+_IGNORED = pytest.StashKey[int]()
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-	here = Path(__file__).resolve().parent
-	mine = [item for item in items if here in Path(item.path).resolve().parents]
-	if not mine or _locate(config) is not None:
-		return
-	module = mine[0].getparent(pytest.Module) or mine[0].parent
-	placeholder = Tier2Unavailable.from_parent(module, name="tier2", count=len(mine))
-	first = items.index(mine[0])
-	chosen = set(map(id, mine))
-	items[:] = [item for item in items if id(item) not in chosen]
-	items.insert(first, placeholder)
+	ignored = config.stash.get(_IGNORED, 0)
+	if ignored:
+		items.append(Tier2Unavailable.from_parent(session, name="tests/integration", modules=ignored))
 
 
 @pytest.fixture(scope="session", autouse=True)

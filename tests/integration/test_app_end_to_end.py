@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-# Tier 1 has no Frappe: skip these modules there (with Frappe, the conftest decides by the site).
-frappe = pytest.importorskip("frappe")
 import requests
+
+import frappe
 
 from cc_sync.cc_sync import runner
 from cc_sync.cc_sync.constants import (

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-# Tier 1 has no Frappe: skip these modules there (with Frappe, the conftest decides by the site).
-frappe = pytest.importorskip("frappe")
-
+import frappe
 
 from cc_sync.cc_sync import api, oauth
 from cc_sync.cc_sync.constants import CONTACT, SYNC_LOG

@@ -6,9 +6,7 @@ import threading
 
 import pytest
 
-# Tier 1 has no Frappe: skip these modules there (with Frappe, the conftest decides by the site).
-frappe = pytest.importorskip("frappe")
-
+import frappe
 
 from cc_sync import tasks
 from cc_sync.cc_sync.constants import CONNECTION_CONNECTED, JOB_PREFIX, QUEUE, SETTINGS
