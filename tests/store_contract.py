@@ -268,3 +268,12 @@ class StoreContract:
 		store.save_activity(ActivityRecord(chunk_id="c2", kind="import", state="submitting", submitted_at=T0))
 		store.rollback()
 		assert store.open_activities() == []
+
+	def test_deleted_count_is_kept_only_when_committed(self, site):
+		store, _ = site
+		assert store.get_deleted_count() is None
+		store.set_deleted_count(12)
+		store.commit()
+		store.set_deleted_count(13)
+		store.rollback()
+		assert store.get_deleted_count() == 12

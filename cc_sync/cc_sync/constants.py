@@ -21,6 +21,9 @@ EMAIL_GROUP_MEMBER = "Email Group Member"
 EMAIL_UNSUBSCRIBE = "Email Unsubscribe"
 DYNAMIC_LINK = "Dynamic Link"
 
+# -- settings fields the store writes ----------------------------------------------------------
+SETTINGS_DELETED_COUNT = "deleted_count"
+
 # -- custom fields on Contact ------------------------------------------------------------------
 CONTACT_CC_ID = "cc_contact_id"
 CONTACT_CC_PERMISSION = "cc_permission"

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import frappe
 from frappe.contacts.doctype.contact.contact import get_full_name
-from frappe.utils import get_datetime, get_system_timezone, now_datetime
+from frappe.utils import cint, get_datetime, get_system_timezone, now_datetime
 
 from cc_sync.cc_sync.constants import (
 	CONTACT,
@@ -44,6 +44,7 @@ from cc_sync.cc_sync.constants import (
 	LEAD_PUSHED_AT,
 	OPT_OUT,
 	SETTINGS,
+	SETTINGS_DELETED_COUNT,
 )
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
 from cc_sync.sync.matching import normalise_email
@@ -232,6 +233,17 @@ class FrappeStore:
 		# re-reads an overlap and is harmless; a timestamp conflict on every run would not be.
 		frappe.db.set_single_value(
 			self.settings_doctype, self._watermark_field(stream), to_site(value), update_modified=False
+		)
+		self.writes += 1
+
+	def get_deleted_count(self) -> int | None:
+		value = frappe.db.get_single_value(self.settings_doctype, SETTINGS_DELETED_COUNT, cache=False)
+		# An Int field reads 0 before the first run: only a run that saw deleted contacts stores one.
+		return cint(value) if value else None
+
+	def set_deleted_count(self, count: int) -> None:
+		frappe.db.set_single_value(
+			self.settings_doctype, SETTINGS_DELETED_COUNT, count, update_modified=False
 		)
 		self.writes += 1
 

@@ -22,6 +22,7 @@ from cc_sync.cc_sync.constants import (
 	CONNECTION_ERROR,
 	OAUTH_CALLBACK_PATH,
 	SETTINGS,
+	SETTINGS_DELETED_COUNT,
 )
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP, FieldRule, parse_field_map
@@ -62,6 +63,7 @@ RUN_FIELDS = tuple(f"last_{s}_run" for s in SCHEDULE) + tuple(f"last_{s}_status"
 MACHINE_FIELDS = (
 	*WATERMARK_FIELDS,
 	*RUN_FIELDS,
+	SETTINGS_DELETED_COUNT,
 	"connection_status",
 	"connected_account",
 	"token_expires_at",

@@ -12,15 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CORE_FIELDS = (
-	"first_name",
-	"last_name",
-	"job_title",
-	"company_name",
-	"birthday_month",
-	"birthday_day",
-	"anniversary",
-)
+from cc_sync.constant_contact.models import CORE_FIELDS
+
 PHONE_KINDS = ("home", "work", "mobile", "other")
 ADDRESS_KINDS = ("home", "work", "other")
 ADDRESS_PARTS = ("street", "city", "state", "postal_code", "country")

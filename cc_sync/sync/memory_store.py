@@ -66,6 +66,7 @@ class MemoryStore:
 		# (group, email) -> unsubscribed
 		self.members = MemberRows()
 		self.watermarks: dict[str, datetime] = {}
+		self.deleted_count: int | None = None
 		self.optouts: dict[str, LocalOptOut] = {}
 		# Address-level opt-outs that outlive any record (Frappe's global Email Unsubscribe).
 		self.suppressed: dict[str, datetime] = {}
@@ -159,6 +160,15 @@ class MemoryStore:
 		self._undo.append(
 			lambda: self.watermarks.__setitem__(stream, old) if old else self.watermarks.pop(stream, None)
 		)
+
+	def get_deleted_count(self) -> int | None:
+		return self.deleted_count
+
+	def set_deleted_count(self, count: int) -> None:
+		self._before("set_deleted_count")
+		old = self.deleted_count
+		self.deleted_count = count
+		self._undo.append(lambda: setattr(self, "deleted_count", old))
 
 	# -- contacts --------------------------------------------------------------------------------
 	def find_contacts(self, cc_ids: Collection[str], emails: Collection[str]) -> list[SiteContact]:

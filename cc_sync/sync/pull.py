@@ -3,8 +3,10 @@
 - opt-outs: `status=all&optout_after=W`: `updated_after` never sees an unsubscribe, because an
   unsubscribe moves only `email_address.updated_at`, not the contact's `updated_at`;
 - changes: `status=all&updated_after=W` with the subresources the mappings need;
-- deletes: `status=deleted`, which has no date filter, so the whole (usually short) list is read;
-  the applier writes only what changed;
+- deletes: `status=deleted`, which has no date filter. The first page carries `contacts_count`; when
+  it equals the count the last complete run saw, no contact was deleted since (a revived contact moves
+  its `updated_at`, so the changes stream sees it) and the stream stops after one call. Otherwise the
+  whole list is read and the applier writes only what changed;
 - reconcile: a complete `status=all` scan that corrects whatever the streams missed (list edits in CC's
   own screens, drift) and counts what it corrected.
 
@@ -41,7 +43,7 @@ def _query(ctx: RunContext, stream: str, since: datetime | None) -> dict[str, An
 			query["updated_after"] = since
 		return query
 	if stream == STREAM_DELETES:
-		return {"status": "deleted", "limit": limit}
+		return {"status": "deleted", "include_count": True, "limit": limit}
 	if stream == STREAM_RECONCILE:
 		return {"status": "all", "include": include, "limit": limit}
 	raise ValueError(f"not a pull stream: {stream}")
@@ -55,7 +57,13 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 	started = ctx.now()
 	since = watermark - ctx.config.overlap if watermark is not None else None
 	applier = ctx.applier(report)
-	for page in ctx.client.iter_contact_pages(**_query(ctx, stream, since)):
+	deleted_count = None
+	for number, page in enumerate(ctx.client.iter_contact_pages(**_query(ctx, stream, since))):
+		if stream == STREAM_DELETES and number == 0:
+			deleted_count = page.contacts_count
+			if deleted_count is not None and deleted_count == store.get_deleted_count():
+				report.fetched = 0
+				break
 		applier.apply(page.contacts)
 		if not ctx.dry_run:
 			store.commit()
@@ -65,5 +73,7 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 		report.watermark_after = watermark
 		return
 	store.set_watermark(stream, started)
+	if deleted_count is not None:
+		store.set_deleted_count(deleted_count)
 	store.commit()
 	report.watermark_after = started

@@ -28,6 +28,12 @@ class SyncStore(Protocol):
 
 	def set_watermark(self, stream: str, value: datetime) -> None: ...
 
+	def get_deleted_count(self) -> int | None:
+		"""How many contacts CC reported deleted when the deletes stream last finished."""
+		...
+
+	def set_deleted_count(self, count: int) -> None: ...
+
 	# -- contacts --------------------------------------------------------------------------------
 	def find_contacts(self, cc_ids: Collection[str], emails: Collection[str]) -> list[SiteContact]:
 		"""Every site contact whose CC id is in `cc_ids` or whose normalised email is in `emails`.

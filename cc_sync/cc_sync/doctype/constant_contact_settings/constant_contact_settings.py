@@ -41,6 +41,7 @@ class ConstantContactSettings(Document):
 		connected_account: DF.Data | None
 		connection_status: DF.Literal["Not connected", "Connected", "Error"]
 		create_unknown_contacts: DF.Check
+		deleted_count: DF.Int
 		deletes_interval: DF.Int
 		deletes_watermark: DF.Datetime | None
 		enabled: DF.Check
