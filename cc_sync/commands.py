@@ -82,20 +82,7 @@ def sync(context, stream: str, dry_run: bool, use_queue: bool) -> None:
 		result = run_job(stream, TRIGGER_SHELL, dry_run=dry_run)
 		for name in result.logs:
 			log = frappe.get_doc(SYNC_LOG, name)
-			counts = ", ".join(
-				f"{f} {log.get(f)}"
-				for f in (
-					"fetched",
-					"created",
-					"updated",
-					"unsubscribed",
-					"deleted",
-					"pushed",
-					"skipped",
-					"failed",
-				)
-				if log.get(f)
-			)
+			counts = ", ".join(log.moved_counts())
 			click.echo(
 				f"{name}  {log.stream or '-':<11} {log.status:<8} {log.api_calls or 0:>4} calls  {counts}"
 			)

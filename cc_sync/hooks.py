@@ -32,6 +32,7 @@ doc_events = {
 }
 
 # "Sync now" under a "Constant Contact" group on the Contact and Lead forms.
+app_include_js = "record_sync.bundle.js"
 doctype_js = {
 	"Contact": "public/js/contact.js",
 	"Lead": "public/js/lead.js",

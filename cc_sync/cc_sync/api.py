@@ -37,6 +37,7 @@ from cc_sync.cc_sync.runner import (
 )
 from cc_sync.cc_sync.settings import JOB_STREAMS, get_settings, require_connection, update_settings
 from cc_sync.constant_contact.errors import AuthError, ConstantContactError
+from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.report import RunReport
 from cc_sync.tasks import enqueue_stream
 
@@ -47,10 +48,7 @@ RECORD_TRIGGERS = {CONTACT: TRIGGER_CONTACT, LEAD: TRIGGER_LEAD}
 def test_connection() -> dict[str, Any]:
 	"""One cheap API call: does the stored connection still work? The answer is kept on the form."""
 	frappe.only_for("System Manager")
-	settings = get_settings()
-	require_connection_or_tokens(settings)
-	budget = build_budget(settings)
-	client = build_client(settings, budget)
+	budget, client = _connected(require_connection_or_tokens)
 	try:
 		lists = client.get_contact_lists(limit=50)
 	except AuthError as exc:
@@ -77,6 +75,14 @@ def test_connection() -> dict[str, Any]:
 	}
 
 
+def _connected(require: Any) -> tuple[DailyBudget, Any]:
+	"""Today's budget and a client, once `require` accepts the connection state."""
+	settings = get_settings()
+	require(settings)
+	budget = build_budget(settings)
+	return budget, build_client(settings, budget)
+
+
 def require_connection_or_tokens(settings: Any) -> None:
 	"""Test connection may also be used to clear an Error state, so only stored tokens are required."""
 	if settings.connection_status == CONNECTION_ERROR and load_tokens() is not None:
@@ -88,10 +94,7 @@ def require_connection_or_tokens(settings: Any) -> None:
 def refresh_lists() -> dict[str, Any]:
 	"""Fetch CC's lists so they can be mapped; lists gone from CC are flagged, not deleted."""
 	frappe.only_for("System Manager")
-	settings = get_settings()
-	require_connection(settings)
-	budget = build_budget(settings)
-	client = build_client(settings, budget)
+	budget, client = _connected(require_connection)
 	try:
 		lists = client.get_contact_lists(include_membership_count="all", status="all")
 	except ConstantContactError as exc:

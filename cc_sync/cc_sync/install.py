@@ -41,16 +41,20 @@ INDEXES = (
 LEAD_INDEXES = ((LEAD, ("email_id", "unsubscribed")),)
 
 
+# Both forms get the app's fields in a collapsed "Constant Contact" section after Unsubscribed.
+SECTION_FIELD = {
+	"fieldname": SECTION,
+	"label": "Constant Contact",
+	"fieldtype": "Section Break",
+	"insert_after": "unsubscribed",
+	"collapsible": 1,
+}
+
+
 def contact_fields() -> list[dict]:
 	ro = {"read_only": 1, "no_copy": 1}
 	return [
-		{
-			"fieldname": SECTION,
-			"label": "Constant Contact",
-			"fieldtype": "Section Break",
-			"insert_after": "unsubscribed",
-			"collapsible": 1,
-		},
+		dict(SECTION_FIELD),
 		{
 			"fieldname": CONTACT_CC_ID,
 			"label": "CC Contact ID",
@@ -112,13 +116,7 @@ def contact_fields() -> list[dict]:
 def lead_fields() -> list[dict]:
 	ro = {"read_only": 1, "no_copy": 1}
 	return [
-		{
-			"fieldname": SECTION,
-			"label": "Constant Contact",
-			"fieldtype": "Section Break",
-			"insert_after": "unsubscribed",
-			"collapsible": 1,
-		},
+		dict(SECTION_FIELD),
 		{
 			"fieldname": LEAD_CC_ID,
 			"label": "CC Contact ID",

@@ -39,6 +39,7 @@ from cc_sync.constant_contact.errors import (
 	error_from_response,
 )
 from cc_sync.constant_contact.models import (
+	CORE_FIELDS,
 	Activity,
 	Contact,
 	ContactList,
@@ -62,18 +63,6 @@ MAX_ACTIVITY_LISTS = 50
 MAX_ACTIVITY_CONTACT_IDS = 500
 SEGMENT_POLL_SECONDS = 2.0
 SEGMENT_POLL_ATTEMPTS = 30
-
-# Core fields of ContactPutRequest. CC overwrites every core field left out of a PUT with null
-# (subresources left out are kept), so a write must always carry all of them.
-PUT_CORE_FIELDS = (
-	"first_name",
-	"last_name",
-	"job_title",
-	"company_name",
-	"birthday_month",
-	"birthday_day",
-	"anniversary",
-)
 
 
 def format_cc_datetime(value: datetime | date | str) -> str:
@@ -434,7 +423,7 @@ class ConstantContactClient:
 		`changes["email_address"]` may be partial (e.g. only `permission_to_send`); it is merged
 		into the current address. A change to None clears that field (CC nulls what is absent).
 		"""
-		body: dict[str, Any] = {name: getattr(contact, name) for name in PUT_CORE_FIELDS}
+		body: dict[str, Any] = {name: getattr(contact, name) for name in CORE_FIELDS}
 		email: dict[str, Any] = {}
 		ea = contact.email_address
 		if ea is not None and ea.address:

@@ -15,6 +15,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 UTC = timezone.utc
 
+# A contact's core fields (ContactPutRequest). CC overwrites every core field left out of a PUT with
+# null (subresources left out are kept), so a write must always carry all of them.
+CORE_FIELDS = (
+	"first_name",
+	"last_name",
+	"job_title",
+	"company_name",
+	"birthday_month",
+	"birthday_day",
+	"anniversary",
+)
 KNOWN_PERMISSIONS = frozenset(
 	{"explicit", "implicit", "not_set", "pending_confirmation", "temp_hold", "unsubscribed"}
 )

@@ -7,6 +7,8 @@ from frappe.query_builder.functions import Now
 
 from cc_sync.cc_sync.constants import SYNC_LOG, SYNC_LOG_ITEM
 
+HEADLINE_COUNTS = ("fetched", "created", "updated", "unsubscribed", "deleted", "pushed", "skipped", "failed")
+
 
 class ConstantContactSyncLog(Document):
 	# begin: auto-generated types
@@ -53,22 +55,13 @@ class ConstantContactSyncLog(Document):
 		watermark_before: DF.Datetime | None
 	# end: auto-generated types
 
+	def moved_counts(self) -> list[str]:
+		"""The counts worth a glance ("280 created", "4 skipped"), in a fixed order; zeros left out."""
+		return [f"{self.get(f)} {f}" for f in HEADLINE_COUNTS if self.get(f)]
+
 	def validate(self) -> None:
 		"""A list-view title that says what happened: stream, status and the counts that moved."""
-		moved = [
-			f"{self.get(f)} {f}"
-			for f in (
-				"fetched",
-				"created",
-				"updated",
-				"unsubscribed",
-				"deleted",
-				"pushed",
-				"skipped",
-				"failed",
-			)
-			if self.get(f)
-		]
+		moved = self.moved_counts()
 		head = f"{self.stream or 'sync'}{' (dry run)' if self.dry_run else ''}: {self.status}"
 		self.title = (f"{head} · {', '.join(moved[:4])}" if moved else head)[:140]
 

@@ -1,0 +1,68 @@
+// "Sync now" on the Contact and Lead forms: sync one person with Constant Contact and show CC's view
+// of them. Loaded on every desk page; the form scripts only add the button.
+
+frappe.provide("cc_sync");
+
+cc_sync.add_record_sync_button = function (frm) {
+	if (frm.is_new() || !frm.doc.email_id || !frm.perm[0] || !frm.perm[0].write) {
+		return;
+	}
+	frm.add_custom_button(
+		__("Sync now"),
+		() => {
+			frappe.call({
+				method: "cc_sync.cc_sync.api.sync_record",
+				args: { doctype: frm.doctype, name: frm.docname },
+				freeze: true,
+				freeze_message: __("Syncing with Constant Contact..."),
+				callback: (r) => {
+					cc_sync.show_record_result(r.message);
+					frm.reload_doc();
+				},
+			});
+		},
+		__("Constant Contact")
+	);
+};
+
+cc_sync.show_record_result = function (res) {
+	const states = {
+		subscribed: ["green", __("Subscribed in Constant Contact")],
+		unsubscribed: ["red", __("Unsubscribed in Constant Contact")],
+		deleted: ["gray", __("Deleted in Constant Contact")],
+		"not in CC": ["orange", __("Not in Constant Contact")],
+	};
+	const [colour, label] = states[res.cc.state] || ["gray", res.cc.state];
+	const esc = frappe.utils.escape_html;
+	const rows = [
+		[__("Email"), esc(res.email)],
+		[__("Permission to send"), esc(res.cc.permission_to_send || "-")],
+		[__("Opted out in CC"), res.cc.opt_out_date ? frappe.datetime.str_to_user(res.cc.opt_out_date) : "-"],
+		[__("Updated in CC"), res.cc.updated_at ? frappe.datetime.str_to_user(res.cc.updated_at) : "-"],
+		[__("Unsubscribed here"), res.site.unsubscribed ? __("Yes") : __("No")],
+		[__("Last synced"), res.site.last_synced ? frappe.datetime.str_to_user(res.site.last_synced) : "-"],
+	];
+	if (res.site.cc_push_status) {
+		rows.push([__("Push status"), esc(res.site.cc_push_status)]);
+	}
+	const totals = Object.entries(res.totals)
+		.filter(([, n]) => n)
+		.map(([k, n]) => `${esc(k)} ${n}`)
+		.join(", ");
+	const notes = [...res.errors, ...res.notes].map((n) => `<li>${esc(n)}</li>`).join("");
+	const logs = res.logs
+		.map((name) => `<a href="/app/constant-contact-sync-log/${name}">${name}</a>`)
+		.join(", ");
+	frappe.msgprint({
+		title: __("Constant Contact"),
+		indicator: colour,
+		message: `
+			<p><span class="indicator ${colour}">${label}</span></p>
+			<table class="table table-bordered table-condensed">
+				${rows.map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join("")}
+			</table>
+			<p>${__("This sync")}: ${esc(__(res.status))}${totals ? " (" + totals + ")" : ""}</p>
+			${notes ? `<ul>${notes}</ul>` : ""}
+			<p class="text-muted">${__("Log")}: ${logs}</p>`,
+	});
+};
