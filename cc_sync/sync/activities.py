@@ -15,7 +15,7 @@ from datetime import timedelta
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.push import STATUS_FAILED, STATUS_PUSHED
-from cc_sync.sync.records import STREAM_ACTIVITIES, ActivityRecord, PushOutcome
+from cc_sync.sync.records import STREAM_ACTIVITIES, ActivityRecord, ContactWrite, PushOutcome
 
 _EMAIL_IN_TEXT = re.compile(r"[^\s'\"<>,;:()\[\]]+@[^\s'\"<>,;:()\[\]]+")
 FAILED_STATES = {"failed", "cancelled", "timed_out"}
@@ -134,6 +134,7 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 					PushOutcome(k, STATUS_PUSHED, None, record.activity_id, cc_ids.get(email), at=now)
 					for k in keys
 				]
+		_reflect_list_adds(ctx, record, [e for e in keys_by_email if e not in errors])
 		unattributed = [m for m in activity.activity_errors or () if not _EMAIL_IN_TEXT.search(m)]
 		for message in unattributed:
 			report.fail(None, f"import {record.activity_id}: {message}")
@@ -154,6 +155,24 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 	ctx.store.record_push(outcomes)
 	ctx.store.commit()
 	report.activity_ids.append(record.activity_id)
+
+
+def _reflect_list_adds(ctx: RunContext, record: ActivityRecord, emails: list[str]) -> None:
+	"""The import added these contacts to the push lists: the Email Groups pulled from those lists get
+	them now (CC's list edits move no timestamp, so no incremental pull would report them)."""
+	by_list = ctx.config.group_by_list
+	groups = frozenset(by_list[i] for i in record.list_ids if i in by_list)
+	if not groups or not emails:
+		return
+	managed = ctx.config.managed_groups
+	writes = [
+		ContactWrite(key=c.key, email=c.email, groups=(c.groups & managed) | groups)
+		for c in ctx.store.find_contacts((), emails)
+		if c.email and not groups <= c.groups
+	]
+	if writes:
+		ctx.store.apply_contacts(writes, managed)
+		ctx.report.stream(STREAM_ACTIVITIES).updated += len(writes)
 
 
 def _created_ids(ctx: RunContext, record: ActivityRecord, emails: set[str]) -> dict[str, str]:

@@ -152,14 +152,11 @@ class PageApplier:
 	) -> ContactWrite | None:
 		report = self.report
 		unsubscribed = decision.site_unsubscribed is True
-		# A CC opt-out always reaches the site, even for someone it does not hold yet.
-		if not unsubscribed:
-			if deleted:
-				report.skip(email, "deleted in CC and not on the site")
-				return None
-			if not self.config.create_unknown_contacts:
-				report.skip(email, "not on the site, and creating contacts from CC is off")
-				return None
+		# A CC opt-out or delete always reaches the site, even for someone it does not hold yet: the
+		# push must know never to send that address (an import would re-add a deleted contact).
+		if not unsubscribed and not deleted and not self.config.create_unknown_contacts:
+			report.skip(email, "not on the site, and creating contacts from CC is off")
+			return None
 		email_address = getattr(contact, "email_address", None)
 		write = ContactWrite(
 			key=None,
@@ -178,6 +175,8 @@ class PageApplier:
 		report.created += 1
 		if unsubscribed:
 			report.unsubscribed += 1
+		if deleted:
+			report.deleted += 1
 		# A second copy of this contact later in the same page must update, not create again.
 		index.add(
 			SiteContact(

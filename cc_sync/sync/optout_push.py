@@ -2,12 +2,19 @@
 
 `update_source` is `Contact` only when the person opted out themselves (an unsubscribe link), as CC
 asks; a site user's opt-out is sent as `Account`. An address CC does not hold needs nothing: the push
-never sends it.
+never sends it. A contact deleted in CC is left deleted: a PUT would revive it, and nothing the site
+does re-adds it. A record CC refuses is reported and stays pending; the others go on.
 """
 
 from __future__ import annotations
 
-from cc_sync.constant_contact.errors import NotFound
+from cc_sync.constant_contact.errors import (
+	AuthError,
+	ConstantContactError,
+	NotFound,
+	QuotaExceeded,
+	Throttled,
+)
 from cc_sync.sync import consent
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.records import STREAM_OPTOUT_PUSH, LocalOptOut
@@ -17,7 +24,15 @@ def run_optout_push(ctx: RunContext) -> None:
 	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
 	for optout in ctx.store.pending_optouts():
 		report.fetched += 1
-		push_one(ctx, optout)
+		try:
+			push_one(ctx, optout)
+		except (AuthError, QuotaExceeded, Throttled):
+			raise
+		except ConstantContactError as exc:
+			if exc.status is None or not 400 <= exc.status < 500:
+				raise
+			ctx.store.rollback()
+			report.fail(optout.email, f"CC refused the opt-out: {exc}; it stays pending")
 
 
 def _find(ctx: RunContext, optout: LocalOptOut):
@@ -43,6 +58,13 @@ def push_one(ctx: RunContext, optout: LocalOptOut) -> None:
 		return
 	email_address = contact.email_address
 	permission = email_address.permission_to_send if email_address else None
+	if contact.deleted_at is not None and permission != consent.UNSUBSCRIBED:
+		report.skip(optout.email, "deleted in CC: left deleted (unsubscribing would revive it); never pushed")
+		if not ctx.dry_run:
+			ctx.applier(report).apply([contact])
+			ctx.store.resolve_optout(optout.email, None, now)
+			ctx.store.commit()
+		return
 	if permission == consent.UNSUBSCRIBED:
 		report.unchanged += 1
 		if not ctx.dry_run:

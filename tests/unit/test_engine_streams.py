@@ -358,3 +358,47 @@ def test_deletes_stream_reads_the_deleted_list_only_when_it_grew():
 		grew = w.engine.run([STREAM_DELETES])
 	assert grew.streams[STREAM_DELETES].deleted == 1
 	assert w.store.contact_by_email("del1200@example.com").cc_deleted
+
+
+def test_a_lead_whose_address_cc_deleted_before_any_sync_is_never_pushed_back():
+	w = make_world()
+	cc_id = w.emu.add_contact("removed@example.com", first_name="Removed")
+	w.emu.delete_contact(cc_id)
+	w.store.add_lead("removed@example.com", first_name="Lead")
+	w.store.commit()
+	with w.emu.mocked():
+		report = w.run()
+	assert w.store.contact_by_email("removed@example.com").cc_deleted
+	assert report.streams[STREAM_PUSH].skipped == 1
+	assert w.emu.get(cc_id).get("deleted_at")  # not revived by an import
+	assert w.emu.calls_to("/v3/activities/contacts_json_import") == 0
+
+
+def test_an_optout_for_a_contact_deleted_in_cc_neither_revives_it_nor_blocks_the_others():
+	w = make_world()
+	gone = w.emu.add_contact("gone2@example.com")
+	w.emu.add_contact("stay@example.com")
+	w.emu.delete_contact(gone)
+	w.store.unsubscribe_locally("gone2@example.com", by_person=True)
+	w.store.unsubscribe_locally("stay@example.com")
+	w.store.commit()
+	with w.emu.mocked():
+		report = w.run()
+	assert report.streams["optout_push"].status == "success"
+	assert w.emu.get(gone).get("deleted_at")  # still deleted, not revived by a PUT
+	assert w.emu.find_by_email("stay@example.com")["email_address"]["permission_to_send"] == "unsubscribed"
+	assert w.store.pending_optouts() == []
+
+
+def test_a_completed_import_puts_contacts_cc_already_held_into_the_mapped_email_group():
+	w = make_world()
+	w.emu.add_contact("held@example.com", first_name="Held")
+	with w.emu.mocked():
+		w.run()
+		assert ("Newsletter", "held@example.com") not in w.store.members
+		w.store.add_lead("held@example.com", first_name="Lead")
+		w.store.commit()
+		w.clock.advance(900)
+		w.run()
+	assert w.list_id in w.emu.find_by_email("held@example.com")["list_memberships"]
+	assert w.store.members[("Newsletter", "held@example.com")] is False
