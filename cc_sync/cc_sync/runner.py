@@ -68,13 +68,17 @@ class WatchedClient:
 	"""The CC client as the engine sees it, plus two things the site wants: progress and auth state.
 
 	It notes an `AuthError` by type (also one raised while a page iterator is consumed), so the
-	settings page can say the connection needs attention without parsing messages.
+	settings page can say the connection needs attention without parsing messages, and it counts the
+	contacts read so a running sync can say how far it has got.
 	"""
 
-	def __init__(self, client: ConstantContactClient, on_call: Callable[[str], None] | None = None) -> None:
+	def __init__(
+		self, client: ConstantContactClient, on_progress: Callable[[WatchedClient], None] | None = None
+	) -> None:
 		self._client = client
-		self._on_call = on_call
+		self._on_progress = on_progress
 		self.auth_error: AuthError | None = None
+		self.contacts_read = 0
 
 	def __getattr__(self, name: str) -> Any:
 		attr = getattr(self._client, name)
@@ -87,19 +91,26 @@ class WatchedClient:
 			except AuthError as exc:
 				self.auth_error = exc
 				raise
-			if self._on_call:
-				self._on_call(name)
+			self._progress()
 			if isinstance(result, Iterator):
-				return self._watch(result, name)
+				return self._watch(result)
 			return result
 
 		return call
 
-	def _watch(self, items: Iterator[Any], name: str) -> Iterator[Any]:
+	def _progress(self) -> None:
+		if self._on_progress:
+			self._on_progress(self)
+
+	def _watch(self, items: Iterator[Any]) -> Iterator[Any]:
 		try:
-			for n, item in enumerate(items, 1):
-				if self._on_call and n % 500 == 0:
-					self._on_call(name)
+			for item in items:
+				contacts = getattr(item, "contacts", None)
+				if contacts is not None:
+					self.contacts_read += len(contacts)
+				elif hasattr(item, "contact_id"):
+					self.contacts_read += 1
+				self._progress()
 				yield item
 		except AuthError as exc:
 			self.auth_error = exc
@@ -141,10 +152,10 @@ def build_store(settings: Any) -> Any:
 	)
 
 
-def build(settings: Any, on_call: Callable[[str], None] | None = None) -> Wiring:
+def build(settings: Any, on_progress: Callable[[WatchedClient], None] | None = None) -> Wiring:
 	require_connection(settings)
 	budget = build_budget(settings)
-	client = WatchedClient(build_client(settings, budget), on_call)
+	client = WatchedClient(build_client(settings, budget), on_progress)
 	engine = SyncEngine(client, build_store(settings), sync_config(settings))
 	return Wiring(engine=engine, client=client, budget=budget)
 
@@ -314,7 +325,7 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 	progress = Progress(stream, log.run_id)
 	wiring: Wiring | None = None
 	try:
-		wiring = build(get_settings(), progress.call)
+		wiring = build(get_settings(), progress.tick)
 		progress.publish(_("Running"))
 		report = wiring.engine.run(JOB_STREAMS[stream] or None, dry_run=dry_run)
 	except Exception as exc:
@@ -353,6 +364,7 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 		)
 	save_budget(wiring.client, wiring.budget)
 	frappe.db.commit()
+	progress.calls, progress.contacts = wiring.client.calls, wiring.client.contacts_read
 	progress.publish(status, done=True, status=status, log=log.name)
 	return RunResult(status, [lg.name for lg in logs], report=report, error=report.stopped_by)
 
@@ -387,14 +399,16 @@ class Progress:
 		self.stream = stream
 		self.run_id = run_id
 		self.calls = 0
+		self.contacts = 0
 		self._last = 0.0
 
-	def call(self, method: str) -> None:
-		self.calls += 1
+	def tick(self, client: WatchedClient) -> None:
+		self.calls = client.calls
+		self.contacts = client.contacts_read
 		now = time.monotonic()
 		if now - self._last >= PROGRESS_EVERY_SECONDS:
 			self._last = now
-			self.publish(method)
+			self.publish(_("{0} contacts read").format(f"{self.contacts:,}"))
 
 	def publish(self, message: str, *, done: bool = False, **extra: Any) -> None:
 		data = {
@@ -402,6 +416,7 @@ class Progress:
 			"run_id": self.run_id,
 			"message": message,
 			"api_calls": self.calls,
+			"contacts": self.contacts,
 			"done": done,
 			**extra,
 		}

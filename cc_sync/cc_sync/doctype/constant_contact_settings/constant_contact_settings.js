@@ -150,13 +150,18 @@ function cc_show_progress(frm, data) {
 		frm.reload_doc();
 		return;
 	}
-	frm.dashboard.set_headline_alert(
-		`<div class="indicator blue">${__("Sync of {0} running: {1} ({2} API calls so far)", [
-			frappe.utils.escape_html(data.stream),
-			frappe.utils.escape_html(data.message),
-			data.api_calls,
-		])}</div>`
-	);
+	// One line, updated in place: the form's message area appends each headline it is given.
+	const line = `<div class="indicator blue cc-sync-progress">${__("Sync of {0} running: {1} ({2} API calls so far)", [
+		frappe.utils.escape_html(data.stream),
+		frappe.utils.escape_html(data.message),
+		data.api_calls,
+	])}</div>`;
+	const shown = frm.layout.message && frm.layout.message.find(".cc-sync-progress");
+	if (shown && shown.length) {
+		shown.replaceWith(line);
+	} else {
+		frm.dashboard.set_headline_alert(line);
+	}
 }
 
 function cc_headline(frm) {
