@@ -31,12 +31,6 @@ NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def rsps():
-	with responses.RequestsMock() as mock:
-		yield mock
-
-
-@pytest.fixture
 def clock():
 	return FakeClock(NOW)
 

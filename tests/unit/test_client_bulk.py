@@ -1,31 +1,16 @@
 """Bulk activities: import, list memberships, export and CSV download, activity status."""
 
 import json
-import random
 
 import pytest
 import requests
 import responses
 
-from cc_sync.constant_contact.auth import StaticTokenProvider
-from cc_sync.constant_contact.client import ConstantContactClient
-from cc_sync.constant_contact.clock import FakeClock
 from cc_sync.constant_contact.errors import ServerError, TransportError
 
 API = "https://api.cc.email/v3"
 L1 = "07936f78-662a-11eb-af0a-fa163e56c9b0"
 L2 = "07936f78-662a-11eb-af0a-fa163e56c9b1"
-
-
-@pytest.fixture
-def rsps():
-	with responses.RequestsMock() as mock:
-		yield mock
-
-
-@pytest.fixture
-def client():
-	return ConstantContactClient(StaticTokenProvider("tok"), clock=FakeClock(), rng=random.Random(5))
 
 
 def activity(aid="act-1", state="initialized", **over):

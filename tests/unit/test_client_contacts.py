@@ -1,7 +1,6 @@
 """Contact reads and writes: paging, filters, and read-modify-write PUTs that never null core fields."""
 
 import json
-import random
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,17 +15,6 @@ from cc_sync.constant_contact.errors import MalformedResponse, ResubscribeRefuse
 UTC = timezone.utc
 API = "https://api.cc.email/v3"
 CID = "1618ae62-4752-11e9-9c8a-fa163e6b01c1"
-
-
-@pytest.fixture
-def rsps():
-	with responses.RequestsMock() as mock:
-		yield mock
-
-
-@pytest.fixture
-def client():
-	return ConstantContactClient(StaticTokenProvider("tok"), clock=FakeClock(), rng=random.Random(3))
 
 
 def query(call) -> dict[str, list[str]]:

@@ -35,12 +35,6 @@ OK = {"contacts": [{"contact_id": "c1"}]}
 
 
 @pytest.fixture
-def rsps():
-	with responses.RequestsMock() as mock:
-		yield mock
-
-
-@pytest.fixture
 def clock():
 	return FakeClock(datetime(2024, 6, 1, 18, 30, tzinfo=UTC))
 
