@@ -10,6 +10,7 @@ the Frappe store in a real site (tests/integration/test_frappe_store_contract.py
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -277,3 +278,17 @@ class StoreContract:
 		store.set_deleted_count(13)
 		store.rollback()
 		assert store.get_deleted_count() == 12
+
+	def test_a_newer_local_optout_moves_the_optout_time_forward(self, site):
+		store, helper = site
+		helper.add_contact("later@example.com")
+		helper.unsubscribe_locally("later@example.com")
+		first = store.pending_optouts()[0].at
+		time.sleep(0.05)
+		helper.unsubscribe_locally("later@example.com")
+		[pending] = store.pending_optouts()
+		assert pending.at > first
+		[contact] = store.find_contacts([], ["later@example.com"])
+		assert (
+			contact.opted_out_at is not None and abs((contact.opted_out_at - pending.at).total_seconds()) < 1
+		)

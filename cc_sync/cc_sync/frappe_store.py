@@ -978,9 +978,12 @@ def _unsubscribe_everywhere(
 			user=user,
 		)
 		if when is not None:
+			# The latest opt-out is the one a CC opt-in has to be newer than (`modified` left alone:
+			# the Contact whose save brought us here may still be on its way to the database).
 			_execute_in(
 				f"""update `tabContact` set `{CONTACT_OPTED_OUT_AT}` = %(when)s
-				where name in %(values)s and `{CONTACT_OPTED_OUT_AT}` is null""",
+				where name in %(values)s
+				and (`{CONTACT_OPTED_OUT_AT}` is null or `{CONTACT_OPTED_OUT_AT}` < %(when)s)""",
 				contacts,
 				when=when,
 			)
@@ -1039,11 +1042,13 @@ def _lift_optout(
 
 
 def _queue_optouts(requests: dict[str, dict[str, Any]], now: datetime) -> None:
-	"""One Pending opt-out row per address: new rows inserted, resolved ones reopened, pending ones kept."""
+	"""One Pending opt-out row per address: new rows inserted, resolved ones reopened, pending ones
+	moved to the latest opt-out (which is what a CC opt-in must be newer than)."""
 	existing = {
 		normalise_email(r.email): r
 		for r in _select_in(
-			f"select name, email, status from `tab{OPT_OUT}` where email in %(values)s", requests
+			f"select name, email, status, opted_out_at from `tab{OPT_OUT}` where email in %(values)s",
+			requests,
 		)
 	}
 	rows = []
@@ -1061,6 +1066,25 @@ def _queue_optouts(requests: dict[str, dict[str, Any]], now: datetime) -> None:
 					"reason": values.get("reason"),
 					"by_person": 1 if values.get("by_person") else 0,
 				}
+			)
+		elif (
+			row.status == OPTOUT_PENDING
+			and values.get("opted_out_at")
+			and (
+				row.opted_out_at is None
+				or get_datetime(values["opted_out_at"]) > get_datetime(row.opted_out_at)
+			)
+		):
+			frappe.db.sql(
+				f"""update `tab{OPT_OUT}` set opted_out_at = %(at)s, reason = coalesce(%(reason)s, reason),
+				by_person = %(by_person)s, modified = %(now)s where name = %(name)s""",
+				{
+					"at": values["opted_out_at"],
+					"reason": values.get("reason"),
+					"by_person": 1 if values.get("by_person") else 0,
+					"now": now,
+					"name": row.name,
+				},
 			)
 		elif row.status != OPTOUT_PENDING:
 			frappe.db.sql(

@@ -117,12 +117,13 @@ class MemoryStore:
 		for key in self._by_email.get(address, ()):
 			contact = self.contacts[key]
 			contact.unsubscribed = True
-			contact.opted_out_at = contact.opted_out_at or now
+			# The latest opt-out is the one a CC opt-in has to be newer than.
+			contact.opted_out_at = max(contact.opted_out_at or now, now)
 		for group in self.members.groups_of(address):
 			self.members[(group, address)] = True
 		for lead in self._leads_for(address):
 			lead.unsubscribed = True
-		self.suppressed.setdefault(address, now)
+		self.suppressed[address] = max(self.suppressed.get(address, now), now)
 		cc_id = next(
 			(
 				self.contacts[k].cc_contact_id
@@ -131,10 +132,15 @@ class MemoryStore:
 			),
 			None,
 		)
-		self.optouts.setdefault(
-			address,
-			LocalOptOut(email=address, at=now, cc_contact_id=cc_id, reason=reason, by_person=by_person),
-		)
+		pending = self.optouts.get(address)
+		if pending is None or pending.at < now:
+			self.optouts[address] = LocalOptOut(
+				email=address,
+				at=now,
+				cc_contact_id=cc_id or (pending.cc_contact_id if pending else None),
+				reason=reason,
+				by_person=by_person,
+			)
 
 	def contact_by_email(self, email: str) -> SiteContact | None:
 		keys = sorted(self._by_email.get(normalise_email(email) or "", ()))

@@ -402,3 +402,21 @@ def test_a_completed_import_puts_contacts_cc_already_held_into_the_mapped_email_
 		w.run()
 	assert w.list_id in w.emu.find_by_email("held@example.com")["list_memberships"]
 	assert w.store.members[("Newsletter", "held@example.com")] is False
+
+
+def test_an_optout_made_after_a_cc_reoptin_wins_over_it():
+	w = make_world()
+	cc_id = w.emu.add_contact("again@example.com")
+	with w.emu.mocked():
+		w.run()
+	w.store.unsubscribe_locally("again@example.com")
+	w.clock.advance(60)
+	w.emu.opt_in(cc_id)  # before any sync saw the first opt-out
+	w.clock.advance(60)
+	w.store.unsubscribe_locally("again@example.com")  # the person opts out once more, here
+	w.store.commit()
+	w.clock.advance(60)
+	with w.emu.mocked():
+		w.run()
+	assert w.emu.get(cc_id)["email_address"]["permission_to_send"] == "unsubscribed"
+	assert w.store.contact_by_email("again@example.com").unsubscribed
