@@ -197,6 +197,9 @@ class PageApplier:
 		"""Mapped Email Groups CC says this contact is in; None when memberships were not fetched."""
 		if not self.group_by_list:
 			return None
+		if getattr(contact, "deleted_at", None) is not None:
+			# CC takes a deleted contact off every list, whether or not memberships were fetched.
+			return frozenset()
 		memberships = getattr(contact, "list_memberships", None)
 		if memberships is None:
 			return None

@@ -420,3 +420,17 @@ def test_an_optout_made_after_a_cc_reoptin_wins_over_it():
 		w.run()
 	assert w.emu.get(cc_id)["email_address"]["permission_to_send"] == "unsubscribed"
 	assert w.store.contact_by_email("again@example.com").unsubscribed
+
+
+def test_a_cc_delete_takes_the_contact_out_of_the_mapped_email_group():
+	w = make_world()
+	cc_id = w.emu.add_contact("member@example.com", list_ids=[w.list_id])
+	with w.emu.mocked():
+		w.run()
+		assert ("Newsletter", "member@example.com") in w.store.members
+		w.clock.advance(3600)
+		w.run()  # past the overlap window: only the deletes stream can tell
+		w.emu.delete_contact(cc_id)
+		w.clock.advance(900)
+		w.run("deletes")
+	assert ("Newsletter", "member@example.com") not in w.store.members
