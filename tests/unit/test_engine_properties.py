@@ -158,7 +158,10 @@ def final_state(w) -> dict:
 				w.list_id in cc.get("list_memberships", []),
 			),
 			"site": site_view,
-			"members": sorted((g, u) for (g, e), u in w.store.members.items() if e == email),
+			# Subscribed rows must match exactly. Whether an unsubscribed row (the record of an opt-out)
+			# exists depends on whether the site saw a CC list edit, which moves no timestamp, before
+			# the opt-out: consent itself is checked by `check_invariants`.
+			"members": sorted(g for (g, e), u in w.store.members.items() if e == email and not u),
 			"leads": sorted((lead.push_status, lead.cc_contact_id is not None) for lead in leads),
 		}
 	return state
