@@ -25,6 +25,7 @@ from cc_sync.constant_contact.errors import (
 	MalformedResponse,
 	ServerError,
 	TransportError,
+	error_from_response,
 	parse_error_body,
 )
 from cc_sync.constant_contact.models import TokenSet
@@ -56,7 +57,8 @@ class OAuthClient:
 	"""The two OAuth calls the product needs: exchange an authorization code, refresh a token.
 
 	The token endpoint allows about 1 request/s and a refresh may rotate the refresh token, so
-	nothing here is retried automatically.
+	nothing here is retried automatically. A 429 raises `Throttled` (or `QuotaExceeded`), never
+	`AuthError`: CC refused the call without looking at the grant, so the caller may try again.
 	"""
 
 	def __init__(
@@ -162,6 +164,10 @@ class OAuthClient:
 		if resp.status_code >= 500:
 			key, message = parse_error_body(resp.text)
 			raise ServerError(resp.status_code, key, message, resp.text)
+		if resp.status_code == 429:
+			# Throttling (the endpoint allows about 1 request/s), not a refused grant: the stored tokens
+			# are still good, so this must never read as a connection that needs Reconnect.
+			raise error_from_response(429, resp.text, now=self.clock.now())
 		if resp.status_code >= 400:
 			key, message = parse_error_body(resp.text)
 			raise AuthError(resp.status_code, key, message, resp.text)

@@ -195,7 +195,7 @@ class ConstantContactClient:
 		attempt = 0
 		while True:
 			# The token first: a failed proactive refresh must not count as an API call.
-			headers["Authorization"] = f"Bearer {self.token_provider.access_token()}"
+			headers["Authorization"] = f"Bearer {self._token(self.token_provider.access_token, method, url)}"
 			self.limiter.acquire()
 			if self.budget is not None:
 				self.budget.spend()
@@ -235,7 +235,7 @@ class ConstantContactClient:
 			if status == 401:
 				if not refreshed:
 					refreshed = True
-					self.token_provider.refresh()
+					self._token(self.token_provider.refresh, method, url)
 					continue
 				raise AuthError(status, error.error_key, error.message or "access token rejected", error.body)
 			if isinstance(error, QuotaExceeded):
@@ -258,6 +258,21 @@ class ConstantContactClient:
 					continue
 				raise error
 			raise error
+
+	def _token(self, fetch: Any, method: str, url: str) -> str:
+		"""A token from the provider; a throttled token endpoint is waited out like a throttled call.
+
+		A 429 there says nothing about the grant, so it must not end as a broken connection.
+		"""
+		attempt = 0
+		while True:
+			try:
+				return fetch()
+			except Throttled as exc:
+				if attempt >= self.max_retries:
+					raise
+				self._sleep_before_retry(attempt, method, url, exc)
+				attempt += 1
 
 	def _sleep_before_retry(self, attempt: int, method: str, url: str, error: Exception) -> None:
 		delay = self._backoff(attempt)

@@ -22,7 +22,7 @@ from cc_sync.constant_contact.auth import (
 )
 from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.errors import AuthError, TransportError
+from cc_sync.constant_contact.errors import AuthError, QuotaExceeded, Throttled, TransportError
 from cc_sync.constant_contact.models import TokenSet
 
 UTC = timezone.utc
@@ -164,6 +164,25 @@ def test_refresh_failure_is_auth_error_with_oauth_fields(rsps, oauth):
 def test_token_endpoint_timeout_is_a_transport_error_not_a_reconnect(rsps, oauth):
 	rsps.add(responses.POST, TOKEN_URL, body=requests.exceptions.ReadTimeout("slow"))
 	with pytest.raises(TransportError):
+		oauth.refresh("r")
+
+
+THROTTLED = {"error_key": "throttled", "error_message": "Too Many Requests"}
+
+
+def test_token_endpoint_429_is_throttling_not_a_broken_connection(rsps, oauth):
+	rsps.add(responses.POST, TOKEN_URL, status=429, json=THROTTLED)
+	with pytest.raises(Throttled) as exc:
+		oauth.refresh("r")
+	assert not isinstance(exc.value, AuthError)
+	assert exc.value.status == 429
+
+
+def test_token_endpoint_quota_answer_stops_cleanly_without_a_reconnect(rsps, oauth):
+	rsps.add(
+		responses.POST, TOKEN_URL, status=429, json={"error_key": "quota_exceeded", "error_message": "x"}
+	)
+	with pytest.raises(QuotaExceeded):
 		oauth.refresh("r")
 
 
@@ -349,3 +368,47 @@ def test_401_with_static_token_is_auth_error(rsps, clock):
 	)
 	with pytest.raises(AuthError):
 		list(make_client(StaticTokenProvider("t"), clock).iter_contacts())
+
+
+def test_client_waits_out_a_throttled_token_refresh_after_a_401(rsps, oauth, clock):
+	rsps.add(responses.POST, TOKEN_URL, status=429, json=THROTTLED)
+	rsps.add(responses.POST, TOKEN_URL, status=429, json=THROTTLED)
+	rsps.add(
+		responses.POST,
+		TOKEN_URL,
+		json={"access_token": "acc-new", "refresh_token": "ref-new", "expires_in": 86400},
+	)
+
+	def contacts_callback(request):
+		if request.headers["Authorization"] == "Bearer acc-old":
+			return 401, {}, '{"error_key":"unauthorized","error_message":"Unauthorized"}'
+		return 200, {}, '{"contacts":[]}'
+
+	rsps.add_callback(responses.GET, f"{API}/contacts", callback=contacts_callback)
+	saved = []
+	provider = OAuthTokenProvider(oauth, tokens(), persist=saved.append, clock=clock)
+	started = clock.now()
+	assert list(make_client(provider, clock).iter_contacts()) == []
+	assert [t.access_token for t in saved] == ["acc-new"]
+	assert len([c for c in rsps.calls if c.request.url.startswith(TOKEN_URL)]) == 3
+	# It waited between the throttled attempts instead of hammering a 1 request/s endpoint.
+	assert clock.now() - started >= timedelta(seconds=1)
+
+
+def test_client_waits_out_a_throttled_proactive_refresh(rsps, oauth, clock):
+	rsps.add(responses.POST, TOKEN_URL, status=429, json=THROTTLED)
+	rsps.add(responses.POST, TOKEN_URL, json={"access_token": "acc-new", "expires_in": 86400})
+	rsps.add(responses.GET, f"{API}/contacts", json={"contacts": []})
+	provider = OAuthTokenProvider(oauth, tokens(expires_in=30), persist=lambda t: None, clock=clock)
+	assert list(make_client(provider, clock).iter_contacts()) == []
+	assert rsps.calls[-1].request.headers["Authorization"] == "Bearer acc-new"
+
+
+def test_a_token_endpoint_that_stays_throttled_raises_throttled_not_auth_error(rsps, oauth, clock):
+	rsps.add(responses.POST, TOKEN_URL, status=429, json=THROTTLED)
+	provider = OAuthTokenProvider(oauth, tokens(expires_in=30), persist=lambda t: None, clock=clock)
+	client = make_client(provider, clock)
+	with pytest.raises(Throttled):
+		list(client.iter_contacts())
+	assert len(rsps.calls) == client.max_retries + 1
+	assert client.calls == 0
