@@ -212,7 +212,9 @@ def fill_log(log: Any, stream: StreamReport) -> Any:
 	notes += [("Skip", n) for n in stream.skips]
 	notes += [("Warning", n) for n in stream.warnings]
 	for kind, note in notes[:MAX_LOG_ITEMS]:
-		log.append("items", {"kind": kind, "email": note.email, "reason": note.reason, "record": note.key})
+		# The email column is a 140-character Data field; an odd address from CC must not fail the log.
+		email = note.email[:140] if note.email else None
+		log.append("items", {"kind": kind, "email": email, "reason": note.reason, "record": note.key})
 	if len(notes) > MAX_LOG_ITEMS:
 		log.append(
 			"items",

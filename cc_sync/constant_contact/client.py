@@ -45,6 +45,7 @@ from cc_sync.constant_contact.models import (
 	ContactList,
 	ContactPage,
 	CustomField,
+	parse_contact,
 )
 from cc_sync.constant_contact.ratelimit import DailyBudget, Limiter, RateLimiter
 
@@ -323,6 +324,17 @@ class ConstantContactClient:
 		except PydanticValidationError as exc:
 			raise MalformedResponse(None, None, f"unexpected {cls.__name__} shape: {exc}", str(body)[:300])
 
+	@staticmethod
+	def _contact(body: Any) -> Contact:
+		"""One contact, read as tolerantly as a page reads each of its contacts."""
+		contact, problem = parse_contact(body)
+		if contact is None:
+			assert problem is not None
+			raise MalformedResponse(None, None, f"unreadable contact: {problem.reason}", problem.snippet)
+		if problem is not None:
+			log.warning("CC contact %s %s; raw: %s", problem.contact_id, problem.reason, problem.snippet)
+		return contact
+
 	# ---------------------------------------------------------------- contacts
 
 	def iter_contact_pages(
@@ -419,7 +431,7 @@ class ConstantContactClient:
 		body = self._request(
 			"GET", f"/contacts/{quote(contact_id, safe='')}", params={"include": _csv(include)}
 		)
-		return self._model(Contact, body)
+		return self._contact(body)
 
 	def put_contact(self, contact_id: str, body: dict[str, Any]) -> Contact:
 		"""Raw PUT. Core fields missing from `body` are nulled by CC; prefer `update_contact`.
@@ -429,7 +441,7 @@ class ConstantContactClient:
 		if not body.get("update_source"):
 			raise ValueError("update_source is required on PUT /contacts/{contact_id}")
 		result = self._request("PUT", f"/contacts/{quote(contact_id, safe='')}", json=body)
-		return self._model(Contact, result)
+		return self._contact(result)
 
 	@staticmethod
 	def build_put_body(contact: Contact, changes: dict[str, Any], update_source: str) -> dict[str, Any]:

@@ -3,15 +3,22 @@
 Every field is optional and unknown fields are kept (`model_extra`), because CC adds fields
 without notice, omits subresources unless asked for them (`include=`), and sends SMS-only
 contacts with no `email_address`. A bad timestamp becomes None instead of failing a whole page.
+
+Contacts are read one at a time (`parse_contact`), so one odd record never costs the rest of its
+page: an unreadable subresource item is left out and noted, and a contact whose identity or core
+fields cannot be read is skipped and noted with the reason and a raw snippet.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from dateutil import parser as _dateutil_parser
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import ValidationError as PydanticValidationError
 
 UTC = timezone.utc
 
@@ -183,9 +190,16 @@ class EmailAddress(CCModel):
 		return self.permission_to_send in KNOWN_PERMISSIONS
 
 
+def _text_value(value: Any) -> Any:
+	# Boolean custom fields (CC added the type in 2025) carry a JSON boolean: keep it as text.
+	if isinstance(value, bool):
+		return "true" if value else "false"
+	return value
+
+
 class CustomFieldValue(CCModel):
 	custom_field_id: str | None = None
-	value: str | None = None
+	value: Annotated[str | None, BeforeValidator(_text_value)] = None
 	choice_ids: StrList = None
 
 
@@ -261,12 +275,99 @@ class Contact(CCModel):
 		return self.permission == "unsubscribed"
 
 
+# Parts of a contact that can be left out when unreadable: the rest of the record still applies.
+# Anything else (the id, the email address with its consent, the core fields a PUT writes back)
+# must be read as sent, or the record is skipped.
+SUBRESOURCES = frozenset(
+	{"custom_fields", "phone_numbers", "street_addresses", "list_memberships", "taggings", "notes"}
+)
+SNIPPET_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class RecordProblem:
+	"""A contact CC sent that could not be read whole: skipped, or read without the named parts."""
+
+	contact_id: str | None
+	email: str | None
+	reason: str
+	snippet: str
+	skipped: bool
+
+
+def snippet(raw: Any, limit: int = SNIPPET_CHARS) -> str:
+	"""The start of a record as CC sent it, for a log a person reads."""
+	try:
+		text = json.dumps(raw, default=str, ensure_ascii=False, separators=(",", ":"))
+	except (TypeError, ValueError):
+		text = repr(raw)
+	return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _describe(error: Any) -> str:
+	where = ".".join(str(part) for part in error.get("loc", ())) or "record"
+	return f"{where}: {error.get('msg', 'unreadable')}"
+
+
+def parse_contact(raw: Any) -> tuple[Contact | None, RecordProblem | None]:
+	"""One contact as sent by CC: (contact, None), (contact, note of what was left out), or (None, why).
+
+	An unreadable subresource item (`street_addresses: [null]`, a custom-field value that is an
+	object) is dropped, and a subresource of the wrong shape (`notes` as a string) is dropped whole:
+	the person's consent and the other fields still apply. An unreadable id, email address or core
+	field skips the record, since guessing would write something CC never said.
+	"""
+	if not isinstance(raw, dict):
+		reason = f"not a JSON object but {type(raw).__name__}"
+		return None, RecordProblem(None, None, reason, snippet(raw), skipped=True)
+	contact_id = raw.get("contact_id") if isinstance(raw.get("contact_id"), str) else None
+	try:
+		return Contact.model_validate(raw), None
+	except PydanticValidationError as exc:
+		errors = exc.errors()
+	email = _raw_address(raw)
+	fatal = [e for e in errors if not e.get("loc") or e["loc"][0] not in SUBRESOURCES]
+	if fatal:
+		reason = "; ".join(_describe(e) for e in fatal[:3])
+		return None, RecordProblem(contact_id, email, reason, snippet(raw), skipped=True)
+	cleaned = dict(raw)
+	drop_items: dict[str, set[int]] = {}
+	for error in errors:
+		loc = error["loc"]
+		field_name = loc[0]
+		value = cleaned.get(field_name)
+		if len(loc) > 1 and isinstance(loc[1], int) and isinstance(value, list):
+			drop_items.setdefault(field_name, set()).add(loc[1])
+		else:
+			cleaned.pop(field_name, None)
+	for field_name, indexes in drop_items.items():
+		if field_name in cleaned:
+			cleaned[field_name] = [v for i, v in enumerate(cleaned[field_name]) if i not in indexes]
+	try:
+		contact = Contact.model_validate(cleaned)
+	except PydanticValidationError as exc:
+		reason = "; ".join(_describe(e) for e in exc.errors()[:3])
+		return None, RecordProblem(contact_id, email, reason, snippet(raw), skipped=True)
+	reason = "left out what could not be read: " + "; ".join(_describe(e) for e in errors[:5])
+	return contact, RecordProblem(contact_id, email, reason, snippet(raw), skipped=False)
+
+
+def _raw_address(raw: dict[str, Any]) -> str | None:
+	email_address = raw.get("email_address")
+	if isinstance(email_address, dict):
+		address = email_address.get("address")
+		return address if isinstance(address, str) else None
+	return email_address if isinstance(email_address, str) else None
+
+
 class ContactPage(CCModel):
 	contacts: list[Contact] = Field(default_factory=list)
 	contacts_count: OptInt = None
 	next_href: str | None = None
 	# Only on a 202 for `segment_id` queries: the segment is still being computed.
 	status: str | None = None
+	# Records of this page that were skipped or read in part, with the reason and a raw snippet.
+	problems: list[RecordProblem] = Field(default_factory=list)
 
 	@model_validator(mode="before")
 	@classmethod
@@ -274,6 +375,24 @@ class ContactPage(CCModel):
 		if isinstance(data, dict) and "_links" in data and "next_href" not in data:
 			return {**data, "next_href": _next_href(data["_links"])}
 		return data
+
+	@model_validator(mode="before")
+	@classmethod
+	def _read_each_contact(cls, data: Any) -> Any:
+		if not isinstance(data, dict) or not isinstance(data.get("contacts"), list):
+			return data
+		contacts: list[Contact] = []
+		problems: list[RecordProblem] = []
+		for raw in data["contacts"]:
+			if isinstance(raw, Contact):
+				contacts.append(raw)
+				continue
+			contact, problem = parse_contact(raw)
+			if contact is not None:
+				contacts.append(contact)
+			if problem is not None:
+				problems.append(problem)
+		return {**data, "contacts": contacts, "problems": problems}
 
 
 class ContactList(CCModel):

@@ -130,14 +130,17 @@ class SyncEngine:
 		report = RunReport(started=self.clock.now(), dry_run=dry_run)
 		ctx = RunContext(self.client, self.store, self.config, self.clock, report, dry_run=dry_run)
 		found: list[Any] = []
+		unreadable: list[Any] = []
 
 		def pull_one(c: RunContext) -> None:
 			stream = c.report.stream(STREAM_CHANGES)
-			found.extend(
-				self.client.iter_contacts(
-					email=address, status="all", include=list(self.config.include), limit=1
-				)
-			)
+			for page in self.client.iter_contact_pages(
+				email=address, status="all", include=list(self.config.include), limit=1
+			):
+				pull.note_problems(stream, page.problems)
+				found.extend(page.contacts)
+				# CC holds someone it sent unreadably: never import them as if CC did not.
+				unreadable.extend(p for p in page.problems if p.skipped)
 			c.applier(stream).apply(found)
 			if not dry_run:
 				self.store.commit()
@@ -149,7 +152,7 @@ class SyncEngine:
 
 		self._run_step(ctx, STREAM_CHANGES, pull_one)
 		self._run_step(ctx, STREAM_OPTOUT_PUSH, push_optout)
-		if not found and report.stream(STREAM_CHANGES).status == "success":
+		if not found and not unreadable and report.stream(STREAM_CHANGES).status == "success":
 			self._run_step(ctx, STREAM_PUSH, lambda c: push.push_email(c, address))
 			self._run_step(ctx, STREAM_ACTIVITIES, activities.run_activities)
 		report.finished = self.clock.now()

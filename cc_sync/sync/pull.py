@@ -12,14 +12,18 @@
 
 The watermark is read before fetching, queried minus the overlap window, and moved (to the time read
 before fetching) only after every page has been applied and committed. A failed stream leaves it alone.
+A record CC sends that cannot be read is skipped (or applied without the unreadable part) and logged with
+the reason and a raw snippet; the rest of its page is applied.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 from cc_sync.sync.context import RunContext
+from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_RECONCILE
 
 # The first opt-out pull asks for every opt-out since before CC's V3 API existed.
@@ -64,6 +68,7 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 			if deleted_count is not None and deleted_count == store.get_deleted_count():
 				report.fetched = 0
 				break
+		note_problems(report, page.problems)
 		applier.apply(page.contacts)
 		if not ctx.dry_run:
 			store.commit()
@@ -77,3 +82,18 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 		store.set_deleted_count(deleted_count)
 	store.commit()
 	report.watermark_after = started
+
+
+def note_problems(report: Any, problems: Iterable[Any]) -> None:
+	"""Log the records of a page that were skipped or read in part, each with its reason and raw start."""
+	for problem in problems:
+		email = normalise_email(problem.email) if isinstance(problem.email, str) else None
+		who = "" if email else f" (CC contact {problem.contact_id})" if problem.contact_id else ""
+		if problem.skipped:
+			report.fetched += 1
+			report.skip(
+				email,
+				f"CC sent a record that cannot be read{who}, skipped: {problem.reason}. Raw: {problem.snippet}",
+			)
+		else:
+			report.warn(email, f"applied; {problem.reason}{who}. Raw: {problem.snippet}")

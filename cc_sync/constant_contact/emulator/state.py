@@ -295,6 +295,15 @@ class AccountState:
 			self._unlink(self._need(contact_id), self._need_list(list_id))
 			self.version += 1
 
+	def malform(self, contact_id: str, **fields: Any) -> None:
+		"""Make CC send this contact with odd values from now on (a boolean custom-field value,
+		`street_addresses: [None]`, `email_address` as a string, ...): each named top-level field of the
+		resource is replaced as given, in every answer. Passing nothing puts the contact back to normal.
+		"""
+		with self._lock:
+			self._need(contact_id)["malformed"] = dict(fields)
+			self.version += 1
+
 	def get(self, contact_id: str) -> dict[str, Any]:
 		"""The contact exactly as `GET /contacts/{id}` with every include would answer."""
 		with self._lock:
@@ -365,6 +374,7 @@ class AccountState:
 				out["taggings"] = list(rec["taggings"])
 			if "notes" in includes:
 				out["notes"] = [dict(n) for n in rec["notes"]]
+		out.update(copy.deepcopy(rec.get("malformed") or {}))
 		return out
 
 	def list_resource(self, lst: Mapping[str, Any], membership: str | None) -> dict[str, Any]:

@@ -1,0 +1,130 @@
+"""One odd record never stops the others: CC pages are read per contact, opt-outs are pushed per record."""
+
+from __future__ import annotations
+
+import pytest
+
+from cc_sync.constant_contact.models import ContactPage, parse_contact
+from cc_sync.sync.records import STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_OPTOUTS, STREAM_PUSH
+from tests.unit.engine_world import make_world
+
+ODD_RECORDS = {
+	"bool-cf@example.com": {"custom_fields": [{"custom_field_id": "cf-1", "value": True}]},
+	"object-cf@example.com": {"custom_fields": [{"custom_field_id": "cf-1", "value": {"a": 1}}]},
+	"list-cf@example.com": {"custom_fields": [{"custom_field_id": "cf-1", "value": ["a", "b"]}]},
+	"null-address@example.com": {"street_addresses": [None]},
+	"string-notes@example.com": {"notes": "called on Monday"},
+}
+
+
+def test_odd_subresources_are_left_out_and_the_contact_still_reads():
+	for email, odd in ODD_RECORDS.items():
+		raw = {
+			"contact_id": "id-1",
+			"email_address": {"address": email, "permission_to_send": "unsubscribed"},
+			"first_name": "Ann",
+			**odd,
+		}
+		contact, problem = parse_contact(raw)
+		assert contact is not None, email
+		assert contact.email_address.permission_to_send == "unsubscribed"
+		assert contact.first_name == "Ann"
+		if email == "bool-cf@example.com":
+			# A boolean custom field is a value, kept as text.
+			assert problem is None
+			assert contact.custom_fields[0].value == "true"
+		else:
+			assert problem is not None and not problem.skipped
+			assert problem.contact_id == "id-1" and problem.email == email
+			assert email in problem.snippet
+
+
+@pytest.mark.parametrize(
+	"raw, why",
+	[
+		({"contact_id": "id-2", "email_address": "odd@example.com"}, "email_address"),
+		(
+			{"contact_id": "id-3", "email_address": {"address": "x@example.com"}, "first_name": {"a": 1}},
+			"first_name",
+		),
+		(None, "not a JSON object"),
+		("text", "not a JSON object"),
+	],
+)
+def test_a_record_that_cannot_be_read_is_skipped_with_reason_and_snippet(raw, why):
+	contact, problem = parse_contact(raw)
+	assert contact is None
+	assert problem.skipped and why in problem.reason
+	assert problem.snippet
+
+
+def test_a_page_keeps_every_readable_contact():
+	page = ContactPage.model_validate(
+		{
+			"contacts": [
+				{"contact_id": "a", "email_address": "a@example.com"},
+				{
+					"contact_id": "b",
+					"email_address": {"address": "b@example.com"},
+					"street_addresses": [None],
+				},
+				{"contact_id": "c", "email_address": {"address": "c@example.com"}},
+			],
+			"_links": {"next": {"href": "/v3/contacts?cursor=x"}},
+		}
+	)
+	assert [c.contact_id for c in page.contacts] == ["b", "c"]
+	assert [(p.contact_id, p.skipped) for p in page.problems] == [("a", True), ("b", False)]
+	assert page.next_href == "/v3/contacts?cursor=x"
+
+
+def _world_with_odd_opt_outs():
+	w = make_world()
+	w.emu.create_custom_field("Score", "score")
+	ids = {}
+	for email in [*ODD_RECORDS, "string-email@example.com", "plain@example.com"]:
+		ids[email] = w.emu.add_contact(email, first_name="P", list_ids=[w.list_id])
+	with w.emu.mocked():
+		w.run()
+	w.clock.advance(900)
+	for cc_id in ids.values():
+		w.emu.unsubscribe(cc_id)
+	for email, odd in ODD_RECORDS.items():
+		w.emu.malform(ids[email], **odd)
+	w.emu.malform(ids["string-email@example.com"], email_address="string-email@example.com")
+	w.clock.advance(60)
+	return w, ids
+
+
+def test_one_odd_record_does_not_stop_the_opt_out_stream_or_the_push():
+	w, _ids = _world_with_odd_opt_outs()
+	w.store.add_lead("new-lead@example.com", first_name="New")
+	with w.emu.mocked():
+		report = w.run()
+	optouts = report.streams[STREAM_OPTOUTS]
+	assert optouts.status == "success", optouts.error
+	# Every opt-out that can be read reaches the site, the odd-but-readable ones included.
+	for email in [*ODD_RECORDS, "plain@example.com"]:
+		assert w.store.contact_by_email(email).unsubscribed, email
+	# The unreadable one is skipped and logged with its reason and what CC sent.
+	[skip] = [s for s in optouts.skips if "cannot be read" in s.reason]
+	assert skip.email == "string-email@example.com"
+	assert "email_address" in skip.reason and '"email_address":"string-email@example.com"' in skip.reason
+	warned = {n.email for n in optouts.warnings if "Raw:" in n.reason}
+	assert warned == set(ODD_RECORDS) - {"bool-cf@example.com"}
+	assert w.store.get_watermark(STREAM_OPTOUTS) is not None
+	# ... and the push, which needs this run's opt-out and changes pulls, still runs.
+	assert report.streams[STREAM_CHANGES].status == "success"
+	assert report.streams[STREAM_PUSH].status == "success"
+	assert report.streams[STREAM_PUSH].pushed == 1
+
+
+def test_sync_now_never_imports_a_person_cc_sent_unreadably():
+	w, _ids = _world_with_odd_opt_outs()
+	w.store.add_lead("string-email@example.com", first_name="Again")
+	with w.emu.mocked():
+		result = w.engine.sync_email("string-email@example.com")
+	report = result["report"]
+	assert STREAM_PUSH not in report.streams
+	assert any("cannot be read" in s.reason for s in report.stream(STREAM_CHANGES).skips)
+	assert report.stream(STREAM_OPTOUT_PUSH).status in ("success", "pending")
