@@ -38,6 +38,7 @@ from cc_sync.constant_contact.errors import (
 	TransportError,
 	error_from_response,
 )
+from cc_sync.constant_contact.export_format import ExportReader, ExportRow
 from cc_sync.constant_contact.models import (
 	CORE_FIELDS,
 	Activity,
@@ -642,11 +643,20 @@ class ConstantContactClient:
 
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Bulk_Activities/getContactsExport
 		"""
+		yield from csv.DictReader(io.StringIO(self._export_text(results_href_or_id).lstrip("\ufeff")))
+
+	def read_contact_export(self, results_href_or_id: str, reader: ExportReader) -> Iterator[ExportRow]:
+		"""A finished export's rows as `Contact`s, read from CC's human-readable headers by `reader`.
+
+		ref: https://developer.constantcontact.com/api_reference/index.html#!/Bulk_Activities/getContactsExport
+		"""
+		yield from reader.rows(self._export_text(results_href_or_id))
+
+	def _export_text(self, results_href_or_id: str) -> str:
 		target = results_href_or_id
 		if not target.startswith(("/", "http://", "https://")):
 			target = f"/contact_exports/{quote(target, safe='')}"
-		text = self._request("GET", target, accept_csv=True)
-		yield from csv.DictReader(io.StringIO(text))
+		return self._request("GET", target, accept_csv=True)
 
 	def get_activity(self, activity_id: str) -> Activity:
 		"""The state and counters of one bulk activity (kept by CC for 10 days).

@@ -96,7 +96,7 @@ def test_import_semantics_unsubscribed_invalid_partial_revive_and_custom_fields(
 		{
 			"import_data": [
 				{"email": "gone@example.com", "first_name": "New"},
-				{"email": "Kept@Example.com", "first_name": "Kimberly", "cf:CRM_Id": "C-7", "city": "Oslo"},
+				{"email": "Kept@Example.com", "first_name": "Kimberly", "cf:crm_id": "C-7", "city": "Oslo"},
 				{"email": "not-an-email", "first_name": "Bad"},
 				{"email": "dead@example.com"},
 				{"email": "cf@example.com", "cf:nope": "x"},
@@ -222,11 +222,19 @@ def test_list_membership_activities_skip_unsubscribed(emu, http):
 	)
 
 
-def test_export_produces_csv_after_completion(emu, clock, http):
+def test_export_csv_has_cc_s_recorded_format(emu, clock, http):
+	"""Recorded CC exports (scripts reading real export files): human-readable headers, custom fields
+	headed by label, dates like `2020-09-25 16:45:13 -0400`, list names in `Email Lists`; the 201
+	already carries `_links.results`."""
 	list_id = emu.create_list("Newsletter")
+	emu.create_list("Events, 2024")
 	emu.create_custom_field("CRM Id")
 	a = emu.add_contact(
-		"a@example.com", first_name="Ann", list_ids=[list_id], custom_fields={"CRM_Id": "C-1"}
+		"a@example.com",
+		first_name="Ann",
+		list_ids=[list_id, emu.list_ids()[1]],
+		custom_fields={"crm_id": "C-1"},
+		phone_numbers=[{"kind": "home", "phone_number": "555-0100"}],
 	)
 	u = emu.add_contact("u@example.com")
 	clock.advance(30)
@@ -235,40 +243,51 @@ def test_export_produces_csv_after_completion(emu, clock, http):
 	emu.delete_contact(d)
 	resp = post(http, "/v3/activities/contact_exports", {})
 	activity = resp.json()
-	assert resp.status_code == 201 and "results" not in activity["_links"]
-	done = poll(http, poll(http, activity))
-	href = done["_links"]["results"]["href"]
-	assert href == f"/v3/contact_exports/{activity['activity_id']}"
+	href = activity["_links"]["results"]["href"]
+	assert resp.status_code == 201 and href == f"/v3/contact_exports/{activity['activity_id']}"
+	assert http.get(BASE + href).status_code == 404  # the file exists only once the export completed
+	poll(http, poll(http, activity))
 	file = http.get(BASE + href)
 	assert file.status_code == 200 and file.headers["Content-Type"].startswith("text/csv")
 	rows = list(csv.DictReader(io.StringIO(file.text)))
-	by_email = {r["email_address"]: r for r in rows}
+	header = file.text.splitlines()[0].split(",")
+	assert header[:4] == ["Email address", "Email status", "Email permission status", "Email update source"]
+	assert {"First name", "Last name", "Phone - home", "Email Lists", "Confirmed Opt-Out Date"} <= set(header)
+	assert "CRM Id" in header and not any(h.startswith("cf:") or "_" in h for h in header)
+	by_email = {r["Email address"]: r for r in rows}
 	assert set(by_email) == {"a@example.com", "u@example.com"}
-	assert by_email["a@example.com"]["email_lists"] == list_id
-	assert by_email["a@example.com"]["cf:CRM_Id"] == "C-1"
-	assert by_email["a@example.com"]["email_status"] == "implicit"
-	assert by_email["u@example.com"]["email_optout_date"] == "2024-06-01T00:00:30Z"
-	assert by_email["u@example.com"]["email_optout_reason"] == "bye"
+	ann = by_email["a@example.com"]
+	assert ann["Email Lists"] == "Newsletter, Events, 2024"
+	assert ann["CRM Id"] == "C-1" and ann["Phone - home"] == "555-0100"
+	assert (ann["Email status"], ann["Email permission status"]) == ("Active", "Implicit")
+	assert ann["Email update source"] == ""  # never edited
+	assert ann["Created At"] == "2024-05-31 20:00:00 -0400"  # the account's time zone (New York, summer)
+	unsub = by_email["u@example.com"]
+	assert unsub["Confirmed Opt-Out Date"] == "2024-05-31 20:00:30 -0400"
+	assert unsub["Confirmed Opt-Out Reason"] == "bye" and unsub["Email permission status"] == "Unsubscribed"
 	emu.unsubscribe(d)
 	unsub = run(
 		http,
 		"/v3/activities/contact_exports",
-		{"status": "unsubscribed", "fields": ["email_address", "email_optout_date"]},
+		{
+			"status": "unsubscribed",
+			"fields": ["email_address", "email_optout_date", "website", "social_profiles"],
+		},
 	)
 	rows = list(csv.DictReader(io.StringIO(http.get(BASE + unsub["_links"]["results"]["href"]).text)))
-	assert {r["email_address"] for r in rows} == {"u@example.com", "d@example.com"}
+	assert {r["Email address"] for r in rows} == {"u@example.com", "d@example.com"}
+	assert {"Website", "Social Profiles"} <= set(rows[0])
 	no_email = run(
 		http,
 		"/v3/activities/contact_exports",
 		{"contact_ids": [a], "fields": ["first_name", "email_optout_date"]},
 	)
 	header = http.get(BASE + no_email["_links"]["results"]["href"]).text.splitlines()[0]
-	assert header == "first_name,cf:CRM_Id"
+	assert header == "First name,CRM Id"  # the email_opt* columns come only with email_address
 	assert (
 		post(http, "/v3/activities/contact_exports", {"contact_ids": [a], "list_ids": [list_id]}).status_code
 		== 400
 	)
-	assert a
 
 
 def test_activity_listing_and_unknown(emu, http):

@@ -151,7 +151,7 @@ def test_includes_appear_only_when_asked(emu, http):
 	cid = emu.add_contact(
 		"inc@example.com",
 		list_ids=[list_id],
-		custom_fields={"CRM_Id": "C-1"},
+		custom_fields={"crm_id": "C-1"},
 		phone_numbers=["555-1234"],
 		street_addresses=[{"kind": "home", "city": "Oslo"}],
 	)
@@ -390,7 +390,7 @@ def test_lists_and_custom_fields_page(emu, http):
 	for i in range(3):
 		emu.create_custom_field(f"Field {i}")
 	fields = get(http, "/v3/contact_custom_fields", limit=2).json()
-	assert [f["name"] for f in fields["custom_fields"]] == ["Field_0", "Field_1"]
+	assert [f["name"] for f in fields["custom_fields"]] == ["field_0", "field_1"]
 	assert get(http, "/v3/contact_custom_fields", limit=101).status_code == 400
 
 

@@ -41,7 +41,7 @@ def test_bodies_match_the_contract(definitions):
 		"s@example.com",
 		first_name="S",
 		list_ids=[list_id],
-		custom_fields={"CRM_Id": "1"},
+		custom_fields={"crm_id": "1"},
 		phone_numbers=[{"phone_number": "555", "kind": "work"}],
 		street_addresses=[{"kind": "home", "city": "Oslo"}],
 	)

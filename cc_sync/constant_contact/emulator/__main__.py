@@ -28,6 +28,15 @@ def main(argv: list[str] | None = None) -> int:
 	serve.add_argument("--activity-steps", type=int, default=2, help="polls until a bulk activity completes")
 	serve.add_argument("--token-ttl", type=float, default=86400.0, help="access token lifetime in seconds")
 	serve.add_argument("--quiet", action="store_true", help="do not log each request")
+	serve.add_argument(
+		"--optout-after",
+		choices=("filters", "ignored", "empty"),
+		default="filters",
+		help="how CC answers optout_after: filters, is ignored, or returns nothing",
+	)
+	serve.add_argument(
+		"--refresh-tokens", choices=("rotating", "long_lived"), default="rotating", help="refresh token kind"
+	)
 	args = parser.parse_args(argv)
 
 	emu = ConstantContactEmulator(
@@ -38,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
 		access_token_ttl=args.token_ttl,
 		activity_steps=args.activity_steps,
 		faults=FaultConfig(rate=args.fail_rate, seed=args.seed),
+		optout_after=args.optout_after,
+		refresh_tokens=args.refresh_tokens,
 	)
 	generate_account(
 		emu, contacts=args.contacts, lists=args.lists, custom_fields=args.custom_fields, seed=args.seed

@@ -7,8 +7,6 @@ Werkzeug server; both turn `EmulatedTimeout` into their own notion of a timeout.
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 import re
 from collections import deque
@@ -16,10 +14,13 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from cc_sync.constant_contact.clock import Clock
+from cc_sync.constant_contact.normalise import cc_address_part
 
 from .auth import TokenAuthority
+from .exports import ExportsMixin
 from .faults import EmulatedTimeout, FaultConfig
 from .state import (
 	CORE_FIELDS,
@@ -42,54 +43,7 @@ QUEUE_CAP = 1000
 ACTIVITY_RETENTION = timedelta(days=10)
 PENDING = ("initialized", "processing")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-
-# Export columns are named by the `fields` value that asked for them (CC's documented field names);
-# `email_status` (permission_to_send) follows the "Email status" column of CC's own export screens.
-EXPORT_FIELDS = (
-	"email_address",
-	"first_name",
-	"last_name",
-	"job_title",
-	"company_name",
-	"phone_number",
-	"street",
-	"city",
-	"state",
-	"zip",
-	"country",
-	"anniversary",
-	"birthday",
-	"birthday_month",
-	"birthday_day",
-	"email_status",
-	"email_lists",
-	"source_name",
-	"created_at",
-	"updated_at",
-	"email_optin_source",
-	"email_optin_date",
-	"email_optout_source",
-	"email_optout_date",
-	"email_optout_reason",
-	"notes",
-	"sms_number",
-	"sms_consent_date",
-	"sms_status",
-)
-EXPORT_DEFAULT_FIELDS = (
-	"email_address",
-	"first_name",
-	"last_name",
-	"email_status",
-	"email_optin_source",
-	"email_optin_date",
-	"email_optout_source",
-	"email_optout_date",
-	"email_optout_reason",
-	"email_lists",
-	"created_at",
-	"updated_at",
-)
+OPTOUT_AFTER_MODES = ("filters", "ignored", "empty")
 
 # JSON import keys: phones by kind, and the address parts of each address kind (plain = home).
 IMPORT_CORE = ("first_name", "last_name", "job_title", "company_name", "anniversary")
@@ -203,12 +157,22 @@ def _before(field: str, bound: tuple[str, bool]) -> Callable[[Mapping[str, Any]]
 	return lambda r: r[field] is not None and r[field] < text
 
 
-class ConstantContactEmulator(AccountState):
+class ConstantContactEmulator(ExportsMixin, AccountState):
 	"""A stateful emulator of the CC V3 endpoints cc_sync uses, with CC's real quirks and limits.
 
 	Switches: `rate_limit` (requests per 1 s window, None = off), `daily_quota` (None = off),
 	`require_auth`, `activity_steps` (polls until an activity completes), `activity_seconds` (or clock
 	time until it completes), `oversize_import` ("truncate" as CC does, or "reject"), `faults`.
+
+	Where CC's behaviour is uncertain, a switch picks it:
+	- `optout_after`: "filters" (as the reference documents), "ignored" (the filter has no effect, as
+	  CC support's "the API is not able to retrieve opt outs from after a certain date" would mean), or
+	  "empty" (such a query returns no contacts at all);
+	- `refresh_tokens`: "rotating" (each refresh invalidates the old token) or "long_lived" (the same
+	  refresh token comes back unchanged, as recorded for long-lived tokens);
+	- `normalise_addresses`: CC rewrites `CA` to `California`, `US` to `United States` on write
+	  (recorded); off stores addresses as sent;
+	- `export_tz`: the account's time zone, in which export CSV dates are written.
 	"""
 
 	def __init__(
@@ -227,15 +191,25 @@ class ConstantContactEmulator(AccountState):
 		redirect_uris: list[str] | None = None,
 		faults: FaultConfig | None = None,
 		oversize_import: str = "truncate",
+		optout_after: str = "filters",
+		refresh_tokens: str = "rotating",
+		normalise_addresses: bool = True,
+		export_tz: str = "America/New_York",
 	) -> None:
 		super().__init__(clock, seed=seed)
+		if optout_after not in OPTOUT_AFTER_MODES:
+			raise ValueError(f"optout_after must be one of {OPTOUT_AFTER_MODES}")
 		self.auth = TokenAuthority(
 			self.clock,
 			client_id=client_id,
 			client_secret=client_secret,
 			redirect_uris=redirect_uris,
 			access_token_ttl=access_token_ttl,
+			refresh_tokens=refresh_tokens,
 		)
+		self.optout_after = optout_after
+		self.normalise_addresses = normalise_addresses
+		self.export_tz = ZoneInfo(export_tz)
 		self.faults = faults or FaultConfig(seed=seed)
 		self.rate_limit = rate_limit
 		self.daily_quota = daily_quota
@@ -546,6 +520,10 @@ class ConstantContactEmulator(AccountState):
 		for key, field in (("updated", "updated_at"), ("created", "created_at"), ("optout", "opt_out_date")):
 			after = _bound(params, f"{key}_after")
 			before = _bound(params, f"{key}_before")
+			if key == "optout" and (after or before) and self.optout_after != "filters":
+				if self.optout_after == "empty":
+					return lambda r: False
+				continue  # "ignored": the opt-out bounds have no effect
 			if after:
 				checks.append(_after(field, after))
 			if before:
@@ -702,7 +680,8 @@ class ConstantContactEmulator(AccountState):
 		if "street_addresses" in subs:
 			keys = ("kind", "street", "city", "state", "postal_code", "country")
 			old = [tuple(a.get(k) for k in keys) for a in rec["street_addresses"]]
-			new = [tuple(a.get(k) for k in keys) for a in subs["street_addresses"]]
+			norm = cc_address_part if self.normalise_addresses else (lambda _k, v: v)
+			new = [tuple(norm(k, a.get(k)) for k in keys) for a in subs["street_addresses"]]
 			if old != new:
 				rec["street_addresses"] = []
 				for address in subs["street_addresses"]:
@@ -741,7 +720,9 @@ class ConstantContactEmulator(AccountState):
 				"contacts.api.conflict",
 				f"Validation failed: Email already exists for contact {existing['contact_id']}",
 			)
-		permission = email.get("permission_to_send") or "implicit"
+		# Recorded CC: a contact the person created (create_source Contact) is explicit; one the account
+		# added is implicit.
+		permission = email.get("permission_to_send") or ("explicit" if source == "Contact" else "implicit")
 		if permission not in PERMISSIONS:
 			raise _invalid("email_address.permission_to_send is not valid")
 		core = self._core_from(body)
@@ -999,8 +980,9 @@ class ConstantContactEmulator(AccountState):
 		out["activity_errors"] = list(act["errors"])
 		out["status"] = dict(act["status"])
 		links: dict[str, Any] = {"self": {"href": f"/v3/activities/{act['activity_id']}"}}
-		if act["kind"] == "export" and act["state"] == "completed":
-			# The spec example says /v3/contacts_exports/; the real path is /v3/contact_exports/.
+		if act["kind"] == "export":
+			# Recorded CC: the 201 already carries the results link (the file answers 404 until the export
+			# completes). The spec example says /v3/contacts_exports/; the real path is /v3/contact_exports/.
 			links["results"] = {"href": f"/v3/contact_exports/{act['activity_id']}"}
 		out["_links"] = links
 		return out
@@ -1335,101 +1317,3 @@ class ConstantContactEmulator(AccountState):
 			act["status"]["items_completed_count"] += 1
 			if not rec["deleted_at"]:
 				self._delete(rec)
-
-	# -- exports --------------------------------------------------------------------------------------
-
-	def _post_export(self, _params: dict[str, str], body: Any) -> tuple[int, Any]:
-		body = body if isinstance(body, dict) else {}
-		if body.get("tag_ids") or body.get("segment_id") is not None or body.get("new_subscriber"):
-			raise _invalid(
-				"tag_ids, segment_id and new_subscriber exports are not supported by this emulator"
-			)
-		contact_ids, list_ids = body.get("contact_ids"), body.get("list_ids")
-		if contact_ids and list_ids:
-			# CC quirk: the export filters are mutually exclusive (contact_ids combine only with status).
-			raise _invalid("contact_ids and list_ids are mutually exclusive")
-		if (contact_ids and len(contact_ids) > 500) or (list_ids and len(list_ids) > 50):
-			raise _invalid("contact_ids accepts at most 500 ids, list_ids at most 50")
-		status = body.get("status")
-		if status not in (None, "", "all", "active", "unsubscribed", "removed", "deleted", *PERMISSIONS):
-			raise _invalid(f"status {status} is not valid")
-		fields = body.get("fields")
-		if fields is not None:
-			if not isinstance(fields, list) or any(f not in EXPORT_FIELDS for f in fields):
-				raise _invalid(f"fields accepts only: {', '.join(EXPORT_FIELDS)}")
-		payload = {
-			"contact_ids": contact_ids,
-			"list_ids": list_ids,
-			"status": status or None,
-			"fields": fields,
-		}
-		act = self._new_activity("export", payload, {"items_total_count": 0, "items_completed_count": 0})
-		return 201, self._activity_json(act)
-
-	def _apply_export(self, act: dict[str, Any]) -> None:
-		payload = act["payload"]
-		if payload["contact_ids"]:
-			recs = [self._by_id[c] for c in dict.fromkeys(payload["contact_ids"]) if c in self._by_id]
-		elif payload["list_ids"]:
-			recs = self._source_records({"source": {"list_ids": payload["list_ids"]}})
-		else:
-			recs = list(self._order)
-		status = payload["status"]
-		if status in (None, "active"):
-			recs = [
-				r for r in recs if not r["deleted_at"] and (status is None or contact_status(r) == "active")
-			]
-		elif status == "unsubscribed":
-			# Unsubscribed by permission, deleted or not: permission_to_send tells, whatever deleted_at says.
-			recs = [r for r in recs if r["permission"] == "unsubscribed"]
-		elif status in ("removed", "deleted"):
-			recs = [r for r in recs if r["deleted_at"]]
-		elif status != "all":
-			recs = [r for r in recs if contact_status(r) == status]
-		fields = list(payload["fields"] or EXPORT_DEFAULT_FIELDS)
-		if "email_address" not in fields:
-			# CC quirk: the email_opt* columns come only together with email_address.
-			fields = [f for f in fields if not f.startswith("email_opt")]
-		cf_columns = list(self._fields.values())  # custom fields are exported by default
-		out = io.StringIO()
-		writer = csv.writer(out, lineterminator="\r\n")
-		writer.writerow([*fields, *(f"cf:{cf['name']}" for cf in cf_columns)])
-		for rec in recs:
-			writer.writerow(
-				[
-					*(self._export_value(rec, f) for f in fields),
-					*(rec["custom_fields"].get(cf["custom_field_id"], "") for cf in cf_columns),
-				]
-			)
-		act["csv"] = out.getvalue()
-		act["status"]["items_total_count"] = len(recs)
-		act["status"]["items_completed_count"] = len(recs)
-
-	def _export_value(self, rec: Mapping[str, Any], field: str) -> Any:
-		phone = rec["phone_numbers"][0] if rec["phone_numbers"] else {}
-		address = rec["street_addresses"][0] if rec["street_addresses"] else {}
-		value = {
-			"email_address": rec["address"],
-			"phone_number": phone.get("phone_number"),
-			"street": address.get("street"),
-			"city": address.get("city"),
-			"state": address.get("state"),
-			"zip": address.get("postal_code"),
-			"country": address.get("country"),
-			"birthday": f"{rec['birthday_month']}/{rec['birthday_day']}" if rec["birthday_month"] else None,
-			"email_status": rec["permission"],
-			"email_lists": ";".join(rec["lists"]),
-			"source_name": rec["create_source"],
-			"email_optin_source": rec["opt_in_source"],
-			"email_optin_date": rec["opt_in_date"],
-			"email_optout_source": rec["opt_out_source"],
-			"email_optout_date": rec["opt_out_date"],
-			"email_optout_reason": rec["opt_out_reason"],
-		}.get(field, rec.get(field))
-		return "" if value is None else value
-
-	def _get_export_file(self, _params: dict[str, str], _body: Any, export_id: str) -> Any:
-		act = self._activities.get(export_id)
-		if act is None or act["kind"] != "export" or act["state"] != "completed":
-			raise ApiError(404, "contact_exports.api.not_found", f"Export file {export_id} not found.")
-		return _Raw(200, "text/csv", act["csv"].encode())

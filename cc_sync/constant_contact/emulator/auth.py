@@ -1,8 +1,9 @@
 """The emulated authorization server (`authz.constantcontact.com/oauth2/default/v1`).
 
 It reproduces what breaks real integrations: single-use codes valid for 5 minutes, PKCE checked against
-the S256 challenge, no refresh token without `offline_access`, and rotating refresh tokens where each
-refresh invalidates every earlier token of the same grant.
+the S256 challenge, no refresh token without `offline_access`, and refresh tokens of either kind CC
+offers: rotating, where each refresh invalidates every earlier token of the same grant, or long-lived,
+where the same token comes back unchanged on every refresh.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from cc_sync.constant_contact.clock import Clock
 CODE_TTL = timedelta(minutes=5)
 REFRESH_IDLE_TTL = timedelta(days=180)
 DEFAULT_SCOPE = "contact_data offline_access"
+# Chosen per application in CC's developer portal: rotating (single use) or long-lived (reusable).
+REFRESH_KINDS = ("rotating", "long_lived")
 
 Response = tuple[int, dict[str, str], bytes]
 
@@ -50,7 +53,11 @@ class TokenAuthority:
 		client_secret: str,
 		redirect_uris: list[str] | None = None,
 		access_token_ttl: float = 86400.0,
+		refresh_tokens: str = "rotating",
 	) -> None:
+		if refresh_tokens not in REFRESH_KINDS:
+			raise ValueError(f"refresh_tokens must be one of {REFRESH_KINDS}")
+		self.refresh_tokens = refresh_tokens
 		self.clock = clock
 		self.client_id = client_id
 		self.client_secret = client_secret
@@ -168,9 +175,14 @@ class TokenAuthority:
 		):
 			return _oauth_error(400, "invalid_grant", "The refresh token is invalid or expired.")
 		self.refreshes += 1
+		if self.refresh_tokens == "long_lived":
+			# Recorded CC: a long-lived refresh token comes back unchanged and stays valid; using it
+			# restarts its 180-day idle clock.
+			entry["issued"] = now
+			return _json(200, self._grant(entry["scope"], family=entry["family"], refresh=token))
 		return _json(200, self._grant(entry["scope"], family=entry["family"]))
 
-	def _grant(self, scope: str, *, family: str) -> dict[str, Any]:
+	def _grant(self, scope: str, *, family: str, refresh: str | None = None) -> dict[str, Any]:
 		now = self.clock.now()
 		exp = now + timedelta(seconds=self.access_token_ttl)
 		access = self._jwt(now, exp, scope)
@@ -183,6 +195,9 @@ class TokenAuthority:
 		}
 		# CC quirk: without offline_access no refresh token is issued at all.
 		if "offline_access" in scope.split():
+			if refresh is not None:
+				body["refresh_token"] = refresh
+				return body
 			refresh = secrets.token_urlsafe(32)
 			self._refresh[refresh] = {"family": family, "scope": scope, "issued": now}
 			self._family_latest[family] = refresh

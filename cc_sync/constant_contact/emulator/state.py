@@ -18,6 +18,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from cc_sync.constant_contact.clock import Clock, SystemClock
+from cc_sync.constant_contact.normalise import cc_address_part
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -35,6 +36,7 @@ PERMISSIONS = ("explicit", "implicit", "not_set", "pending_confirmation", "temp_
 STATUSES = ("all", "active", "deleted", "not_set", "pending_confirmation", "temp_hold", "unsubscribed")
 MAX_LISTS_PER_CONTACT = 50
 
+_NAME_JUNK = re.compile(r"[^a-z0-9]+")
 _EMAIL_RE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z0-9-]{2,}$")
 
 
@@ -63,6 +65,11 @@ def parse_ts(value: str | datetime | date) -> datetime:
 
 def to_wire(value: str | datetime | date) -> str:
 	return format_ts(parse_ts(value))
+
+
+def custom_field_name(label: str) -> str:
+	"""CC's read-only `name` of a custom field: its label lower-cased, runs of other characters as `_`."""
+	return _NAME_JUNK.sub("_", label.strip().lower()).strip("_")
 
 
 def valid_email(address: Any) -> bool:
@@ -103,6 +110,8 @@ class AccountState:
 		self._fields: dict[str, dict[str, Any]] = {}
 		self._fields_by_name: dict[str, dict[str, Any]] = {}
 		self.version = 0
+		# Recorded CC: addresses are rewritten on write (`CA` → `California`, `US` → `United States`).
+		self.normalise_addresses = True
 
 	# -- time and ids -------------------------------------------------------------------------------
 
@@ -139,9 +148,12 @@ class AccountState:
 			return list_id
 
 	def create_custom_field(self, label: str, name: str | None = None, type: str = "string") -> str:
-		"""Make a custom field; its `name` (the cf: import key) is the label with underscores, as CC builds it."""
+		"""Make a custom field; its `name` (the cf: import key) is built from the label as CC builds it.
+
+		Recorded CC: the label lower-cased with underscores (`"Nango Dryrun CF"` → `nango_dryrun_cf`).
+		"""
 		with self._lock:
-			name = name or label.strip().replace(" ", "_")
+			name = name or custom_field_name(label)
 			if name in self._fields_by_name:
 				raise EmulatorError(f"custom field already exists: {name}")
 			field_id = self.new_id()
@@ -424,7 +436,8 @@ class AccountState:
 			"birthday_day": None,
 			"anniversary": None,
 			"create_source": create_source,
-			"update_source": create_source,
+			# Recorded CC: a contact never edited since creation has no update_source key at all.
+			"update_source": None,
 			"created_at": created_at,
 			"updated_at": updated_at,
 			"deleted_at": None,
@@ -520,6 +533,8 @@ class AccountState:
 		"""Merge the given parts into the address of that kind; True when something changed."""
 		kind = address.get("kind") or "home"
 		parts = {k: address[k] for k in ("street", "city", "state", "postal_code", "country") if k in address}
+		if self.normalise_addresses:
+			parts = {k: cc_address_part(k, v) for k, v in parts.items()}
 		for existing in rec["street_addresses"]:
 			if existing["kind"] == kind:
 				if all(existing.get(k) == v for k, v in parts.items()):

@@ -1,0 +1,186 @@
+"""Contact exports as recorded CC traffic shows them.
+
+- The 201 answer to `POST /activities/contact_exports` already carries `_links.results` (the file
+  itself answers 404 until the export has completed).
+- `fields` takes CC's documented names plus `website` and `social_profiles`.
+- The CSV has human-readable headers (`Email address`, `Email permission status`, `Confirmed Opt-Out
+  Date`, `Phone - home`, ...), custom fields headed by their label, dates in the account's time zone as
+  `2020-09-25 16:45:13 -0400`, and `Email Lists` as list names separated by commas (not confirmed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from typing import Any
+
+from cc_sync.constant_contact.export_format import (
+	ADDRESS_COLUMNS,
+	ADDRESS_KINDS,
+	EXPORT_COLUMNS,
+	PHONE_KINDS,
+	format_export_date,
+)
+
+from .state import PERMISSIONS, contact_status, parse_ts
+
+EXPORT_FIELDS = tuple(EXPORT_COLUMNS)
+# Without `fields`, CC exports its standard set; custom fields are always added.
+EXPORT_DEFAULT_FIELDS = (
+	"email_address",
+	"first_name",
+	"last_name",
+	"job_title",
+	"company_name",
+	"phone_number",
+	"street",
+	"city",
+	"state",
+	"zip",
+	"country",
+	"email_lists",
+	"source_name",
+	"created_at",
+	"updated_at",
+	"email_optin_source",
+	"email_optin_date",
+	"email_optout_source",
+	"email_optout_date",
+	"email_optout_reason",
+)
+_STATUS_WORDS = {
+	"active": "Active",
+	"unsubscribed": "Unsubscribed",
+	"deleted": "Removed",
+	"not_set": "Not set",
+	"pending_confirmation": "Pending confirmation",
+	"temp_hold": "Temp hold",
+}
+
+
+def _words(value: str | None) -> str:
+	return value.replace("_", " ").capitalize() if value else ""
+
+
+class ExportsMixin:
+	"""The export endpoints of `ConstantContactEmulator` (which supplies the state and activities)."""
+
+	export_tz: Any
+
+	def _post_export(self, _params: dict[str, str], body: Any) -> tuple[int, Any]:
+		from .api import _invalid
+
+		body = body if isinstance(body, dict) else {}
+		if body.get("tag_ids") or body.get("segment_id") is not None or body.get("new_subscriber"):
+			raise _invalid(
+				"tag_ids, segment_id and new_subscriber exports are not supported by this emulator"
+			)
+		contact_ids, list_ids = body.get("contact_ids"), body.get("list_ids")
+		if contact_ids and list_ids:
+			# CC quirk: the export filters are mutually exclusive (contact_ids combine only with status).
+			raise _invalid("contact_ids and list_ids are mutually exclusive")
+		if (contact_ids and len(contact_ids) > 500) or (list_ids and len(list_ids) > 50):
+			raise _invalid("contact_ids accepts at most 500 ids, list_ids at most 50")
+		status = body.get("status")
+		if status not in (None, "", "all", "active", "unsubscribed", "removed", "deleted", *PERMISSIONS):
+			raise _invalid(f"status {status} is not valid")
+		fields = body.get("fields")
+		if fields is not None:
+			if not isinstance(fields, list) or any(f not in EXPORT_FIELDS for f in fields):
+				raise _invalid(f"fields accepts only: {', '.join(EXPORT_FIELDS)}")
+		payload = {
+			"contact_ids": contact_ids,
+			"list_ids": list_ids,
+			"status": status or None,
+			"fields": fields,
+		}
+		act = self._new_activity("export", payload, {"items_total_count": 0, "items_completed_count": 0})
+		return 201, self._activity_json(act)
+
+	def _export_records(self, payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+		if payload["contact_ids"]:
+			recs = [self._by_id[c] for c in dict.fromkeys(payload["contact_ids"]) if c in self._by_id]
+		elif payload["list_ids"]:
+			recs = self._source_records({"source": {"list_ids": payload["list_ids"]}})
+		else:
+			recs = list(self._order)
+		status = payload["status"]
+		if status in (None, "active"):
+			return [
+				r for r in recs if not r["deleted_at"] and (status is None or contact_status(r) == "active")
+			]
+		if status == "unsubscribed":
+			# Unsubscribed by permission, deleted or not: permission_to_send tells, whatever deleted_at says.
+			return [r for r in recs if r["permission"] == "unsubscribed"]
+		if status in ("removed", "deleted"):
+			return [r for r in recs if r["deleted_at"]]
+		if status != "all":
+			return [r for r in recs if contact_status(r) == status]
+		return recs
+
+	def _apply_export(self, act: dict[str, Any]) -> None:
+		recs = self._export_records(act["payload"])
+		fields = list(act["payload"]["fields"] or EXPORT_DEFAULT_FIELDS)
+		if "email_address" not in fields:
+			# CC quirk: the email_opt* columns come only together with email_address.
+			fields = [f for f in fields if not f.startswith("email_opt")]
+		custom = list(self._fields.values())  # custom fields are exported by default, headed by label
+		out = io.StringIO()
+		writer = csv.writer(out, lineterminator="\r\n")
+		writer.writerow([*(c for f in fields for c in EXPORT_COLUMNS[f]), *(cf["label"] for cf in custom)])
+		for rec in recs:
+			writer.writerow(
+				[
+					*(v for f in fields for v in self._export_cells(rec, f)),
+					*(rec["custom_fields"].get(cf["custom_field_id"], "") for cf in custom),
+				]
+			)
+		act["csv"] = out.getvalue()
+		act["status"]["items_total_count"] = len(recs)
+		act["status"]["items_completed_count"] = len(recs)
+
+	def _export_date(self, value: str | None) -> str:
+		return format_export_date(parse_ts(value), self.export_tz) if value else ""
+
+	def _export_cells(self, rec: Mapping[str, Any], name: str) -> list[Any]:
+		if name == "email_address":
+			return [
+				rec["address"],
+				_STATUS_WORDS.get(contact_status(rec), _words(contact_status(rec))),
+				_words(rec["permission"]),
+				rec["update_source"] or "",
+			]
+		if name == "phone_number":
+			phones = {p["kind"]: p["phone_number"] for p in rec["phone_numbers"]}
+			return [phones.get(kind, "") for kind in PHONE_KINDS]
+		part = {"zip": "postal_code"}.get(name, name)
+		if part in ADDRESS_COLUMNS:
+			addresses = {a["kind"]: a for a in rec["street_addresses"]}
+			return [(addresses.get(kind) or {}).get(part) or "" for kind in ADDRESS_KINDS]
+		if name == "email_lists":
+			return [", ".join(self._lists[lid]["name"] for lid in rec["lists"])]
+		if name in ("created_at", "updated_at"):
+			return [self._export_date(rec[name])]
+		if name in ("email_optin_date", "email_optout_date"):
+			return [
+				self._export_date(
+					rec[name.replace("email_", "").replace("optin", "opt_in").replace("optout", "opt_out")]
+				)
+			]
+		value = {
+			"birthday": f"{rec['birthday_month']}/{rec['birthday_day']}" if rec["birthday_month"] else None,
+			"source_name": rec["create_source"],
+			"email_optin_source": rec["opt_in_source"],
+			"email_optout_source": rec["opt_out_source"],
+			"email_optout_reason": rec["opt_out_reason"],
+		}.get(name, rec.get(name))
+		return ["" if value is None else value]
+
+	def _get_export_file(self, _params: dict[str, str], _body: Any, export_id: str) -> Any:
+		from .api import ApiError, _Raw
+
+		act = self._activities.get(export_id)
+		if act is None or act["kind"] != "export" or act["state"] != "completed":
+			raise ApiError(404, "contact_exports.api.not_found", f"Export file {export_id} not found.")
+		return _Raw(200, "text/csv", act["csv"].encode())

@@ -1,0 +1,251 @@
+"""CC's contact export CSV: its real column headers, and rows read back into `Contact` models.
+
+Recorded CC exports (scripts that read CC's real export files) use human-readable headers, not API
+field names: `Email address`, `First name`, `Email permission status`, `Confirmed Opt-Out Date`,
+`Email Lists`, `Created At`, `Phone - home`, ...; custom fields are headed by their *label*, and dates
+look like `2020-09-25 16:45:13 -0400` (the account's time zone). `Email Lists` appears to hold list
+*names* separated by commas (not confirmed), so names are resolved against the account's lists and a
+name that cannot be resolved leaves that row's memberships unknown rather than wrong.
+
+The export carries no contact id: rows are matched on the site by email.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cc_sync.constant_contact.models import Contact, parse_datetime
+
+EXPORT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
+PHONE_KINDS = ("home", "work", "mobile", "other")
+ADDRESS_KINDS = ("home", "work", "other")
+# Street-address part (API name) -> the words of its column header; the kind follows " - ".
+ADDRESS_COLUMNS = {
+	"street": "Street address",
+	"city": "City",
+	"state": "State/Province",
+	"postal_code": "Zip/Postal code",
+	"country": "Country",
+}
+
+# `fields` values of POST /activities/contact_exports -> the columns each one yields.
+EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+	"email_address": ("Email address", "Email status", "Email permission status", "Email update source"),
+	"first_name": ("First name",),
+	"last_name": ("Last name",),
+	"job_title": ("Job title",),
+	"company_name": ("Company name",),
+	"phone_number": tuple(f"Phone - {kind}" for kind in PHONE_KINDS),
+	"street": tuple(f"{ADDRESS_COLUMNS['street']} - {k}" for k in ADDRESS_KINDS),
+	"city": tuple(f"{ADDRESS_COLUMNS['city']} - {k}" for k in ADDRESS_KINDS),
+	"state": tuple(f"{ADDRESS_COLUMNS['state']} - {k}" for k in ADDRESS_KINDS),
+	"zip": tuple(f"{ADDRESS_COLUMNS['postal_code']} - {k}" for k in ADDRESS_KINDS),
+	"country": tuple(f"{ADDRESS_COLUMNS['country']} - {k}" for k in ADDRESS_KINDS),
+	"anniversary": ("Anniversary",),
+	"birthday": ("Birthday",),
+	"birthday_month": ("Birthday month",),
+	"birthday_day": ("Birthday day",),
+	"email_lists": ("Email Lists",),
+	"source_name": ("Source Name",),
+	"created_at": ("Created At",),
+	"updated_at": ("Updated At",),
+	"email_optin_source": ("Email Opt-In Source",),
+	"email_optin_date": ("Email Opt-In Date",),
+	"email_optout_source": ("Confirmed Opt-Out Source",),
+	"email_optout_date": ("Confirmed Opt-Out Date",),
+	"email_optout_reason": ("Confirmed Opt-Out Reason",),
+	"notes": ("Notes",),
+	"website": ("Website",),
+	"social_profiles": ("Social Profiles",),
+	"sms_number": ("SMS Number",),
+	"sms_consent_date": ("SMS Consent Date",),
+	"sms_status": ("SMS Status",),
+}
+# What the sync asks an export for: everything a Contact, its consent and its lists need.
+SYNC_EXPORT_FIELDS = (
+	"email_address",
+	"first_name",
+	"last_name",
+	"job_title",
+	"company_name",
+	"phone_number",
+	"street",
+	"city",
+	"state",
+	"zip",
+	"country",
+	"anniversary",
+	"birthday_month",
+	"birthday_day",
+	"email_lists",
+	"created_at",
+	"updated_at",
+	"email_optin_source",
+	"email_optin_date",
+	"email_optout_source",
+	"email_optout_date",
+	"email_optout_reason",
+)
+# The columns the opt-out safety net needs.
+OPTOUT_EXPORT_FIELDS = (
+	"email_address",
+	"email_optout_source",
+	"email_optout_date",
+	"email_optout_reason",
+)
+
+_CORE_COLUMNS = {
+	"first name": "first_name",
+	"last name": "last_name",
+	"job title": "job_title",
+	"company name": "company_name",
+	"anniversary": "anniversary",
+	"birthday month": "birthday_month",
+	"birthday day": "birthday_day",
+}
+_KNOWN = {c.lower() for cols in EXPORT_COLUMNS.values() for c in cols}
+
+
+def format_export_date(value: datetime, tz: Any) -> str:
+	"""A timestamp as CC's export writes it: local to the account, `2020-09-25 16:45:13 -0400`."""
+	return value.astimezone(tz).strftime(EXPORT_DATE_FORMAT)
+
+
+def parse_export_date(value: str | None) -> datetime | None:
+	"""`2020-09-25 16:45:13 -0400` (or any ISO form) as an aware UTC datetime; blank gives None."""
+	if not value or not value.strip():
+		return None
+	text = value.strip()
+	try:
+		return parse_datetime(datetime.strptime(text, EXPORT_DATE_FORMAT))
+	except ValueError:
+		return parse_datetime(text)
+
+
+def _permission(value: str | None) -> str | None:
+	"""`Implicit`, `Pending confirmation`, ... as the API spells them (`implicit`, `pending_confirmation`)."""
+	if not value or not value.strip():
+		return None
+	return "_".join(value.strip().lower().replace("-", " ").split())
+
+
+def split_list_names(value: str | None, names: Iterable[str]) -> tuple[list[str], list[str]]:
+	"""Resolve a comma-separated `Email Lists` cell to list names: (resolved, unresolved pieces).
+
+	A list name may itself hold a comma, so the longest run of pieces that makes a known name wins.
+	"""
+	if not value or not value.strip():
+		return [], []
+	known = set(names)
+	pieces = [p.strip() for p in value.split(",")]
+	resolved: list[str] = []
+	unresolved: list[str] = []
+	i = 0
+	while i < len(pieces):
+		for j in range(len(pieces), i, -1):
+			for sep in (", ", ","):
+				candidate = sep.join(pieces[i:j])
+				if candidate in known:
+					resolved.append(candidate)
+					i = j
+					break
+			else:
+				continue
+			break
+		else:
+			if pieces[i]:
+				unresolved.append(pieces[i])
+			i += 1
+	return resolved, unresolved
+
+
+@dataclass
+class ExportRow:
+	"""One export row as a `Contact` (no contact id), plus what could not be read from it."""
+
+	contact: Contact
+	problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExportReader:
+	"""Reads CC export CSV text into `ExportRow`s.
+
+	`list_ids_by_name` resolves `Email Lists`; `field_ids_by_label` maps custom-field columns (headed by
+	label) to their ids. Columns neither known nor a custom-field label are ignored.
+	"""
+
+	list_ids_by_name: Mapping[str, str] = field(default_factory=dict)
+	field_ids_by_label: Mapping[str, str] = field(default_factory=dict)
+
+	def rows(self, text: str) -> Iterator[ExportRow]:
+		reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+		labels = {label.strip().lower(): fid for label, fid in self.field_ids_by_label.items()}
+		for raw in reader:
+			yield self.row({(k or "").strip(): v for k, v in raw.items()}, labels)
+
+	def row(self, raw: Mapping[str, str | None], labels: Mapping[str, str] | None = None) -> ExportRow:
+		labels = labels if labels is not None else {k.lower(): v for k, v in self.field_ids_by_label.items()}
+		cells = {k.lower(): (v or "").strip() for k, v in raw.items() if k}
+		problems: list[str] = []
+		permission = _permission(cells.get("email permission status"))
+		if permission is None:
+			status = _permission(cells.get("email status"))
+			permission = "unsubscribed" if status == "unsubscribed" else None
+		email: dict[str, Any] = {
+			"address": cells.get("email address") or None,
+			"permission_to_send": permission,
+			"opt_in_source": cells.get("email opt-in source") or None,
+			"opt_in_date": parse_export_date(cells.get("email opt-in date")),
+			"opt_out_source": cells.get("confirmed opt-out source") or None,
+			"opt_out_date": parse_export_date(cells.get("confirmed opt-out date")),
+			"opt_out_reason": cells.get("confirmed opt-out reason") or None,
+		}
+		data: dict[str, Any] = {
+			"email_address": {k: v for k, v in email.items() if v is not None},
+			"created_at": parse_export_date(cells.get("created at")),
+			"updated_at": parse_export_date(cells.get("updated at")),
+		}
+		update_source = cells.get("email update source")
+		if update_source:
+			data["update_source"] = update_source
+		for column, name in _CORE_COLUMNS.items():
+			if cells.get(column):
+				data[name] = cells[column]
+		phones = [
+			{"kind": kind, "phone_number": cells[f"phone - {kind}"]}
+			for kind in PHONE_KINDS
+			if cells.get(f"phone - {kind}")
+		]
+		if phones:
+			data["phone_numbers"] = phones
+		addresses = []
+		for kind in ADDRESS_KINDS:
+			parts = {
+				part: cells[f"{words.lower()} - {kind}"]
+				for part, words in ADDRESS_COLUMNS.items()
+				if cells.get(f"{words.lower()} - {kind}")
+			}
+			if parts:
+				addresses.append({"kind": kind, **parts})
+		if addresses:
+			data["street_addresses"] = addresses
+		custom = [
+			{"custom_field_id": labels[column], "value": value}
+			for column, value in cells.items()
+			if column in labels and column not in _KNOWN and value
+		]
+		if custom:
+			data["custom_fields"] = custom
+		if "email lists" in cells:
+			names, unknown = split_list_names(cells["email lists"], self.list_ids_by_name)
+			if unknown:
+				problems.append(f"list names not found in the account: {', '.join(unknown)}")
+			else:
+				data["list_memberships"] = [self.list_ids_by_name[n] for n in names]
+		return ExportRow(Contact.model_validate(data), problems)
