@@ -279,6 +279,22 @@ class StoreContract:
 		store.rollback()
 		assert store.get_deleted_count() == 12
 
+	def test_count_cc_deleted_counts_distinct_cc_contacts_held_as_deleted(self, site):
+		store, _ = site
+		keys = store.apply_contacts(
+			[
+				ContactWrite(key=None, email="d1@example.com", cc_contact_id="cc-d1", cc_deleted=True),
+				ContactWrite(key=None, email="d2@example.com", cc_contact_id="cc-d2", cc_deleted=True),
+				ContactWrite(key=None, email="live@example.com", cc_contact_id="cc-live", cc_deleted=False),
+			],
+			(),
+		)
+		store.commit()
+		assert store.count_cc_deleted() == 2
+		store.apply_contacts([ContactWrite(key=keys[1], email="d2@example.com", cc_deleted=False)], ())
+		store.commit()
+		assert store.count_cc_deleted() == 1
+
 	def test_a_newer_local_optout_moves_the_optout_time_forward(self, site):
 		store, helper = site
 		helper.add_contact("later@example.com")

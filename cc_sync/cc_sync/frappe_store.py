@@ -247,6 +247,13 @@ class FrappeStore:
 		)
 		self.writes += 1
 
+	def count_cc_deleted(self) -> int:
+		rows = frappe.db.sql(
+			f"""select count(distinct `{CONTACT_CC_ID}`) from `tabContact`
+			where `{CONTACT_CC_DELETED}`=1 and ifnull(`{CONTACT_CC_ID}`, '')!=''"""
+		)
+		return cint(rows[0][0]) if rows else 0
+
 	# -- contacts: reading -----------------------------------------------------------------------
 	def _contact_columns(self) -> str:
 		"""The columns find_contacts reads; the sync's own datetimes come as text, parsed much faster here

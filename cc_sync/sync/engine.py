@@ -1,8 +1,10 @@
 """One sync run: the streams in a safe order, each failing on its own, and a report of everything.
 
-Order: opt-outs, deletes, changes, reconcile (pulls); then the site's opt-outs to CC; then bulk
-activities left open; then the lead push, which runs only when this run's opt-out and changes pulls
-succeeded (CC's own sync guide: pull before push, so an import never re-adds someone who just left, and
+Order: opt-outs, changes, deletes, reconcile (pulls; deletes after changes, so the site's count of
+deleted contacts already reflects revivals); then the site's opt-outs to CC; then bulk activities left
+open; then the lead push, which runs only when this run's opt-out, changes and deletes pulls succeeded
+(CC's own sync guide: pull before push, so an import never re-adds someone who just left; a CC delete
+moves no `updated_at`, so without the deletes pull an edited lead would revive a deleted contact; and
 the site knows which addresses CC already holds, whose CC-owned fields a push must not overwrite); then
 the new imports are followed. A quota or authorisation failure stops the run cleanly; any other failure fails
 its stream, rolls back its uncommitted writes, and the run goes on.
@@ -33,9 +35,9 @@ from cc_sync.sync.records import (
 from cc_sync.sync.report import RunReport
 from cc_sync.sync.store import SyncStore
 
-PULL_STREAMS = (STREAM_OPTOUTS, STREAM_DELETES, STREAM_CHANGES, STREAM_RECONCILE)
+PULL_STREAMS = (STREAM_OPTOUTS, STREAM_CHANGES, STREAM_DELETES, STREAM_RECONCILE)
 # What must succeed in the same run before anything is pushed.
-PUSH_NEEDS = (STREAM_OPTOUTS, STREAM_CHANGES)
+PUSH_NEEDS = (STREAM_OPTOUTS, STREAM_CHANGES, STREAM_DELETES)
 # What a scheduled run does when not told otherwise; reconcile has its own, slower cadence.
 DEFAULT_STREAMS = (
 	STREAM_OPTOUTS,
@@ -62,7 +64,7 @@ class SyncEngine:
 		if unknown:
 			raise ValueError(f"unknown stream(s): {', '.join(sorted(unknown))}")
 		if STREAM_PUSH in wanted:
-			# Pull before push: the push needs this run's opt-out and changes pulls.
+			# Pull before push: the push needs this run's opt-out, changes and deletes pulls.
 			wanted.update(PUSH_NEEDS)
 		report = RunReport(started=self.clock.now(), dry_run=dry_run)
 		ctx = RunContext(self.client, self.store, self.config, self.clock, report, dry_run=dry_run)

@@ -177,6 +177,9 @@ class MemoryStore:
 		self._undo.append(lambda: setattr(self, "deleted_count", old))
 
 	# -- contacts --------------------------------------------------------------------------------
+	def count_cc_deleted(self) -> int:
+		return len({c.cc_contact_id for c in self.contacts.values() if c.cc_deleted and c.cc_contact_id})
+
 	def find_contacts(self, cc_ids: Collection[str], emails: Collection[str]) -> list[SiteContact]:
 		keys: set[str] = set()
 		for cc_id in cc_ids:

@@ -3,10 +3,7 @@
 - opt-outs: `status=all&optout_after=W`: `updated_after` never sees an unsubscribe, because an
   unsubscribe moves only `email_address.updated_at`, not the contact's `updated_at`;
 - changes: `status=all&updated_after=W` with the subresources the mappings need;
-- deletes: `status=deleted`, which has no date filter. The first page carries `contacts_count`; when
-  it equals the count the last complete run saw, no contact was deleted since (a revived contact moves
-  its `updated_at`, so the changes stream sees it) and the stream stops after one call. Otherwise the
-  whole list is read and the applier writes only what changed;
+- deletes: see `run_deletes`;
 - reconcile: a complete `status=all` scan that corrects whatever the streams missed (list edits in CC's
   own screens, drift) and counts what it corrected.
 
@@ -47,40 +44,95 @@ def _query(ctx: RunContext, stream: str, since: datetime | None) -> dict[str, An
 			query["updated_after"] = since
 		return query
 	if stream == STREAM_DELETES:
-		return {"status": "deleted", "include_count": True, "limit": limit}
+		query = {"status": "deleted", "include_count": True, "limit": limit}
+		if since is not None:
+			query["updated_after"] = since
+		return query
 	if stream == STREAM_RECONCILE:
 		return {"status": "all", "include": include, "limit": limit}
 	raise ValueError(f"not a pull stream: {stream}")
 
 
 def run_pull(ctx: RunContext, stream: str) -> None:
+	if stream == STREAM_DELETES:
+		run_deletes(ctx)
+		return
 	report = ctx.report.stream(stream)
 	store = ctx.store
 	watermark = store.get_watermark(stream)
 	report.watermark_before = watermark
 	started = ctx.now()
 	since = watermark - ctx.config.overlap if watermark is not None else None
-	applier = ctx.applier(report)
-	deleted_count = None
-	for number, page in enumerate(ctx.client.iter_contact_pages(**_query(ctx, stream, since))):
-		if stream == STREAM_DELETES and number == 0:
-			deleted_count = page.contacts_count
-			if deleted_count is not None and deleted_count == store.get_deleted_count():
-				report.fetched = 0
-				break
-		note_problems(report, page.problems)
-		applier.apply(page.contacts)
-		if not ctx.dry_run:
-			store.commit()
+	_read(ctx, _query(ctx, stream, since), ctx.applier(report))
 	if stream == STREAM_RECONCILE:
 		report.corrected = report.created + report.updated
+	_finish(ctx, stream, watermark, started)
+
+
+def run_deletes(ctx: RunContext) -> None:
+	"""Deletes cost what changed: one call when nothing did, then only as much reading as it takes.
+
+	CC offers no `deleted_after`, `deleted_at` is a bare date, and a delete may not move the contact's
+	`updated_at` (unconfirmed; the emulator assumes it does not). So the stream first compares CC's
+	deleted count (`status=deleted&include_count=true&limit=1`, one call) with the number of CC contacts
+	the site holds as deleted, plus the deleted contacts the site cannot hold (no email address) as
+	counted at the last full read. Equal: nothing to read. Otherwise it reads
+	`status=deleted&updated_after=W`, which costs calls in proportion to the new deletes wherever CC
+	stamps a delete; and only if the counts still disagree, the whole deleted list, after which the
+	counts agree again. Comparing with what the site holds, rather than with CC's previous count, sees
+	a delete that a revival cancelled out in the count: the changes pull (run before this one in every
+	job that pushes) has already taken the revived contact off the site's deleted count.
+	"""
+	report = ctx.report.stream(STREAM_DELETES)
+	store = ctx.store
+	watermark = store.get_watermark(STREAM_DELETES)
+	report.watermark_before = watermark
+	started = ctx.now()
+	since = watermark - ctx.config.overlap if watermark is not None else None
+	unheld = store.get_deleted_count() or 0
+	query = _query(ctx, STREAM_DELETES, None)
+	cc_deleted = _deleted_total(ctx, query)
+	if cc_deleted - store.count_cc_deleted() != unheld:
+		applier = ctx.applier(report)
+		if since is not None:
+			_read(ctx, {**query, "updated_after": since}, applier)
+		if since is None or cc_deleted - store.count_cc_deleted() != unheld:
+			cc_deleted = _read(ctx, query, applier) or cc_deleted
+			unheld = cc_deleted - store.count_cc_deleted()
+			if not ctx.dry_run:
+				store.set_deleted_count(unheld)
+	_finish(ctx, STREAM_DELETES, watermark, started)
+
+
+def _deleted_total(ctx: RunContext, query: dict[str, Any]) -> int:
+	"""How many contacts CC holds deleted, from one page of one contact."""
+	for page in ctx.client.iter_contact_pages(**{**query, "limit": 1}):
+		if page.contacts_count is None:
+			raise ValueError("CC did not report contacts_count for status=deleted&include_count=true")
+		return page.contacts_count
+	return 0
+
+
+def _read(ctx: RunContext, query: dict[str, Any], applier: Any) -> int | None:
+	"""Apply every page of one query, committing each; returns CC's count when the query asked for it."""
+	count = None
+	for number, page in enumerate(ctx.client.iter_contact_pages(**query)):
+		if number == 0:
+			count = page.contacts_count
+		note_problems(applier.report, page.problems)
+		applier.apply(page.contacts)
+		if not ctx.dry_run:
+			ctx.store.commit()
+	return count
+
+
+def _finish(ctx: RunContext, stream: str, watermark: datetime | None, started: datetime) -> None:
+	report = ctx.report.stream(stream)
 	if ctx.dry_run:
 		report.watermark_after = watermark
 		return
-	store.set_watermark(stream, started)
-	if deleted_count is not None:
-		store.set_deleted_count(deleted_count)
-	store.commit()
+	ctx.store.set_watermark(stream, started)
+	ctx.store.commit()
 	report.watermark_after = started
 
 

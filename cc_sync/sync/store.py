@@ -29,10 +29,15 @@ class SyncStore(Protocol):
 	def set_watermark(self, stream: str, value: datetime) -> None: ...
 
 	def get_deleted_count(self) -> int | None:
-		"""How many contacts CC reported deleted when the deletes stream last finished."""
+		"""How many of CC's deleted contacts the site cannot hold (no email address), as counted when the
+		deletes stream last read the whole deleted list."""
 		...
 
 	def set_deleted_count(self, count: int) -> None: ...
+
+	def count_cc_deleted(self) -> int:
+		"""How many distinct CC contacts the site holds as deleted in CC (one cheap query)."""
+		...
 
 	# -- contacts --------------------------------------------------------------------------------
 	def find_contacts(self, cc_ids: Collection[str], emails: Collection[str]) -> list[SiteContact]:
