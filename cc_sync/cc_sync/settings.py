@@ -44,8 +44,9 @@ SCHEDULE: dict[str, tuple[str, int]] = {
 	STREAM_PUSH: ("push_interval", 1),
 	STREAM_RECONCILE: ("reconcile_interval_hours", 60),
 }
-# What each job asks the engine for. The engine adds the opt-out pull in front of any push, and the
-# opt-out job also tells CC about the site's own opt-outs, so consent moves both ways every turn.
+# What each job asks the engine for. The engine adds the opt-out, changes and deletes pulls in front of
+# any push, and the opt-out job also tells CC about the site's own opt-outs, so consent moves both ways
+# every turn.
 JOB_STREAMS: dict[str, tuple[str, ...]] = {
 	STREAM_OPTOUTS: (STREAM_OPTOUTS, STREAM_OPTOUT_PUSH),
 	STREAM_CHANGES: (STREAM_CHANGES,),
