@@ -176,6 +176,25 @@ class StoreContract:
 		# Resolved means CC holds it; the address is still opted out on the site.
 		assert "hal@example.com" in store.opted_out_emails(["hal@example.com"])
 
+	def test_a_deferred_optout_stays_pending_with_its_retry_state(self, site):
+		store, helper = site
+		helper.add_contact("kim@example.com")
+		helper.unsubscribe_locally("kim@example.com")
+		[fresh] = store.pending_optouts()
+		assert (fresh.attempts, fresh.retry_at, fresh.last_error) == (0, None, None)
+		store.defer_optout("kim@example.com", 2, T0 + timedelta(minutes=30), "ServerError: HTTP 503")
+		store.commit()
+		store.defer_optout("kim@example.com", 3, T0 + timedelta(hours=1), "not kept")
+		store.rollback()
+		[pending] = store.pending_optouts()
+		assert pending.email == "kim@example.com"
+		assert (pending.attempts, pending.retry_at, pending.last_error) == (
+			2,
+			T0 + timedelta(minutes=30),
+			"ServerError: HTTP 503",
+		)
+		assert "kim@example.com" in store.opted_out_emails(["kim@example.com"])
+
 	def test_request_cc_optout_queues_a_pending_optout(self, site):
 		store, helper = site
 		key = helper.add_contact("ida@example.com")

@@ -721,8 +721,8 @@ class FrappeStore:
 	# -- consent ---------------------------------------------------------------------------------
 	def pending_optouts(self) -> list[LocalOptOut]:
 		rows = frappe.db.sql(
-			f"""select email, opted_out_at, cc_contact_id, reason, by_person from `tab{OPT_OUT}`
-			where status = %s order by opted_out_at, email""",
+			f"""select email, opted_out_at, cc_contact_id, reason, by_person, attempts, retry_at, last_error
+			from `tab{OPT_OUT}` where status = %s order by opted_out_at, email""",
 			OPTOUT_PENDING,
 			as_dict=True,
 		)
@@ -733,9 +733,27 @@ class FrappeStore:
 				cc_contact_id=r.cc_contact_id or None,
 				reason=r.reason or None,
 				by_person=bool(r.by_person),
+				attempts=r.attempts or 0,
+				retry_at=from_site(r.retry_at),
+				last_error=r.last_error or None,
 			)
 			for r in rows
 		]
+
+	def defer_optout(self, email: str, attempts: int, retry_at: datetime, error: str) -> None:
+		frappe.db.sql(
+			f"""update `tab{OPT_OUT}` set attempts = %(attempts)s, retry_at = %(retry_at)s,
+			last_error = %(error)s, modified = %(now)s where email = %(email)s and status = %(pending)s""",
+			{
+				"attempts": attempts,
+				"retry_at": to_site(retry_at),
+				"error": error,
+				"now": now_datetime(),
+				"email": normalise_email(email),
+				"pending": OPTOUT_PENDING,
+			},
+		)
+		self.writes += 1
 
 	def resolve_optout(self, email: str, cc_contact_id: str | None, at: datetime) -> None:
 		address = normalise_email(email)
@@ -1084,7 +1102,8 @@ def _queue_optouts(requests: dict[str, dict[str, Any]], now: datetime) -> None:
 		):
 			frappe.db.sql(
 				f"""update `tab{OPT_OUT}` set opted_out_at = %(at)s, reason = coalesce(%(reason)s, reason),
-				by_person = %(by_person)s, modified = %(now)s where name = %(name)s""",
+				by_person = %(by_person)s, attempts = 0, retry_at = null, last_error = null,
+				modified = %(now)s where name = %(name)s""",
 				{
 					"at": values["opted_out_at"],
 					"reason": values.get("reason"),
@@ -1096,7 +1115,8 @@ def _queue_optouts(requests: dict[str, dict[str, Any]], now: datetime) -> None:
 		elif row.status != OPTOUT_PENDING:
 			frappe.db.sql(
 				f"""update `tab{OPT_OUT}` set status = %(pending)s, opted_out_at = %(at)s, resolved_at = null,
-				reason = %(reason)s, by_person = %(by_person)s, modified = %(now)s,
+				reason = %(reason)s, by_person = %(by_person)s, attempts = 0, retry_at = null,
+				last_error = null, modified = %(now)s,
 				cc_contact_id = coalesce(%(cc_id)s, cc_contact_id) where name = %(name)s""",
 				{
 					"pending": OPTOUT_PENDING,

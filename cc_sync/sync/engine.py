@@ -150,7 +150,8 @@ class SyncEngine:
 		def push_optout(c: RunContext) -> None:
 			for optout in self.store.pending_optouts():
 				if optout.email == address:
-					optout_push.push_one(c, optout)
+					# Asked for now: tried whatever its retry time says.
+					optout_push.attempt(c, optout, c.now())
 
 		self._run_step(ctx, STREAM_CHANGES, pull_one)
 		self._run_step(ctx, STREAM_OPTOUT_PUSH, push_optout)

@@ -304,6 +304,14 @@ class MemoryStore:
 				contact.cc_contact_id = cc_contact_id
 				self._by_cc_id[cc_contact_id] = key
 
+	def defer_optout(self, email: str, attempts: int, retry_at: datetime, error: str) -> None:
+		self._before("defer_optout")
+		old = self.optouts.get(email)
+		if old is None:
+			return
+		self.optouts[email] = replace(old, attempts=attempts, retry_at=retry_at, last_error=error)
+		self._undo.append(lambda: self.optouts.__setitem__(email, old))
+
 	def opted_out_emails(self, emails: Collection[str]) -> set[str]:
 		wanted = set(emails)
 		out = {e for e in wanted if e in self.optouts or e in self.suppressed}

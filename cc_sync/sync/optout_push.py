@@ -3,44 +3,92 @@
 `update_source` is `Contact` only when the person opted out themselves (an unsubscribe link), as CC
 asks; a site user's opt-out is sent as `Account`. An address CC does not hold needs nothing: the push
 never sends it. A contact deleted in CC is left deleted: a PUT would revive it, and nothing the site
-does re-adds it. A record CC refuses is reported and stays pending; the others go on.
+does re-adds it.
+
+Each opt-out is pushed on its own. One that fails (CC refuses it, answers 5xx, sends the contact in a
+shape that cannot be read, ...) is logged with the reason, stays pending and is tried again after a
+growing wait, so it never holds up the opt-outs behind it. Only what stops every call (the daily quota,
+a lost connection, throttling) stops the stream.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from cc_sync.constant_contact.errors import (
 	AuthError,
-	ConstantContactError,
 	NotFound,
 	QuotaExceeded,
 	Throttled,
 )
 from cc_sync.sync import consent
 from cc_sync.sync.context import RunContext
+from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import STREAM_OPTOUT_PUSH, LocalOptOut
+
+# The wait after the first failure, doubled after each further one, and never longer than a day.
+RETRY_FIRST = timedelta(minutes=15)
+RETRY_MAX = timedelta(hours=24)
+
+
+def retry_delay(attempts: int) -> timedelta:
+	"""How long to leave an opt-out alone after its `attempts`-th failed push."""
+	if attempts <= 1:
+		return RETRY_FIRST
+	return min(RETRY_MAX, RETRY_FIRST * (2 ** min(attempts - 1, 16)))
 
 
 def run_optout_push(ctx: RunContext) -> None:
 	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
+	now = ctx.now()
 	for optout in ctx.store.pending_optouts():
+		if optout.retry_at is not None and optout.retry_at > now:
+			report.warn(
+				optout.email,
+				f"waiting to retry after {optout.attempts} failed attempt(s), next after "
+				f"{optout.retry_at:%Y-%m-%d %H:%M} UTC; last error: {optout.last_error}",
+			)
+			continue
 		report.fetched += 1
-		try:
-			push_one(ctx, optout)
-		except (AuthError, QuotaExceeded, Throttled):
-			raise
-		except ConstantContactError as exc:
-			if exc.status is None or not 400 <= exc.status < 500:
-				raise
-			ctx.store.rollback()
-			report.fail(optout.email, f"CC refused the opt-out: {exc}; it stays pending")
+		attempt(ctx, optout, now)
+
+
+def attempt(ctx: RunContext, optout: LocalOptOut, now: datetime) -> None:
+	"""Push one opt-out; a failure that concerns only this record defers it instead of raising."""
+	try:
+		push_one(ctx, optout)
+	except (AuthError, QuotaExceeded, Throttled):
+		raise
+	except Exception as exc:  # one opt-out never holds up the others
+		ctx.store.rollback()
+		defer(ctx, optout, exc, now)
+
+
+def defer(ctx: RunContext, optout: LocalOptOut, exc: Exception, now: datetime) -> None:
+	"""Log a failed opt-out push and keep it pending until its next turn."""
+	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
+	attempts = optout.attempts + 1
+	retry_at = now + retry_delay(attempts)
+	reason = f"{type(exc).__name__}: {exc}"
+	report.fail(
+		optout.email,
+		f"could not push the opt-out to CC ({reason}); it stays pending and is tried again after "
+		f"{retry_at:%Y-%m-%d %H:%M} UTC (attempt {attempts})",
+	)
+	if not ctx.dry_run:
+		ctx.store.defer_optout(optout.email, attempts, retry_at, reason[:1000])
+		ctx.store.commit()
 
 
 def _find(ctx: RunContext, optout: LocalOptOut):
 	if optout.cc_contact_id:
 		try:
-			return ctx.client.get_contact(optout.cc_contact_id)
+			contact = ctx.client.get_contact(optout.cc_contact_id)
 		except NotFound:
-			pass
+			contact = None
+		# The contact may no longer hold this address (changed in CC, or SMS-only now): ask by address.
+		if contact is not None and normalise_email(_address(contact)) == optout.email:
+			return contact
 	for contact in ctx.client.iter_contacts(email=optout.email, status="all", limit=1):
 		return contact
 	return None
@@ -92,3 +140,8 @@ def push_one(ctx: RunContext, optout: LocalOptOut) -> None:
 	report.unsubscribed += 1
 	ctx.store.resolve_optout(optout.email, contact.contact_id, now)
 	ctx.store.commit()
+
+
+def _address(contact) -> str | None:
+	email_address = contact.email_address
+	return email_address.address if email_address is not None else None

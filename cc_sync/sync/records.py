@@ -84,6 +84,10 @@ class LocalOptOut:
 	reason: str | None = None
 	# Set by the person (an unsubscribe link) rather than by a user of the site.
 	by_person: bool = False
+	# Failed pushes so far, when the next may be tried, and why the last one failed.
+	attempts: int = 0
+	retry_at: datetime | None = None
+	last_error: str | None = None
 
 
 @dataclass(slots=True)

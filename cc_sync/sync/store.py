@@ -65,6 +65,10 @@ class SyncStore(Protocol):
 		"""CC now holds this opt-out (or has no such contact): stop pushing it."""
 		...
 
+	def defer_optout(self, email: str, attempts: int, retry_at: datetime, error: str) -> None:
+		"""Pushing this opt-out failed: keep it pending, not to be tried again before `retry_at`."""
+		...
+
 	def opted_out_emails(self, emails: Collection[str]) -> set[str]:
 		"""The subset of `emails` that either side is known to have opted out, or CC deleted."""
 		...

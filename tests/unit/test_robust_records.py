@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from cc_sync.constant_contact.models import ContactPage, parse_contact
@@ -128,3 +130,91 @@ def test_sync_now_never_imports_a_person_cc_sent_unreadably():
 	assert STREAM_PUSH not in report.streams
 	assert any("cannot be read" in s.reason for s in report.stream(STREAM_CHANGES).skips)
 	assert report.stream(STREAM_OPTOUT_PUSH).status in ("success", "pending")
+
+
+# ---------------------------------------------------------------- opt-out push, one record at a time
+
+
+def _world_with_site_optouts(*emails):
+	"""Contacts known to both sides, then opted out on the site one minute apart (oldest first)."""
+	w = make_world()
+	ids = {email: w.emu.add_contact(email, list_ids=[w.list_id]) for email in emails}
+	with w.emu.mocked():
+		w.run()
+	for email in emails:
+		w.clock.advance(60)
+		w.store.unsubscribe_locally(email)
+		w.store.commit()
+	return w, ids
+
+
+def _cc_permission(w, cc_id):
+	return w.emu.get(cc_id)["email_address"]["permission_to_send"]
+
+
+def test_a_5xx_on_one_optout_does_not_hold_up_the_later_ones_and_it_is_retried_with_backoff():
+	w, ids = _world_with_site_optouts("first@example.com", "second@example.com", "third@example.com")
+	first = ids["first@example.com"]
+	w.emu.inject("500", count=1000, path_prefix=f"/v3/contacts/{first}")
+	started = w.clock.now()
+	with w.emu.mocked():
+		report = w.run(STREAM_OPTOUT_PUSH)
+	stream = report.streams[STREAM_OPTOUT_PUSH]
+	assert stream.status == "partial"
+	assert _cc_permission(w, ids["second@example.com"]) == "unsubscribed"
+	assert _cc_permission(w, ids["third@example.com"]) == "unsubscribed"
+	assert _cc_permission(w, first) != "unsubscribed"
+	[error] = stream.errors
+	assert error.email == "first@example.com" and "HTTP 500" in error.reason and "attempt 1" in error.reason
+	[pending] = w.store.pending_optouts()
+	assert pending.email == "first@example.com" and pending.attempts == 1
+	assert pending.retry_at == started + timedelta(minutes=15)
+	assert "HTTP 500" in pending.last_error
+
+	# Before its retry time it is left alone: no call to CC for it.
+	w.clock.advance(5 * 60)
+	calls = w.emu.calls
+	with w.emu.mocked():
+		report = w.run(STREAM_OPTOUT_PUSH)
+	assert w.emu.calls == calls
+	assert report.streams[STREAM_OPTOUT_PUSH].failed == 0
+	assert "waiting to retry" in report.streams[STREAM_OPTOUT_PUSH].warnings[0].reason
+
+	# Due again and still failing: the wait doubles.
+	w.clock.advance(11 * 60)
+	started = w.clock.now()
+	with w.emu.mocked():
+		w.run(STREAM_OPTOUT_PUSH)
+	[pending] = w.store.pending_optouts()
+	assert pending.attempts == 2 and pending.retry_at == started + timedelta(minutes=30)
+
+	# CC answers again: the opt-out reaches it at its next turn.
+	w.emu.faults.clear()
+	w.clock.advance(31 * 60)
+	with w.emu.mocked():
+		report = w.run(STREAM_OPTOUT_PUSH)
+	assert report.streams[STREAM_OPTOUT_PUSH].unsubscribed == 1
+	assert _cc_permission(w, first) == "unsubscribed"
+	assert w.store.pending_optouts() == []
+
+
+def test_an_sms_only_contact_in_cc_does_not_hold_up_the_later_optouts():
+	w, ids = _world_with_site_optouts("sms@example.com", "after@example.com")
+	# CC now sends the first person without an email address (SMS-only).
+	w.emu.malform(ids["sms@example.com"], email_address=None)
+	with w.emu.mocked():
+		report = w.run(STREAM_OPTOUT_PUSH)
+	stream = report.streams[STREAM_OPTOUT_PUSH]
+	assert _cc_permission(w, ids["after@example.com"]) == "unsubscribed"
+	[error] = stream.errors
+	assert error.email == "sms@example.com" and "no email address" in error.reason
+	[pending] = w.store.pending_optouts()
+	assert pending.email == "sms@example.com" and pending.retry_at > w.clock.now()
+
+
+def test_retry_waits_grow_and_stop_at_a_day():
+	from cc_sync.sync.optout_push import retry_delay
+
+	waits = [retry_delay(n) for n in range(1, 10)]
+	assert waits[:4] == [timedelta(minutes=m) for m in (15, 30, 60, 120)]
+	assert waits == sorted(waits) and waits[-1] == timedelta(hours=24)
