@@ -1,7 +1,7 @@
 """The pull streams: each a CC query with its own watermark.
 
-- opt-outs: `status=all&optout_after=W`: `updated_after` never sees an unsubscribe, because an
-  unsubscribe moves only `email_address.updated_at`, not the contact's `updated_at`;
+- opt-outs: `status=all&optout_after=W` (see `optouts`): `updated_after` never sees an unsubscribe,
+  because an unsubscribe moves only `email_address.updated_at`, not the contact's `updated_at`;
 - changes: `status=all&updated_after=W` with the subresources the mappings need;
 - deletes: see `run_deletes`;
 - reconcile: a complete `status=all` scan that corrects whatever the streams missed (list edits in CC's
@@ -16,28 +16,18 @@ the reason and a raw snippet; the rest of its page is applied.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from cc_sync.sync import optouts
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_RECONCILE
-
-# The first opt-out pull asks for every opt-out since before CC's V3 API existed.
-OPTOUT_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def _query(ctx: RunContext, stream: str, since: datetime | None) -> dict[str, Any]:
 	include = list(ctx.config.include)
 	limit = ctx.config.page_limit
-	if stream == STREAM_OPTOUTS:
-		# CC's support: `status=all`, or contacts both deleted and unsubscribed are missed.
-		return {
-			"status": "all",
-			"optout_after": since or OPTOUT_EPOCH,
-			"include": include,
-			"limit": limit,
-		}
 	if stream == STREAM_CHANGES:
 		query: dict[str, Any] = {"status": "all", "include": include, "limit": limit}
 		if since is not None:
@@ -56,6 +46,9 @@ def _query(ctx: RunContext, stream: str, since: datetime | None) -> dict[str, An
 def run_pull(ctx: RunContext, stream: str) -> None:
 	if stream == STREAM_DELETES:
 		run_deletes(ctx)
+		return
+	if stream == STREAM_OPTOUTS:
+		optouts.run_optouts(ctx)
 		return
 	report = ctx.report.stream(stream)
 	store = ctx.store
