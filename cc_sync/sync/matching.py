@@ -20,16 +20,28 @@ IMPORT_EMAIL_MAX = 50
 
 
 def normalise_email(email: str | None) -> str | None:
-	"""Trimmed and case-folded, or None when empty."""
+	"""The key two records of one address share: trimmed and lower-cased, or None when empty.
+
+	A key for matching only, never what is sent: the push sends the address as the person wrote it
+	(`written_email`). Lower-casing, not `casefold()`, which would make `straße@` and `strasse@` (two
+	different mailboxes) one person.
+	"""
 	if not email:
 		return None
-	value = email.strip().casefold()
+	value = email.strip().lower()
 	return value or None
+
+
+def written_email(email: str | None) -> str | None:
+	"""The address as the person wrote it, trimmed of surrounding spaces: what goes to CC."""
+	if not email:
+		return None
+	return email.strip() or None
 
 
 def email_problem(email: str | None) -> str | None:
 	"""Why this address cannot be pushed to CC, or None when it can."""
-	address = normalise_email(email)
+	address = written_email(email)
 	if not address:
 		return "missing email"
 	if not _EMAIL_RE.match(address):

@@ -17,7 +17,7 @@ from typing import Any
 from cc_sync.constant_contact.errors import ConstantContactError
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.fieldmap import import_row
-from cc_sync.sync.matching import email_problem, normalise_email
+from cc_sync.sync.matching import email_problem, normalise_email, written_email
 from cc_sync.sync.records import STREAM_PUSH, ActivityRecord, PushCandidate, PushOutcome
 
 STATUS_QUEUED = "Queued"
@@ -149,7 +149,10 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 			by_email[email][0].append(candidate.key)
 			continue
 		known = bool(candidate.cc_contact_id) or email in in_cc
-		row = import_row(email, candidate.fields, ctx.config.field_map, known)
+		# Matched on the key, sent as the person wrote it.
+		row = import_row(
+			written_email(candidate.email) or email, candidate.fields, ctx.config.field_map, known
+		)
 		by_email[email] = ([candidate.key], row)
 	if outcomes and not ctx.dry_run:
 		store.record_push(outcomes)

@@ -1,0 +1,48 @@
+"""Addresses go to CC as the person wrote them; "Sync now" says where the person really stands."""
+
+from __future__ import annotations
+
+from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.records import STREAM_ACTIVITIES, STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_PUSH
+from tests.unit.engine_world import make_world
+
+
+def test_the_matching_key_never_merges_two_mailboxes():
+	assert normalise_email("  Anna.Straße@Example.de ") == "anna.straße@example.de"
+	assert normalise_email("anna.straße@example.de") != normalise_email("anna.strasse@example.de")
+
+
+def test_a_lead_is_pushed_with_its_address_as_written():
+	w = make_world()
+	w.store.add_lead(" Anna.Straße@Example.de ", first_name="Anna")
+	with w.emu.mocked():
+		report = w.run(STREAM_PUSH, STREAM_ACTIVITIES)
+		w.clock.advance(60)
+		w.run(STREAM_ACTIVITIES)
+	assert report.streams[STREAM_PUSH].pushed == 1
+	held = w.emu.find_by_email("anna.straße@example.de")
+	assert held is not None and held["email_address"]["address"] == "Anna.Straße@Example.de"
+	assert w.emu.find_by_email("anna.strasse@example.de") is None
+
+
+def test_a_cc_contact_is_held_on_the_site_under_its_own_address():
+	w = make_world()
+	w.emu.add_contact("straße@example.de", first_name="S")
+	with w.emu.mocked():
+		w.run(STREAM_CHANGES)
+	contact = w.store.contact_by_email("straße@example.de")
+	assert contact is not None and contact.email == "straße@example.de"
+
+
+def test_a_site_opt_out_of_a_non_ascii_address_reaches_cc():
+	w = make_world()
+	cc_id = w.emu.add_contact("straße@example.de", list_ids=[w.list_id])
+	# The site holds the address but never linked it to CC (no CC id to look it up by).
+	w.store.add_contact("Straße@Example.de")
+	w.store.unsubscribe_locally("Straße@Example.de")
+	w.store.commit()
+	with w.emu.mocked():
+		report = w.run(STREAM_OPTOUT_PUSH)
+	assert report.streams[STREAM_OPTOUT_PUSH].unsubscribed == 1
+	assert w.emu.get(cc_id)["email_address"]["permission_to_send"] == "unsubscribed"
+	assert w.store.pending_optouts() == []
