@@ -162,20 +162,58 @@ class SyncEngine:
 		return {"email": address, "cc": self.cc_view(address), "report": report}
 
 	def cc_view(self, email: str) -> dict[str, Any]:
-		"""CC's view of one person, for the form: subscribed, unsubscribed, deleted or not in CC."""
-		for contact in self.client.iter_contacts(email=email, status="all", limit=1):
-			permission = contact.email_address.permission_to_send if contact.email_address else None
-			if contact.deleted_at is not None:
-				state = "deleted"
-			elif permission == "unsubscribed":
-				state = "unsubscribed"
-			else:
-				state = "subscribed"
+		"""CC's view of one person, for the form: where they stand, as `cc_state` says."""
+		unreadable = None
+		for page in self.client.iter_contact_pages(email=email, status="all", limit=1):
+			for contact in page.contacts:
+				email_address = contact.email_address
+				permission = email_address.permission_to_send if email_address else None
+				state = cc_state(contact)
+				return {
+					"state": state,
+					"sendable": state == STATE_SUBSCRIBED,
+					"permission_to_send": permission,
+					"contact_id": contact.contact_id,
+					"opt_out_date": email_address.opt_out_date if email_address else None,
+					"updated_at": contact.updated_at,
+				}
+			unreadable = unreadable or next((p for p in page.problems if p.skipped), None)
+		if unreadable is not None:
+			# CC holds someone under this address but sent them in a shape that cannot be read.
 			return {
-				"state": state,
-				"permission_to_send": permission,
-				"contact_id": contact.contact_id,
-				"opt_out_date": contact.email_address.opt_out_date if contact.email_address else None,
-				"updated_at": contact.updated_at,
+				"state": "unreadable",
+				"sendable": False,
+				"contact_id": unreadable.contact_id,
+				"reason": unreadable.reason,
 			}
-		return {"state": "not in CC"}
+		return {"state": STATE_NOT_IN_CC, "sendable": False}
+
+
+# Where a person stands in CC, as "Sync now" shows it. Only `subscribed` is mailed by CC.
+STATE_SUBSCRIBED = "subscribed"
+STATE_NOT_IN_CC = "not in CC"
+_STATE_BY_PERMISSION = {
+	"explicit": STATE_SUBSCRIBED,
+	"implicit": STATE_SUBSCRIBED,
+	"unsubscribed": "unsubscribed",
+	# Waiting for the person to confirm (confirmed opt-in): not mailed yet.
+	"pending_confirmation": "pending confirmation",
+	# No permission recorded: not mailed.
+	"not_set": "not set",
+	# Held by CC for now (bounces, review): not mailed while held.
+	"temp_hold": "on hold",
+}
+
+
+def cc_state(contact: Any) -> str:
+	"""deleted, unsubscribed, subscribed, pending confirmation, not set, on hold, SMS only, or unknown.
+
+	Never "subscribed" for anything CC would not mail: an SMS-only contact has no email permission at
+	all, and a value CC has not documented is shown as unknown rather than guessed.
+	"""
+	if getattr(contact, "deleted_at", None) is not None:
+		return "deleted"
+	email_address = getattr(contact, "email_address", None)
+	if email_address is None or not getattr(email_address, "address", None):
+		return "SMS only"
+	return _STATE_BY_PERMISSION.get(email_address.permission_to_send or "", "unknown")

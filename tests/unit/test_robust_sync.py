@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import STREAM_ACTIVITIES, STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_PUSH
 from tests.unit.engine_world import make_world
@@ -46,3 +48,57 @@ def test_a_site_opt_out_of_a_non_ascii_address_reaches_cc():
 	assert report.streams[STREAM_OPTOUT_PUSH].unsubscribed == 1
 	assert w.emu.get(cc_id)["email_address"]["permission_to_send"] == "unsubscribed"
 	assert w.store.pending_optouts() == []
+
+
+@pytest.mark.parametrize(
+	"permission, state",
+	[
+		("explicit", "subscribed"),
+		("implicit", "subscribed"),
+		("pending_confirmation", "pending confirmation"),
+		("not_set", "not set"),
+		("temp_hold", "on hold"),
+		("unsubscribed", "unsubscribed"),
+	],
+)
+def test_sync_now_shows_the_real_permission(permission, state):
+	w = make_world()
+	w.emu.add_contact("p@example.com", permission=permission)
+	w.store.add_contact("p@example.com")
+	with w.emu.mocked():
+		result = w.engine.sync_email("p@example.com")
+	assert result["cc"]["state"] == state
+	assert result["cc"]["permission_to_send"] == permission
+	assert result["cc"]["sendable"] is (state == "subscribed")
+
+
+def test_sync_now_never_calls_an_sms_only_contact_subscribed():
+	w = make_world()
+	cc_id = w.emu.add_contact("sms@example.com")
+	w.emu.malform(cc_id, email_address=None)
+	with w.emu.mocked():
+		result = w.engine.sync_email("sms@example.com")
+	assert result["cc"]["state"] == "SMS only"
+	assert result["cc"]["sendable"] is False
+
+
+def test_sync_now_says_when_cc_sent_the_person_unreadably():
+	w = make_world()
+	cc_id = w.emu.add_contact("odd@example.com")
+	w.emu.malform(cc_id, email_address="odd@example.com")
+	with w.emu.mocked():
+		result = w.engine.sync_email("odd@example.com")
+	assert result["cc"]["state"] == "unreadable"
+	assert "email_address" in result["cc"]["reason"]
+
+
+def test_an_undocumented_permission_is_unknown_not_subscribed():
+	from types import SimpleNamespace
+
+	from cc_sync.sync.engine import cc_state
+
+	contact = SimpleNamespace(
+		deleted_at=None,
+		email_address=SimpleNamespace(address="x@example.com", permission_to_send="brand_new"),
+	)
+	assert cc_state(contact) == "unknown"

@@ -31,6 +31,21 @@ cc_sync.show_record_result = function (res) {
 		unsubscribed: ["red", __("Unsubscribed in Constant Contact")],
 		deleted: ["gray", __("Deleted in Constant Contact")],
 		"not in CC": ["orange", __("Not in Constant Contact")],
+		"pending confirmation": [
+			"orange",
+			__("Waiting for the person to confirm in Constant Contact: not mailed yet"),
+		],
+		"not set": ["orange", __("No permission to send in Constant Contact: not mailed")],
+		"on hold": ["orange", __("On hold in Constant Contact: not mailed while held")],
+		"SMS only": ["gray", __("SMS only in Constant Contact: no email address there")],
+		unreadable: [
+			"red",
+			__("Constant Contact sent this contact in a shape that cannot be read"),
+		],
+		unknown: [
+			"gray",
+			__("Unknown permission to send in Constant Contact: not counted as subscribed"),
+		],
 	};
 	const [colour, label] = states[res.cc.state] || ["gray", res.cc.state];
 	const esc = frappe.utils.escape_html;
