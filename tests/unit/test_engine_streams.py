@@ -315,7 +315,7 @@ def test_sync_email_pulls_pushes_and_reports_cc_view():
 	assert first["cc"]["state"] == "unsubscribed"
 	assert w.store.contact_by_email("one@example.com").unsubscribed
 	assert second["cc"]["state"] == "subscribed"
-	assert missing == {"state": "not in CC"}
+	assert missing == {"state": "not in CC", "sendable": False}
 	assert timedelta(0) <= w.clock.now() - w.clock.now()
 
 
