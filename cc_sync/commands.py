@@ -6,7 +6,7 @@ import click
 
 from frappe.commands import get_site, pass_context
 
-STREAM_CHOICES = ("all", "optouts", "changes", "deletes", "reconcile", "push", "optout_push")
+STREAM_CHOICES = ("all", "optouts", "changes", "deletes", "reconcile", "optout_scan", "push", "optout_push")
 
 
 @click.group("cc-sync")

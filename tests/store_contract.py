@@ -38,6 +38,16 @@ class StoreContract:
 		store.rollback()
 		assert store.get_watermark("changes") == T0
 
+	def test_stream_state_is_kept_only_when_committed(self, site):
+		store, _ = site
+		assert store.get_state("optouts") is None
+		store.set_state("optouts", {"expected": [{"email": "a@example.com"}], "reliable": True})
+		store.rollback()
+		assert store.get_state("optouts") is None
+		store.set_state("optouts", {"expected": [], "reliable": False, "reason": "x"})
+		store.commit()
+		assert store.get_state("optouts") == {"expected": [], "reliable": False, "reason": "x"}
+
 	def test_watermarks_are_per_stream(self, site):
 		store, _ = site
 		store.set_watermark("changes", T0)

@@ -23,6 +23,9 @@ DYNAMIC_LINK = "Dynamic Link"
 
 # -- settings fields the store writes ----------------------------------------------------------
 SETTINGS_DELETED_COUNT = "deleted_count"
+# The streams' own small JSON state (the opt-out stream's self-check), and what the form shows of it.
+SETTINGS_SYNC_STATE = "sync_state"
+SETTINGS_OPTOUT_CHECK = "optout_check"
 
 # -- custom fields on Contact ------------------------------------------------------------------
 CONTACT_CC_ID = "cc_contact_id"

@@ -45,6 +45,7 @@ from cc_sync.cc_sync.constants import (
 	OPT_OUT,
 	SETTINGS,
 	SETTINGS_DELETED_COUNT,
+	SETTINGS_SYNC_STATE,
 )
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
 from cc_sync.sync.matching import normalise_email
@@ -233,6 +234,25 @@ class FrappeStore:
 		# re-reads an overlap and is harmless; a timestamp conflict on every run would not be.
 		frappe.db.set_single_value(
 			self.settings_doctype, self._watermark_field(stream), to_site(value), update_modified=False
+		)
+		self.writes += 1
+
+	def _states(self) -> dict[str, Any]:
+		value = frappe.db.get_single_value(self.settings_doctype, SETTINGS_SYNC_STATE, cache=False)
+		states = _json(value, {})
+		return states if isinstance(states, dict) else {}
+
+	def get_state(self, name: str) -> dict[str, Any] | None:
+		return self._states().get(name)
+
+	def set_state(self, name: str, value: dict[str, Any]) -> None:
+		states = self._states()
+		states[name] = value
+		frappe.db.set_single_value(
+			self.settings_doctype,
+			SETTINGS_SYNC_STATE,
+			json.dumps(states, default=str, sort_keys=True),
+			update_modified=False,
 		)
 		self.writes += 1
 

@@ -26,6 +26,7 @@ from cc_sync.cc_sync.constants import (
 	JOB_TIMEOUT,
 	PROGRESS_EVENT,
 	SETTINGS,
+	SETTINGS_OPTOUT_CHECK,
 	SYNC_LOG,
 	TRIGGER_SCHEDULER,
 )
@@ -46,6 +47,7 @@ from cc_sync.constant_contact.client import DEFAULT_BASE_URL, ConstantContactCli
 from cc_sync.constant_contact.errors import AuthError
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.engine import SyncEngine
+from cc_sync.sync.records import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
 from cc_sync.sync.report import COUNTERS, RunReport, StreamReport
 
 RUN_LOCK_KEY = "cc_sync:run"
@@ -174,6 +176,20 @@ def save_budget(client: Any, budget: DailyBudget) -> None:
 	update_settings({"api_calls_today": total, "api_calls_day": today})
 
 
+def save_optout_check(report: RunReport) -> None:
+	"""Show on the settings page what the opt-out stream concluded about CC's optout_after (first line)
+	and what the last safety scan found (second line)."""
+	lines = (stored_values((SETTINGS_OPTOUT_CHECK,)).get(SETTINGS_OPTOUT_CHECK) or "").split("\n")
+	lines = [*lines, "", ""][:2]
+	for index, name in enumerate((STREAM_OPTOUTS, STREAM_OPTOUT_SCAN)):
+		stream = report.streams.get(name)
+		if stream is not None and stream.notice:
+			lines[index] = stream.notice
+	text = "\n".join(line for line in lines if line)
+	if text:
+		update_settings({SETTINGS_OPTOUT_CHECK: text})
+
+
 # ---------------------------------------------------------------- logs
 
 
@@ -205,6 +221,7 @@ def fill_log(log: Any, stream: StreamReport) -> Any:
 	log.watermark_before = to_site_datetime(stream.watermark_before)
 	log.watermark_after = to_site_datetime(stream.watermark_after)
 	log.activity_ids = ", ".join(stream.activity_ids) or None
+	log.summary = stream.notice
 	log.error = stream.error
 	log.traceback = stream.traceback
 	log.set("items", [])
@@ -364,6 +381,8 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 			{f"last_{name}_run": log.started for name in ran}
 			| {f"last_{n}_status": v for n, v in ran.items()}
 		)
+	if not dry_run:
+		save_optout_check(report)
 	save_budget(wiring.client, wiring.budget)
 	frappe.db.commit()
 	progress.calls, progress.contacts = wiring.client.calls, wiring.client.contacts_read

@@ -15,7 +15,7 @@ from typing import Any
 
 import frappe
 from frappe import _
-from frappe.utils import get_datetime, get_system_timezone, get_url
+from frappe.utils import cint, get_datetime, get_system_timezone, get_url
 
 from cc_sync.cc_sync.constants import (
 	CONNECTION_CONNECTED,
@@ -23,6 +23,8 @@ from cc_sync.cc_sync.constants import (
 	OAUTH_CALLBACK_PATH,
 	SETTINGS,
 	SETTINGS_DELETED_COUNT,
+	SETTINGS_OPTOUT_CHECK,
+	SETTINGS_SYNC_STATE,
 )
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP, FieldRule, parse_field_map
@@ -31,6 +33,7 @@ from cc_sync.sync.records import (
 	STREAM_CHANGES,
 	STREAM_DELETES,
 	STREAM_OPTOUT_PUSH,
+	STREAM_OPTOUT_SCAN,
 	STREAM_OPTOUTS,
 	STREAM_PUSH,
 	STREAM_RECONCILE,
@@ -43,6 +46,7 @@ SCHEDULE: dict[str, tuple[str, int]] = {
 	STREAM_DELETES: ("deletes_interval", 1),
 	STREAM_PUSH: ("push_interval", 1),
 	STREAM_RECONCILE: ("reconcile_interval_hours", 60),
+	STREAM_OPTOUT_SCAN: ("optout_scan_interval_hours", 60),
 }
 # What each job asks the engine for. The engine adds the opt-out, changes and deletes pulls in front of
 # any push, and the opt-out job also tells CC about the site's own opt-outs, so consent moves both ways
@@ -52,6 +56,7 @@ JOB_STREAMS: dict[str, tuple[str, ...]] = {
 	STREAM_CHANGES: (STREAM_CHANGES,),
 	STREAM_DELETES: (STREAM_DELETES,),
 	STREAM_RECONCILE: (STREAM_RECONCILE,),
+	STREAM_OPTOUT_SCAN: (STREAM_OPTOUT_SCAN,),
 	STREAM_PUSH: (STREAM_OPTOUT_PUSH, STREAM_ACTIVITIES, STREAM_PUSH),
 	STREAM_OPTOUT_PUSH: (STREAM_OPTOUT_PUSH,),
 	# "Sync now" with every stream: the engine's default order.
@@ -65,6 +70,8 @@ MACHINE_FIELDS = (
 	*WATERMARK_FIELDS,
 	*RUN_FIELDS,
 	SETTINGS_DELETED_COUNT,
+	SETTINGS_SYNC_STATE,
+	SETTINGS_OPTOUT_CHECK,
 	"connection_status",
 	"connected_account",
 	"token_expires_at",
@@ -185,6 +192,7 @@ def push_filters(settings: Any) -> list[list[Any]]:
 
 def sync_config(settings: Any) -> SyncConfig:
 	"""The engine's view of the settings: overlap, field map, list mappings, creation of contacts."""
+	threshold = settings.get("export_threshold")
 	return SyncConfig(
 		overlap=timedelta(minutes=settings.overlap_minutes or 0),
 		field_map=field_rules(settings.field_map),
@@ -198,6 +206,7 @@ def sync_config(settings: Any) -> SyncConfig:
 			for row in settings.list_mappings
 		),
 		create_unknown_contacts=bool(settings.create_unknown_contacts),
+		export_threshold=SyncConfig.export_threshold if threshold is None else cint(threshold),
 	)
 
 

@@ -47,6 +47,12 @@ class SyncConfig:
 	# How many times one run polls an open activity before leaving it to the next run.
 	activity_polls: int = 10
 	activity_poll_interval: float = 2.0
+	# Whole-account reads (first sync, full reconcile, opt-out safety net) use CC's export above this many
+	# contacts and page below it (0: always page). An export costs about 6-10 calls whatever the size;
+	# paging costs one call per 500 contacts, so the export saves calls from about 5,000 contacts on.
+	export_threshold: int = 5_000
+	export_poll_interval: float = 2.0
+	export_polls: int = 40
 	# Subresources the changes stream asks for: what the field map and list mappings need.
 	include: tuple[str, ...] = field(
 		default=("custom_fields", "list_memberships", "phone_numbers", "street_addresses")

@@ -28,6 +28,7 @@ from cc_sync.sync.records import (
 	STREAM_CHANGES,
 	STREAM_DELETES,
 	STREAM_OPTOUT_PUSH,
+	STREAM_OPTOUT_SCAN,
 	STREAM_OPTOUTS,
 	STREAM_PUSH,
 	STREAM_RECONCILE,
@@ -35,7 +36,7 @@ from cc_sync.sync.records import (
 from cc_sync.sync.report import RunReport
 from cc_sync.sync.store import SyncStore
 
-PULL_STREAMS = (STREAM_OPTOUTS, STREAM_CHANGES, STREAM_DELETES, STREAM_RECONCILE)
+PULL_STREAMS = (STREAM_OPTOUTS, STREAM_CHANGES, STREAM_DELETES, STREAM_RECONCILE, STREAM_OPTOUT_SCAN)
 # What must succeed in the same run before anything is pushed.
 PUSH_NEEDS = (STREAM_OPTOUTS, STREAM_CHANGES, STREAM_DELETES)
 # What a scheduled run does when not told otherwise; reconcile has its own, slower cadence.

@@ -7,6 +7,7 @@ Frappe store must do. Writes apply at once and are undone on `rollback()` (or wh
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -66,6 +67,7 @@ class MemoryStore:
 		# (group, email) -> unsubscribed
 		self.members = MemberRows()
 		self.watermarks: dict[str, datetime] = {}
+		self.states: dict[str, dict[str, Any]] = {}
 		self.deleted_count: int | None = None
 		self.optouts: dict[str, LocalOptOut] = {}
 		# Address-level opt-outs that outlive any record (Frappe's global Email Unsubscribe).
@@ -166,6 +168,16 @@ class MemoryStore:
 		self._undo.append(
 			lambda: self.watermarks.__setitem__(stream, old) if old else self.watermarks.pop(stream, None)
 		)
+
+	def get_state(self, name: str) -> dict[str, Any] | None:
+		value = self.states.get(name)
+		return copy.deepcopy(value) if value is not None else None
+
+	def set_state(self, name: str, value: dict[str, Any]) -> None:
+		self._before("set_state")
+		old = self.states.get(name)
+		self.states[name] = copy.deepcopy(value)
+		self._undo.append(lambda: self.states.__setitem__(name, old) if old else self.states.pop(name, None))
 
 	def get_deleted_count(self) -> int | None:
 		return self.deleted_count

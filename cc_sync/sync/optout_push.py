@@ -21,7 +21,7 @@ from cc_sync.constant_contact.errors import (
 	QuotaExceeded,
 	Throttled,
 )
-from cc_sync.sync import consent
+from cc_sync.sync import consent, optouts
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import STREAM_OPTOUT_PUSH, LocalOptOut
@@ -132,12 +132,14 @@ def push_one(ctx: RunContext, optout: LocalOptOut) -> None:
 	if ctx.dry_run:
 		report.plan.append({"action": "unsubscribe in CC", "email": optout.email})
 		return
-	ctx.client.unsubscribe_contact(
+	unsubscribed = ctx.client.unsubscribe_contact(
 		contact.contact_id,
 		reason=optout.reason,
 		update_source="Contact" if optout.by_person else "Account",
 	)
 	report.unsubscribed += 1
+	# The next opt-out pull must return this opt-out: the stream's self-check.
+	optouts.expect(ctx, unsubscribed)
 	ctx.store.resolve_optout(optout.email, contact.contact_id, now)
 	ctx.store.commit()
 

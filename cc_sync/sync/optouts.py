@@ -1,29 +1,47 @@
-"""The opt-out stream: everyone who unsubscribed in CC since the last run, without missing one.
+"""The opt-out stream, which checks itself, and the opt-out safety net.
 
-`GET /contacts?status=all&optout_after=W` (CC support: `status=all`, or contacts both deleted and
-unsubscribed are missed; `updated_after` never sees an unsubscribe).
+**The stream** reads `GET /contacts?status=all&optout_after=W` (CC support: `status=all`, or contacts
+both deleted and unsubscribed are missed; `updated_after` never sees an unsubscribe). Its watermark is
+on CC's clock: the newest `opt_out_date` CC has reported, and each query starts at least a second before
+it. CC stamps whole seconds and `optout_after` is strict, so a query from the watermark itself would miss
+an opt-out stamped in the same second; a watermark from the site's clock would miss what CC stamps
+earlier, which is everything when CC's clock lags the site's by more than the overlap.
 
-The watermark is on CC's clock, not the site's: it is the latest `opt_out_date` CC has reported, and the
-next query starts at least one second before it. CC stamps opt-outs in whole seconds and `optout_after`
-is strict, so an opt-out stamped in the same second as the watermark would be missed by a query from the
-watermark itself; and a watermark taken from the site's clock misses every opt-out CC stamps earlier
-than it, which is all of them when CC's clock lags the site's by more than the overlap. Opt-outs seen
-again inside the window cost no write (the applier finds nothing to change).
+**The self-check.** CC support has said, in 2022 and 2024, that the API "is not able to directly retrieve
+opt outs from after a certain date", while the reference documents `optout_after`. So the stream does not
+take it on trust: every opt-out the app pushes to CC is an opt-out with a CC timestamp that the next pull
+must return. If one is not returned (and a lookup shows CC still holds it), or the query returns contacts
+that did not opt out after the bound (the filter is ignored), the stream concludes that `optout_after`
+is not reliable on this account, says so in the log and on the settings page, and from then on reads
+opt-outs with a full scan of `status=unsubscribed` plus `status=deleted` (a contact both deleted and
+unsubscribed reports as deleted), filtered on this side, as CC's support advises. The scan's cost is
+reported on every run.
+
+**The safety net** (`optout_scan`, daily by default) independently reads every unsubscribed contact
+(through CC's export on a large account) and reports what it found that the stream missed: expected,
+nothing. Anything it finds is applied, and a miss the stream should have seen also marks `optout_after`
+unreliable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from cc_sync.constant_contact.models import parse_datetime
 from cc_sync.sync.context import RunContext
-from cc_sync.sync.records import STREAM_OPTOUTS
+from cc_sync.sync.records import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
 
 # The first opt-out pull asks for every opt-out since before CC's V3 API existed.
 OPTOUT_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 # CC stamps whole seconds and optout_after is strict: a query must start a second before the watermark.
 MIN_WINDOW = timedelta(seconds=1)
+STATE = "optouts"
+# Statuses the full scan reads: a contact both deleted and unsubscribed reports as deleted.
+SCAN_STATUSES = ("unsubscribed", "deleted")
+EXPECTED_MAX = 5000
+SKEW_MARGIN = timedelta(hours=1)
 
 
 def query_start(watermark: datetime | None, overlap: timedelta) -> datetime:
@@ -33,17 +51,70 @@ def query_start(watermark: datetime | None, overlap: timedelta) -> datetime:
 	return watermark - max(overlap, MIN_WINDOW)
 
 
+def _opted_out(contact: Any) -> tuple[bool, datetime | None]:
+	email = getattr(contact, "email_address", None)
+	return getattr(email, "permission_to_send", None) == "unsubscribed", getattr(email, "opt_out_date", None)
+
+
 def latest_optout(contacts: Iterable[Any], current: datetime | None) -> datetime | None:
 	"""The newest CC `opt_out_date` among unsubscribed contacts, or `current` when none is newer."""
 	latest = current
 	for contact in contacts:
-		email = getattr(contact, "email_address", None)
-		when = getattr(email, "opt_out_date", None)
-		if when is None or getattr(email, "permission_to_send", None) != "unsubscribed":
-			continue
-		if latest is None or when > latest:
+		out, when = _opted_out(contact)
+		if out and when is not None and (latest is None or when > latest):
 			latest = when
 	return latest
+
+
+def _ts(value: datetime | None) -> str | None:
+	return value.isoformat() if value is not None else None
+
+
+def load_state(ctx: RunContext) -> dict[str, Any]:
+	state = ctx.store.get_state(STATE) or {}
+	state.setdefault("reliable", True)
+	state.setdefault("expected", [])
+	return state
+
+
+def expect(ctx: RunContext, contact: Any) -> None:
+	"""Note an opt-out the app just pushed: the next opt-out pull must return it."""
+	out, when = _opted_out(contact)
+	if ctx.dry_run or not out or when is None or not contact.contact_id:
+		return
+	state = load_state(ctx)
+	entry = {"contact_id": contact.contact_id, "email": contact.email, "opt_out_date": _ts(when)}
+	state["expected"] = [*state["expected"], entry][-EXPECTED_MAX:]
+	ctx.store.set_state(STATE, state)
+
+
+def _conclude_unreliable(
+	ctx: RunContext, state: dict[str, Any], reason: str, stream: str = STREAM_OPTOUTS
+) -> None:
+	report = ctx.report.stream(stream)
+	state.update(reliable=False, since=_ts(ctx.now()), reason=reason)
+	report.warn(
+		None,
+		f"optout_after is not reliable on this account: {reason}. Opt-outs are read from now on by a full "
+		"scan of unsubscribed and deleted contacts, filtered on this side.",
+	)
+
+
+def _notice(state: dict[str, Any], cost: dict[str, int] | None = None) -> str:
+	if state.get("reliable", True):
+		checked = state.get("checked", 0)
+		return (
+			f"optout_after is working: every one of the {checked} opt-out(s) the app pushed came back."
+			if checked
+			else "optout_after is trusted; no opt-out pushed by the app has been checked yet."
+		)
+	text = (
+		f"optout_after is NOT reliable on this account (concluded {state.get('since', '?')[:19]} UTC: "
+		f"{state.get('reason')}). Opt-outs are read by a full scan of unsubscribed and deleted contacts."
+	)
+	if cost:
+		text += f" Last run: {cost['calls']} API calls for {cost['contacts']} contacts read."
+	return text
 
 
 def run_optouts(ctx: RunContext) -> None:
@@ -51,27 +122,180 @@ def run_optouts(ctx: RunContext) -> None:
 
 	report = ctx.report.stream(STREAM_OPTOUTS)
 	store = ctx.store
+	state = load_state(ctx)
 	watermark = store.get_watermark(STREAM_OPTOUTS)
 	report.watermark_before = watermark
+	started = ctx.now()
 	since = query_start(watermark, ctx.config.overlap)
 	applier = ctx.applier(report)
 	latest = watermark
-	query = {
-		"status": "all",
-		"optout_after": since,
-		"include": list(ctx.config.include),
-		"limit": ctx.config.page_limit,
-	}
-	for page in ctx.client.iter_contact_pages(**query):
-		note_problems(report, page.problems)
-		applier.apply(page.contacts)
-		latest = latest_optout(page.contacts, latest)
-		if not ctx.dry_run:
-			store.commit()
+	seen: set[str] = set()
+	cost = None
+	if state["reliable"]:
+		query = {
+			"status": "all",
+			"optout_after": since,
+			"include": list(ctx.config.include),
+			"limit": ctx.config.page_limit,
+		}
+		for page in ctx.client.iter_contact_pages(**query):
+			note_problems(report, page.problems)
+			stray = [c for c in page.contacts if not _dated_after(c, since)]
+			applier.apply([c for c in page.contacts if _dated_after(c, since)])
+			seen.update(c.contact_id for c in page.contacts if c.contact_id)
+			latest = latest_optout(page.contacts, latest)
+			if not ctx.dry_run:
+				store.commit()
+			if stray:
+				# Stop reading: with the filter ignored, this query would read the whole account.
+				_conclude_unreliable(
+					ctx,
+					state,
+					f"optout_after returned {len(stray)} contact(s) that did not opt out after "
+					f"{since:%Y-%m-%d %H:%M:%S} UTC (the filter is ignored)",
+				)
+				break
+		if state["reliable"]:
+			missing = _missing_expected(ctx, state["expected"], since, seen)
+			if missing:
+				_conclude_unreliable(
+					ctx,
+					state,
+					f"optout_after did not return {len(missing)} opt-out(s) the app itself pushed to CC "
+					f"({', '.join(missing[:5])})",
+				)
+			else:
+				state["checked"] = state.get("checked", 0) + len(state["expected"])
+	if not state["reliable"]:
+		cost, latest = _fallback_scan(ctx, since, latest)
+	report.notice = _notice(state, cost)
 	if ctx.dry_run:
 		report.watermark_after = watermark
 		return
+	state["expected"] = []
+	state["ran_at"] = _ts(started)
+	store.set_state(STATE, state)
 	if latest is not None and latest != watermark:
 		store.set_watermark(STREAM_OPTOUTS, latest)
-		store.commit()
+	store.commit()
 	report.watermark_after = latest
+
+
+def _after(contact: Any, since: datetime) -> bool:
+	"""Unsubscribed, and not known to have opted out before `since`."""
+	out, when = _opted_out(contact)
+	return out and (when is None or when >= since)
+
+
+def _dated_after(contact: Any, since: datetime) -> bool:
+	"""What a working `optout_after` may return: an opt-out dated after the bound (the person may have
+	opted in again since), or an opt-out CC sent without a date."""
+	out, when = _opted_out(contact)
+	return when >= since if when is not None else out
+
+
+def _missing_expected(
+	ctx: RunContext, expected: list[dict[str, Any]], since: datetime, seen: set[str]
+) -> list[str]:
+	"""Pushed opt-outs the query should have returned but did not, confirmed by a lookup each."""
+	missing = []
+	for entry in expected:
+		when = parse_datetime(entry.get("opt_out_date"))
+		if entry["contact_id"] in seen or when is None or when <= since:
+			continue
+		contact = ctx.client.get_contact(entry["contact_id"])
+		out, now_when = _opted_out(contact)
+		if out and now_when is not None and now_when > since:
+			missing.append(f"{entry.get('email')} opted out {now_when:%Y-%m-%d %H:%M:%S} UTC")
+	return missing
+
+
+def scan_unsubscribed(ctx: RunContext) -> Iterator[list[Any]]:
+	"""Every unsubscribed contact, deleted ones too, page by page, with the unsubscribed-only filter here."""
+	for status in SCAN_STATUSES:
+		for page in ctx.client.iter_contact_pages(
+			status=status, include=list(ctx.config.include), limit=ctx.config.page_limit
+		):
+			yield page.contacts
+
+
+def _fallback_scan(
+	ctx: RunContext, since: datetime, latest: datetime | None
+) -> tuple[dict[str, int], datetime | None]:
+	report = ctx.report.stream(STREAM_OPTOUTS)
+	applier = ctx.applier(report)
+	calls_before = getattr(ctx.client, "calls", 0)
+	read = 0
+	fetched_before = report.fetched
+	for contacts in scan_unsubscribed(ctx):
+		read += len(contacts)
+		applier.apply([c for c in contacts if _after(c, since)])
+		latest = latest_optout(contacts, latest)
+		if not ctx.dry_run:
+			ctx.store.commit()
+	cost = {"calls": getattr(ctx.client, "calls", 0) - calls_before, "contacts": read}
+	report.warn(
+		None,
+		f"full opt-out scan (optout_after not reliable): {cost['calls']} API calls, {read} contacts read, "
+		f"{report.fetched - fetched_before} opted out since {since:%Y-%m-%d %H:%M:%S} UTC",
+	)
+	return cost, latest
+
+
+def _seen_until(watermark: datetime | None, ran_at: str | None) -> datetime | None:
+	"""Up to when the stream must have seen every opt-out: its watermark (CC's clock), or its last run
+	(the site's clock) less an hour, so clocks that disagree by up to an hour raise no false alarm."""
+	ran = parse_datetime(ran_at)
+	bounds = [b for b in (watermark, ran - SKEW_MARGIN if ran else None) if b is not None]
+	return max(bounds) if bounds else None
+
+
+def run_optout_scan(ctx: RunContext) -> None:
+	"""The safety net: every opt-out CC holds, applied; what the stream missed is reported one by one."""
+	from cc_sync.sync import exports
+
+	report = ctx.report.stream(STREAM_OPTOUT_SCAN)
+	applier = ctx.applier(report)
+	seen_until = _seen_until(ctx.store.get_watermark(STREAM_OPTOUTS), load_state(ctx).get("ran_at"))
+	calls_before = getattr(ctx.client, "calls", 0)
+	missed: list[str] = []
+	for contacts in exports.unsubscribed_batches(ctx, report):
+		unsubscribed = [c for c in contacts if _opted_out(c)[0]]
+		writes = applier.apply(unsubscribed)
+		dates = {c.email: _opted_out(c)[1] for c in unsubscribed}
+		for write in writes:
+			if write.unsubscribed is not True:
+				continue
+			when = dates.get(write.email)
+			if seen_until is not None and when is not None and when <= seen_until:
+				missed.append(write.email)
+				report.warn(
+					write.email,
+					f"opt-out of {when:%Y-%m-%d %H:%M:%S} UTC found by the daily scan that the opt-out "
+					"stream missed; applied now",
+				)
+			else:
+				report.warn(write.email, "opt-out newer than the last opt-out run, applied by the daily scan")
+		if not ctx.dry_run:
+			ctx.store.commit()
+	calls = getattr(ctx.client, "calls", 0) - calls_before
+	if missed and not ctx.dry_run:
+		state = load_state(ctx)
+		if state["reliable"]:
+			_conclude_unreliable(
+				ctx,
+				state,
+				f"the daily opt-out scan found {len(missed)} opt-out(s) the stream missed",
+				STREAM_OPTOUT_SCAN,
+			)
+			ctx.store.set_state(STATE, state)
+			ctx.store.commit()
+	report.notice = (
+		f"Daily opt-out scan: {report.fetched} unsubscribed contacts read in {calls} API calls; "
+		f"{len(missed)} opt-out(s) the stream had missed."
+	)
+	if not ctx.dry_run:
+		now = ctx.now()
+		ctx.store.set_watermark(STREAM_OPTOUT_SCAN, now)
+		ctx.store.commit()
+		report.watermark_after = now

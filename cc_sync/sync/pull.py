@@ -22,7 +22,13 @@ from typing import Any
 from cc_sync.sync import optouts
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
-from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_RECONCILE
+from cc_sync.sync.records import (
+	STREAM_CHANGES,
+	STREAM_DELETES,
+	STREAM_OPTOUT_SCAN,
+	STREAM_OPTOUTS,
+	STREAM_RECONCILE,
+)
 
 
 def _query(ctx: RunContext, stream: str, since: datetime | None) -> dict[str, Any]:
@@ -49,6 +55,9 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 		return
 	if stream == STREAM_OPTOUTS:
 		optouts.run_optouts(ctx)
+		return
+	if stream == STREAM_OPTOUT_SCAN:
+		optouts.run_optout_scan(ctx)
 		return
 	report = ctx.report.stream(stream)
 	store = ctx.store

@@ -11,6 +11,8 @@ STREAM_OPTOUTS = "optouts"
 STREAM_CHANGES = "changes"
 STREAM_DELETES = "deletes"
 STREAM_RECONCILE = "reconcile"
+# The opt-out safety net: a full scan of every opt-out CC holds, on its own (daily) cadence.
+STREAM_OPTOUT_SCAN = "optout_scan"
 STREAM_OPTOUT_PUSH = "optout_push"
 STREAM_PUSH = "push"
 STREAM_ACTIVITIES = "activities"
@@ -19,6 +21,7 @@ ALL_STREAMS = (
 	STREAM_CHANGES,
 	STREAM_DELETES,
 	STREAM_RECONCILE,
+	STREAM_OPTOUT_SCAN,
 	STREAM_OPTOUT_PUSH,
 	STREAM_PUSH,
 	STREAM_ACTIVITIES,

@@ -55,6 +55,8 @@ class StreamReport:
 	warnings: list[RecordNote] = field(default_factory=list)
 	error: str | None = None
 	traceback: str | None = None
+	# One sentence about the stream's health for the settings page (e.g. the opt-out self-check).
+	notice: str | None = None
 	# Dry runs: what would have been written, one line each.
 	plan: list[dict[str, Any]] = field(default_factory=list)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from cc_sync.sync.records import (
 	ActivityRecord,
@@ -27,6 +27,12 @@ class SyncStore(Protocol):
 	def get_watermark(self, stream: str) -> datetime | None: ...
 
 	def set_watermark(self, stream: str, value: datetime) -> None: ...
+
+	def get_state(self, name: str) -> dict[str, Any] | None:
+		"""A stream's own small JSON-serializable state (e.g. the opt-out stream's self-check)."""
+		...
+
+	def set_state(self, name: str, value: dict[str, Any]) -> None: ...
 
 	def get_deleted_count(self) -> int | None:
 		"""How many of CC's deleted contacts the site cannot hold (no email address), as counted when the

@@ -8,6 +8,7 @@ const CC_STREAMS = [
 	["deletes", __("Deletes")],
 	["push", __("Push")],
 	["reconcile", __("Full reconcile")],
+	["optout_scan", __("Opt-out safety scan")],
 ];
 const CC_SCHEDULED = [
 	["optouts", __("Opt-outs"), "optouts_interval", 1],
@@ -15,6 +16,7 @@ const CC_SCHEDULED = [
 	["deletes", __("Deletes"), "deletes_interval", 1],
 	["push", __("Push"), "push_interval", 1],
 	["reconcile", __("Reconcile"), "reconcile_interval_hours", 60],
+	["optout_scan", __("Opt-out scan"), "optout_scan_interval_hours", 60],
 ];
 const CC_DAILY_LIMIT = 10000;
 
@@ -198,6 +200,15 @@ function cc_headline(frm) {
 		}</span>`;
 	}).join("");
 	parts.push(`<div style="margin-top: 4px">${runs}</div>`);
+	if (doc.optout_check) {
+		// The opt-out stream's self-check: red when CC's optout_after proved unreliable on this account.
+		const colour = doc.optout_check.includes("NOT reliable") ? "red" : "gray";
+		parts.push(
+			`<div class="indicator ${colour}" style="margin-top: 4px; white-space: pre-line">${frappe.utils.escape_html(
+				doc.optout_check
+			)}</div>`
+		);
+	}
 	const today = frappe.datetime.now_date(); // the count resets at 00:00 UTC
 	const used = doc.api_calls_day ? doc.api_calls_today || 0 : 0;
 	const colour = used >= CC_DAILY_LIMIT ? "red" : used >= CC_DAILY_LIMIT * 0.8 ? "orange" : "gray";
