@@ -8,7 +8,7 @@ does re-adds it.
 Each opt-out is pushed on its own. One that fails (CC refuses it, answers 5xx, sends the contact in a
 shape that cannot be read, ...) is logged with the reason, stays pending and is tried again after a
 growing wait, so it never holds up the opt-outs behind it. Only what stops every call (the daily quota,
-a lost connection, throttling) stops the stream.
+a lost connection, throttling, or CC failing several opt-outs in a row) stops the stream.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from cc_sync.constant_contact.errors import (
 	AuthError,
 	NotFound,
 	QuotaExceeded,
+	ServerError,
 	Throttled,
+	TransportError,
 )
 from cc_sync.sync import consent, optouts
 from cc_sync.sync.context import RunContext
@@ -29,6 +31,8 @@ from cc_sync.sync.records import STREAM_OPTOUT_PUSH, LocalOptOut
 # The wait after the first failure, doubled after each further one, and never longer than a day.
 RETRY_FIRST = timedelta(minutes=15)
 RETRY_MAX = timedelta(hours=24)
+# This many server or network failures in a row mean CC is down, not that one record is odd.
+OUTAGE_AFTER = 3
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -41,6 +45,7 @@ def retry_delay(attempts: int) -> timedelta:
 def run_optout_push(ctx: RunContext) -> None:
 	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
 	now = ctx.now()
+	outage = 0
 	for optout in ctx.store.pending_optouts():
 		if optout.retry_at is not None and optout.retry_at > now:
 			report.warn(
@@ -50,11 +55,19 @@ def run_optout_push(ctx: RunContext) -> None:
 			)
 			continue
 		report.fetched += 1
-		attempt(ctx, optout, now)
+		failure = attempt(ctx, optout, now)
+		outage = outage + 1 if isinstance(failure, (ServerError, TransportError)) else 0
+		if outage >= OUTAGE_AFTER:
+			# CC itself is failing, not one record: the rest wait for the next run untouched.
+			raise ServerError(
+				None,
+				None,
+				f"CC failed {outage} opt-outs in a row ({failure}); the others wait for the next run",
+			)
 
 
-def attempt(ctx: RunContext, optout: LocalOptOut, now: datetime) -> None:
-	"""Push one opt-out; a failure that concerns only this record defers it instead of raising."""
+def attempt(ctx: RunContext, optout: LocalOptOut, now: datetime) -> Exception | None:
+	"""Push one opt-out; a failure that concerns only this record defers it and is returned, not raised."""
 	try:
 		push_one(ctx, optout)
 	except (AuthError, QuotaExceeded, Throttled):
@@ -62,6 +75,8 @@ def attempt(ctx: RunContext, optout: LocalOptOut, now: datetime) -> None:
 	except Exception as exc:  # one opt-out never holds up the others
 		ctx.store.rollback()
 		defer(ctx, optout, exc, now)
+		return exc
+	return None
 
 
 def defer(ctx: RunContext, optout: LocalOptOut, exc: Exception, now: datetime) -> None:

@@ -218,3 +218,23 @@ def test_retry_waits_grow_and_stop_at_a_day():
 	waits = [retry_delay(n) for n in range(1, 10)]
 	assert waits[:4] == [timedelta(minutes=m) for m in (15, 30, 60, 120)]
 	assert waits == sorted(waits) and waits[-1] == timedelta(hours=24)
+
+
+def test_when_cc_itself_is_down_the_push_stops_instead_of_spending_calls_on_every_optout():
+	emails = [f"down{i}@example.com" for i in range(6)]
+	w, ids = _world_with_site_optouts(*emails)
+	w.emu.inject("500", count=100_000)
+	with w.emu.mocked():
+		report = w.run(STREAM_OPTOUT_PUSH)
+	stream = report.streams[STREAM_OPTOUT_PUSH]
+	assert stream.status == "failed" and "in a row" in stream.error
+	pending = {p.email: p for p in w.store.pending_optouts()}
+	assert set(pending) == set(emails)
+	# Three were tried and wait their turn; the rest were not touched and go first next time.
+	assert [pending[e].attempts for e in emails] == [1, 1, 1, 0, 0, 0]
+	w.emu.faults.clear()
+	w.clock.advance(60)
+	with w.emu.mocked():
+		report = w.run(STREAM_OPTOUT_PUSH)
+	assert report.streams[STREAM_OPTOUT_PUSH].unsubscribed == 3
+	assert all(w.emu.get(ids[e])["email_address"]["permission_to_send"] == "unsubscribed" for e in emails[3:])
