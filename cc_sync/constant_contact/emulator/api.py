@@ -41,6 +41,7 @@ IMPORT_MAX_BYTES = 4 * 1024 * 1024
 IMPORT_MAX_ROWS = 40_000
 QUEUE_CAP = 1000
 ACTIVITY_RETENTION = timedelta(days=10)
+IMPORT_ERROR_MODES = ("named", "counts")
 PENDING = ("initialized", "processing")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 OPTOUT_AFTER_MODES = ("filters", "ignored", "empty")
@@ -172,7 +173,16 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 	  refresh token comes back unchanged, as recorded for long-lived tokens);
 	- `normalise_addresses`: CC rewrites `CA` to `California`, `US` to `United States` on write
 	  (recorded); off stores addresses as sent;
-	- `export_tz`: the account's time zone, in which export CSV dates are written.
+	- `export_tz`: the account's time zone, in which export CSV dates are written;
+	- `import_errors`: "named" writes a per-row message naming the address into an import's
+	  `activity_errors`; "counts" leaves them out and reports only `error_count` (CC support says the API
+	  does not list per-contact import errors; whether `activity_errors` ever names addresses is unknown);
+	- `count_header_row`: an import's `items_total_count` counts a header row, as CC documents (on by
+	  default), so it is one more than the rows sent.
+
+	Recorded CC behaviour it follows without a switch: entries of `GET /activities` carry no activity type
+	and a `_links.self.href` that does not lead to the entry; `GET /activities/{id}` answers 404 once the
+	activity is older than CC's retention (10 days), as the list already forgets it.
 	"""
 
 	def __init__(
@@ -195,10 +205,14 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 		refresh_tokens: str = "rotating",
 		normalise_addresses: bool = True,
 		export_tz: str = "America/New_York",
+		import_errors: str = "named",
+		count_header_row: bool = True,
 	) -> None:
 		super().__init__(clock, seed=seed)
 		if optout_after not in OPTOUT_AFTER_MODES:
 			raise ValueError(f"optout_after must be one of {OPTOUT_AFTER_MODES}")
+		if import_errors not in IMPORT_ERROR_MODES:
+			raise ValueError(f"import_errors must be one of {IMPORT_ERROR_MODES}")
 		self.auth = TokenAuthority(
 			self.clock,
 			client_id=client_id,
@@ -217,6 +231,8 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 		self.activity_steps = activity_steps
 		self.activity_seconds = activity_seconds
 		self.oversize_import = oversize_import
+		self.import_errors = import_errors
+		self.count_header_row = count_header_row
 		self.calls = 0
 		self.calls_today = 0
 		self.call_log: list[tuple[str, str, str]] = []
@@ -1034,7 +1050,8 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 
 	def _get_activity(self, _params: dict[str, str], _body: Any, activity_id: str) -> tuple[int, Any]:
 		act = self._activities.get(activity_id)
-		if act is None:
+		oldest = (self.clock.now() - ACTIVITY_RETENTION).strftime("%Y-%m-%dT%H:%M:%SZ")
+		if act is None or act["created_at"] < oldest:
 			raise ApiError(404, "activities.api.not_found", f"Activity {activity_id} not found.")
 		self._poll(act)
 		return 200, self._activity_json(act)
@@ -1053,7 +1070,13 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 		if state:
 			acts = [a for a in acts if a["state"] == state]
 		page, links, _ = self._page("activities", params, acts, 50, 500)
-		out: dict[str, Any] = {"activities": [self._activity_json(a) for a in page]}
+		entries = []
+		for act in page:
+			entry = self._activity_json(act)
+			# Recorded: list entries' self links do not lead to the entry.
+			entry["_links"] = {"self": {"href": "/v3/activities"}}
+			entries.append(entry)
+		out: dict[str, Any] = {"activities": entries}
 		if links:
 			out["_links"] = links
 		return 200, out
@@ -1079,7 +1102,7 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 			"import",
 			{"rows": rows, "list_ids": list(dict.fromkeys(lists))},
 			{
-				"items_total_count": len(rows),
+				"items_total_count": len(rows) + (1 if self.count_header_row else 0),
 				"items_completed_count": 0,
 				"person_count": 0,
 				"error_count": 0,
@@ -1121,7 +1144,8 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 			if not isinstance(email, str) or len(email) > 50 or not valid_email(email.strip()):
 				status["error_count"] += 1
 				status["correctable_count"] += 1
-				act["errors"].append(f"Row {index}: invalid email address '{email}'")
+				if self.import_errors == "named":
+					act["errors"].append(f"Row {index}: invalid email address '{email}'")
 				continue
 			email = email.strip()
 			rec = self._by_email.get(email.lower())
@@ -1193,7 +1217,8 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 			field = self._fields_by_name.get(key[3:])
 			if field is None:
 				# The field must already exist, looked up by its name (not its label).
-				errors.append(f"Custom field '{key[3:]}' does not exist (contact {email})")
+				named = f" (contact {email})" if self.import_errors == "named" else ""
+				errors.append(f"Custom field '{key[3:]}' does not exist{named}")
 				continue
 			if rec["custom_fields"].get(field["custom_field_id"]) != str(value):
 				rec["custom_fields"][field["custom_field_id"]] = str(value)
