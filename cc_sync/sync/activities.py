@@ -1,84 +1,105 @@
 """Following bulk imports to their end, across runs.
 
-An open activity is polled a bounded number of times per run; one still running is left for the next
-run, never resubmitted. When it completes, its per-record errors land on the leads and in the report,
-and the contacts it created are read back (one `created_after` window) to link their CC ids.
-A record left `submitting` by a crash is matched against CC's recent activities: adopted when CC has
-it, otherwise released so the next push sends that chunk again.
+Open imports are polled in the order they were submitted. CC runs an account's activities one after the
+other, so once one is still running after this run's polls, the later ones are polled once each and left
+for the next run: polls stay bounded per import, never "every poll for every open import".
+
+An import is confirmed, not assumed (`readback`): when it completes, its leads are marked Pushed only
+for the contacts CC is seen holding; CC's error text, which may or may not name addresses, only explains
+a failure. Leads are stamped with the time their data was read (the submit), so an edit made while the
+import ran is pushed again.
+
+Two outcomes are unknown and are settled by reading back rather than guessed:
+- a record left `submitting` (a crash or a 5xx on the POST: CC may or may not have queued it). CC's
+  activity list names no type and no reliable link, so it is never matched to an entry by counts; while
+  an activity unknown to the site is still running it may be ours, so the record waits for it to end;
+- an import CC no longer knows (404: older than CC's retention).
+Either way the contacts CC holds are marked Pushed and the rest are released, with the push watermark
+moved back so the next push sends them again.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
+from cc_sync.constant_contact.errors import NotFound
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.push import STATUS_FAILED, STATUS_PUSHED
-from cc_sync.sync.records import STREAM_ACTIVITIES, ActivityRecord, ContactWrite, PushOutcome
+from cc_sync.sync.readback import held_by_cc, window
+from cc_sync.sync.records import (
+	STREAM_ACTIVITIES,
+	STREAM_PUSH,
+	ActivityRecord,
+	ContactWrite,
+	PushOutcome,
+)
 
-_EMAIL_IN_TEXT = re.compile(r"[^\s'\"<>,;:()\[\]]+@[^\s'\"<>,;:()\[\]]+")
 FAILED_STATES = {"failed", "cancelled", "timed_out"}
-# How far apart our clock and CC's may be when matching a crashed submission to CC's activity list.
+# How far apart our clock and CC's may be when reading back after an interrupted submission.
 SUBMIT_SKEW = timedelta(minutes=5)
+# How long an interrupted submission waits for unknown running activities before it is settled anyway.
+SUBMIT_WAIT = timedelta(hours=6)
+# Entries of CC's activity list looked at for running activities (newest first).
+ACTIVITY_LIST_LOOK = 50
+# Watermark that makes the next push consider every record again (each is still skipped when it was
+# pushed since its last change).
+PUSH_REWIND = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def run_activities(ctx: RunContext) -> None:
 	report = ctx.report.stream(STREAM_ACTIVITIES)
-	for record in ctx.store.open_activities():
+	records = sorted(ctx.store.open_activities(), key=lambda r: (r.submitted_at, r.chunk_id))
+	backlog = False
+	for record in records:
 		report.fetched += 1
 		if record.state == "submitting":
 			_resolve_submitting(ctx, record)
 			continue
-		_poll(ctx, record)
+		if not _poll(ctx, record, polls=1 if backlog else ctx.config.activity_polls):
+			backlog = True
 
 
 def _resolve_submitting(ctx: RunContext, record: ActivityRecord) -> None:
 	report = ctx.report.stream(STREAM_ACTIVITIES)
-	known = {r.activity_id for r in ctx.store.open_activities() if r.activity_id}
-	found = None
-	for activity in ctx.client.iter_activities(limit=50):
-		created = activity.created_at
-		if activity.activity_id in known or created is None or created < record.submitted_at - SUBMIT_SKEW:
-			continue
-		total = activity.status.items_total_count if activity.status else None
-		if total == len(set(record.emails)):
-			found = activity
-			break
-	if ctx.dry_run:
-		report.plan.append(
-			{"action": "resolve interrupted import", "chunk": record.chunk_id, "adopt": bool(found)}
-		)
-		return
-	if found is not None:
-		record.activity_id = found.activity_id
-		record.state = found.state or "initialized"
-		ctx.store.save_activity(record)
-		ctx.store.record_push(
-			[PushOutcome(k, "Queued", None, found.activity_id, at=ctx.now()) for k in record.keys]
-		)
-		ctx.store.commit()
-		report.warn(None, f"import {found.activity_id} was submitted before an interruption: adopted")
-		_poll(ctx, record)
-		return
-	# CC never received it: release the leads so the next push sends them again.
-	record.state = "abandoned"
-	record.finished = True
-	ctx.store.save_activity(record)
-	ctx.store.record_push(
-		[PushOutcome(k, "Pending", "resubmitting after an interrupted push") for k in record.keys]
+	if ctx.now() - record.submitted_at < SUBMIT_WAIT:
+		known = {r.activity_id for r in ctx.store.open_activities() if r.activity_id}
+		for n, activity in enumerate(ctx.client.iter_activities(limit=ACTIVITY_LIST_LOOK)):
+			if n >= ACTIVITY_LIST_LOOK:
+				break
+			created = activity.created_at
+			if activity.activity_id in known or activity.is_finished:
+				continue
+			if created is not None and created < record.submitted_at - SUBMIT_SKEW:
+				continue
+			report.warn(
+				None,
+				f"chunk {record.chunk_id} was interrupted while being submitted and CC is still running an "
+				"activity that may be it: settled once that ends",
+			)
+			return
+	_settle_unknown(
+		ctx, record, "abandoned", f"chunk {record.chunk_id} was interrupted while being submitted"
 	)
-	ctx.store.commit()
-	report.warn(None, f"chunk {record.chunk_id} never reached CC: it is sent again on the next push")
 
 
-def _poll(ctx: RunContext, record: ActivityRecord) -> None:
+def _poll(ctx: RunContext, record: ActivityRecord, polls: int) -> bool:
+	"""Poll up to `polls` times; True when the import is settled (finished or gone)."""
 	report = ctx.report.stream(STREAM_ACTIVITIES)
 	activity = None
-	for attempt in range(max(1, ctx.config.activity_polls)):
+	for attempt in range(max(1, polls)):
 		if attempt:
 			ctx.clock.sleep(ctx.config.activity_poll_interval)
-		activity = ctx.client.get_activity(record.activity_id)
+		try:
+			activity = ctx.client.get_activity(record.activity_id)
+		except NotFound:
+			_settle_unknown(
+				ctx,
+				record,
+				"expired",
+				f"CC no longer knows import {record.activity_id} (older than CC keeps activities)",
+			)
+			return True
 		if activity.is_finished:
 			break
 	assert activity is not None
@@ -88,56 +109,61 @@ def _poll(ctx: RunContext, record: ActivityRecord) -> None:
 			ctx.store.save_activity(record)
 			ctx.store.commit()
 		report.warn(None, f"import {record.activity_id} still {activity.state}: polled again next run")
-		return
+		return False
 	if ctx.dry_run:
 		report.plan.append(
 			{"action": "finish import", "activity": record.activity_id, "state": activity.state}
 		)
-		return
+		return True
 	_finish(ctx, record, activity)
+	return True
+
+
+def _keys_by_email(record: ActivityRecord) -> dict[str, list[str]]:
+	keys_by_email: dict[str, list[str]] = {}
+	# `keys` and `emails` run side by side: several keys share an email when leads share an address.
+	for key, email in zip(record.keys, record.emails, strict=True):
+		keys_by_email.setdefault(normalise_email(email) or "", []).append(key)
+	return keys_by_email
 
 
 def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 	report = ctx.report.stream(STREAM_ACTIVITIES)
 	now = ctx.now()
-	emails = sorted({normalise_email(e) for e in record.emails if e})
-	keys_by_email: dict[str, list[str]] = {}
-	# `keys` and `emails` run side by side: several keys share an email when leads share an address.
-	for key, email in zip(record.keys, record.emails, strict=True):
-		keys_by_email.setdefault(normalise_email(email) or "", []).append(key)
-	errors: dict[str, str] = {}
-	for message in activity.activity_errors or ():
-		for token in _EMAIL_IN_TEXT.findall(message):
-			address = normalise_email(token.strip("."))
-			if address in keys_by_email:
-				errors[address] = message
+	keys_by_email = _keys_by_email(record)
 	status = activity.status
+	outcomes: list[PushOutcome] = []
+	held: dict[str, str] = {}
 	if activity.state in FAILED_STATES:
-		outcomes = [
-			PushOutcome(k, STATUS_FAILED, f"import {activity.state}", record.activity_id, at=now)
-			for k in record.keys
-		]
-		for email in emails:
-			report.fail(email, f"import {record.activity_id} {activity.state}")
-	else:
-		cc_ids = _created_ids(ctx, record, set(keys_by_email) - set(errors))
-		outcomes = []
 		for email, keys in keys_by_email.items():
-			if email in errors:
-				report.fail(email, errors[email])
-				outcomes += [
-					PushOutcome(k, STATUS_FAILED, errors[email], record.activity_id, at=now) for k in keys
-				]
-			else:
+			report.fail(email, f"import {record.activity_id} {activity.state}")
+			outcomes += [
+				PushOutcome(k, STATUS_FAILED, f"import {activity.state}", record.activity_id, at=now)
+				for k in keys
+			]
+	else:
+		start, end = window(activity, record.submitted_at - SUBMIT_SKEW)
+		held, unread = held_by_cc(ctx, report, keys_by_email, start, end)
+		messages = list(activity.activity_errors or ())
+		for email, keys in keys_by_email.items():
+			if email in held:
 				report.pushed += 1
 				outcomes += [
-					PushOutcome(k, STATUS_PUSHED, None, record.activity_id, cc_ids.get(email), at=now)
+					# Stamped with the submit time: an edit made while the import ran is pushed again.
+					PushOutcome(
+						k, STATUS_PUSHED, None, record.activity_id, held[email], at=record.submitted_at
+					)
 					for k in keys
 				]
-		_reflect_list_adds(ctx, record, [e for e in keys_by_email if e not in errors])
-		unattributed = [m for m in activity.activity_errors or () if not _EMAIL_IN_TEXT.search(m)]
-		for message in unattributed:
-			report.fail(None, f"import {record.activity_id}: {message}")
+				continue
+			reason = _why_not_held(record, email, messages, getattr(status, "error_count", None))
+			report.fail(email or None, reason)
+			outcomes += [PushOutcome(k, STATUS_FAILED, reason, record.activity_id, at=now) for k in keys]
+		_reflect_list_adds(ctx, record, sorted(unread))
+		named = {m for m in messages if any(e and e in m.lower() for e in keys_by_email)}
+		for message in messages:
+			if message not in named:
+				report.fail(None, f"import {record.activity_id}: {message}")
 		if status is not None and status.cannot_add_to_list_count:
 			report.warn(
 				None,
@@ -147,7 +173,8 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 	record.state = activity.state
 	record.finished = True
 	record.result = {
-		"errors": len(errors),
+		"held": len(held),
+		"not_held": len(keys_by_email) - len(held),
 		"error_count": getattr(status, "error_count", None),
 		"cannot_add_to_list_count": getattr(status, "cannot_add_to_list_count", None),
 	}
@@ -157,43 +184,63 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 	report.activity_ids.append(record.activity_id)
 
 
+def _why_not_held(record: ActivityRecord, email: str, messages: list[str], error_count: int | None) -> str:
+	said = [m for m in messages if email and email in m.lower()]
+	if said:
+		return f"CC does not hold this contact after import {record.activity_id}: {'; '.join(said)}"
+	counted = f"; CC reported {error_count} row error(s) without naming addresses" if error_count else ""
+	return f"CC does not hold this contact after import {record.activity_id}{counted}"
+
+
+def _settle_unknown(ctx: RunContext, record: ActivityRecord, state: str, why: str) -> None:
+	"""Whatever became of the chunk, mark Pushed what CC holds and release the rest for the next push."""
+	report = ctx.report.stream(STREAM_ACTIVITIES)
+	keys_by_email = _keys_by_email(record)
+	if ctx.dry_run:
+		report.plan.append({"action": "read back interrupted import", "chunk": record.chunk_id})
+		return
+	# Only contacts read back count: an unchanged contact CC held before proves nothing about this chunk.
+	held, _ = held_by_cc(
+		ctx, report, keys_by_email, record.submitted_at - SUBMIT_SKEW, None, trust_linked=False, lookups=0
+	)
+	now = ctx.now()
+	outcomes: list[PushOutcome] = []
+	for email, keys in keys_by_email.items():
+		if email in held:
+			report.pushed += 1
+			outcomes += [
+				PushOutcome(k, STATUS_PUSHED, None, record.activity_id, held[email], at=record.submitted_at)
+				for k in keys
+			]
+		else:
+			outcomes += [PushOutcome(k, "Pending", f"{why}: sent again on the next push") for k in keys]
+	released = len(keys_by_email) - len(held)
+	record.state = state
+	record.finished = True
+	record.result = {"held": len(held), "released": released}
+	ctx.store.save_activity(record)
+	ctx.store.record_push(outcomes)
+	if released:
+		ctx.store.set_watermark(STREAM_PUSH, PUSH_REWIND)
+	ctx.store.commit()
+	report.warn(None, f"{why}: {len(held)} contact(s) seen in CC, {released} sent again on the next push")
+
+
 def _reflect_list_adds(ctx: RunContext, record: ActivityRecord, emails: list[str]) -> None:
-	"""The import added these contacts to the push lists: the Email Groups pulled from those lists get
-	them now (CC's list edits move no timestamp, so no incremental pull would report them)."""
+	"""Contacts CC already held, which the import left unchanged and so were not read back, are on the
+	push lists now: the Email Groups pulled from those lists get them (CC's list edits move no timestamp,
+	so no incremental pull would report them). Anyone opted out is left alone."""
 	by_list = ctx.config.group_by_list
 	groups = frozenset(by_list[i] for i in record.list_ids if i in by_list)
 	if not groups or not emails:
 		return
+	opted_out = ctx.store.opted_out_emails(emails)
 	managed = ctx.config.managed_groups
 	writes = [
 		ContactWrite(key=c.key, email=c.email, groups=(c.groups & managed) | groups)
 		for c in ctx.store.find_contacts((), emails)
-		if c.email and not groups <= c.groups
+		if c.email and c.email not in opted_out and not groups <= c.groups
 	]
 	if writes:
 		ctx.store.apply_contacts(writes, managed)
 		ctx.report.stream(STREAM_ACTIVITIES).updated += len(writes)
-
-
-def _created_ids(ctx: RunContext, record: ActivityRecord, emails: set[str]) -> dict[str, str]:
-	"""CC ids of the chunk's contacts, from one window of contacts created or changed since the submit,
-	applied through the pull path so the site links them (Contact and Lead) at once."""
-	if not emails:
-		return {}
-	since = record.submitted_at - ctx.config.overlap
-	# Addresses the site already links to a CC contact need no lookup.
-	found = {c.email: c.cc_contact_id for c in ctx.store.find_contacts((), emails) if c.cc_contact_id}
-	applier = ctx.applier(ctx.report.stream(STREAM_ACTIVITIES))
-	# New contacts by their creation; contacts CC already held, by the update the import made.
-	for window in ("created_after", "updated_after"):
-		if len(found) == len(emails):
-			break
-		for page in ctx.client.iter_contact_pages(
-			status="all", include=list(ctx.config.include), limit=ctx.config.page_limit, **{window: since}
-		):
-			mine = [c for c in page.contacts if c.email in emails and c.email not in found]
-			for contact in mine:
-				found[contact.email] = contact.contact_id
-			if mine:
-				applier.apply(mine)
-	return found

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cc_sync.constant_contact.errors import ConstantContactError
@@ -114,11 +115,17 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 	"""
 	report = ctx.report.stream(STREAM_PUSH)
 	store = ctx.store
-	in_flight = {key for record in store.open_activities() for key in record.keys}
+	# When each record's latest open import read its data: one edited since is sent again now, or the
+	# edit would be lost (the import carries the old values and the watermark moves past the edit).
+	in_flight: dict[str, datetime] = {}
+	for record in store.open_activities():
+		for key in record.keys:
+			in_flight[key] = max(in_flight.get(key, record.submitted_at), record.submitted_at)
 	candidates: list[PushCandidate] = []
 	outcomes: list[PushOutcome] = []
 	for candidate in source:
-		if candidate.key in in_flight:
+		queued_at = in_flight.get(candidate.key)
+		if queued_at is not None and (candidate.modified is None or candidate.modified <= queued_at):
 			continue
 		if candidate.pushed_at and candidate.modified and candidate.pushed_at >= candidate.modified:
 			# Already imported since its last change (a resumed run): never imported twice.

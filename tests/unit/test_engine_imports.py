@@ -1,0 +1,182 @@
+"""Bulk imports: confirmed by reading back, never assumed from counts or error text; edits and opt-outs
+made while an import runs are not lost; an import CC forgot never blocks the others."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from cc_sync.sync.records import STREAM_ACTIVITIES, STREAM_OPTOUT_PUSH, STREAM_PUSH
+from tests.unit.engine_world import make_world
+
+IMPORT = "/v3/activities/contacts_json_import"
+
+
+def _chunked(w, size: int) -> None:
+	w.config = replace(w.config, chunk_max_contacts=size)
+	w.engine.config = w.config
+
+
+def _lead_status(w, email: str) -> str | None:
+	[lead] = [lead for lead in w.store.leads.values() if lead.email == email]
+	return lead.push_status
+
+
+def test_a_chunk_cc_never_queued_is_not_matched_to_the_previous_chunks_import(monkeypatch):
+	"""5xx on the second chunk's submit: equal item counts must not make it adopt the first chunk's import."""
+	w = make_world(count_header_row=False)
+	_chunked(w, 2)
+	emails = [f"c{i}@example.com" for i in range(4)]
+	for email in emails:
+		w.store.add_lead(email, first_name="C")
+	w.store.commit()
+	submit = w.client.import_contacts_json
+	calls = []
+
+	def second_submit_fails(rows, list_ids):
+		calls.append(len(rows))
+		if len(calls) == 2:
+			w.emu.inject("500", count=1, path_prefix=IMPORT)
+		return submit(rows, list_ids)
+
+	monkeypatch.setattr(w.client, "import_contacts_json", second_submit_fails)
+	with w.emu.mocked():
+		first = w.run()
+		assert first.streams[STREAM_PUSH].status == "failed"
+		# Nothing of the second chunk reached CC, so none of its leads may say Pushed.
+		for email in emails[2:]:
+			assert w.emu.find_by_email(email) is None
+			assert _lead_status(w, email) != "Pushed"
+		w.clock.advance(900)
+		w.run()
+		w.clock.advance(900)
+		w.run()
+	for email in emails:
+		assert w.emu.find_by_email(email) is not None, f"{email} never reached CC"
+		assert _lead_status(w, email) == "Pushed"
+
+
+def test_an_interrupted_submission_waits_while_cc_runs_an_activity_that_may_be_it(monkeypatch):
+	"""A read timeout after CC queued the import: settled from what CC holds once it finished, not resent."""
+	w = make_world(activity_steps=3)
+	w.store.add_lead("slow@example.com", first_name="S")
+	w.store.commit()
+	w.emu.faults.applied_before_timeout = True
+	with w.emu.mocked():
+		w.emu.inject("timeout", count=1, path_prefix=IMPORT)
+		w.run()
+		assert _lead_status(w, "slow@example.com") != "Pushed"
+		w.clock.advance(900)
+		w.run()  # CC's activity is still running: the record waits
+		w.emu.complete_activities()
+		w.clock.advance(900)
+		w.run()
+	assert w.emu.calls_to(IMPORT) == 1
+	assert _lead_status(w, "slow@example.com") == "Pushed"
+
+
+@pytest.mark.parametrize("import_errors", ["named", "counts"])
+def test_a_lead_is_pushed_only_when_cc_is_seen_holding_the_contact(import_errors):
+	"""Whether or not CC's error messages name addresses, a row CC did not take is Failed, the others Pushed."""
+	w = make_world(import_errors=import_errors)
+	w.store.add_lead("good@example.com", first_name="G")
+	# Valid for the site, refused by CC's import.
+	long = "odd,name@example.com"
+	w.store.add_lead(long, first_name="L")
+	w.store.commit()
+	with w.emu.mocked():
+		w.run()
+		w.clock.advance(900)
+		w.run()
+	assert _lead_status(w, "good@example.com") == "Pushed"
+	assert _lead_status(w, long) == "Failed"
+	[lead] = [lead for lead in w.store.leads.values() if lead.email == long]
+	assert "does not hold" in (lead.push_error or "")
+	assert w.store.contact_by_email("good@example.com").cc_contact_id == w.emu.find_by_email(
+		"good@example.com"
+	)["contact_id"]
+
+
+def test_a_row_cc_silently_dropped_is_not_marked_pushed(monkeypatch):
+	"""CC drops the rest of an import past 4 MB without an error: counts and errors say nothing."""
+	w = make_world()
+	for i in range(3):
+		w.store.add_lead(f"d{i}@example.com", first_name="D")
+	w.store.commit()
+	submit = w.client.import_contacts_json
+
+	def drops_the_last_row(rows, list_ids):
+		activity = submit(rows[:-1], list_ids)
+		return activity
+
+	monkeypatch.setattr(w.client, "import_contacts_json", drops_the_last_row)
+	with w.emu.mocked():
+		w.run()  # submits, then follows the import to its end
+	statuses = sorted(_lead_status(w, f"d{i}@example.com") for i in range(3))
+	assert statuses == ["Failed", "Pushed", "Pushed"]
+
+
+def test_a_lead_edited_while_its_import_runs_reaches_cc():
+	w = make_world(activity_steps=50)
+	lead = w.store.add_lead("edit@example.com", first_name="Before")
+	w.store.commit()
+	with w.emu.mocked():
+		w.run()  # queued; the import is still processing
+		w.clock.advance(60)
+		w.store.edit_lead(lead, first_name="After")
+		w.store.commit()
+		w.clock.advance(900)
+		w.run()
+		w.emu.activity_steps = 1
+		for _ in range(3):
+			w.clock.advance(900)
+			w.run()
+	assert w.emu.find_by_email("edit@example.com")["first_name"] == "After"
+	assert _lead_status(w, "edit@example.com") == "Pushed"
+
+
+def test_an_import_older_than_ccs_retention_does_not_block_the_activities_stream():
+	w = make_world(activity_steps=1_000)
+	w.store.add_lead("old@example.com", first_name="Old")
+	w.store.commit()
+	with w.emu.mocked():
+		w.run()
+		assert _lead_status(w, "old@example.com") == "Queued"
+		w.clock.advance(11 * 86400)  # CC forgets activities after 10 days
+		w.emu.activity_steps = 1
+		w.store.add_lead("new@example.com", first_name="New")
+		w.store.commit()
+		report = w.run()
+		w.clock.advance(900)
+		again = w.run()
+	assert report.streams[STREAM_ACTIVITIES].status in ("success", "partial")
+	assert again.streams[STREAM_ACTIVITIES].status in ("success", "partial")
+	assert _lead_status(w, "new@example.com") == "Pushed"
+	# The forgotten import never ran: its lead is sent again and confirmed.
+	assert w.emu.find_by_email("old@example.com") is not None
+	assert _lead_status(w, "old@example.com") == "Pushed"
+	assert w.store.open_activities() == []
+
+
+def test_a_site_optout_made_while_the_import_runs_reaches_cc_once_the_import_completes():
+	w = make_world(activity_steps=50)
+	w.store.add_lead("leaving@example.com", first_name="Lea")
+	w.store.commit()
+	with w.emu.mocked():
+		w.run()  # queued; CC does not hold the contact yet
+		w.store.unsubscribe_locally("leaving@example.com")
+		w.store.commit()
+		w.clock.advance(60)
+		early = w.engine.run([STREAM_OPTOUT_PUSH])
+		# Not in CC yet, but on its way: the opt-out waits for the import rather than being dropped.
+		assert [o.email for o in w.store.pending_optouts()] == ["leaving@example.com"]
+		assert not any("not in CC" in s.reason for s in early.streams[STREAM_OPTOUT_PUSH].skips)
+		w.emu.activity_steps = 1
+		for _ in range(3):
+			w.clock.advance(900)
+			w.run()
+	contact = w.emu.find_by_email("leaving@example.com")
+	assert contact is not None
+	assert contact["email_address"]["permission_to_send"] == "unsubscribed"
+	assert w.store.pending_optouts() == []
