@@ -203,7 +203,6 @@ def _settle_unknown(ctx: RunContext, record: ActivityRecord, state: str, why: st
 	held, _ = held_by_cc(
 		ctx, report, keys_by_email, record.submitted_at - SUBMIT_SKEW, None, trust_linked=False, lookups=0
 	)
-	now = ctx.now()
 	outcomes: list[PushOutcome] = []
 	for email, keys in keys_by_email.items():
 		if email in held:

@@ -2,7 +2,7 @@
 
 `update_source` is `Contact` only when the person opted out themselves (an unsubscribe link), as CC
 asks; a site user's opt-out is sent as `Account`. An address CC does not hold needs nothing: the push
-never sends it. A contact deleted in CC is left deleted: a PUT would revive it, and nothing the site
+never sends it; unless an import carrying it is still running, in which case the opt-out waits for it. A contact deleted in CC is left deleted: a PUT would revive it, and nothing the site
 does re-adds it.
 
 Each opt-out is pushed on its own. One that fails (CC refuses it, answers 5xx, sends the contact in a
@@ -114,6 +114,13 @@ def push_one(ctx: RunContext, optout: LocalOptOut) -> None:
 	contact = _find(ctx, optout)
 	now = ctx.now()
 	if contact is None:
+		if _in_open_import(ctx, optout.email):
+			# The import would create the contact subscribed after this opt-out: keep it for then.
+			report.skip(
+				optout.email,
+				"not in CC yet, but an import carrying it is still running: pushed once CC holds it",
+			)
+			return
 		report.skip(optout.email, "not in CC: nothing to unsubscribe there")
 		if not ctx.dry_run:
 			ctx.store.resolve_optout(optout.email, None, now)
@@ -157,6 +164,10 @@ def push_one(ctx: RunContext, optout: LocalOptOut) -> None:
 	optouts.expect(ctx, unsubscribed)
 	ctx.store.resolve_optout(optout.email, contact.contact_id, now)
 	ctx.store.commit()
+
+
+def _in_open_import(ctx: RunContext, email: str) -> bool:
+	return any(normalise_email(e) == email for record in ctx.store.open_activities() for e in record.emails)
 
 
 def _address(contact) -> str | None:
