@@ -101,7 +101,7 @@ class PageApplier:
 
 		write = ContactWrite(key=site.key, email=email, synced_at=now)
 		changed = False
-		if site.cc_contact_id != contact.contact_id:
+		if contact.contact_id and site.cc_contact_id != contact.contact_id:
 			write.cc_contact_id = contact.contact_id
 			changed = True
 		fields = fields_to_pull(site.fields, incoming, self.config.field_map)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cc_sync.constant_contact.models import CORE_FIELDS
+from cc_sync.constant_contact.normalise import cc_address_part
 
 PHONE_KINDS = ("home", "work", "mobile", "other")
 ADDRESS_KINDS = ("home", "work", "other")
@@ -120,11 +121,20 @@ def fields_to_pull(
 			continue
 		new = incoming[rule.site_field]
 		old = site_fields.get(rule.site_field)
-		if _same(old, new):
+		if _same(in_cc_form(rule.cc_field, old), new):
+			# Equal once CC's own rewriting is applied (a site's `CA` is CC's `California`): not a change.
 			continue
 		if rule.owner == "cc" or _empty(old):
 			changes[rule.site_field] = new
 	return changes
+
+
+def in_cc_form(cc_field: str, value: Any) -> Any:
+	"""A site value as CC would store it in that field: CC rewrites some address values on write, so a
+	site value and CC's copy are compared in CC's form or the field would differ on every run."""
+	if cc_field.startswith("address:"):
+		return cc_address_part(cc_field.partition(".")[2], value)
+	return value
 
 
 def _same(old: Any, new: Any) -> bool:

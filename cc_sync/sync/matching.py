@@ -81,7 +81,11 @@ class ContactIndex:
 		candidates = self.by_email.get(email or "", [])
 		# A site contact already linked to another CC contact is someone else (CC emails are unique,
 		# so this only happens after an email change on one side).
-		free = [c for c in candidates if not c.cc_contact_id or c.cc_contact_id == cc_contact_id]
+		if not cc_contact_id:
+			# A row of CC's export names no contact id: the address alone says who it is.
+			free = list(candidates)
+		else:
+			free = [c for c in candidates if not c.cc_contact_id or c.cc_contact_id == cc_contact_id]
 		if not free:
 			return Match(None, tuple(c.key for c in candidates))
 		return Match(free[0], tuple(c.key for c in free[1:]))

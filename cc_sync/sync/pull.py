@@ -5,7 +5,10 @@
 - changes: `status=all&updated_after=W` with the subresources the mappings need;
 - deletes: see `run_deletes`;
 - reconcile: a complete `status=all` scan that corrects whatever the streams missed (list edits in CC's
-  own screens, drift) and counts what it corrected.
+  own screens, drift) and reports what it corrected, per kind.
+
+The reconcile and the first changes pull (the backfill) read the whole account: through CC's export when
+CC reports more contacts than the export threshold, paging below it (see `exports`).
 
 The watermark is read before fetching, queried minus the overlap window, and moved (to the time read
 before fetching) only after every page has been applied and committed. A failed stream leaves it alone.
@@ -19,7 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from cc_sync.sync import optouts
+from cc_sync.sync import exports, optouts
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import (
@@ -65,10 +68,77 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 	report.watermark_before = watermark
 	started = ctx.now()
 	since = watermark - ctx.config.overlap if watermark is not None else None
-	_read(ctx, _query(ctx, stream, since), ctx.applier(report))
-	if stream == STREAM_RECONCILE:
-		report.corrected = report.created + report.updated
+	query = _query(ctx, stream, since)
+	applier = ctx.applier(report)
+	if stream == STREAM_RECONCILE or since is None:
+		# A whole-account read (the reconcile, or the first sync's backfill): CC's export when large.
+		writes = _read_whole(ctx, query, applier)
+		if stream == STREAM_RECONCILE:
+			report.corrected = len(writes)
+			report.notice = corrections_summary(writes)
+	else:
+		_read(ctx, query, applier)
 	_finish(ctx, stream, watermark, started)
+
+
+def _read_whole(ctx: RunContext, query: dict[str, Any], applier: Any) -> list[Any]:
+	"""Apply every contact of a whole-account query, paged or exported; returns the writes made."""
+	writes: list[Any] = []
+	_exported, batches = exports.contacts(ctx, applier.report, query)
+	for batch in batches:
+		writes.extend(applier.apply(batch))
+		if not ctx.dry_run:
+			ctx.store.commit()
+	return writes
+
+
+# What a reconcile can correct, in the order its summary names them.
+CORRECTION_KINDS = (
+	("created", "contacts created"),
+	("linked", "linked to their CC contact"),
+	("fields", "field values"),
+	("unsubscribed", "opt-outs"),
+	("resubscribed", "re-subscriptions"),
+	("deleted", "marked deleted in CC"),
+	("undeleted", "no longer deleted in CC"),
+	("groups", "list memberships"),
+)
+
+
+def correction_kinds(write: Any) -> list[str]:
+	"""The kinds of correction one write makes."""
+	if write.key is None:
+		return ["created"]
+	kinds = []
+	if write.cc_contact_id:
+		kinds.append("linked")
+	if write.fields:
+		kinds.append("fields")
+	if write.unsubscribed is True:
+		kinds.append("unsubscribed")
+	elif write.unsubscribed is False:
+		kinds.append("resubscribed")
+	if write.cc_deleted is True:
+		kinds.append("deleted")
+	elif write.cc_deleted is False:
+		kinds.append("undeleted")
+	if write.groups is not None:
+		kinds.append("groups")
+	return kinds
+
+
+def corrections_summary(writes: Iterable[Any]) -> str:
+	"""What a reconcile corrected, per kind: "Corrected 4 contacts: 1 contacts created, 3 field values"."""
+	counts: dict[str, int] = {}
+	total = 0
+	for write in writes:
+		total += 1
+		for kind in correction_kinds(write):
+			counts[kind] = counts.get(kind, 0) + 1
+	if not total:
+		return "Nothing to correct: the site matched CC."
+	parts = [f"{counts[kind]} {label}" for kind, label in CORRECTION_KINDS if counts.get(kind)]
+	return f"Corrected {total} contact(s): {', '.join(parts) or 'CC state only'}."
 
 
 def run_deletes(ctx: RunContext) -> None:
