@@ -13,8 +13,7 @@ timezone, as every Frappe Datetime field does. Conversion happens at this bounda
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,6 +46,7 @@ from cc_sync.cc_sync.constants import (
 	SETTINGS_DELETED_COUNT,
 	SETTINGS_SYNC_STATE,
 )
+from cc_sync.cc_sync.naming import NAMES, random_writer
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import (
@@ -66,8 +66,9 @@ SENT_STATUSES = ("Queued", "Pushed")
 # IN lists are sent in slices of this many values.
 SLICE = 1000
 PUSH_PAGE = 2000
-NAME_MAX = 120
-SAVEPOINT = "cc_sync_new_contacts"
+SAVEPOINT = "cc_sync_new_rows"
+# How many times an insert that finds a name taken is tried again under fresh names.
+NAME_RETRIES = 3
 # Lead fields that hold what Contact calls otherwise (ERPNext v15 names).
 CONTACT_TO_LEAD = {"designation": "job_title"}
 # Contact columns the store manages itself; a field map cannot write them.
@@ -177,9 +178,43 @@ def _doctype_exists(doctype: str) -> bool:
 	return bool(frappe.db.table_exists(doctype))
 
 
-def _new_name() -> str:
-	"""A child or hash-named row's name, as Frappe v15 makes them."""
-	return frappe.generate_hash(length=10)
+def _connection_id() -> int:
+	"""This connection's id: no two open connections share it, which makes the names below unique."""
+	return int(frappe.db.sql("select connection_id()")[0][0])
+
+
+def _time_ordered_names(doctype: str, rows: Sequence[dict[str, Any]], writer: int) -> list[str]:
+	return NAMES.take(len(rows), writer)
+
+
+def _insert_named(
+	doctype: str,
+	rows: list[dict[str, Any]],
+	blank: dict[str, Any] | None = None,
+	names: Callable[[str, Sequence[dict[str, Any]], int], list[str]] = _time_ordered_names,
+) -> None:
+	"""Insert `rows` under new names, set on each row (see naming.py: unique, increasing, so each insert
+	appends to the table instead of landing on a random page). Should a name be taken anyway, by a row
+	some other code named, the insert is undone and tried again under fresh names."""
+	if not rows:
+		return
+	blank = blank or {}
+	writer = _connection_id()
+	for attempt in range(NAME_RETRIES + 1):
+		for row, name in zip(rows, names(doctype, rows, writer), strict=True):
+			row["name"] = name
+		columns = list(dict.fromkeys(c for row in rows for c in row))
+		values = [tuple(row.get(c, blank.get(c)) for c in columns) for row in rows]
+		frappe.db.savepoint(SAVEPOINT)
+		try:
+			_insert_rows(doctype, columns, values)
+		except Exception as exc:
+			if attempt == NAME_RETRIES or not frappe.db.is_primary_key_violation(exc):
+				raise
+			frappe.db.rollback(save_point=SAVEPOINT)
+			writer = random_writer()
+		else:
+			return
 
 
 def _base_columns(now: datetime) -> dict[str, Any]:
@@ -215,7 +250,6 @@ class FrappeStore:
 			f: (meta.get_field(f).fieldtype if meta.get_field(f) else "Data") for f in columns
 		}
 		self.has_lead = _doctype_exists(LEAD)
-		self._namer = ContactNamer()
 		self.writes = 0
 
 	# -- watermarks ------------------------------------------------------------------------------
@@ -440,7 +474,6 @@ class FrappeStore:
 			email_rows.append(
 				{
 					**base,
-					"name": _new_name(),
 					"parent": len(contact_rows) - 1,
 					"parenttype": CONTACT,
 					"parentfield": "email_ids",
@@ -453,7 +486,6 @@ class FrappeStore:
 				link_rows.append(
 					{
 						**base,
-						"name": _new_name(),
 						"parent": len(contact_rows) - 1,
 						"parenttype": CONTACT,
 						"parentfield": "links",
@@ -465,7 +497,8 @@ class FrappeStore:
 				)
 				if w.cc_contact_id and not lead.get(LEAD_CC_ID):
 					lead_ids[lead.name] = w.cc_contact_id
-		names = self._insert_named(contact_rows, [_base_name(w) for w in writes])
+		self._bulk_insert(CONTACT, contact_rows)
+		names = [row["name"] for row in contact_rows]
 		for child in (*email_rows, *link_rows):
 			child["parent"] = names[child["parent"]]
 		self._bulk_insert(CONTACT_EMAIL, email_rows)
@@ -473,31 +506,19 @@ class FrappeStore:
 		self._set_lead_cc_ids(lead_ids)
 		return names
 
-	def _insert_named(self, rows: list[dict[str, Any]], bases: list[str]) -> list[str]:
-		"""Insert new Contacts under unique names; a name taken meanwhile by another writer is retried."""
-		for attempt in range(3):
-			names = self._namer.names(bases)
-			for row, name in zip(rows, names, strict=True):
-				row["name"] = name
-			frappe.db.savepoint(SAVEPOINT)
-			try:
-				self._bulk_insert(CONTACT, rows)
-			except Exception as exc:
-				if attempt == 2 or not frappe.db.is_primary_key_violation(exc):
-					raise
-				frappe.db.rollback(save_point=SAVEPOINT)
-				self._namer.forget()
-			else:
-				return names
-		raise AssertionError("unreachable")
+	def _row_names(self, doctype: str, rows: Sequence[dict[str, Any]], writer: int) -> list[str]:
+		"""Names for new rows of `doctype` (a subclass may name them otherwise, as the benchmark does to
+		compare schemes)."""
+		return _time_ordered_names(doctype, rows, writer)
 
 	def _bulk_insert(self, doctype: str, rows: list[dict[str, Any]]) -> None:
+		"""Insert new rows under names of their own (set on each row)."""
 		if not rows:
 			return
-		columns = list(dict.fromkeys(c for row in rows for c in row))
 		types = self._contact_types if doctype == CONTACT else {}
+		columns = dict.fromkeys(c for row in rows for c in row)
 		blank = {c: (0 if types.get(c) in _NUMERIC else None) for c in columns}
-		_insert_rows(doctype, columns, [tuple(row.get(c, blank[c]) for c in columns) for row in rows])
+		_insert_named(doctype, rows, blank, self._row_names)
 
 	def _update_contacts(
 		self, updates: Sequence[tuple[str, ContactWrite]], now: datetime
@@ -593,7 +614,6 @@ class FrappeStore:
 			[
 				{
 					**_base_columns(now),
-					"name": _new_name(),
 					"parent": key,
 					"parenttype": CONTACT,
 					"parentfield": "email_ids",
@@ -644,7 +664,6 @@ class FrappeStore:
 				rows.append(
 					{
 						**_base_columns(now),
-						"name": _new_name(),
 						"parent": contact.name,
 						"parenttype": CONTACT,
 						"parentfield": "links",
@@ -695,7 +714,6 @@ class FrappeStore:
 				if group in desired and row is None and key not in inserts:
 					inserts[key] = {
 						**_base_columns(now),
-						"name": _new_name(),
 						"email_group": group,
 						"email": w.email,
 						"unsubscribed": 1 if w.unsubscribed else 0,
@@ -1103,7 +1121,6 @@ def _queue_optouts(requests: dict[str, dict[str, Any]], now: datetime) -> None:
 			rows.append(
 				{
 					**_base_columns(now),
-					"name": _new_name(),
 					"email": email,
 					"status": OPTOUT_PENDING,
 					"opted_out_at": values.get("opted_out_at") or now,
@@ -1148,9 +1165,7 @@ def _queue_optouts(requests: dict[str, dict[str, Any]], now: datetime) -> None:
 					"name": row.name,
 				},
 			)
-	if rows:
-		columns = list(rows[0])
-		_insert_rows(OPT_OUT, columns, [tuple(r[c] for c in columns) for r in rows])
+	_insert_named(OPT_OUT, rows)
 
 
 def _count_subscribers(delta: dict[str, int]) -> None:
@@ -1163,88 +1178,6 @@ def _count_subscribers(delta: dict[str, int]) -> None:
 				where name = %s""",
 				(change, group),
 			)
-
-
-# -- naming --------------------------------------------------------------------------------------
-def _base_name(write: ContactWrite) -> str:
-	"""What Contact's own autoname would give: the full name, or else the email's local part."""
-	fields = write.fields
-	name = get_full_name(
-		fields.get("first_name"),
-		fields.get("middle_name"),
-		fields.get("last_name"),
-		fields.get("company_name"),
-	)
-	name = re.sub(r"[<>\s]+", " ", name or write.email.split("@", 1)[0]).strip()
-	return (name or write.email)[:NAME_MAX].strip()
-
-
-class ContactNamer:
-	"""Unique Contact names, numbered `-N` as Frappe's append_number_if_name_exists does.
-
-	The names taken for a base (`base` and `base-N`) are read once per run and then counted here, so a
-	pull of many people sharing a few names costs one indexed query per new base, not per page. Names
-	compare case-insensitively, as the database's collation does; a final primary-key check covers names
-	taken meanwhile by another writer.
-	"""
-
-	def __init__(self) -> None:
-		self._plain_taken: dict[str, bool] = {}
-		self._suffix: dict[str, int] = {}
-
-	def forget(self) -> None:
-		self._plain_taken.clear()
-		self._suffix.clear()
-
-	def names(self, bases: Sequence[str]) -> list[str]:
-		self._load([b for b in dict.fromkeys(bases) if b.casefold() not in self._suffix])
-		names: list[str] = []
-		for base in bases:
-			key = base.casefold()
-			if not self._plain_taken[key]:
-				self._plain_taken[key] = True
-				names.append(base)
-				continue
-			self._suffix[key] += 1
-			names.append(f"{base}-{self._suffix[key]}")
-		clash = set()
-		for chunk in _slices(names):
-			clash.update(
-				r[0].casefold()
-				for r in frappe.db.sql("select name from `tabContact` where name in %s", [chunk])
-			)
-		if clash:
-			names = [
-				n if n.casefold() not in clash else f"{n}-{frappe.generate_hash(length=5)}" for n in names
-			]
-		return names
-
-	def _load(self, bases: list[str]) -> None:
-		for base in bases:
-			self._plain_taken[base.casefold()] = False
-			self._suffix[base.casefold()] = 0
-		for chunk in _slices(bases, 100):
-			selects = " union all ".join(["select name from `tabContact` where name like %s"] * len(chunk))
-			rows = frappe.db.sql(
-				f"select name from `tabContact` where name in %s union all {selects}",
-				[tuple(chunk), *(_like_prefix(b) + "-%" for b in chunk)],
-			)
-			for (name,) in rows:
-				key = name.casefold()
-				if key in self._plain_taken:
-					self._plain_taken[key] = True
-				head, _, tail = key.rpartition("-")
-				if head in self._suffix and tail.isdigit():
-					self._suffix[head] = max(self._suffix[head], int(tail))
-
-
-def _numbered(name: str) -> bool:
-	head, sep, tail = name.rpartition("-")
-	return bool(sep and head and tail.isdigit())
-
-
-def _like_prefix(value: str) -> str:
-	return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _split_lead_name(values: dict[str, Any], lead_name: str | None) -> None:
