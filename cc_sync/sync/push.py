@@ -82,7 +82,7 @@ def run_push(ctx: RunContext) -> None:
 		report.watermark_after = watermark
 		return
 	for n, chunk in enumerate(chunks, 1):
-		submit_chunk(ctx, chunk, list_ids, f"{started:%Y%m%dT%H%M%S%f}-{n}")
+		submit_chunk(ctx, chunk, list_ids, f"{started:%Y%m%dT%H%M%S%f}-{n:05d}")
 	store.set_watermark(STREAM_PUSH, started)
 	store.commit()
 	report.watermark_after = started
@@ -105,7 +105,7 @@ def push_email(ctx: RunContext, email: str) -> None:
 		report.plan.extend({"action": "import", "contacts": len(c.rows)} for c in chunks)
 		return
 	for n, chunk in enumerate(chunks, 1):
-		submit_chunk(ctx, chunk, list_ids, f"{now:%Y%m%dT%H%M%S%f}-one-{n}")
+		submit_chunk(ctx, chunk, list_ids, f"{now:%Y%m%dT%H%M%S%f}-one-{n:05d}")
 
 
 def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chunk]:

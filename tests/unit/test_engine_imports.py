@@ -181,3 +181,26 @@ def test_a_site_optout_made_while_the_import_runs_reaches_cc_once_the_import_com
 	assert contact is not None
 	assert contact["email_address"]["permission_to_send"] == "unsubscribed"
 	assert w.store.pending_optouts() == []
+
+
+def test_read_backs_grow_with_the_leads_not_their_square():
+	"""Each import reads back only its own window; the old follow-up read every contact created since
+	the import's submit, so the tenth import of a push read ten chunks' worth."""
+	w = make_world(rate_limit=None)
+	w.config = replace(w.config, chunk_max_contacts=10, page_limit=5)
+	w.engine.config = w.config
+	for i in range(100):
+		w.store.add_lead(f"g{i:03d}@example.com", first_name="G")
+	w.store.commit()
+	with w.emu.mocked():
+		w.engine.run(("optout_push", "activities", STREAM_PUSH))
+	imports = w.emu.calls_to(IMPORT)
+	read_backs = sum(
+		1
+		for method, path, query in w.emu.call_log
+		if method == "GET" and path == "/v3/contacts" and ("created_after" in query or "cursor" in query)
+	)
+	assert imports == 10
+	assert all(lead.push_status == "Pushed" for lead in w.store.leads.values())
+	# Its own 10 rows are 2 pages; at most the previous import's rows share its window.
+	assert read_backs <= imports * 4, read_backs
