@@ -129,7 +129,8 @@ def main() -> None:
 		config = SyncConfig(
 			list_mappings=tuple(
 				ListMapping(lid, g, "pull") for lid, g in zip(emu.list_ids(), groups, strict=True)
-			)
+			),
+			export_threshold=0,  # the paged pull, as before the export path existed
 		)
 		store = TimedStore(FrappeStore())
 		engine = SyncEngine(client, store, config, clock)

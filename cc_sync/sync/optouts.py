@@ -14,8 +14,9 @@ must return. If one is not returned (and a lookup shows CC still holds it), or t
 that did not opt out after the bound (the filter is ignored), the stream concludes that `optout_after`
 is not reliable on this account, says so in the log and on the settings page, and from then on reads
 opt-outs with a full scan of `status=unsubscribed` plus `status=deleted` (a contact both deleted and
-unsubscribed reports as deleted), filtered on this side, as CC's support advises. The scan's cost is
-reported on every run.
+unsubscribed reports as deleted), filtered on this side, as CC's support advises; on an account above
+the export threshold the scan is one `status=unsubscribed` export instead, so it stays within CC's daily
+budget at the opt-out cadence. The scan's cost is reported on every run.
 
 **The safety net** (`optout_scan`, daily by default) independently reads every unsubscribed contact
 (through CC's export on a large account) and reports what it found that the stream missed: expected,
@@ -25,7 +26,7 @@ unreliable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -38,8 +39,6 @@ OPTOUT_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 # CC stamps whole seconds and optout_after is strict: a query must start a second before the watermark.
 MIN_WINDOW = timedelta(seconds=1)
 STATE = "optouts"
-# Statuses the full scan reads: a contact both deleted and unsubscribed reports as deleted.
-SCAN_STATUSES = ("unsubscribed", "deleted")
 EXPECTED_MAX = 5000
 SKEW_MARGIN = timedelta(hours=1)
 
@@ -210,15 +209,6 @@ def _missing_expected(
 	return missing
 
 
-def scan_unsubscribed(ctx: RunContext) -> Iterator[list[Any]]:
-	"""Every unsubscribed contact, deleted ones too, page by page, with the unsubscribed-only filter here."""
-	for status in SCAN_STATUSES:
-		for page in ctx.client.iter_contact_pages(
-			status=status, include=list(ctx.config.include), limit=ctx.config.page_limit
-		):
-			yield page.contacts
-
-
 def _fallback_scan(
 	ctx: RunContext, since: datetime, latest: datetime | None
 ) -> tuple[dict[str, int], datetime | None]:
@@ -227,7 +217,9 @@ def _fallback_scan(
 	calls_before = getattr(ctx.client, "calls", 0)
 	read = 0
 	fetched_before = report.fetched
-	for contacts in scan_unsubscribed(ctx):
+	from cc_sync.sync import exports
+
+	for contacts in exports.unsubscribed_batches(ctx, report):
 		read += len(contacts)
 		applier.apply([c for c in contacts if _after(c, since)])
 		latest = latest_optout(contacts, latest)

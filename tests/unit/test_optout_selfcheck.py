@@ -144,3 +144,19 @@ def test_the_daily_scan_uses_cc_s_export_on_a_large_account():
 	assert scan.activity_ids and scan.fetched == 300
 	assert sum(1 for c in w.store.contacts.values() if c.unsubscribed) == 300
 	assert scan.api_calls < 12  # one page to count, the export, its polls, lookups, the download
+
+
+def test_the_fallback_scan_of_a_large_account_is_one_export_per_run():
+	w = make_world(utc(2024, 6, 1, 12), rate_limit=None, optout_after="empty")
+	w.engine.config = type(w.config)(**{**w.config.__dict__, "export_threshold": 100})
+	w.store.set_state(STATE, {"reliable": False, "reason": "seen before", "since": "2024-06-01T00:00:00"})
+	w.store.commit()
+	for i in range(400):
+		cid = w.emu.add_contact(f"u{i}@example.com")
+		if i % 2:
+			w.emu.unsubscribe(cid)
+	with w.emu.mocked():
+		report = w.run(STREAM_OPTOUTS).streams[STREAM_OPTOUTS]
+	assert report.activity_ids and report.api_calls < 12
+	assert sum(1 for c in w.store.contacts.values() if c.unsubscribed) == 200
+	assert "Last run:" in report.notice

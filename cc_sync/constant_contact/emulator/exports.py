@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Mapping
 from typing import Any
@@ -57,6 +58,11 @@ _STATUS_WORDS = {
 	"pending_confirmation": "Pending confirmation",
 	"temp_hold": "Temp hold",
 }
+
+
+@functools.lru_cache(maxsize=65536)
+def _export_date(value: str, tz: Any) -> str:
+	return format_export_date(parse_ts(value), tz)
 
 
 def _words(value: str | None) -> str:
@@ -141,7 +147,7 @@ class ExportsMixin:
 		act["status"]["items_completed_count"] = len(recs)
 
 	def _export_date(self, value: str | None) -> str:
-		return format_export_date(parse_ts(value), self.export_tz) if value else ""
+		return _export_date(value, self.export_tz) if value else ""
 
 	def _export_cells(self, rec: Mapping[str, Any], name: str) -> list[Any]:
 		if name == "email_address":
