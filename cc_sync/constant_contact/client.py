@@ -401,6 +401,14 @@ class ConstantContactClient:
 				return
 			yield page
 
+	def continue_contact_pages(self, next_href: str) -> Iterator[ContactPage]:
+		"""Page on from a `next_href` an earlier page gave (its cursor carries the filters and limit).
+
+		ref: https://developer.constantcontact.com/api_reference/index.html#!/Contacts/getContacts
+		"""
+		for body in self._iter_pages(next_href, {}):
+			yield self._model(ContactPage, body)
+
 	def _wait_for_segment(self, params: dict[str, Any]) -> Iterator[ContactPage]:
 		# A segment query answers 202 {"status": "processing"} until CC has computed it; the same
 		# request is repeated until it returns contacts.

@@ -44,6 +44,9 @@ class SyncConfig:
 	page_limit: int = PAGE_LIMIT
 	chunk_max_contacts: int = 5_000
 	chunk_max_bytes: int = 3_500_000
+	# An incremental read that stopped part way carries on from its last applied page if the stop is no
+	# older than this (CC does not document how long a paging cursor lives; a quota stop waits for 00:00 UTC).
+	resume_max_age: timedelta = timedelta(hours=36)
 	# How many times one run polls an open activity before leaving it to the next run.
 	activity_polls: int = 10
 	activity_poll_interval: float = 2.0

@@ -11,7 +11,8 @@ The reconcile and the first changes pull (the backfill) read the whole account: 
 CC reports more contacts than the export threshold, paging below it (see `exports`).
 
 The watermark is read before fetching, queried minus the overlap window, and moved (to the time read
-before fetching) only after every page has been applied and committed. A failed stream leaves it alone.
+before fetching) only after every page has been applied and committed. A failed stream leaves it alone;
+an incremental changes read that failed part way carries on from its last applied page (see `resume`).
 A record CC sends that cannot be read is skipped (or applied without the unreadable part) and logged with
 the reason and a raw snippet; the rest of its page is applied.
 """
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from cc_sync.sync import exports, optouts
+from cc_sync.sync import exports, optouts, resume
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import (
@@ -77,7 +78,9 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 			report.corrected = len(writes)
 			report.notice = corrections_summary(writes)
 	else:
-		_read(ctx, query, applier)
+		# An incremental read: it carries on where an unfinished one stopped (see `resume`).
+		started = resume.read_pages(ctx, stream, query, applier, started)
+		resume.clear(ctx, stream)
 	_finish(ctx, stream, watermark, started)
 
 
