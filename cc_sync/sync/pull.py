@@ -55,6 +55,8 @@ def _query(ctx: RunContext, stream: str, since: datetime | None) -> dict[str, An
 
 def run_pull(ctx: RunContext, stream: str) -> None:
 	if stream == STREAM_DELETES:
+		from cc_sync.sync.deletes import run_deletes
+
 		run_deletes(ctx)
 		return
 	if stream == STREAM_OPTOUTS:
@@ -142,50 +144,6 @@ def corrections_summary(writes: Iterable[Any]) -> str:
 		return "Nothing to correct: the site matched CC."
 	parts = [f"{counts[kind]} {label}" for kind, label in CORRECTION_KINDS if counts.get(kind)]
 	return f"Corrected {total} contact(s): {', '.join(parts) or 'CC state only'}."
-
-
-def run_deletes(ctx: RunContext) -> None:
-	"""Deletes cost what changed: one call when nothing did, then only as much reading as it takes.
-
-	CC offers no `deleted_after`, `deleted_at` is a bare date, and a delete may not move the contact's
-	`updated_at` (unconfirmed; the emulator assumes it does not). So the stream first compares CC's
-	deleted count (`status=deleted&include_count=true&limit=1`, one call) with the number of CC contacts
-	the site holds as deleted, plus the deleted contacts the site cannot hold (no email address) as
-	counted at the last full read. Equal: nothing to read. Otherwise it reads
-	`status=deleted&updated_after=W`, which costs calls in proportion to the new deletes wherever CC
-	stamps a delete; and only if the counts still disagree, the whole deleted list, after which the
-	counts agree again. Comparing with what the site holds, rather than with CC's previous count, sees
-	a delete that a revival cancelled out in the count: the changes pull (run before this one in every
-	job that pushes) has already taken the revived contact off the site's deleted count.
-	"""
-	report = ctx.report.stream(STREAM_DELETES)
-	store = ctx.store
-	watermark = store.get_watermark(STREAM_DELETES)
-	report.watermark_before = watermark
-	started = ctx.now()
-	since = watermark - ctx.config.overlap if watermark is not None else None
-	unheld = store.get_deleted_count() or 0
-	query = _query(ctx, STREAM_DELETES, None)
-	cc_deleted = _deleted_total(ctx, query)
-	if cc_deleted - store.count_cc_deleted() != unheld:
-		applier = ctx.applier(report)
-		if since is not None:
-			_read(ctx, {**query, "updated_after": since}, applier)
-		if since is None or cc_deleted - store.count_cc_deleted() != unheld:
-			cc_deleted = _read(ctx, query, applier) or cc_deleted
-			unheld = cc_deleted - store.count_cc_deleted()
-			if not ctx.dry_run:
-				store.set_deleted_count(unheld)
-	_finish(ctx, STREAM_DELETES, watermark, started)
-
-
-def _deleted_total(ctx: RunContext, query: dict[str, Any]) -> int:
-	"""How many contacts CC holds deleted, from one page of one contact."""
-	for page in ctx.client.iter_contact_pages(**{**query, "limit": 1}):
-		if page.contacts_count is None:
-			raise ValueError("CC did not report contacts_count for status=deleted&include_count=true")
-		return page.contacts_count
-	return 0
 
 
 def _read(ctx: RunContext, query: dict[str, Any], applier: Any) -> int | None:

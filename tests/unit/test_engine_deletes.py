@@ -89,3 +89,30 @@ def test_a_quiet_deletes_run_costs_one_call_and_a_new_delete_few():
 	assert grew.streams[STREAM_DELETES].deleted == 1
 	assert w.store.contact_by_email("del1200@example.com").cc_deleted
 	assert after.streams[STREAM_DELETES].api_calls == 1
+
+
+def test_a_large_deleted_list_is_read_through_the_export_not_page_by_page():
+	"""Deletes cost what changed: with 1,200 deleted contacts, a new delete costs a handful of calls
+	(count, the stamped-since read, one export), not one call per 500 deleted contacts ever."""
+	from dataclasses import replace
+
+	w = make_world(rate_limit=None)
+	w.config = replace(w.config, page_limit=50, export_threshold=100, export_poll_interval=1.0)
+	w.engine.config = w.config
+	ids = [w.emu.add_contact(f"x{i}@example.com") for i in range(1_201)]
+	for cc_id in ids[:1_200]:
+		w.emu.delete_contact(cc_id)
+	with w.emu.mocked():
+		w.engine.run([STREAM_CHANGES, STREAM_DELETES])
+		w.clock.advance(3600)
+		w.engine.run([STREAM_CHANGES, STREAM_DELETES])
+		w.emu.delete_contact(ids[1_200])
+		w.clock.advance(3600)
+		grew = w.engine.run([STREAM_DELETES])
+		w.clock.advance(3600)
+		after = w.engine.run([STREAM_DELETES])
+	assert w.store.contact_by_email("x1200@example.com").cc_deleted
+	assert grew.streams[STREAM_DELETES].deleted == 1
+	# 1,201 deleted at 50 a page would be 25 pages; the export path stays under 10 whatever the size.
+	assert grew.streams[STREAM_DELETES].api_calls < 10, grew.streams[STREAM_DELETES].api_calls
+	assert after.streams[STREAM_DELETES].api_calls == 1
