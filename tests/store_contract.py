@@ -5,7 +5,8 @@ the Frappe store in a real site (tests/integration/test_frappe_store_contract.py
 `make_site()`, returning the store and a `site` helper that performs the site-side events a user would:
 `add_contact(email, **fields) -> key`, `add_lead(email, **fields) -> key`,
 `unsubscribe_locally(email, by_person=False)`, `member_rows(email) -> dict[group, unsubscribed]`,
-`make_group(name)`.
+`make_group(name)`, `add_member(group, email)`, `leave_group(group, email)` and
+`email_unsubscribe(email, global_unsubscribe=True)`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from cc_sync.sync.consent import MemberRow
 from cc_sync.sync.records import ActivityRecord, ContactWrite, PushOutcome
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -62,7 +64,11 @@ class StoreContract:
 		[key] = store.apply_contacts(
 			[
 				ContactWrite(
-					key=None, email="ann@example.com", cc_contact_id="cc-1", fields={"first_name": "Ann"}
+					key=None,
+					email="ann@example.com",
+					opted_out=False,
+					cc_contact_id="cc-1",
+					fields={"first_name": "Ann"},
 				)
 			],
 			(),
@@ -76,7 +82,9 @@ class StoreContract:
 
 	def test_uncommitted_create_is_lost_on_rollback(self, site):
 		store, _ = site
-		store.apply_contacts([ContactWrite(key=None, email="gone@example.com", cc_contact_id="cc-x")], ())
+		store.apply_contacts(
+			[ContactWrite(key=None, email="gone@example.com", opted_out=False, cc_contact_id="cc-x")], ()
+		)
 		store.rollback()
 		assert store.find_contacts(["cc-x"], ["gone@example.com"]) == []
 
@@ -91,7 +99,8 @@ class StoreContract:
 		store, helper = site
 		key = helper.add_contact("cat@example.com", first_name="Cat", last_name="Stevens")
 		store.apply_contacts(
-			[ContactWrite(key=key, email="cat@example.com", fields={"first_name": "Kat"})], ()
+			[ContactWrite(key=key, email="cat@example.com", opted_out=False, fields={"first_name": "Kat"})],
+			(),
 		)
 		store.commit()
 		[contact] = store.find_contacts([], ["cat@example.com"])
@@ -105,6 +114,7 @@ class StoreContract:
 				ContactWrite(
 					key=None,
 					email="dan@example.com",
+					opted_out=False,
 					cc_contact_id="cc-d",
 					cc_permission="implicit",
 					cc_deleted=True,
@@ -118,59 +128,98 @@ class StoreContract:
 		assert contact.cc_deleted is True
 
 	# -- consent ---------------------------------------------------------------------------------
+	def _rows(self, store, key, email, rows, **kwargs):
+		"""Write member rows as the engine does: stated, on the premise of what the site holds."""
+		state = store.consent_state([email])[email]
+		[applied] = store.apply_contacts(
+			[
+				ContactWrite(
+					key=key,
+					email=email,
+					opted_out=kwargs.pop("opted_out", state.opted_out),
+					rows=rows,
+					premise_opted_out=state.opted_out,
+					premise_opted_out_at=state.opted_out_at,
+					premise_rows={g: state.rows.get(g) for g in rows},
+					**kwargs,
+				)
+			],
+			(),
+		)
+		store.commit()
+		return applied
+
 	def test_cc_optout_unsubscribes_contact_and_every_member_row(self, site):
 		store, helper = site
 		helper.make_group("News")
 		helper.make_group("Events")
 		key = helper.add_contact("eve@example.com")
-		store.apply_contacts(
-			[ContactWrite(key=key, email="eve@example.com", groups=frozenset({"News", "Events"}))],
-			{"News", "Events"},
+		self._rows(
+			store, key, "eve@example.com", {"News": MemberRow(False, T0), "Events": MemberRow(False, T0)}
 		)
-		store.commit()
 		assert helper.member_rows("eve@example.com") == {"News": False, "Events": False}
-		store.apply_contacts(
-			[
-				ContactWrite(
-					key=key,
-					email="eve@example.com",
-					unsubscribed=True,
-					opted_out_at=T0,
-					cc_permission="unsubscribed",
-				)
-			],
-			{"News"},
+		self._rows(
+			store,
+			key,
+			"eve@example.com",
+			{"News": MemberRow(True, T0), "Events": MemberRow(True, T0)},
+			opted_out=True,
+			opted_out_at=T0,
+			cc_clock=True,
+			cc_permission="unsubscribed",
 		)
-		store.commit()
 		[contact] = store.find_contacts([], ["eve@example.com"])
 		assert contact.unsubscribed is True
 		assert helper.member_rows("eve@example.com") == {"News": True, "Events": True}
+		state = store.consent_state(["eve@example.com"])["eve@example.com"]
+		assert state.opted_out and state.cc_clock and state.opted_out_at == T0
 		assert "eve@example.com" in store.opted_out_emails(["eve@example.com", "other@example.com"])
 
-	def test_unsubscribed_member_rows_survive_list_removal(self, site):
+	def test_a_row_added_for_an_opted_out_address_is_written_unsubscribed(self, site):
+		"""Item 1: the row's state is the engine's, never the store's default."""
 		store, helper = site
 		helper.make_group("News")
-		key = helper.add_contact("fay@example.com")
-		store.apply_contacts(
-			[ContactWrite(key=key, email="fay@example.com", groups=frozenset({"News"}))], {"News"}
-		)
-		store.apply_contacts(
-			[ContactWrite(key=key, email="fay@example.com", unsubscribed=True, opted_out_at=T0)], {"News"}
-		)
-		store.apply_contacts([ContactWrite(key=key, email="fay@example.com", groups=frozenset())], {"News"})
-		store.commit()
-		assert helper.member_rows("fay@example.com") == {"News": True}
+		key = helper.add_contact("olga@example.com")
+		helper.unsubscribe_locally("olga@example.com")
+		self._rows(store, key, "olga@example.com", {"News": MemberRow(True, T0)})
+		assert helper.member_rows("olga@example.com") == {"News": True}
 
-	def test_list_removal_in_cc_removes_a_subscribed_member_row(self, site):
+	def test_a_left_list_keeps_its_row_unsubscribed_and_a_cc_delete_removes_a_subscribed_one(self, site):
 		store, helper = site
 		helper.make_group("News")
+		helper.make_group("Events")
 		key = helper.add_contact("gus@example.com")
-		store.apply_contacts(
-			[ContactWrite(key=key, email="gus@example.com", groups=frozenset({"News"}))], {"News"}
+		self._rows(
+			store, key, "gus@example.com", {"News": MemberRow(False, T0), "Events": MemberRow(False, T0)}
 		)
-		store.apply_contacts([ContactWrite(key=key, email="gus@example.com", groups=frozenset())], {"News"})
+		self._rows(store, key, "gus@example.com", {"News": MemberRow(True, T0), "Events": None})
+		assert helper.member_rows("gus@example.com") == {"News": True}
+
+	def test_a_write_on_a_stale_premise_is_refused(self, site):
+		"""Item 10: an opt-out committed after the engine read the site is never erased."""
+		store, helper = site
+		helper.make_group("News")
+		key = helper.add_contact("mid@example.com")
+		state = store.consent_state(["mid@example.com"])["mid@example.com"]
+		helper.unsubscribe_locally("mid@example.com")  # lands while the page is being applied
+		[applied] = store.apply_contacts(
+			[
+				ContactWrite(
+					key=key,
+					email="mid@example.com",
+					opted_out=False,
+					rows={"News": MemberRow(False, T0)},
+					premise_opted_out=state.opted_out,
+					premise_opted_out_at=state.opted_out_at,
+					premise_rows={"News": None},
+				)
+			],
+			(),
+		)
 		store.commit()
-		assert helper.member_rows("gus@example.com") == {}
+		assert applied is None
+		assert helper.member_rows("mid@example.com") == {}
+		assert store.consent_state(["mid@example.com"])["mid@example.com"].opted_out
 
 	def test_local_unsubscribe_becomes_a_pending_optout_until_resolved(self, site):
 		store, helper = site
@@ -205,6 +254,48 @@ class StoreContract:
 		)
 		assert "kim@example.com" in store.opted_out_emails(["kim@example.com"])
 
+	def test_a_resolved_optout_of_an_address_held_nowhere_else_is_kept(self, site):
+		"""Item 6: the opt-out row is the address's record once CC holds it."""
+		store, helper = site
+		helper.unsubscribe_locally("nowhere@example.com")
+		store.resolve_optout("nowhere@example.com", None, T0)
+		store.commit()
+		assert store.consent_state(["nowhere@example.com"])["nowhere@example.com"].opted_out
+
+	@pytest.mark.parametrize("channel", ["lead", "global", "document"])
+	def test_every_site_channel_of_optout_is_one_answer(self, site, channel):
+		"""Item 6: a Lead, a global or per-document Email Unsubscribe opts the address out for matching,
+		creating and pushing alike."""
+		store, helper = site
+		email = f"{channel}-out@example.com"
+		if channel == "lead":
+			helper.add_lead(email, unsubscribed=True)
+		else:
+			helper.email_unsubscribe(email, global_unsubscribe=channel == "global")
+		state = store.consent_state([email])[email]
+		assert state.opted_out and state.opted_out_at is not None
+		assert email in store.opted_out_emails([email])
+		key = helper.add_contact(email)
+		[contact] = store.find_contacts([], [email])
+		assert contact.key == key and contact.unsubscribed is True
+
+	def test_leaving_one_group_is_not_an_address_optout(self, site):
+		"""Item 14: leaving one Email Group leaves that group; the address stays subscribed."""
+		store, helper = site
+		helper.make_group("News")
+		helper.make_group("Events")
+		helper.add_contact("leaver@example.com")
+		helper.add_member("News", "leaver@example.com")
+		helper.add_member("Events", "leaver@example.com")
+		helper.leave_group("News", "leaver@example.com")
+		state = store.consent_state(["leaver@example.com"])["leaver@example.com"]
+		assert not state.opted_out
+		assert state.rows["News"].unsubscribed and not state.rows["Events"].unsubscribed
+		assert [(p.email, p.group) for p in store.pending_optouts()] == [("leaver@example.com", "News")]
+		store.resolve_optout("leaver@example.com", None, T0, group="News")
+		store.commit()
+		assert store.pending_optouts() == []
+
 	def test_request_cc_optout_queues_a_pending_optout(self, site):
 		store, helper = site
 		key = helper.add_contact("ida@example.com")
@@ -213,7 +304,7 @@ class StoreContract:
 				ContactWrite(
 					key=key,
 					email="ida@example.com",
-					unsubscribed=True,
+					opted_out=True,
 					opted_out_at=T0,
 					request_cc_optout=True,
 				)
@@ -223,23 +314,44 @@ class StoreContract:
 		store.commit()
 		assert [p.email for p in store.pending_optouts()] == ["ida@example.com"]
 
-	def test_explicit_resubscribe_lifts_the_site_optout(self, site):
+	def test_a_lifted_optout_clears_every_address_channel_and_only_the_rows_named(self, site):
 		store, helper = site
+		helper.make_group("News")
+		helper.make_group("Site only")
 		key = helper.add_contact("joy@example.com")
+		helper.add_lead("joy@example.com")
+		helper.add_member("News", "joy@example.com")
+		helper.add_member("Site only", "joy@example.com")
 		helper.unsubscribe_locally("joy@example.com")
-		store.apply_contacts(
-			[ContactWrite(key=key, email="joy@example.com", unsubscribed=False, cc_permission="explicit")], ()
+		helper.email_unsubscribe("joy@example.com", global_unsubscribe=True)
+		state = store.consent_state(["joy@example.com"])["joy@example.com"]
+		assert set(state.channels) >= {"contact", "lead", "unsubscribe"}
+		applied = self._rows(
+			store,
+			key,
+			"joy@example.com",
+			{"News": MemberRow(False, T0)},
+			opted_out=False,
+			lift_optout=True,
+			cc_permission="explicit",
 		)
-		store.commit()
+		assert applied == key
 		[contact] = store.find_contacts([], ["joy@example.com"])
 		assert contact.unsubscribed is False
 		assert store.pending_optouts() == []
 		assert store.opted_out_emails(["joy@example.com"]) == set()
+		# Item 7: the site-only group the person left stays left.
+		assert helper.member_rows("joy@example.com") == {"News": False, "Site only": True}
 
 	def test_deleted_in_cc_is_excluded_from_push(self, site):
 		store, _ = site
 		store.apply_contacts(
-			[ContactWrite(key=None, email="kim@example.com", cc_contact_id="cc-k", cc_deleted=True)], ()
+			[
+				ContactWrite(
+					key=None, email="kim@example.com", opted_out=False, cc_contact_id="cc-k", cc_deleted=True
+				)
+			],
+			(),
 		)
 		store.commit()
 		assert store.opted_out_emails(["kim@example.com"]) == {"kim@example.com"}

@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from cc_sync.constant_contact.errors import NotFound
+from cc_sync.sync import consent
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.push import STATUS_FAILED, STATUS_PUSHED
@@ -228,18 +229,33 @@ def _settle_unknown(ctx: RunContext, record: ActivityRecord, state: str, why: st
 def _reflect_list_adds(ctx: RunContext, record: ActivityRecord, emails: list[str]) -> None:
 	"""Contacts CC already held, which the import left unchanged and so were not read back, are on the
 	push lists now: the Email Groups pulled from those lists get them (CC's list edits move no timestamp,
-	so no incremental pull would report them). Anyone opted out is left alone."""
+	so no incremental pull would report them). Which rows, and in which state, is the consent module's
+	decision: anyone opted out, or with a row already (a leave above all), is left alone."""
 	by_list = ctx.config.group_by_list
 	groups = frozenset(by_list[i] for i in record.list_ids if i in by_list)
 	if not groups or not emails:
 		return
-	opted_out = ctx.store.opted_out_emails(emails)
-	managed = ctx.config.managed_groups
-	writes = [
-		ContactWrite(key=c.key, email=c.email, groups=(c.groups & managed) | groups)
-		for c in ctx.store.find_contacts((), emails)
-		if c.email and c.email not in opted_out and not groups <= c.groups
-	]
+	states = ctx.store.consent_state(emails)
+	now = ctx.now()
+	writes = []
+	for contact in ctx.store.find_contacts((), emails):
+		state = states.get(contact.email or "")
+		if state is None:
+			continue
+		rows = consent.rows_after_import(state, groups, now=now)
+		if rows:
+			writes.append(
+				ContactWrite(
+					key=contact.key,
+					email=state.email,
+					opted_out=state.opted_out,
+					rows=rows,
+					premise_opted_out=state.opted_out,
+					premise_opted_out_at=state.opted_out_at,
+					premise_rows={g: None for g in rows},
+				)
+			)
 	if writes:
-		ctx.store.apply_contacts(writes, managed)
-		ctx.report.stream(STREAM_ACTIVITIES).updated += len(writes)
+		applied = ctx.store.apply_contacts(writes, ctx.config.managed_groups)
+		ctx.report.stream(STREAM_ACTIVITIES).updated += sum(1 for key in applied if key is not None)
+

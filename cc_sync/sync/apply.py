@@ -19,6 +19,9 @@ from cc_sync.sync.records import ContactWrite, SiteContact
 from cc_sync.sync.report import StreamReport
 from cc_sync.sync.store import SyncStore
 
+# How many times one page's refused writes are decided again before they wait for the next run.
+REDECIDE_ROUNDS = 3
+
 
 class PageApplier:
 	def __init__(
@@ -43,31 +46,64 @@ class PageApplier:
 		self._groups_cache: dict[tuple[str, ...], frozenset[str]] = {}
 
 	def apply(self, contacts: Sequence[Any]) -> list[ContactWrite]:
-		"""Apply one page; returns the writes (planned only, on a dry run)."""
+		"""Apply one page; returns the writes (planned only, on a dry run).
+
+		A write the store refuses because the site changed under it (an opt-out or a group leave committed
+		while the page was being applied) is decided again from what the site holds now.
+		"""
 		self.report.fetched += len(contacts)
+		pending = list(contacts)
+		applied: list[ContactWrite] = []
+		for attempt in range(REDECIDE_ROUNDS):
+			writes, sources = self._decide_page(pending, count=attempt == 0)
+			if not writes:
+				break
+			if self.dry_run:
+				self.report.plan.extend(_plan_line(w) for w in writes)
+				return writes
+			keys = self.store.apply_contacts(writes, self.managed_groups)
+			refused = [i for i, key in enumerate(keys) if key is None]
+			applied.extend(w for i, w in enumerate(writes) if keys[i] is not None)
+			if not refused:
+				break
+			pending = [sources[i] for i in refused]
+		else:
+			for contact in pending:
+				self.report.fail(
+					normalise_email(_address(contact)),
+					"the site kept changing while it was applied: next run",
+				)
+		return applied
+
+	def _decide_page(self, contacts: Sequence[Any], *, count: bool) -> tuple[list[ContactWrite], list[Any]]:
 		cc_ids = [c.contact_id for c in contacts if c.contact_id]
 		emails = [e for e in (normalise_email(_address(c)) for c in contacts) if e]
 		index = ContactIndex(self.store.find_contacts(cc_ids, emails))
+		states = self.store.consent_state(emails) if emails else {}
 		writes: list[ContactWrite] = []
+		sources: list[Any] = []
 		now = self.now()
+		# A second decision of the same contacts is not counted again.
+		report = self.report if count else StreamReport(self.report.stream)
 		for contact in contacts:
 			try:
-				write = self._decide(contact, index, now)
+				write = self._decide(contact, index, states, now, report)
 			except Exception as exc:  # one bad record never loses the rest of the page
 				self.report.fail(normalise_email(_address(contact)), f"could not apply: {exc}")
 				continue
 			if write is not None:
 				writes.append(write)
-		if not writes:
-			return writes
-		if self.dry_run:
-			self.report.plan.extend(_plan_line(w) for w in writes)
-		else:
-			self.store.apply_contacts(writes, self.managed_groups)
-		return writes
+				sources.append(contact)
+		return writes, sources
 
-	def _decide(self, contact: Any, index: ContactIndex, now: datetime) -> ContactWrite | None:
-		report = self.report
+	def _decide(
+		self,
+		contact: Any,
+		index: ContactIndex,
+		states: Mapping[str, consent.AddressConsent],
+		now: datetime,
+		report: StreamReport,
+	) -> ContactWrite | None:
 		email_address = getattr(contact, "email_address", None)
 		email = normalise_email(_address(contact))
 		if not email:
@@ -82,24 +118,49 @@ class PageApplier:
 				f"{site.key if site else 'none'}, also {', '.join(match.duplicates)}",
 				site.key if site else None,
 			)
+		state = states.get(email) or consent.AddressConsent(email=email)
 		permission = getattr(email_address, "permission_to_send", None)
+		opt_in_source = getattr(email_address, "opt_in_source", None)
+		opt_in_date = getattr(email_address, "opt_in_date", None)
 		decision = consent.decide(
-			site,
+			state,
 			permission,
 			getattr(email_address, "opt_out_date", None),
-			getattr(email_address, "opt_in_date", None),
+			opt_in_date,
 			getattr(email_address, "updated_at", None),
+			opt_in_source,
 		)
 		if decision.unknown_permission:
 			report.warn(email, f"unknown permission_to_send {permission!r}: consent left as it was")
 		deleted = getattr(contact, "deleted_at", None) is not None
 		incoming = cc_values(contact, self.config.field_map, self.cf_names)
-		groups = self._groups(contact)
-
+		rows = consent.decide_rows(
+			state,
+			decision,
+			self._groups(contact),
+			self.managed_groups,
+			permission=permission,
+			opt_in_source=opt_in_source,
+			opt_in_date=opt_in_date,
+			deleted=deleted,
+			now=now,
+		)
+		write = ContactWrite(
+			key=site.key if site else None,
+			email=email,
+			opted_out=decision.opted_out,
+			opted_out_at=decision.opted_out_at if decision.opted_out else None,
+			cc_clock=decision.cc_clock if decision.opted_out else False,
+			lift_optout=decision.lifted,
+			rows=rows,
+			premise_opted_out=state.opted_out,
+			premise_opted_out_at=state.opted_out_at,
+			premise_rows={g: state.rows.get(g) for g in rows},
+			synced_at=now,
+		)
 		if site is None:
-			return self._create(contact, email, decision, deleted, incoming, groups, index, now)
+			return self._create(contact, write, decision, deleted, incoming, index, report)
 
-		write = ContactWrite(key=site.key, email=email, synced_at=now)
 		changed = False
 		if contact.contact_id and site.cc_contact_id != contact.contact_id:
 			write.cc_contact_id = contact.contact_id
@@ -108,13 +169,14 @@ class PageApplier:
 		if fields:
 			write.fields = fields
 			changed = True
-		if decision.site_unsubscribed is True:
-			write.unsubscribed = True
-			write.opted_out_at = decision.opted_out_at or now
-			report.unsubscribed += 1
+		if decision.opted_out and (decision.changed or not site.unsubscribed):
+			# A CC opt-out, or an opt-out the site holds on another channel (a Lead, an Email Unsubscribe):
+			# every record of the address says so.
+			write.opted_out_at = write.opted_out_at or now
+			if decision.changed:
+				report.unsubscribed += 1
 			changed = True
-		elif decision.site_unsubscribed is False:
-			write.unsubscribed = False
+		elif decision.lifted:
 			report.resubscribed += 1
 			changed = True
 		if decision.push_optout:
@@ -128,8 +190,7 @@ class PageApplier:
 			changed = True
 			if deleted:
 				report.deleted += 1
-		if groups is not None and self._groups_differ(site, groups):
-			write.groups = groups
+		if rows:
 			changed = True
 		if not changed:
 			report.unchanged += 1
@@ -142,53 +203,44 @@ class PageApplier:
 	def _create(
 		self,
 		contact: Any,
-		email: str,
+		write: ContactWrite,
 		decision: consent.ConsentDecision,
 		deleted: bool,
 		incoming: dict[str, Any],
-		groups: frozenset[str] | None,
 		index: ContactIndex,
-		now: datetime,
+		report: StreamReport,
 	) -> ContactWrite | None:
-		report = self.report
-		unsubscribed = decision.site_unsubscribed is True
 		# A CC opt-out or delete always reaches the site, even for someone it does not hold yet: the
 		# push must know never to send that address (an import would re-add a deleted contact).
-		if not unsubscribed and not deleted and not self.config.create_unknown_contacts:
-			report.skip(email, "not on the site, and creating contacts from CC is off")
+		if not decision.opted_out and not deleted and not self.config.create_unknown_contacts:
+			report.skip(write.email, "not on the site, and creating contacts from CC is off")
 			return None
 		email_address = getattr(contact, "email_address", None)
-		write = ContactWrite(
-			key=None,
-			email=email,
-			cc_contact_id=contact.contact_id,
-			fields=incoming,
-			unsubscribed=True if unsubscribed else None,
-			opted_out_at=(decision.opted_out_at or now) if unsubscribed else None,
-			cc_permission=getattr(email_address, "permission_to_send", None),
-			cc_updated_at=contact.updated_at,
-			cc_email_updated_at=getattr(email_address, "updated_at", None),
-			cc_deleted=deleted,
-			groups=groups,
-			synced_at=now,
-		)
+		write.cc_contact_id = contact.contact_id
+		write.fields = incoming
+		if decision.opted_out:
+			write.opted_out_at = write.opted_out_at or write.synced_at
+		write.cc_permission = getattr(email_address, "permission_to_send", None)
+		write.cc_updated_at = contact.updated_at
+		write.cc_email_updated_at = getattr(email_address, "updated_at", None)
+		write.cc_deleted = deleted
+		write.request_cc_optout = decision.push_optout
 		report.created += 1
-		if unsubscribed:
+		if decision.opted_out and decision.changed:
 			report.unsubscribed += 1
 		if deleted:
 			report.deleted += 1
 		# A second copy of this contact later in the same page must update, not create again.
 		index.add(
 			SiteContact(
-				key=f"(new:{email})",
-				email=email,
+				key=f"(new:{write.email})",
+				email=write.email,
 				cc_contact_id=contact.contact_id,
-				unsubscribed=unsubscribed,
+				unsubscribed=decision.opted_out,
 				opted_out_at=write.opted_out_at,
 				cc_permission=write.cc_permission,
 				cc_deleted=deleted,
 				fields=dict(incoming),
-				groups=groups or frozenset(),
 			)
 		)
 		return write
@@ -210,13 +262,6 @@ class PageApplier:
 			self._groups_cache[key] = groups
 		return groups
 
-	def _groups_differ(self, site: SiteContact, groups: frozenset[str]) -> bool:
-		current = site.groups & self.managed_groups
-		if groups - current:
-			return True
-		# The member rows of someone opted out stay as the record of consent.
-		return bool(current - groups) and not site.unsubscribed
-
 
 def _address(contact: Any) -> str | None:
 	email_address = getattr(contact, "email_address", None)
@@ -229,8 +274,14 @@ def _plan_line(write: ContactWrite) -> dict[str, Any]:
 		line["contact"] = write.key
 	if write.fields:
 		line["fields"] = sorted(write.fields)
-	if write.unsubscribed is not None:
-		line["unsubscribed"] = write.unsubscribed
+	line["opted_out"] = write.opted_out
+	if write.lift_optout:
+		line["opt_out_lifted"] = True
+	if write.rows:
+		line["member_rows"] = {
+			g: "removed" if r is None else "unsubscribed" if r.unsubscribed else "subscribed"
+			for g, r in write.rows.items()
+		}
 	if write.request_cc_optout:
 		line["push_optout"] = True
 	if write.cc_deleted:

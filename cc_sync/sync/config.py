@@ -79,5 +79,17 @@ class SyncConfig:
 		return frozenset(self.group_by_list.values())
 
 	@property
+	def push_list_groups(self) -> dict[str, list[str]]:
+		"""Each CC list pushed to, with every group mapped to it (in any direction)."""
+		out: dict[str, list[str]] = {}
+		for m in self.list_mappings:
+			if m.pushes:
+				out.setdefault(m.cc_list_id, [])
+		for m in self.list_mappings:
+			if m.enabled and m.cc_list_id in out and m.group not in out[m.cc_list_id]:
+				out[m.cc_list_id].append(m.group)
+		return out
+
+	@property
 	def push_list_ids(self) -> list[str]:
 		return sorted({m.cc_list_id for m in self.list_mappings if m.pushes})

@@ -1,73 +1,259 @@
-"""Consent is a ratchet: an unsubscribe is never overwritten.
+"""Consent is a ratchet: an unsubscribe is never overwritten, at address level or at list level.
 
-How a CC contact's `email_address.permission_to_send` meets what the site holds:
+Every consent outcome of the sync is decided here, and handed to the stores as explicit writes. The
+site's opt-out of an address is one input, whichever channel it came through: Contact, Lead, Email
+Unsubscribe (global, or for one document), or an opt-out waiting to reach CC. An Email Group Member
+row that is unsubscribed is a leave of that group only (unless the settings make a group leave a global
+opt-out, in which case the site records it as an address opt-out as well).
 
-| CC permission_to_send                          | site                 | decision                                        |
-|------------------------------------------------|----------------------|-------------------------------------------------|
-| unsubscribed                                   | any                  | site unsubscribed, dated by CC's opt_out_date   |
-| explicit, opted in after the site's opt-out    | unsubscribed         | site re-subscribed: the person opted in again   |
-| explicit (older or undated opt-in), implicit,  | unsubscribed         | site stays unsubscribed; CC is told (opt-out    |
-| pending_confirmation, not_set, temp_hold       |                      | push)                                           |
-| any of those                                   | subscribed / new     | nothing to change                               |
-| a value CC has not documented                  | any                  | nothing to change; reported as a skip           |
-| (the contact is deleted in CC)                 | any                  | marked deleted on the site; consent unchanged   |
+Address level: CC's `email_address.permission_to_send` meets the site's opt-out.
 
-Nothing the site holds ever re-subscribes anyone: the only way back is CC reporting an explicit opt-in
-dated after the opt-out. An opt-out of unknown date is never lifted.
+| CC permission_to_send                             | site address        | decision                                      |
+|---------------------------------------------------|---------------------|-----------------------------------------------|
+| unsubscribed                                      | any                 | opted out, dated by CC's opt_out_date (CC's   |
+|                                                   |                     | clock)                                        |
+| explicit, opt_in_source Contact, opted in after   | opted out           | opt-out lifted: the person opted in again     |
+| the site's opt-out (see "newer" below)            |                     |                                               |
+| explicit by the account, or older or undated      | opted out           | stays opted out; CC is told (opt-out push)    |
+| opt-in, implicit, pending_confirmation, not_set,  |                     |                                               |
+| temp_hold                                         |                     |                                               |
+| any of those                                      | subscribed / new    | stays subscribed                              |
+| a value CC has not documented                     | any                 | unchanged; reported as a skip                 |
+| (deleted in CC)                                   | any                 | marked deleted; consent unchanged             |
+
+List level: CC's list memberships (for lists mapped for pull) meet the Email Group Member rows.
+
+| CC list        | site member row     | decision                                                          |
+|----------------|---------------------|-------------------------------------------------------------------|
+| member         | none                | row added, unsubscribed when the address is opted out             |
+| member         | subscribed          | unchanged (unsubscribed when the address is opted out)            |
+| member         | unsubscribed        | stays unsubscribed, unless the person's newer opt-in lifts it     |
+| not a member   | subscribed          | row unsubscribed: the person left the list in CC, or was removed  |
+| not a member   | unsubscribed / none | unchanged: an unsubscribed row is the record of a leave           |
+| (deleted in CC)| subscribed          | row removed: CC took the contact off every list                   |
+| (address opted out) | every row, mapped or site-only | unsubscribed                                 |
+| (opt-out lifted)    | rows of the CC lists they are on | subscribed when left before the opt-in; rows of   |
+|                     |                     | site-only groups and of lists they are not on stay as they are    |
+
+Leaving one Email Group on the site takes the person off the CC lists mapped to that group, and
+nowhere else; it is a global opt-out (on the site and in CC) only when the settings ask for it. Leaving
+a group that no CC list is mapped to stays on the site. The push never puts anyone on a CC list whose
+mapped group they left (`push_lists`).
+
+"Newer": the only thing that lifts an opt-out or re-adds a person to a list they left is CC reporting an
+explicit opt-in by the person (`opt_in_source = Contact`) dated after the opt-out or leave. When both
+dates come from CC's clock (a CC opt-out) they are compared as they are; when the opt-out or leave is
+dated by the site's clock, the opt-in must be newer by `SKEW_MARGIN`, so clocks that disagree by less
+cannot flip the outcome. An opt-out or leave of unknown date is never lifted.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
-from cc_sync.sync.records import SiteContact
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 UNSUBSCRIBED = "unsubscribed"
 EXPLICIT = "explicit"
+BY_PERSON = "Contact"
 SUBSCRIBED_PERMISSIONS = frozenset({"explicit", "implicit", "pending_confirmation", "not_set", "temp_hold"})
 KNOWN_PERMISSIONS = SUBSCRIBED_PERMISSIONS | {UNSUBSCRIBED}
+# More than the clock difference between CC and any site this is meant to run on (minutes, not hours).
+SKEW_MARGIN = timedelta(minutes=10)
+
+
+@dataclass(slots=True, frozen=True)
+class MemberRow:
+	"""One Email Group Member row of an address."""
+
+	unsubscribed: bool
+	# When the row took its state (the leave's date, for an unsubscribed row), on the site's clock.
+	at: datetime | None = None
+
+
+@dataclass(slots=True)
+class AddressConsent:
+	"""Everything the site knows about the consent of one address, every channel together.
+
+	Both stores answer it with one batched query (`SyncStore.consent_state`), and the engine uses it for
+	matching, creating, pushing and re-opt-in decisions.
+	"""
+
+	email: str
+	opted_out: bool = False
+	# The latest site-side opt-out of the address, and whether that date is CC's own (a CC opt-out).
+	opted_out_at: datetime | None = None
+	cc_clock: bool = False
+	# Where the opt-out was found: "contact", "lead", "unsubscribe", "pending", "cc".
+	channels: tuple[str, ...] = ()
+	cc_deleted: bool = False
+	# Every Email Group Member row of the address: group -> row.
+	rows: dict[str, MemberRow] = field(default_factory=dict)
+
+	@property
+	def never_push(self) -> bool:
+		"""Opted out on either side, or deleted in CC: the push never sends this address."""
+		return self.opted_out or self.cc_deleted or "cc" in self.channels
 
 
 @dataclass(slots=True, frozen=True)
 class ConsentDecision:
-	# What to write on the site: True unsubscribes, False re-subscribes, None leaves it.
-	site_unsubscribed: bool | None = None
+	# The address's opt-out after this CC state: explicit, always.
+	opted_out: bool = False
 	opted_out_at: datetime | None = None
+	cc_clock: bool = False
+	# True when this decision changes the site's state (an opt-out reached it, or one was lifted).
+	changed: bool = False
 	# The site knows an opt-out that CC does not hold: push it.
 	push_optout: bool = False
 	# CC sent a permission value this code does not know.
 	unknown_permission: str | None = None
 
+	@property
+	def lifted(self) -> bool:
+		return self.changed and not self.opted_out
+
+
+def opted_in_after(
+	permission: str | None,
+	opt_in_source: str | None,
+	opt_in_date: datetime | None,
+	left_at: datetime | None,
+	*,
+	cc_clock: bool = False,
+) -> bool:
+	"""Does CC report the person's own explicit opt-in, newer than an opt-out or leave dated `left_at`?"""
+	if permission != EXPLICIT or opt_in_source != BY_PERSON:
+		return False
+	if opt_in_date is None or left_at is None:
+		return False
+	margin = timedelta(0) if cc_clock else SKEW_MARGIN
+	return opt_in_date > left_at + margin
+
 
 def decide(
-	site: SiteContact | None,
+	site: AddressConsent | None,
 	permission: str | None,
 	opt_out_date: datetime | None,
 	opt_in_date: datetime | None,
 	email_updated_at: datetime | None,
+	opt_in_source: str | None = None,
 ) -> ConsentDecision:
-	"""Merge CC's view of one address with the site's, per the table above."""
+	"""Merge CC's view of one address with the site's, per the address table above."""
+	site_out = bool(site and site.opted_out)
+	keep = ConsentDecision(
+		opted_out=site_out,
+		opted_out_at=site.opted_out_at if site else None,
+		cc_clock=bool(site and site.cc_clock),
+	)
 	if permission is None:
 		# An SMS-only contact or a record without email: no email consent to speak of.
-		return ConsentDecision()
+		return keep
 	if permission not in KNOWN_PERMISSIONS:
-		return ConsentDecision(unknown_permission=permission)
-	site_out = bool(site and site.unsubscribed)
+		return ConsentDecision(
+			opted_out=keep.opted_out,
+			opted_out_at=keep.opted_out_at,
+			cc_clock=keep.cc_clock,
+			unknown_permission=permission,
+		)
 	if permission == UNSUBSCRIBED:
-		when = opt_out_date or email_updated_at
 		if site_out and site is not None and site.opted_out_at is not None:
-			return ConsentDecision()
-		return ConsentDecision(site_unsubscribed=True, opted_out_at=when)
+			return keep
+		return ConsentDecision(
+			opted_out=True, opted_out_at=opt_out_date or email_updated_at, cc_clock=True, changed=True
+		)
 	if not site_out:
-		return ConsentDecision()
+		return keep
 	assert site is not None
-	if permission == EXPLICIT and _opted_in_after(opt_in_date, site.opted_out_at):
-		return ConsentDecision(site_unsubscribed=False)
-	return ConsentDecision(push_optout=True)
+	if opted_in_after(permission, opt_in_source, opt_in_date, site.opted_out_at, cc_clock=site.cc_clock):
+		return ConsentDecision(opted_out=False, changed=True)
+	return ConsentDecision(
+		opted_out=True, opted_out_at=site.opted_out_at, cc_clock=site.cc_clock, push_optout=True
+	)
 
 
-def _opted_in_after(opt_in_date: datetime | None, opted_out_at: datetime | None) -> bool:
-	if opt_in_date is None or opted_out_at is None:
-		return False
-	return opt_in_date > opted_out_at
+def decide_rows(
+	site: AddressConsent | None,
+	decision: ConsentDecision,
+	cc_groups: frozenset[str] | None,
+	managed: Collection[str],
+	*,
+	permission: str | None = None,
+	opt_in_source: str | None = None,
+	opt_in_date: datetime | None = None,
+	deleted: bool = False,
+	now: datetime,
+) -> dict[str, MemberRow | None]:
+	"""The member rows to write for one address, per the list table above: group -> row state, None
+	to remove the row.
+
+	`cc_groups` are the pull-mapped groups of the CC lists the contact is on (None when CC's memberships
+	were not fetched); `managed` every pull-mapped group. Rows not returned stay as they are. A contact
+	deleted in CC leaves its mapped groups (CC takes it off every list; nobody left anything, and the
+	push never sends a deleted address), and its unsubscribed rows stay as the record of consent.
+	"""
+	rows: Mapping[str, MemberRow] = site.rows if site else {}
+	out: dict[str, MemberRow | None] = {}
+	if decision.opted_out:
+		# Every row of an opted-out address is unsubscribed, mapped or not; CC's lists add rows, opted out.
+		for group, row in rows.items():
+			if not row.unsubscribed:
+				out[group] = MemberRow(True, now)
+		for group in cc_groups or ():
+			if group not in rows:
+				out[group] = MemberRow(True, now)
+		return out
+	if deleted:
+		return {g: None for g in managed if g in rows and not rows[g].unsubscribed}
+	if cc_groups is None:
+		return out
+	for group in managed:
+		row = rows.get(group)
+		on_list = group in cc_groups
+		if on_list and row is None:
+			out[group] = MemberRow(False, now)
+		elif on_list and row.unsubscribed:
+			# A leave is lifted only by the person's own newer opt-in (the opt-out lift dates its rows).
+			if opted_in_after(permission, opt_in_source, opt_in_date, row.at):
+				out[group] = MemberRow(False, now)
+		elif not on_list and row is not None and not row.unsubscribed:
+			out[group] = MemberRow(True, now)
+	return out
+
+
+def push_lists(
+	site: AddressConsent | None,
+	list_groups: Mapping[str, Collection[str]],
+	*,
+	known_in_cc: bool,
+	pulled_groups: Collection[str] = (),
+) -> list[str]:
+	"""The CC lists one pushed person is imported into: never one whose mapped group they left.
+
+	`list_groups` maps each push list to the groups mapped to it. For a contact CC already holds, a list
+	whose pull-mapped group has the person's subscribed row is left out too: they are on it already, and
+	re-sending it could re-add someone removed in CC since the site last looked.
+	"""
+	rows: Mapping[str, MemberRow] = site.rows if site else {}
+	chosen = []
+	for list_id, groups in list_groups.items():
+		if any(rows[g].unsubscribed for g in groups if g in rows):
+			continue
+		if known_in_cc and any(g in rows and g in pulled_groups for g in groups):
+			continue
+		chosen.append(list_id)
+	return sorted(chosen)
+
+
+def rows_after_import(
+	state: AddressConsent | None, groups: Collection[str], *, now: datetime
+) -> dict[str, MemberRow]:
+	"""A completed import put the person on the CC lists of these pull-mapped groups: the rows to add.
+
+	CC leaves an unsubscribed contact off the lists, so an opted-out address gets no row; a row already
+	there (a leave above all) stays as it is.
+	"""
+	if state is not None and (state.opted_out or "cc" in state.channels):
+		return {}
+	rows = state.rows if state else {}
+	return {g: MemberRow(False, now) for g in groups if g not in rows}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from cc_sync.sync.consent import AddressConsent, MemberRow
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import (
 	ActivityRecord,
@@ -31,6 +32,7 @@ class MemoryLead:
 	email: str | None
 	fields: dict[str, Any] = field(default_factory=dict)
 	unsubscribed: bool = False
+	unsubscribed_at: datetime | None = None
 	modified: datetime | None = None
 	cc_contact_id: str | None = None
 	push_status: str | None = None
@@ -39,11 +41,13 @@ class MemoryLead:
 
 
 class MemberRows(dict):
-	"""Email Group Member rows, (group, email) -> unsubscribed, indexed by email."""
+	"""Email Group Member rows, (group, email) -> unsubscribed, indexed by email; `at` holds when each
+	row took its state."""
 
 	def __init__(self) -> None:
 		super().__init__()
 		self.by_email: dict[str, set[str]] = {}
+		self.at: dict[tuple[str, str], datetime | None] = {}
 
 	def __setitem__(self, key: tuple[str, str], value: bool) -> None:
 		super().__setitem__(key, value)
@@ -69,8 +73,12 @@ class MemoryStore:
 		self.watermarks: dict[str, datetime] = {}
 		self.states: dict[str, dict[str, Any]] = {}
 		self.deleted_count: int | None = None
-		self.optouts: dict[str, LocalOptOut] = {}
-		# Address-level opt-outs that outlive any record (Frappe's global Email Unsubscribe).
+		# Pending opt-outs, by address (None) or by group: (email, group) -> opt-out.
+		self.optouts: dict[tuple[str, str | None], LocalOptOut] = {}
+		# Address-level opt-outs CC has confirmed: they stay opt-outs of the address (the opt-out row).
+		self.optout_log: dict[str, datetime] = {}
+		# Address-level opt-outs that outlive any record (Frappe's Email Unsubscribe, global or for one
+		# document).
 		self.suppressed: dict[str, datetime] = {}
 		self.activities: dict[str, ActivityRecord] = {}
 		self._by_cc_id: dict[str, str] = {}
@@ -102,7 +110,7 @@ class MemoryStore:
 		if address:
 			self._lead_keys.setdefault(address, []).append(key)
 		if unsubscribed and normalise_email(email):
-			self.unsubscribe_locally(email or "")
+			self.unsubscribe_locally(email or "", channel="lead")
 		return key
 
 	def edit_lead(self, key: str, **fields: Any) -> None:
@@ -110,8 +118,20 @@ class MemoryStore:
 		lead.fields.update(fields)
 		lead.modified = self._now()
 
-	def unsubscribe_locally(self, email: str, *, by_person: bool = False, reason: str | None = None) -> None:
-		"""A site user or an unsubscribe link opts this address out."""
+	def unsubscribe_locally(
+		self,
+		email: str,
+		*,
+		by_person: bool = False,
+		reason: str | None = None,
+		channel: str = "contact",
+	) -> None:
+		"""A site user or an unsubscribe link opts this address out, as Frappe's doc_events record it.
+
+		`channel` is where the opt-out is made: "contact" (Contact.unsubscribed), "lead"
+		(Lead.unsubscribed), "global" (a global Email Unsubscribe) or "document" (an Email Unsubscribe for
+		one document). Every record of the address then says opted out, and CC is to be told.
+		"""
 		address = normalise_email(email)
 		if not address:
 			return
@@ -120,12 +140,38 @@ class MemoryStore:
 			contact = self.contacts[key]
 			contact.unsubscribed = True
 			# The latest opt-out is the one a CC opt-in has to be newer than.
-			contact.opted_out_at = max(contact.opted_out_at or now, now)
+			if contact.opted_out_at is None or contact.opted_out_at < now:
+				contact.opted_out_at = now
+				contact.optout_cc_clock = False
 		for group in self.members.groups_of(address):
-			self.members[(group, address)] = True
+			self._set_member(group, address, True, now)
 		for lead in self._leads_for(address):
 			lead.unsubscribed = True
-		self.suppressed[address] = max(self.suppressed.get(address, now), now)
+			lead.unsubscribed_at = now
+		if channel in ("global", "document"):
+			self.suppressed[address] = max(self.suppressed.get(address, now), now)
+		self._queue_optout(address, None, now, by_person=by_person, reason=reason)
+
+	def leave_group(self, email: str, group: str, *, by_person: bool = False) -> None:
+		"""The person leaves one Email Group on the site (its member row unsubscribed): that group only."""
+		address = normalise_email(email)
+		if not address:
+			return
+		now = self._now()
+		self._set_member(group, address, True, now)
+		self._refresh_groups(address)
+		self._queue_optout(address, group, now, by_person=by_person, reason=f"Left Email Group {group}")
+
+	def join_group(self, email: str, group: str) -> None:
+		"""A site user adds the address to an Email Group (a subscribed member row, when it has none)."""
+		address = normalise_email(email)
+		if address and (group, address) not in self.members:
+			self._set_member(group, address, False, self._now())
+			self._refresh_groups(address)
+
+	def _queue_optout(
+		self, address: str, group: str | None, now: datetime, *, by_person: bool, reason: str | None
+	) -> None:
 		cc_id = next(
 			(
 				self.contacts[k].cc_contact_id
@@ -134,27 +180,33 @@ class MemoryStore:
 			),
 			None,
 		)
-		pending = self.optouts.get(address)
+		pending = self.optouts.get((address, group))
 		if pending is None or pending.at < now:
-			self.optouts[address] = LocalOptOut(
+			self.optouts[(address, group)] = LocalOptOut(
 				email=address,
 				at=now,
 				cc_contact_id=cc_id or (pending.cc_contact_id if pending else None),
 				reason=reason,
 				by_person=by_person,
+				group=group,
 			)
+
+	def _refresh_groups(self, address: str) -> None:
+		for key in self._by_email.get(address, ()):
+			self.contacts[key].groups = frozenset(self.members.groups_of(address))
 
 	def contact_by_email(self, email: str) -> SiteContact | None:
 		keys = sorted(self._by_email.get(normalise_email(email) or "", ()))
 		return self._view(self.contacts[keys[0]]) if keys else None
 
-	def _view(self, contact: SiteContact) -> SiteContact:
-		"""A copy as the engine sees it: an address-level opt-out makes the contact opted out too."""
+	def _view(self, contact: SiteContact, state: AddressConsent | None = None) -> SiteContact:
+		"""A copy as the engine sees it: the address's opt-out, from every channel, is the contact's."""
 		view = replace(contact, fields=dict(contact.fields))
-		suppressed_at = self.suppressed.get(contact.email or "")
-		if suppressed_at is not None and not view.unsubscribed:
-			view.unsubscribed = True
-			view.opted_out_at = suppressed_at
+		if contact.email:
+			state = state or self.consent_state([contact.email])[contact.email]
+			view.unsubscribed = state.opted_out
+			view.opted_out_at = state.opted_out_at if state.opted_out else None
+			view.optout_cc_clock = state.cc_clock if state.opted_out else False
 		return view
 
 	# -- watermarks ------------------------------------------------------------------------------
@@ -202,15 +254,86 @@ class MemoryStore:
 			keys.update(self._by_email.get(email, ()))
 		return [self._view(self.contacts[k]) for k in sorted(keys)]
 
-	def apply_contacts(self, writes: Sequence[ContactWrite], managed_groups: Collection[str]) -> list[str]:
+	def consent_state(self, emails: Collection[str]) -> dict[str, AddressConsent]:
+		"""Every channel of each address together: the one answer to "is this address opted out"."""
+		out: dict[str, AddressConsent] = {}
+		for email in {e for e in (normalise_email(e) for e in emails) if e}:
+			dates: list[tuple[datetime | None, bool]] = []
+			channels: list[str] = []
+			state = AddressConsent(email=email)
+			for key in self._by_email.get(email, ()):
+				contact = self.contacts[key]
+				if contact.unsubscribed:
+					channels.append("contact")
+					dates.append((contact.opted_out_at, contact.optout_cc_clock))
+				if contact.cc_deleted:
+					state.cc_deleted = True
+				if contact.cc_permission == "unsubscribed":
+					channels.append("cc")
+			for lead in self._leads_for(email):
+				if lead.unsubscribed:
+					channels.append("lead")
+					dates.append((lead.unsubscribed_at, False))
+			if email in self.suppressed:
+				channels.append("unsubscribe")
+				dates.append((self.suppressed[email], False))
+			pending = self.optouts.get((email, None))
+			if pending is not None:
+				channels.append("pending")
+				dates.append((pending.at, False))
+			if email in self.optout_log:
+				channels.append("optout")
+				dates.append((self.optout_log[email], False))
+			state.channels = tuple(dict.fromkeys(channels))
+			state.opted_out = bool(dates)
+			if dates:
+				# An opt-out of unknown date is never lifted: it makes the whole address undated.
+				if any(d is None for d, _ in dates):
+					state.opted_out_at = None
+				else:
+					latest = max(d for d, _ in dates)
+					state.opted_out_at = latest
+					# CC's clock only when every channel at that date is CC's own opt-out.
+					state.cc_clock = all(cc for d, cc in dates if d == latest)
+			state.rows = {
+				g: MemberRow(self.members[(g, email)], self.members.at.get((g, email)))
+				for g in self.members.groups_of(email)
+			}
+			out[email] = state
+		return out
+
+	def apply_contacts(
+		self, writes: Sequence[ContactWrite], managed_groups: Collection[str] = ()
+	) -> list[str | None]:
 		self._before("apply_contacts")
-		keys = []
+		keys: list[str | None] = []
 		for write in writes:
-			keys.append(self._apply_one(write, managed_groups))
+			if not self._premise_holds(write):
+				keys.append(None)
+				continue
+			keys.append(self._apply_one(write))
 		return keys
 
-	def _apply_one(self, write: ContactWrite, managed_groups: Collection[str]) -> str:
+	def _premise_holds(self, write: ContactWrite) -> bool:
+		"""A write stands only on what the engine saw: a newer opt-out or a changed row voids it."""
+		state = self.consent_state([write.email])[write.email]
+		if not write.opted_out and state.opted_out:
+			if not write.premise_opted_out:
+				return False
+			if state.opted_out_at is None or write.premise_opted_out_at is None:
+				return False
+			if state.opted_out_at > write.premise_opted_out_at:
+				return False
+		for group in write.rows:
+			if state.rows.get(group) != write.premise_rows.get(group):
+				return False
+		return True
+
+	def _apply_one(self, write: ContactWrite) -> str:
 		self.writes += 1
+		if write.key is not None and write.key.startswith("(new:"):
+			# A repeat, within one page, of a contact this page creates.
+			write.key = min(self._by_email.get(write.email, ()), default=None)
 		if write.key is None:
 			contact = SiteContact(key=f"C-{next(self._seq):06d}", email=write.email, created=self._now())
 			self._put_contact(contact)
@@ -228,68 +351,95 @@ class MemoryStore:
 		if write.email and write.email != contact.email:
 			self._reindex_email(contact, write.email)
 		contact.fields.update(write.fields)
-		for attr in ("cc_permission", "cc_updated_at", "cc_email_updated_at", "cc_deleted", "opted_out_at"):
+		for attr in ("cc_permission", "cc_updated_at", "cc_email_updated_at", "cc_deleted"):
 			value = getattr(write, attr)
 			if value is not None:
 				setattr(contact, attr, value)
 		email = contact.email or write.email
-		if write.unsubscribed is True:
-			contact.unsubscribed = True
-			for group in self.members.groups_of(email):
-				self._set_member(group, email, True)
-			for lead in self._leads_for(email):
-				if not lead.unsubscribed:
-					lead.unsubscribed = True
-					self._undo.append(lambda lead=lead: setattr(lead, "unsubscribed", False))
-		elif write.unsubscribed is False:
-			contact.unsubscribed = False
-			contact.opted_out_at = None
-			for group in self.members.groups_of(email):
-				if write.groups is None or group in write.groups:
-					self._set_member(group, email, False)
-			if email in self.optouts:
-				old = self.optouts.pop(email)
-				self._undo.append(lambda o=old: self.optouts.__setitem__(o.email, o))
-			if email in self.suppressed:
-				when = self.suppressed.pop(email)
-				self._undo.append(lambda w=when: self.suppressed.__setitem__(email, w))
-			for lead in self._leads_for(email):
-				if lead.unsubscribed:
-					lead.unsubscribed = False
-					self._undo.append(lambda lead=lead: setattr(lead, "unsubscribed", True))
-		if write.groups is not None:
-			# A row added for someone opted out is added opted out.
-			opted_out = contact.unsubscribed or email in self.suppressed
-			self._set_groups(email, write.groups, managed_groups, opted_out)
-		if write.request_cc_optout and email not in self.optouts:
-			self.optouts[email] = LocalOptOut(
-				email=email, at=contact.opted_out_at or self._now(), cc_contact_id=contact.cc_contact_id
+		if write.opted_out:
+			self._opt_out_everywhere(email, write.opted_out_at or self._now(), write.cc_clock)
+		elif write.lift_optout:
+			self._lift(email)
+		for group, row in write.rows.items():
+			if row is None:
+				self._drop_member(group, email)
+				continue
+			self._set_member(group, email, row.unsubscribed, row.at)
+			if not row.unsubscribed and (email, group) in self.optouts:
+				old = self.optouts.pop((email, group))
+				self._undo.append(lambda o=old: self.optouts.__setitem__((o.email, o.group), o))
+		if write.request_cc_optout and (email, None) not in self.optouts:
+			self.optouts[(email, None)] = LocalOptOut(
+				email=email,
+				at=write.opted_out_at or contact.opted_out_at or self._now(),
+				cc_contact_id=contact.cc_contact_id,
 			)
-			self._undo.append(lambda e=email: self.optouts.pop(e, None))
-		contact.groups = frozenset(self.members.groups_of(email))
+			self._undo.append(lambda e=email: self.optouts.pop((e, None), None))
+		self._refresh_groups(email)
 		return contact.key
 
-	def _set_groups(
-		self, email: str, groups: frozenset[str], managed: Collection[str], opted_out: bool
-	) -> None:
-		for group in managed:
-			present = (group, email) in self.members
-			if group in groups and not present:
-				self._set_member(group, email, opted_out)
-			elif group not in groups and present and not self.members[(group, email)]:
-				# An unsubscribed member row is the record of consent: it stays.
-				old = self.members.pop((group, email))
-				self._undo.append(lambda g=group, o=old: self.members.__setitem__((g, email), o))
+	def _opt_out_everywhere(self, email: str, at: datetime, cc_clock: bool) -> None:
+		"""Every record of the address says opted out (its Contacts and Leads); the latest date stands."""
+		for key in self._by_email.get(email, ()):
+			contact = self.contacts[key]
+			snapshot = replace(contact, fields=dict(contact.fields))
+			self._undo.append(lambda s=snapshot: self._restore_contact(s))
+			if not contact.unsubscribed or contact.opted_out_at is None or contact.opted_out_at < at:
+				if not (contact.unsubscribed and contact.opted_out_at is None):
+					contact.opted_out_at = at
+					contact.optout_cc_clock = cc_clock
+			contact.unsubscribed = True
+		for lead in self._leads_for(email):
+			if not lead.unsubscribed:
+				old = (lead.unsubscribed, lead.unsubscribed_at)
+				lead.unsubscribed, lead.unsubscribed_at = True, at
+				self._undo.append(lambda lead=lead, o=old: self._set_lead_optout(lead, *o))
 
-	def _set_member(self, group: str, email: str, unsubscribed: bool) -> None:
-		old = self.members.get((group, email))
+	def _lift(self, email: str) -> None:
+		"""CC reported the person's newer explicit opt-in: every address-level opt-out of theirs goes."""
+		for key in self._by_email.get(email, ()):
+			contact = self.contacts[key]
+			snapshot = replace(contact, fields=dict(contact.fields))
+			self._undo.append(lambda s=snapshot: self._restore_contact(s))
+			contact.unsubscribed = False
+			contact.opted_out_at = None
+			contact.optout_cc_clock = False
+		for lead in self._leads_for(email):
+			if lead.unsubscribed:
+				old = (lead.unsubscribed, lead.unsubscribed_at)
+				lead.unsubscribed, lead.unsubscribed_at = False, None
+				self._undo.append(lambda lead=lead, o=old: self._set_lead_optout(lead, *o))
+		for table, key in ((self.optouts, (email, None)), (self.optout_log, email), (self.suppressed, email)):
+			if key in table:
+				old = table.pop(key)
+				self._undo.append(lambda t=table, k=key, o=old: t.__setitem__(k, o))
+
+	@staticmethod
+	def _set_lead_optout(lead: MemoryLead, unsubscribed: bool, at: datetime | None) -> None:
+		lead.unsubscribed, lead.unsubscribed_at = unsubscribed, at
+
+	def _set_member(self, group: str, email: str, unsubscribed: bool, at: datetime | None = None) -> None:
+		key = (group, email)
+		old = self.members.get(key)
 		if old == unsubscribed:
 			return
-		self.members[(group, email)] = unsubscribed
+		old_at = self.members.at.get(key)
+		self.members[key] = unsubscribed
+		self.members.at[key] = at
 		if old is None:
-			self._undo.append(lambda: self.members.pop((group, email), None))
+			self._undo.append(lambda: (self.members.pop(key, None), self.members.at.pop(key, None)))
 		else:
-			self._undo.append(lambda: self.members.__setitem__((group, email), old))
+			self._undo.append(
+				lambda: (self.members.__setitem__(key, old), self.members.at.__setitem__(key, old_at))
+			)
+
+	def _drop_member(self, group: str, email: str) -> None:
+		key = (group, email)
+		if key in self.members:
+			old, old_at = self.members.pop(key), self.members.at.pop(key, None)
+			self._undo.append(
+				lambda: (self.members.__setitem__(key, old), self.members.at.__setitem__(key, old_at))
+			)
 
 	def _link_leads(self, contact: SiteContact) -> None:
 		"""A lead with the contact's email learns its CC id, as the Frappe store links Lead and Contact."""
@@ -300,13 +450,26 @@ class MemoryStore:
 
 	# -- consent ---------------------------------------------------------------------------------
 	def pending_optouts(self) -> list[LocalOptOut]:
-		return sorted(self.optouts.values(), key=lambda o: (o.at, o.email))
+		return sorted(self.optouts.values(), key=lambda o: (o.at, o.email, o.group or ""))
 
-	def resolve_optout(self, email: str, cc_contact_id: str | None, at: datetime) -> None:
+	def resolve_optout(
+		self, email: str, cc_contact_id: str | None, at: datetime, group: str | None = None
+	) -> None:
 		self._before("resolve_optout")
-		old = self.optouts.pop(email, None)
+		old = self.optouts.pop((email, group), None)
 		if old:
-			self._undo.append(lambda: self.optouts.__setitem__(email, old))
+			self._undo.append(lambda: self.optouts.__setitem__((email, group), old))
+		if group is not None:
+			return
+		if old is not None:
+			# The opt-out stays the address's, though CC holds it now.
+			before = self.optout_log.get(email)
+			self.optout_log[email] = max(before or old.at, old.at)
+			self._undo.append(
+				lambda: (
+					self.optout_log.__setitem__(email, before) if before else self.optout_log.pop(email, None)
+				)
+			)
 		for key in self._by_email.get(email, ()):
 			contact = self.contacts[key]
 			snapshot = replace(contact, fields=dict(contact.fields))
@@ -316,28 +479,19 @@ class MemoryStore:
 				contact.cc_contact_id = cc_contact_id
 				self._by_cc_id[cc_contact_id] = key
 
-	def defer_optout(self, email: str, attempts: int, retry_at: datetime, error: str) -> None:
+	def defer_optout(
+		self, email: str, attempts: int, retry_at: datetime, error: str, group: str | None = None
+	) -> None:
 		self._before("defer_optout")
-		old = self.optouts.get(email)
+		key = (email, group)
+		old = self.optouts.get(key)
 		if old is None:
 			return
-		self.optouts[email] = replace(old, attempts=attempts, retry_at=retry_at, last_error=error)
-		self._undo.append(lambda: self.optouts.__setitem__(email, old))
+		self.optouts[key] = replace(old, attempts=attempts, retry_at=retry_at, last_error=error)
+		self._undo.append(lambda: self.optouts.__setitem__(key, old))
 
 	def opted_out_emails(self, emails: Collection[str]) -> set[str]:
-		wanted = set(emails)
-		out = {e for e in wanted if e in self.optouts or e in self.suppressed}
-		for email in wanted:
-			for key in self._by_email.get(email, ()):
-				c = self.contacts[key]
-				if c.unsubscribed or c.cc_deleted or c.cc_permission == "unsubscribed":
-					out.add(email)
-		for email in wanted:
-			if any(self.members[(g, email)] for g in self.members.groups_of(email)):
-				out.add(email)
-			if any(lead.unsubscribed for lead in self._leads_for(email)):
-				out.add(email)
-		return out
+		return {e for e, state in self.consent_state(emails).items() if state.never_push}
 
 	# -- push ------------------------------------------------------------------------------------
 	def push_candidates(self, since: datetime | None) -> Iterable[PushCandidate]:

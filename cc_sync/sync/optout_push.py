@@ -91,25 +91,29 @@ def defer(ctx: RunContext, optout: LocalOptOut, exc: Exception, now: datetime) -
 		f"{retry_at:%Y-%m-%d %H:%M} UTC (attempt {attempts})",
 	)
 	if not ctx.dry_run:
-		ctx.store.defer_optout(optout.email, attempts, retry_at, reason[:1000])
+		ctx.store.defer_optout(optout.email, attempts, retry_at, reason[:1000], optout.group)
 		ctx.store.commit()
 
 
-def _find(ctx: RunContext, optout: LocalOptOut):
+def _find(ctx: RunContext, optout: LocalOptOut, include: list[str] | None = None):
 	if optout.cc_contact_id:
 		try:
-			contact = ctx.client.get_contact(optout.cc_contact_id)
+			contact = ctx.client.get_contact(optout.cc_contact_id, include=include)
 		except NotFound:
 			contact = None
 		# The contact may no longer hold this address (changed in CC, or SMS-only now): ask by address.
 		if contact is not None and normalise_email(_address(contact)) == optout.email:
 			return contact
-	for contact in ctx.client.iter_contacts(email=optout.email, status="all", limit=1):
+	extra = {"include": include} if include else {}
+	for contact in ctx.client.iter_contacts(email=optout.email, status="all", limit=1, **extra):
 		return contact
 	return None
 
 
 def push_one(ctx: RunContext, optout: LocalOptOut) -> None:
+	if optout.group is not None:
+		_push_group_leave(ctx, optout)
+		return
 	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
 	contact = _find(ctx, optout)
 	now = ctx.now()
@@ -141,8 +145,12 @@ def push_one(ctx: RunContext, optout: LocalOptOut) -> None:
 			ctx.store.resolve_optout(optout.email, contact.contact_id, now)
 			ctx.store.commit()
 		return
-	opt_in = email_address.opt_in_date if email_address else None
-	if permission == consent.EXPLICIT and opt_in is not None and opt_in > optout.at:
+	if consent.opted_in_after(
+		permission,
+		email_address.opt_in_source if email_address else None,
+		email_address.opt_in_date if email_address else None,
+		optout.at,
+	):
 		# The person opted in again in CC after opting out here: CC's newer explicit consent stands,
 		# and the pull applies it to the site.
 		report.skip(optout.email, "CC holds a newer explicit opt-in by the person")
@@ -168,6 +176,37 @@ def push_one(ctx: RunContext, optout: LocalOptOut) -> None:
 
 def _in_open_import(ctx: RunContext, email: str) -> bool:
 	return any(normalise_email(e) == email for record in ctx.store.open_activities() for e in record.emails)
+
+
+def _push_group_leave(ctx: RunContext, optout: LocalOptOut) -> None:
+	"""The person left one Email Group: they leave the CC lists mapped to it, and stay subscribed.
+
+	A group no CC list is mapped to stays a site matter. A newer opt-in by the person in CC stands (the
+	pull rejoins them to the group).
+	"""
+	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
+	now = ctx.now()
+	lists = sorted({m.cc_list_id for m in ctx.config.list_mappings if m.enabled and m.group == optout.group})
+	contact = _find(ctx, optout, ["list_memberships"]) if lists else None
+	on_lists = [i for i in lists if contact is not None and i in (contact.list_memberships or ())]
+	email_address = contact.email_address if contact is not None else None
+	if on_lists and consent.opted_in_after(
+		email_address.permission_to_send if email_address else None,
+		email_address.opt_in_source if email_address else None,
+		email_address.opt_in_date if email_address else None,
+		optout.at,
+	):
+		report.skip(optout.email, f"CC holds a newer explicit opt-in by the person: {optout.group} stands")
+		on_lists = []
+	if ctx.dry_run:
+		if on_lists:
+			report.plan.append({"action": "remove from CC lists", "email": optout.email, "lists": on_lists})
+		return
+	if on_lists and contact is not None and contact.deleted_at is None:
+		ctx.client.remove_list_memberships([contact.contact_id], on_lists)
+		report.updated += 1
+	ctx.store.resolve_optout(optout.email, contact.contact_id if contact else None, now, group=optout.group)
+	ctx.store.commit()
 
 
 def _address(contact) -> str | None:

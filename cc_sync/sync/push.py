@@ -1,7 +1,8 @@
 """New and changed leads reach CC through the bulk JSON import, never through sign_up_form.
 
 Excluded before anything is sent: invalid or missing emails, and every address either side knows as
-opted out or deleted. Chunks stay under CC's 40,000 contacts and 4 MB (smaller by configuration), each
+opted out or deleted. Which CC lists a row carries is decided per person (`consent.push_lists`): never
+a list whose mapped group the person left, so an import puts nobody back on a list they left. Chunks stay under CC's 40,000 contacts and 4 MB (smaller by configuration), each
 recorded as `submitting` before its POST, so a crash between the POST and saving the activity id is
 recognised on the next run rather than imported twice. The push watermark moves only once every
 chunk is recorded.
@@ -16,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from cc_sync.constant_contact.errors import ConstantContactError
+from cc_sync.sync import consent
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.fieldmap import import_row
 from cc_sync.sync.matching import email_problem, normalise_email, written_email
@@ -33,6 +35,8 @@ class Chunk:
 	keys: list[str] = field(default_factory=list)
 	emails: list[str] = field(default_factory=list)
 	size: int = 0
+	# The CC lists this chunk's people are imported into: decided per person, grouped.
+	list_ids: list[str] = field(default_factory=list)
 
 
 def plan_chunks(
@@ -76,13 +80,13 @@ def run_push(ctx: RunContext) -> None:
 					"chunk": n,
 					"contacts": len(chunk.rows),
 					"bytes": chunk.size,
-					"list_ids": list_ids,
+					"list_ids": chunk.list_ids,
 				}
 			)
 		report.watermark_after = watermark
 		return
 	for n, chunk in enumerate(chunks, 1):
-		submit_chunk(ctx, chunk, list_ids, f"{started:%Y%m%dT%H%M%S%f}-{n:05d}")
+		submit_chunk(ctx, chunk, chunk.list_ids, f"{started:%Y%m%dT%H%M%S%f}-{n:05d}")
 	store.set_watermark(STREAM_PUSH, started)
 	store.commit()
 	report.watermark_after = started
@@ -105,7 +109,7 @@ def push_email(ctx: RunContext, email: str) -> None:
 		report.plan.extend({"action": "import", "contacts": len(c.rows)} for c in chunks)
 		return
 	for n, chunk in enumerate(chunks, 1):
-		submit_chunk(ctx, chunk, list_ids, f"{now:%Y%m%dT%H%M%S%f}-one-{n:05d}")
+		submit_chunk(ctx, chunk, chunk.list_ids, f"{now:%Y%m%dT%H%M%S%f}-one-{n:05d}")
 
 
 def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chunk]:
@@ -139,32 +143,63 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 		candidates.append(candidate)
 
 	addresses = {normalise_email(c.email) for c in candidates}
-	opted_out = store.opted_out_emails(addresses)
+	states = store.consent_state(addresses) if addresses else {}
 	# Addresses CC already holds (linked on the site): CC-owned fields are not sent for them.
 	in_cc = {c.email for c in store.find_contacts((), addresses) if c.cc_contact_id}
-	by_email: dict[str, tuple[list[str], dict[str, Any]]] = {}
+	list_groups = ctx.config.push_list_groups
+	pulled = ctx.config.managed_groups
+	by_lists: dict[tuple[str, ...], dict[str, tuple[list[str], dict[str, Any]]]] = {}
+	seen: dict[str, tuple[list[str], dict[str, Any]]] = {}
 	for candidate in candidates:
 		email = normalise_email(candidate.email)
 		assert email is not None
-		if email in opted_out:
+		state = states.get(email)
+		if state is not None and state.never_push:
 			reason = "opted out or deleted on one side: never pushed"
 			report.skip(email, reason, candidate.key)
 			outcomes.append(PushOutcome(candidate.key, STATUS_SKIPPED, reason, at=now))
 			continue
-		if email in by_email:
+		if email in seen:
 			# Two leads, one address: one row, both leads follow its outcome.
-			by_email[email][0].append(candidate.key)
+			seen[email][0].append(candidate.key)
 			continue
 		known = bool(candidate.cc_contact_id) or email in in_cc
 		# Matched on the key, sent as the person wrote it.
 		row = import_row(
 			written_email(candidate.email) or email, candidate.fields, ctx.config.field_map, known
 		)
-		by_email[email] = ([candidate.key], row)
+		lists = consent.push_lists(state, list_groups, known_in_cc=known, pulled_groups=pulled)
+		if not lists and known and len(row) > 1:
+			# Site-owned fields for someone CC holds on every push list already: sent with the lists
+			# they are on, none they left.
+			rows = state.rows if state else {}
+			lists = [
+				i
+				for i, groups in list_groups.items()
+				if any(g in rows for g in groups)
+				and not any(rows[g].unsubscribed for g in groups if g in rows)
+			]
+		if not lists:
+			reason = (
+				"already in CC on every push list it has not left: nothing to send"
+				if known
+				else "left every CC list mapped for push: never put back on one"
+			)
+			report.skip(email, reason, candidate.key)
+			outcomes.append(PushOutcome(candidate.key, STATUS_SKIPPED, reason, at=now))
+			continue
+		entry = ([candidate.key], row)
+		seen[email] = entry
+		by_lists.setdefault(tuple(lists), {})[email] = entry
 	if outcomes and not ctx.dry_run:
 		store.record_push(outcomes)
 		store.commit()
-	return list(plan_chunks(by_email.values(), ctx.config.chunk_max_contacts, ctx.config.chunk_max_bytes))
+	chunks = []
+	for lists, rows in sorted(by_lists.items()):
+		for chunk in plan_chunks(rows.values(), ctx.config.chunk_max_contacts, ctx.config.chunk_max_bytes):
+			chunk.list_ids = list(lists)
+			chunks.append(chunk)
+	return chunks
 
 
 def submit_chunk(ctx: RunContext, chunk: Chunk, list_ids: list[str], chunk_id: str) -> None:

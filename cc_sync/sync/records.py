@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cc_sync.sync.consent import MemberRow
+
 # Stream names, also used as watermark keys and job ids.
 STREAM_OPTOUTS = "optouts"
 STREAM_CHANGES = "changes"
@@ -37,8 +39,9 @@ class SiteContact:
 	cc_contact_id: str | None = None
 	# The site's own do-not-mail flag (Contact.unsubscribed, a global Email Unsubscribe, ...).
 	unsubscribed: bool = False
-	# When the opt-out took effect, on whichever side it happened.
+	# When the opt-out took effect, on whichever side it happened; True when that date is CC's own.
 	opted_out_at: datetime | None = None
+	optout_cc_clock: bool = False
 	# The last CC state applied, so an unchanged contact costs no write.
 	cc_permission: str | None = None
 	cc_updated_at: datetime | None = None
@@ -53,21 +56,35 @@ class SiteContact:
 
 @dataclass(slots=True)
 class ContactWrite:
-	"""One change to apply on the site; `key=None` creates a contact."""
+	"""One change to apply on the site; `key=None` creates a contact.
+
+	Consent is always stated, never implied: `opted_out` is the address's opt-out after this write, and
+	`rows` the member rows to write, each with its state. A store applies a write only while what the
+	engine saw still holds (`premise_opted_out_at`, `premise_rows`); otherwise it returns None for it and
+	the engine decides again from what the site holds now.
+	"""
 
 	key: str | None
 	email: str
+	opted_out: bool
 	cc_contact_id: str | None = None
 	fields: dict[str, Any] = field(default_factory=dict)
-	# True sets the opt-out (a ratchet); False lifts it, only after CC reported a newer explicit opt-in.
-	unsubscribed: bool | None = None
+	# When the opt-out took effect, and whether that date is CC's own (a CC opt-out).
 	opted_out_at: datetime | None = None
+	cc_clock: bool = False
+	# The engine decided that CC's newer explicit opt-in by the person lifts the opt-out.
+	lift_optout: bool = False
 	cc_permission: str | None = None
 	cc_updated_at: datetime | None = None
 	cc_email_updated_at: datetime | None = None
 	cc_deleted: bool | None = None
-	# Desired membership among the managed (pull-mapped) groups; None leaves memberships alone.
-	groups: frozenset[str] | None = None
+	# Email Group Member rows to write: group -> its state (None removes the row). Groups not named are
+	# left alone.
+	rows: dict[str, MemberRow | None] = field(default_factory=dict)
+	# What the engine saw: the latest opt-out of the address (None: none), and the rows it rewrites.
+	premise_opted_out_at: datetime | None = None
+	premise_opted_out: bool = False
+	premise_rows: dict[str, MemberRow | None] = field(default_factory=dict)
 	# The site knows an opt-out CC does not: queue it for the opt-out push.
 	request_cc_optout: bool = False
 	synced_at: datetime | None = None
@@ -91,6 +108,8 @@ class LocalOptOut:
 	attempts: int = 0
 	retry_at: datetime | None = None
 	last_error: str | None = None
+	# A leave of this one Email Group (its CC lists only), rather than of every email.
+	group: str | None = None
 
 
 @dataclass(slots=True)

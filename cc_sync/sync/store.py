@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from cc_sync.sync.consent import AddressConsent
 from cc_sync.sync.records import (
 	ActivityRecord,
 	ContactWrite,
@@ -53,25 +54,42 @@ class SyncStore(Protocol):
 		"""
 		...
 
-	def apply_contacts(self, writes: Sequence[ContactWrite], managed_groups: Collection[str]) -> list[str]:
+	def consent_state(self, emails: Collection[str]) -> dict[str, AddressConsent]:
+		"""Each address's consent, every site channel together: Contact, Lead, Email Unsubscribe (global and
+		for one document), the app's opt-out rows, plus its Email Group Member rows and CC's delete.
+
+		The one answer to "is this address opted out", for matching, creating, pushing and re-opt-in
+		decisions; `find_contacts` and `opted_out_emails` give the same answer. One batched lookup.
+		"""
+		...
+
+	def apply_contacts(
+		self, writes: Sequence[ContactWrite], managed_groups: Collection[str] = ()
+	) -> list[str | None]:
 		"""Apply the writes and return each one's contact key (new keys for creates).
 
-		`managed_groups` are the Email Groups mapped for pull: membership rows in them follow
-		`ContactWrite.groups`; rows in other groups are left alone except for opt-outs, which
-		unsubscribe the address's member row in every group.
+		Consent is written as stated: `opted_out=True` marks every record of the address opted out (the
+		latest date stands), `lift_optout` removes every address-level opt-out, and each of `rows` is
+		written with its state. A write whose premise no longer holds (an opt-out newer than
+		`premise_opted_out_at`, a member row unlike `premise_rows`) is not applied: its key is None.
 		"""
 		...
 
 	# -- consent ---------------------------------------------------------------------------------
 	def pending_optouts(self) -> list[LocalOptOut]:
-		"""Site-side opt-outs CC has not confirmed yet, oldest first."""
+		"""Site-side opt-outs (of an address, or of one group) CC has not confirmed yet, oldest first."""
 		...
 
-	def resolve_optout(self, email: str, cc_contact_id: str | None, at: datetime) -> None:
-		"""CC now holds this opt-out (or has no such contact): stop pushing it."""
+	def resolve_optout(
+		self, email: str, cc_contact_id: str | None, at: datetime, group: str | None = None
+	) -> None:
+		"""CC now holds this opt-out (or has no such contact): stop pushing it. An address's opt-out stays
+		on the site as its record."""
 		...
 
-	def defer_optout(self, email: str, attempts: int, retry_at: datetime, error: str) -> None:
+	def defer_optout(
+		self, email: str, attempts: int, retry_at: datetime, error: str, group: str | None = None
+	) -> None:
 		"""Pushing this opt-out failed: keep it pending, not to be tried again before `retry_at`."""
 		...
 

@@ -13,8 +13,8 @@ class MemorySite:
 	def add_contact(self, email, **fields):
 		return self.store.add_contact(email, **fields)
 
-	def add_lead(self, email, **fields):
-		key = self.store.add_lead(email, **fields)
+	def add_lead(self, email, unsubscribed=False, **fields):
+		key = self.store.add_lead(email, unsubscribed=unsubscribed, **fields)
 		self.store.commit()
 		return key
 
@@ -27,6 +27,18 @@ class MemorySite:
 
 	def make_group(self, name):
 		pass
+
+	def add_member(self, group, email):
+		self.store.join_group(email, group)
+		self.store.commit()
+
+	def leave_group(self, group, email):
+		self.store.leave_group(email, group)
+		self.store.commit()
+
+	def email_unsubscribe(self, email, global_unsubscribe=True):
+		self.store.unsubscribe_locally(email, channel="global" if global_unsubscribe else "document")
+		self.store.commit()
 
 
 class TestMemoryStoreContract(StoreContract):
