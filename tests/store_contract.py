@@ -424,15 +424,27 @@ class StoreContract:
 		store, _ = site
 		keys = store.apply_contacts(
 			[
-				ContactWrite(key=None, email="d1@example.com", cc_contact_id="cc-d1", cc_deleted=True),
-				ContactWrite(key=None, email="d2@example.com", cc_contact_id="cc-d2", cc_deleted=True),
-				ContactWrite(key=None, email="live@example.com", cc_contact_id="cc-live", cc_deleted=False),
+				ContactWrite(
+					key=None, email="d1@example.com", opted_out=False, cc_contact_id="cc-d1", cc_deleted=True
+				),
+				ContactWrite(
+					key=None, email="d2@example.com", opted_out=False, cc_contact_id="cc-d2", cc_deleted=True
+				),
+				ContactWrite(
+					key=None,
+					email="live@example.com",
+					opted_out=False,
+					cc_contact_id="cc-live",
+					cc_deleted=False,
+				),
 			],
 			(),
 		)
 		store.commit()
 		assert store.count_cc_deleted() == 2
-		store.apply_contacts([ContactWrite(key=keys[1], email="d2@example.com", cc_deleted=False)], ())
+		store.apply_contacts(
+			[ContactWrite(key=keys[1], email="d2@example.com", opted_out=False, cc_deleted=False)], ()
+		)
 		store.commit()
 		assert store.count_cc_deleted() == 1
 

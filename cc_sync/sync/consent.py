@@ -195,14 +195,18 @@ def decide_rows(
 	rows: Mapping[str, MemberRow] = site.rows if site else {}
 	out: dict[str, MemberRow | None] = {}
 	if decision.opted_out:
-		# Every row of an opted-out address is unsubscribed, mapped or not; CC's lists add rows, opted out.
+		# Every row of an opted-out address is unsubscribed, mapped or not, dated by the opt-out; CC's lists
+		# add rows, opted out.
+		at = decision.opted_out_at or now
 		for group, row in rows.items():
 			if not row.unsubscribed:
-				out[group] = MemberRow(True, now)
+				out[group] = MemberRow(True, at)
 		for group in cc_groups or ():
 			if group not in rows:
-				out[group] = MemberRow(True, now)
+				out[group] = MemberRow(True, at)
 		return out
+	# Rows unsubscribed with (or before) the opt-out this decision lifts go with it.
+	lifted_before = site.opted_out_at if (site is not None and decision.lifted) else None
 	if deleted:
 		return {g: None for g in managed if g in rows and not rows[g].unsubscribed}
 	if cc_groups is None:
@@ -213,8 +217,9 @@ def decide_rows(
 		if on_list and row is None:
 			out[group] = MemberRow(False, now)
 		elif on_list and row.unsubscribed:
-			# A leave is lifted only by the person's own newer opt-in (the opt-out lift dates its rows).
-			if opted_in_after(permission, opt_in_source, opt_in_date, row.at):
+			# A leave is lifted only by the person's own newer opt-in.
+			with_optout = lifted_before is not None and row.at is not None and row.at <= lifted_before
+			if with_optout or opted_in_after(permission, opt_in_source, opt_in_date, row.at):
 				out[group] = MemberRow(False, now)
 		elif not on_list and row is not None and not row.unsubscribed:
 			out[group] = MemberRow(True, now)

@@ -270,10 +270,9 @@ class MemoryStore:
 					state.cc_deleted = True
 				if contact.cc_permission == "unsubscribed":
 					channels.append("cc")
-			for lead in self._leads_for(email):
-				if lead.unsubscribed:
-					channels.append("lead")
-					dates.append((lead.unsubscribed_at, False))
+			lead_dates = [lead.unsubscribed_at for lead in self._leads_for(email) if lead.unsubscribed]
+			if lead_dates:
+				channels.append("lead")
 			if email in self.suppressed:
 				channels.append("unsubscribe")
 				dates.append((self.suppressed[email], False))
@@ -284,6 +283,10 @@ class MemoryStore:
 			if email in self.optout_log:
 				channels.append("optout")
 				dates.append((self.optout_log[email], False))
+			if lead_dates and not dates:
+				# A Lead's own date counts only when no other record dates the opt-out (the sync writes
+				# Leads opted out when CC reports an opt-out, dated by the site).
+				dates.extend((d, False) for d in lead_dates)
 			state.channels = tuple(dict.fromkeys(channels))
 			state.opted_out = bool(dates)
 			if dates:

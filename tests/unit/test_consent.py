@@ -122,14 +122,14 @@ def test_an_opted_out_address_gets_its_new_rows_unsubscribed():
 	"""Item 1: a row added for someone opted out is added opted out, stated explicitly."""
 	out = decide(site(True, OUT), "implicit", None, None, None)
 	rows = decide_rows(site(True, OUT), out, frozenset({"News"}), MANAGED, now=NOW)
-	assert rows == {"News": MemberRow(True, NOW)}
+	assert rows == {"News": MemberRow(True, OUT)}
 
 
 def test_an_address_optout_unsubscribes_every_row_including_site_only_groups():
 	state = site(rows={"News": MemberRow(False, OUT), "Site only": MemberRow(False, OUT)})
 	d = decide(state, "unsubscribed", OUT, None, OUT)
 	rows = decide_rows(state, d, frozenset(), MANAGED, now=NOW)
-	assert rows == {"News": MemberRow(True, NOW), "Site only": MemberRow(True, NOW)}
+	assert rows == {"News": MemberRow(True, OUT), "Site only": MemberRow(True, OUT)}
 
 
 def test_leaving_the_cc_list_keeps_the_row_unsubscribed():
