@@ -16,6 +16,7 @@ from frappe.utils import cint, get_datetime, now_datetime
 
 from cc_sync.cc_sync.constants import (
 	CONNECTION_CONNECTED,
+	EMAIL_GROUP,
 	FLAG_FROM_SYNC,
 	JOB_METHOD,
 	JOB_PREFIX,
@@ -124,14 +125,29 @@ def contact_on_update(doc: Any, method: str | None = None) -> None:
 		_record_optout(email, reason=f"Unsubscribed on Contact {doc.name}")
 
 
+def _record_group_leave(email: str | None, group: str) -> None:
+	"""Leaving one Email Group takes the person off the CC lists mapped to it, and nothing else, unless
+	the settings make any group leave a global opt-out."""
+	if cint(_settings_values().get("group_leave_is_global")):
+		_record_optout(email, reason=f"Unsubscribed from Email Group {group}")
+		return
+	from cc_sync.cc_sync.frappe_consent import record_group_leave
+
+	if record_group_leave(email, group, by_person=frappe.session.user == "Guest"):
+		frappe.db.after_commit.add(enqueue_optout_push)
+
+
 def email_group_member_on_update(doc: Any, method: str | None = None) -> None:
 	if _from_sync(doc) or not _turned_on(doc, "unsubscribed"):
 		return
-	_record_optout(doc.email, reason=f"Unsubscribed from Email Group {doc.email_group}")
+	_record_group_leave(doc.email, doc.email_group)
 
 
 def email_unsubscribe_after_insert(doc: Any, method: str | None = None) -> None:
 	if _from_sync(doc):
+		return
+	if not cint(doc.global_unsubscribe) and doc.reference_doctype == EMAIL_GROUP and doc.reference_name:
+		_record_group_leave(doc.email, doc.reference_name)
 		return
 	reason = "Unsubscribed from all email" if cint(doc.global_unsubscribe) else "Unsubscribed"
 	if doc.reference_doctype:

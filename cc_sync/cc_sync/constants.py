@@ -31,6 +31,8 @@ SETTINGS_OPTOUT_CHECK = "optout_check"
 CONTACT_CC_ID = "cc_contact_id"
 CONTACT_CC_PERMISSION = "cc_permission"
 CONTACT_OPTED_OUT_AT = "cc_opted_out_at"
+# Set when the opt-out time is CC's own opt_out_date (compared with CC's opt-in dates as it is).
+CONTACT_OPTOUT_CC_CLOCK = "cc_optout_cc_clock"
 CONTACT_LAST_SYNCED = "cc_last_synced"
 CONTACT_CC_DELETED = "cc_deleted"
 CONTACT_CC_UPDATED_AT = "cc_updated_at"

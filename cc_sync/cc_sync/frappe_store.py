@@ -22,6 +22,7 @@ import frappe
 from frappe.contacts.doctype.contact.contact import get_full_name
 from frappe.utils import cint, get_datetime, get_system_timezone, now_datetime
 
+from cc_sync.cc_sync import frappe_consent
 from cc_sync.cc_sync.constants import (
 	CONTACT,
 	CONTACT_CC_DELETED,
@@ -32,6 +33,7 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_EMAIL,
 	CONTACT_LAST_SYNCED,
 	CONTACT_OPTED_OUT_AT,
+	CONTACT_OPTOUT_CC_CLOCK,
 	DYNAMIC_LINK,
 	EMAIL_GROUP,
 	EMAIL_GROUP_MEMBER,
@@ -47,6 +49,7 @@ from cc_sync.cc_sync.constants import (
 	SETTINGS_SYNC_STATE,
 )
 from cc_sync.cc_sync.naming import NAMES, random_writer
+from cc_sync.sync.consent import AddressConsent
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import (
@@ -87,6 +90,7 @@ _RESERVED = frozenset(
 		CONTACT_CC_ID,
 		CONTACT_CC_PERMISSION,
 		CONTACT_OPTED_OUT_AT,
+		CONTACT_OPTOUT_CC_CLOCK,
 		CONTACT_LAST_SYNCED,
 		CONTACT_CC_DELETED,
 		CONTACT_CC_UPDATED_AT,
@@ -354,59 +358,59 @@ class FrappeStore:
 			hits = matched.get(name, [])
 			email_of[name] = primary if (primary in hits or not hits) else hits[0]
 		addresses = {e for e in email_of.values() if e}
-		groups: dict[str, set[str]] = {}
-		for member in _select_in(
-			"select email, email_group from `tabEmail Group Member` where email in %(values)s", addresses
-		):
-			groups.setdefault(normalise_email(member.email), set()).add(member.email_group)
-		global_out = self._global_unsubscribes(addresses)
+		states = frappe_consent.consent_state(addresses, self.email_field)
 		out = []
 		for name in sorted(rows):
 			row = rows[name]
 			email = email_of[name]
+			state = states.get(email or "")
 			out.append(
 				SiteContact(
 					key=name,
 					email=email,
 					cc_contact_id=row.get(CONTACT_CC_ID) or None,
-					unsubscribed=bool(row.unsubscribed) or email in global_out,
-					opted_out_at=from_site(row.get(CONTACT_OPTED_OUT_AT)),
+					unsubscribed=bool(state and state.opted_out),
+					opted_out_at=state.opted_out_at if state and state.opted_out else None,
+					optout_cc_clock=bool(state and state.opted_out and state.cc_clock),
 					cc_permission=row.get(CONTACT_CC_PERMISSION) or None,
 					cc_updated_at=from_site(row.get(CONTACT_CC_UPDATED_AT)),
 					cc_email_updated_at=from_site(row.get(CONTACT_CC_EMAIL_UPDATED_AT)),
 					cc_deleted=bool(row.get(CONTACT_CC_DELETED)),
 					fields={f: row.get(f) for f in self.site_fields},
-					groups=frozenset(groups.get(email or "", ())),
+					groups=frozenset(state.rows) if state else frozenset(),
 					created=from_site(row.creation),
 				)
 			)
 		return out
 
-	def _global_unsubscribes(self, emails: Iterable[str]) -> set[str]:
-		return {
-			normalise_email(r.email)
-			for r in _select_in(
-				"select email from `tabEmail Unsubscribe` where global_unsubscribe = 1 and email in %(values)s",
-				emails,
-			)
-		}
+	def consent_state(self, emails: Collection[str]) -> dict[str, AddressConsent]:
+		return frappe_consent.consent_state(emails, self.email_field)
 
 	# -- contacts: writing -----------------------------------------------------------------------
-	def apply_contacts(self, writes: Sequence[ContactWrite], managed_groups: Collection[str]) -> list[str]:
+	def apply_contacts(
+		self, writes: Sequence[ContactWrite], managed_groups: Collection[str] = ()
+	) -> list[str | None]:
 		if not writes:
 			return []
 		now = now_datetime()
-		managed = set(managed_groups)
+		states = frappe_consent.consent_state({w.email for w in writes}, self.email_field)
 		keys: list[str | None] = [None] * len(writes)
+		held = [
+			i
+			for i, w in enumerate(writes)
+			if frappe_consent.premise_holds(w, states.get(w.email) or AddressConsent(email=w.email))
+		]
+		writes_held = [writes[i] for i in held]
 		created_by_email: dict[str, str] = {}
-		creates = [(i, w) for i, w in enumerate(writes) if w.key is None]
+		creates = [(i, writes[i]) for i in held if writes[i].key is None]
 		if creates:
 			names = self._create_contacts([w for _, w in creates], now)
 			for (i, w), name in zip(creates, names, strict=True):
 				keys[i] = name
 				created_by_email.setdefault(w.email, name)
 		updates = []
-		for i, w in enumerate(writes):
+		for i in held:
+			w = writes[i]
 			if w.key is None:
 				continue
 			key = w.key
@@ -415,17 +419,12 @@ class FrappeStore:
 				key = created_by_email.get(w.email) or self._contact_by_email(w.email) or key
 			keys[i] = key
 			updates.append((key, w))
-		opted_out_at: dict[str, datetime | None] = {}
 		if updates:
-			opted_out_at = self._update_contacts(updates, now)
-		for name, w in zip(keys, writes, strict=True):
-			if w.key is None:
-				opted_out_at[name] = to_site(w.opted_out_at) if w.unsubscribed else None
-		self._apply_groups(writes, managed, now)
-		self._apply_consent(writes, now)
-		self._queue_from_writes(writes, keys, opted_out_at, now)
-		self.writes += len(writes)
-		return [k for k in keys if k is not None]
+			self._update_contacts(updates, now)
+		_count_subscribers(frappe_consent.apply_consent(writes_held, now, self.email_field))
+		self._queue_from_writes(writes_held, now)
+		self.writes += len(writes_held)
+		return keys
 
 	def _contact_by_email(self, email: str) -> str | None:
 		row = frappe.db.sql(
@@ -461,10 +460,11 @@ class FrappeStore:
 				"email_id": w.email,
 				"user": users.get(w.email),
 				"status": "Passive",
-				"unsubscribed": 1 if w.unsubscribed else 0,
+				"unsubscribed": 1 if w.opted_out else 0,
 				CONTACT_CC_ID: w.cc_contact_id or None,
 				CONTACT_CC_PERMISSION: w.cc_permission,
-				CONTACT_OPTED_OUT_AT: to_site(w.opted_out_at) if w.unsubscribed else None,
+				CONTACT_OPTED_OUT_AT: to_site(w.opted_out_at) if w.opted_out else None,
+				CONTACT_OPTOUT_CC_CLOCK: 1 if w.opted_out and w.cc_clock else 0,
 				CONTACT_CC_UPDATED_AT: to_site(w.cc_updated_at),
 				CONTACT_CC_EMAIL_UPDATED_AT: to_site(w.cc_email_updated_at),
 				CONTACT_CC_DELETED: 1 if w.cc_deleted else 0,
@@ -570,16 +570,8 @@ class FrappeStore:
 				values[CONTACT_CC_EMAIL_UPDATED_AT] = to_site(w.cc_email_updated_at)
 			if w.cc_deleted is not None:
 				values[CONTACT_CC_DELETED] = 1 if w.cc_deleted else 0
-			if w.opted_out_at is not None:
-				values[CONTACT_OPTED_OUT_AT] = to_site(w.opted_out_at)
-			if w.unsubscribed is True:
-				values["unsubscribed"] = 1
-			elif w.unsubscribed is False:
-				values["unsubscribed"] = 0
-				values[CONTACT_OPTED_OUT_AT] = None
 			if w.synced_at is not None:
 				values[CONTACT_LAST_SYNCED] = to_site(w.synced_at)
-			opted_out[key] = values.get(CONTACT_OPTED_OUT_AT, row.opted_out_at)
 			if w.email and w.email not in addresses.get(key, set()):
 				self._change_email(key, w.email, now)
 				values["email_id"] = w.email
@@ -692,75 +684,20 @@ class FrappeStore:
 			)
 
 	# -- memberships and consent -------------------------------------------------------------------
-	def _apply_groups(self, writes: Sequence[ContactWrite], managed: set[str], now: datetime) -> None:
-		"""Member rows follow CC's lists in managed groups; unsubscribed rows stay as the consent record."""
-		with_groups = [w for w in writes if w.groups is not None]
-		if not with_groups or not managed:
-			return
-		existing: dict[tuple[str, str], frappe._dict] = {}
-		for row in _select_in(
-			"""select name, email, email_group, unsubscribed from `tabEmail Group Member`
-			where email in %(values)s""",
-			[w.email for w in with_groups],
-		):
-			existing[(row.email_group, normalise_email(row.email))] = row
-		inserts: dict[tuple[str, str], dict[str, Any]] = {}
-		deletes: dict[str, str] = {}
-		for w in with_groups:
-			desired = set(w.groups or ()) & managed
-			for group in managed:
-				key = (group, w.email)
-				row = existing.get(key)
-				if group in desired and row is None and key not in inserts:
-					inserts[key] = {
-						**_base_columns(now),
-						"email_group": group,
-						"email": w.email,
-						"unsubscribed": 1 if w.unsubscribed else 0,
-					}
-				elif group not in desired and row is not None and not row.unsubscribed:
-					deletes[row.name] = group
-					existing.pop(key)
-				elif group not in desired and key in inserts:
-					inserts.pop(key)
-		if deletes:
-			_execute_in("delete from `tabEmail Group Member` where name in %(values)s", deletes)
-		self._bulk_insert(EMAIL_GROUP_MEMBER, list(inserts.values()))
-		delta: dict[str, int] = {}
-		for group, _email in inserts:
-			delta[group] = delta.get(group, 0) + 1
-		for group in deletes.values():
-			delta[group] = delta.get(group, 0) - 1
-		_count_subscribers(delta)
-
-	def _apply_consent(self, writes: Sequence[ContactWrite], now: datetime) -> None:
-		out = {w.email for w in writes if w.unsubscribed is True}
-		back = [w for w in writes if w.unsubscribed is False]
-		if out:
-			_unsubscribe_everywhere(out, None, now, self.has_lead, self.email_field)
-		for w in back:
-			_lift_optout(w.email, w.groups, now, self.has_lead, self.email_field)
-
-	def _queue_from_writes(
-		self,
-		writes: Sequence[ContactWrite],
-		keys: Sequence[str | None],
-		opted_out_at: dict[str | None, datetime | None],
-		now: datetime,
-	) -> None:
+	def _queue_from_writes(self, writes: Sequence[ContactWrite], now: datetime) -> None:
 		requests = {}
-		for key, w in zip(keys, writes, strict=True):
-			if w.request_cc_optout and w.email not in requests:
-				at = to_site(w.opted_out_at) if w.opted_out_at else opted_out_at.get(key)
-				requests[w.email] = {"opted_out_at": at or now, "cc_contact_id": w.cc_contact_id}
+		for w in writes:
+			if w.request_cc_optout and (w.email, None) not in requests:
+				at = to_site(w.opted_out_at) if w.opted_out_at else now
+				requests[(w.email, None)] = {"opted_out_at": at, "cc_contact_id": w.cc_contact_id}
 		if requests:
-			_queue_optouts(requests, now)
+			frappe_consent.queue_optouts(requests, now)
 
 	# -- consent ---------------------------------------------------------------------------------
 	def pending_optouts(self) -> list[LocalOptOut]:
 		rows = frappe.db.sql(
-			f"""select email, opted_out_at, cc_contact_id, reason, by_person, attempts, retry_at, last_error
-			from `tab{OPT_OUT}` where status = %s order by opted_out_at, email""",
+			f"""select email, email_group, opted_out_at, cc_contact_id, reason, by_person, attempts, retry_at,
+			last_error from `tab{OPT_OUT}` where status = %s order by opted_out_at, email, email_group""",
 			OPTOUT_PENDING,
 			as_dict=True,
 		)
@@ -774,15 +711,20 @@ class FrappeStore:
 				attempts=r.attempts or 0,
 				retry_at=from_site(r.retry_at),
 				last_error=r.last_error or None,
+				group=r.email_group or None,
 			)
 			for r in rows
 		]
 
-	def defer_optout(self, email: str, attempts: int, retry_at: datetime, error: str) -> None:
+	def defer_optout(
+		self, email: str, attempts: int, retry_at: datetime, error: str, group: str | None = None
+	) -> None:
 		frappe.db.sql(
 			f"""update `tab{OPT_OUT}` set attempts = %(attempts)s, retry_at = %(retry_at)s,
-			last_error = %(error)s, modified = %(now)s where email = %(email)s and status = %(pending)s""",
+			last_error = %(error)s, modified = %(now)s where email = %(email)s and status = %(pending)s
+			and coalesce(email_group, '') = %(group)s""",
 			{
+				"group": group or "",
 				"attempts": attempts,
 				"retry_at": to_site(retry_at),
 				"error": error,
@@ -793,13 +735,16 @@ class FrappeStore:
 		)
 		self.writes += 1
 
-	def resolve_optout(self, email: str, cc_contact_id: str | None, at: datetime) -> None:
+	def resolve_optout(
+		self, email: str, cc_contact_id: str | None, at: datetime, group: str | None = None
+	) -> None:
 		address = normalise_email(email)
 		frappe.db.sql(
 			f"""update `tab{OPT_OUT}` set status = %(done)s, resolved_at = %(at)s, modified = %(now)s,
 			cc_contact_id = coalesce(%(cc_id)s, cc_contact_id)
-			where email = %(email)s and status = %(pending)s""",
+			where email = %(email)s and status = %(pending)s and coalesce(email_group, '') = %(group)s""",
 			{
+				"group": group or "",
 				"done": OPTOUT_DONE,
 				"pending": OPTOUT_PENDING,
 				"at": to_site(at),
@@ -808,7 +753,7 @@ class FrappeStore:
 				"email": address,
 			},
 		)
-		if cc_contact_id:
+		if cc_contact_id and group is None:
 			names = _contacts_with_email(address)
 			if names:
 				_execute_in(
@@ -826,26 +771,7 @@ class FrappeStore:
 		self.writes += 1
 
 	def opted_out_emails(self, emails: Collection[str]) -> set[str]:
-		wanted = {e for e in (normalise_email(e) for e in emails) if e}
-		if not wanted:
-			return set()
-		found: set[str] = set()
-		queries = [
-			f"""select ce.email_id as email from `tabContact Email` ce join `tabContact` c on c.name = ce.parent
-			where ce.parenttype = 'Contact' and ce.email_id in %(values)s
-			and (c.unsubscribed = 1 or c.`{CONTACT_CC_DELETED}` = 1 or c.`{CONTACT_CC_PERMISSION}` = 'unsubscribed')""",
-			f"select email from `tab{OPT_OUT}` where status = 'Pending' and email in %(values)s",
-			"select email from `tabEmail Group Member` where unsubscribed = 1 and email in %(values)s",
-			"select email from `tabEmail Unsubscribe` where global_unsubscribe = 1 and email in %(values)s",
-		]
-		if self.has_lead:
-			queries.append(
-				f"select `{self.email_field}` as email from `tab{LEAD}` where unsubscribed = 1 "
-				f"and `{self.email_field}` in %(values)s"
-			)
-		for sql in queries:
-			found.update(normalise_email(r.email) for r in _select_in(sql, wanted))
-		return found & wanted
+		return {e for e, state in self.consent_state(emails).items() if state.never_push}
 
 	# -- push ------------------------------------------------------------------------------------
 	def push_candidates(self, since: datetime | None) -> Iterable[PushCandidate]:
@@ -989,8 +915,12 @@ def record_local_optout(
 		return False
 	now = now_datetime()
 	when = to_site(at) if at else now
-	has_lead = _doctype_exists(LEAD)
-	_unsubscribe_everywhere({address}, when, now, has_lead, "email_id")
+	frappe_consent.opt_out_everywhere(address, at or from_site(now), False, now)
+	frappe.db.sql(
+		f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = 1, modified = %s, modified_by = %s
+		where email = %s and unsubscribed = 0""",
+		(when, frappe.session.user, address),
+	)
 	names = _contacts_with_email(address)
 	cc_id = None
 	if names:
@@ -1000,8 +930,15 @@ def record_local_optout(
 			{"values": tuple(names)},
 		)
 		cc_id = cc_id[0][0] if cc_id else None
-	_queue_optouts(
-		{address: {"opted_out_at": when, "cc_contact_id": cc_id, "reason": reason, "by_person": by_person}},
+	frappe_consent.queue_optouts(
+		{
+			(address, None): {
+				"opted_out_at": when,
+				"cc_contact_id": cc_id,
+				"reason": reason,
+				"by_person": by_person,
+			}
+		},
 		now,
 	)
 	return True
@@ -1015,157 +952,6 @@ def _contacts_with_email(email: str) -> list[str]:
 			email,
 		)
 	]
-
-
-def _unsubscribe_everywhere(
-	emails: set[str], when: datetime | None, now: datetime, has_lead: bool, lead_email_field: str
-) -> None:
-	"""Contact, member rows and leads of these addresses become unsubscribed (rows already so: untouched)."""
-	user = frappe.session.user
-	contacts = [
-		r.parent
-		for r in _select_in(
-			"""select distinct parent from `tabContact Email`
-			where parenttype = 'Contact' and email_id in %(values)s""",
-			emails,
-		)
-	]
-	if contacts:
-		_execute_in(
-			f"""update `tabContact` set unsubscribed = 1, `{CONTACT_OPTED_OUT_AT}` = coalesce(
-			`{CONTACT_OPTED_OUT_AT}`, %(when)s), modified = %(now)s, modified_by = %(user)s
-			where name in %(values)s and unsubscribed = 0""",
-			contacts,
-			when=when or now,
-			now=now,
-			user=user,
-		)
-		if when is not None:
-			# The latest opt-out is the one a CC opt-in has to be newer than (`modified` left alone:
-			# the Contact whose save brought us here may still be on its way to the database).
-			_execute_in(
-				f"""update `tabContact` set `{CONTACT_OPTED_OUT_AT}` = %(when)s
-				where name in %(values)s
-				and (`{CONTACT_OPTED_OUT_AT}` is null or `{CONTACT_OPTED_OUT_AT}` < %(when)s)""",
-				contacts,
-				when=when,
-			)
-	_execute_in(
-		"""update `tabEmail Group Member` set unsubscribed = 1, modified = %(now)s, modified_by = %(user)s
-		where email in %(values)s and unsubscribed = 0""",
-		emails,
-		now=now,
-		user=user,
-	)
-	if has_lead:
-		_execute_in(
-			f"""update `tab{LEAD}` set unsubscribed = 1, modified = %(now)s, modified_by = %(user)s
-			where `{lead_email_field}` in %(values)s and unsubscribed = 0""",
-			emails,
-			now=now,
-			user=user,
-		)
-
-
-def _lift_optout(
-	email: str, groups: frozenset[str] | None, now: datetime, has_lead: bool, lead_email_field: str
-) -> None:
-	"""CC reported a newer explicit opt-in by the person: the site's opt-outs of this address go."""
-	user = frappe.session.user
-	params = {"email": email, "now": now, "user": user}
-	frappe.db.sql(
-		f"""update `tabContact` c join `tabContact Email` ce on ce.parent = c.name
-		and ce.parenttype = 'Contact' set c.unsubscribed = 0, c.`{CONTACT_OPTED_OUT_AT}` = null,
-		c.modified = %(now)s, c.modified_by = %(user)s where ce.email_id = %(email)s and c.unsubscribed = 1""",
-		params,
-	)
-	group_filter = ""
-	if groups is not None:
-		if not groups:
-			group_filter = " and 1 = 0"
-		else:
-			group_filter = " and email_group in %(groups)s"
-			params["groups"] = tuple(groups)
-	frappe.db.sql(
-		f"""update `tabEmail Group Member` set unsubscribed = 0, modified = %(now)s, modified_by = %(user)s
-		where email = %(email)s and unsubscribed = 1{group_filter}""",
-		params,
-	)
-	frappe.db.sql(f"delete from `tab{OPT_OUT}` where email = %s and status = %s", (email, OPTOUT_PENDING))
-	frappe.db.sql(
-		"delete from `tabEmail Unsubscribe` where email = %s and global_unsubscribe = 1",
-		email,
-	)
-	if has_lead:
-		frappe.db.sql(
-			f"""update `tab{LEAD}` set unsubscribed = 0, modified = %(now)s, modified_by = %(user)s
-			where `{lead_email_field}` = %(email)s and unsubscribed = 1""",
-			params,
-		)
-
-
-def _queue_optouts(requests: dict[str, dict[str, Any]], now: datetime) -> None:
-	"""One Pending opt-out row per address: new rows inserted, resolved ones reopened, pending ones
-	moved to the latest opt-out (which is what a CC opt-in must be newer than)."""
-	existing = {
-		normalise_email(r.email): r
-		for r in _select_in(
-			f"select name, email, status, opted_out_at from `tab{OPT_OUT}` where email in %(values)s",
-			requests,
-		)
-	}
-	rows = []
-	for email, values in requests.items():
-		row = existing.get(email)
-		if row is None:
-			rows.append(
-				{
-					**_base_columns(now),
-					"email": email,
-					"status": OPTOUT_PENDING,
-					"opted_out_at": values.get("opted_out_at") or now,
-					"cc_contact_id": values.get("cc_contact_id"),
-					"reason": values.get("reason"),
-					"by_person": 1 if values.get("by_person") else 0,
-				}
-			)
-		elif (
-			row.status == OPTOUT_PENDING
-			and values.get("opted_out_at")
-			and (
-				row.opted_out_at is None
-				or get_datetime(values["opted_out_at"]) > get_datetime(row.opted_out_at)
-			)
-		):
-			frappe.db.sql(
-				f"""update `tab{OPT_OUT}` set opted_out_at = %(at)s, reason = coalesce(%(reason)s, reason),
-				by_person = %(by_person)s, attempts = 0, retry_at = null, last_error = null,
-				modified = %(now)s where name = %(name)s""",
-				{
-					"at": values["opted_out_at"],
-					"reason": values.get("reason"),
-					"by_person": 1 if values.get("by_person") else 0,
-					"now": now,
-					"name": row.name,
-				},
-			)
-		elif row.status != OPTOUT_PENDING:
-			frappe.db.sql(
-				f"""update `tab{OPT_OUT}` set status = %(pending)s, opted_out_at = %(at)s, resolved_at = null,
-				reason = %(reason)s, by_person = %(by_person)s, attempts = 0, retry_at = null,
-				last_error = null, modified = %(now)s,
-				cc_contact_id = coalesce(%(cc_id)s, cc_contact_id) where name = %(name)s""",
-				{
-					"pending": OPTOUT_PENDING,
-					"at": values.get("opted_out_at") or now,
-					"reason": values.get("reason"),
-					"by_person": 1 if values.get("by_person") else 0,
-					"now": now,
-					"cc_id": values.get("cc_contact_id"),
-					"name": row.name,
-				},
-			)
-	_insert_named(OPT_OUT, rows)
 
 
 def _count_subscribers(delta: dict[str, int]) -> None:

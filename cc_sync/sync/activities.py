@@ -258,4 +258,3 @@ def _reflect_list_adds(ctx: RunContext, record: ActivityRecord, emails: list[str
 	if writes:
 		applied = ctx.store.apply_contacts(writes, ctx.config.managed_groups)
 		ctx.report.stream(STREAM_ACTIVITIES).updated += sum(1 for key in applied if key is not None)
-

@@ -18,6 +18,7 @@ class ConstantContactOptOut(Document):
 		by_person: DF.Check
 		cc_contact_id: DF.Data | None
 		email: DF.Data
+		email_group: DF.Link | None
 		opted_out_at: DF.Datetime | None
 		reason: DF.SmallText | None
 		resolved_at: DF.Datetime | None

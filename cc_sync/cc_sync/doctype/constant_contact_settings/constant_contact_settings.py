@@ -46,6 +46,7 @@ class ConstantContactSettings(Document):
 		deletes_watermark: DF.Datetime | None
 		enabled: DF.Check
 		field_map: DF.Table[ConstantContactFieldMap]
+		group_leave_is_global: DF.Check
 		last_changes_run: DF.Datetime | None
 		last_changes_status: DF.Data | None
 		last_deletes_run: DF.Datetime | None

@@ -1,0 +1,389 @@
+"""Consent on a Frappe site: reading every opt-out channel as one answer, and writing what the engine
+decided. No consent rule lives here: the engine's consent module decides, this module reads and writes.
+
+Channels of an address's opt-out: Contact.unsubscribed, Lead.unsubscribed, Email Unsubscribe (global, or
+for one document other than an Email Group), and the app's own opt-out rows (pending or done). An
+Email Group Member row that is unsubscribed, or an Email Unsubscribe for one Email Group, is a leave of
+that group only. Writes are plain SQL (no document saves, so no doc_event echoes them back to CC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import frappe
+from frappe.utils import get_datetime, now_datetime
+
+from cc_sync.cc_sync.constants import (
+	CONTACT_CC_DELETED,
+	CONTACT_CC_PERMISSION,
+	CONTACT_OPTED_OUT_AT,
+	CONTACT_OPTOUT_CC_CLOCK,
+	EMAIL_GROUP,
+	EMAIL_GROUP_MEMBER,
+	LEAD,
+	OPT_OUT,
+)
+from cc_sync.sync.consent import AddressConsent, MemberRow
+from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.records import ContactWrite
+
+OPTOUT_PENDING = "Pending"
+OPTOUT_DONE = "Done"
+SLICE = 1000
+
+
+def _slices(values: Iterable[Any], size: int = SLICE):
+	items = list(dict.fromkeys(values))
+	for start in range(0, len(items), size):
+		yield tuple(items[start : start + size])
+
+
+def _select_in(sql: str, values: Iterable[Any], **params: Any) -> list[frappe._dict]:
+	rows: list[frappe._dict] = []
+	for chunk in _slices(values):
+		rows.extend(frappe.db.sql(sql, {**params, "values": chunk}, as_dict=True))
+	return rows
+
+
+def _utc(value: Any) -> datetime | None:
+	from cc_sync.cc_sync.frappe_store import from_site
+
+	return from_site(value)
+
+
+def _site(value: datetime | None) -> datetime | None:
+	from cc_sync.cc_sync.frappe_store import to_site
+
+	return to_site(value)
+
+
+def _has_lead() -> bool:
+	return bool(frappe.db.table_exists(LEAD))
+
+
+# -- reading -------------------------------------------------------------------------------------
+def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -> dict[str, AddressConsent]:
+	"""Every channel of each address together, in a handful of batched queries."""
+	wanted = {e for e in (normalise_email(e) for e in emails) if e}
+	dates: dict[str, list[tuple[datetime | None, bool]]] = {e: [] for e in wanted}
+	lead_dates: dict[str, list[datetime | None]] = {}
+	states = {e: AddressConsent(email=e) for e in wanted}
+	channels: dict[str, list[str]] = {e: [] for e in wanted}
+	if not wanted:
+		return {}
+	for r in _select_in(
+		f"""select ce.email_id as email, c.unsubscribed, cast(c.`{CONTACT_OPTED_OUT_AT}` as char) as at,
+		c.`{CONTACT_OPTOUT_CC_CLOCK}` as cc_clock, c.`{CONTACT_CC_DELETED}` as deleted,
+		c.`{CONTACT_CC_PERMISSION}` as permission
+		from `tabContact Email` ce join `tabContact` c on c.name = ce.parent
+		where ce.parenttype = 'Contact' and ce.email_id in %(values)s""",
+		wanted,
+	):
+		email = normalise_email(r.email)
+		if email not in states:
+			continue
+		if r.unsubscribed:
+			channels[email].append("contact")
+			dates[email].append((_utc(r.at), bool(r.cc_clock)))
+		if r.deleted:
+			states[email].cc_deleted = True
+		if r.permission == "unsubscribed":
+			channels[email].append("cc")
+	if _has_lead():
+		for r in _select_in(
+			f"""select `{lead_email_field}` as email, cast(modified as char) as at from `tab{LEAD}`
+			where unsubscribed = 1 and `{lead_email_field}` in %(values)s""",
+			wanted,
+		):
+			email = normalise_email(r.email)
+			if email in states:
+				channels[email].append("lead")
+				lead_dates.setdefault(email, []).append(_utc(r.at))
+	group_leaves: dict[str, dict[str, datetime | None]] = {}
+	for r in _select_in(
+		"""select email, cast(creation as char) as at, global_unsubscribe, reference_doctype, reference_name
+		from `tabEmail Unsubscribe` where email in %(values)s""",
+		wanted,
+	):
+		email = normalise_email(r.email)
+		if email not in states:
+			continue
+		if not r.global_unsubscribe and r.reference_doctype == EMAIL_GROUP:
+			group_leaves.setdefault(email, {})[r.reference_name] = _utc(r.at)
+			continue
+		channels[email].append("unsubscribe")
+		dates[email].append((_utc(r.at), False))
+	for r in _select_in(
+		f"""select email, status, cast(opted_out_at as char) as at from `tab{OPT_OUT}`
+		where email in %(values)s and coalesce(email_group, '') = ''""",
+		wanted,
+	):
+		email = normalise_email(r.email)
+		if email in states:
+			channels[email].append("pending" if r.status == OPTOUT_PENDING else "optout")
+			dates[email].append((_utc(r.at), False))
+	for r in _select_in(
+		f"""select email, email_group, unsubscribed, cast(modified as char) as at from `tab{EMAIL_GROUP_MEMBER}`
+		where email in %(values)s""",
+		wanted,
+	):
+		email = normalise_email(r.email)
+		if email in states:
+			states[email].rows[r.email_group] = MemberRow(bool(r.unsubscribed), _utc(r.at))
+	for email, state in states.items():
+		for group, at in group_leaves.get(email, {}).items():
+			# An Email Unsubscribe for one group is a leave of it, as an unsubscribed member row is.
+			row = state.rows.get(group)
+			if row is None or not row.unsubscribed:
+				state.rows[group] = MemberRow(True, at)
+		found = dates[email]
+		if email in lead_dates and not found:
+			# A Lead's own date counts only when no other record dates the opt-out.
+			found = [(d, False) for d in lead_dates[email]]
+		state.channels = tuple(dict.fromkeys(channels[email]))
+		state.opted_out = bool(found)
+		if found:
+			if any(d is None for d, _ in found):
+				state.opted_out_at = None
+			else:
+				latest = max(d for d, _ in found)
+				state.opted_out_at = latest
+				state.cc_clock = all(cc for d, cc in found if d == latest)
+	return states
+
+
+def premise_holds(write: ContactWrite, state: AddressConsent) -> bool:
+	"""A write stands only on what the engine saw: a newer opt-out or a changed row voids it."""
+	if not write.opted_out and state.opted_out:
+		if not write.premise_opted_out or state.opted_out_at is None or write.premise_opted_out_at is None:
+			return False
+		if state.opted_out_at > write.premise_opted_out_at:
+			return False
+	return all(state.rows.get(group) == write.premise_rows.get(group) for group in write.rows)
+
+
+# -- writing -------------------------------------------------------------------------------------
+def contacts_of(emails: Iterable[str]) -> dict[str, list[str]]:
+	out: dict[str, list[str]] = {}
+	for r in _select_in(
+		"""select distinct parent, email_id from `tabContact Email`
+		where parenttype = 'Contact' and email_id in %(values)s""",
+		emails,
+	):
+		out.setdefault(normalise_email(r.email_id), []).append(r.parent)
+	return out
+
+
+def opt_out_everywhere(
+	email: str, at: datetime | None, cc_clock: bool, now: datetime, lead_email_field: str = "email_id"
+) -> None:
+	"""Every record of the address says opted out: its Contacts (the latest date stands) and Leads."""
+	user = frappe.session.user
+	when = _site(at) if at else now
+	contacts = contacts_of([email]).get(email, [])
+	for chunk in _slices(contacts):
+		frappe.db.sql(
+			f"""update `tabContact` set unsubscribed = 1, `{CONTACT_OPTED_OUT_AT}` = %(when)s,
+			`{CONTACT_OPTOUT_CC_CLOCK}` = %(clock)s, modified = %(now)s, modified_by = %(user)s
+			where name in %(values)s and unsubscribed = 0""",
+			{"when": when, "clock": 1 if cc_clock else 0, "now": now, "user": user, "values": chunk},
+		)
+		frappe.db.sql(
+			f"""update `tabContact` set `{CONTACT_OPTED_OUT_AT}` = %(when)s, `{CONTACT_OPTOUT_CC_CLOCK}` = %(clock)s
+			where name in %(values)s and `{CONTACT_OPTED_OUT_AT}` is not null and `{CONTACT_OPTED_OUT_AT}` < %(when)s""",
+			{"when": when, "clock": 1 if cc_clock else 0, "values": chunk},
+		)
+	if _has_lead():
+		frappe.db.sql(
+			f"""update `tab{LEAD}` set unsubscribed = 1, modified = %(now)s, modified_by = %(user)s
+			where `{lead_email_field}` = %(email)s and unsubscribed = 0""",
+			{"now": now, "user": user, "email": email},
+		)
+
+
+def lift(email: str, now: datetime, lead_email_field: str = "email_id") -> None:
+	"""The engine decided CC's newer explicit opt-in by the person lifts the opt-out: every address-level
+	record of it goes. Member rows are the engine's `rows`, written separately."""
+	user = frappe.session.user
+	params = {"email": email, "now": now, "user": user}
+	frappe.db.sql(
+		f"""update `tabContact` c join `tabContact Email` ce on ce.parent = c.name
+		and ce.parenttype = 'Contact' set c.unsubscribed = 0, c.`{CONTACT_OPTED_OUT_AT}` = null,
+		c.`{CONTACT_OPTOUT_CC_CLOCK}` = 0, c.modified = %(now)s, c.modified_by = %(user)s
+		where ce.email_id = %(email)s and c.unsubscribed = 1""",
+		params,
+	)
+	frappe.db.sql(
+		f"delete from `tab{OPT_OUT}` where email = %(email)s and coalesce(email_group, '') = ''", params
+	)
+	frappe.db.sql(
+		"""delete from `tabEmail Unsubscribe` where email = %(email)s
+		and (global_unsubscribe = 1 or coalesce(reference_doctype, '') != %(group)s)""",
+		{**params, "group": EMAIL_GROUP},
+	)
+	if _has_lead():
+		frappe.db.sql(
+			f"""update `tab{LEAD}` set unsubscribed = 0, modified = %(now)s, modified_by = %(user)s
+			where `{lead_email_field}` = %(email)s and unsubscribed = 1""",
+			params,
+		)
+
+
+def write_rows(email: str, rows: dict[str, MemberRow | None], now: datetime) -> dict[str, int]:
+	"""Write member rows as stated (None removes one); returns the change in rows per group."""
+	if not rows:
+		return {}
+	user = frappe.session.user
+	existing = {
+		r.email_group: r
+		for r in frappe.db.sql(
+			f"select name, email_group, unsubscribed from `tab{EMAIL_GROUP_MEMBER}` where email = %s",
+			email,
+			as_dict=True,
+		)
+	}
+	from cc_sync.cc_sync.frappe_store import _base_columns, _insert_named
+
+	delta: dict[str, int] = {}
+	inserts: list[dict[str, Any]] = []
+	for group, row in rows.items():
+		current = existing.get(group)
+		if row is None:
+			if current is not None:
+				frappe.db.sql(f"delete from `tab{EMAIL_GROUP_MEMBER}` where name = %s", current.name)
+				delta[group] = delta.get(group, 0) - 1
+			continue
+		at = _site(row.at) if row.at else now
+		if current is None:
+			inserts.append(
+				{
+					**_base_columns(now),
+					"modified": at,
+					"email_group": group,
+					"email": email,
+					"unsubscribed": 1 if row.unsubscribed else 0,
+				}
+			)
+			delta[group] = delta.get(group, 0) + 1
+		elif bool(current.unsubscribed) != row.unsubscribed:
+			frappe.db.sql(
+				f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = %s, modified = %s, modified_by = %s
+				where name = %s""",
+				(1 if row.unsubscribed else 0, at, user, current.name),
+			)
+		if not row.unsubscribed:
+			# Rejoined: a pending leave of this group has nothing left to tell CC.
+			frappe.db.sql(
+				f"delete from `tab{OPT_OUT}` where email = %s and email_group = %s and status = %s",
+				(email, group, OPTOUT_PENDING),
+			)
+	_insert_named(EMAIL_GROUP_MEMBER, inserts)
+	return delta
+
+
+def apply_consent(writes: Sequence[ContactWrite], now: datetime, lead_email_field: str) -> dict[str, int]:
+	"""The consent part of applied writes: address opt-outs, lifts, and member rows."""
+	delta: dict[str, int] = {}
+	for w in writes:
+		if w.opted_out:
+			opt_out_everywhere(w.email, w.opted_out_at, w.cc_clock, now, lead_email_field)
+		elif w.lift_optout:
+			lift(w.email, now, lead_email_field)
+		for group, change in write_rows(w.email, w.rows, now).items():
+			delta[group] = delta.get(group, 0) + change
+	return delta
+
+
+# -- the opt-out queue ---------------------------------------------------------------------------
+def queue_optouts(requests: dict[tuple[str, str | None], dict[str, Any]], now: datetime) -> None:
+	"""One opt-out row per address (and per group left): new rows inserted, resolved ones reopened,
+	pending ones moved to the latest opt-out (which is what a CC opt-in must be newer than)."""
+	from cc_sync.cc_sync.frappe_store import _base_columns, _insert_named
+
+	emails = {email for email, _ in requests}
+	existing = {
+		(normalise_email(r.email), r.email_group or None): r
+		for r in _select_in(
+			f"""select name, email, email_group, status, opted_out_at from `tab{OPT_OUT}`
+			where email in %(values)s""",
+			emails,
+		)
+	}
+	rows = []
+	for (email, group), values in requests.items():
+		row = existing.get((email, group))
+		at = values.get("opted_out_at") or now
+		if row is None:
+			rows.append(
+				{
+					**_base_columns(now),
+					"email": email,
+					"email_group": group,
+					"status": OPTOUT_PENDING,
+					"opted_out_at": at,
+					"cc_contact_id": values.get("cc_contact_id"),
+					"reason": values.get("reason"),
+					"by_person": 1 if values.get("by_person") else 0,
+				}
+			)
+		elif row.status == OPTOUT_PENDING:
+			if row.opted_out_at is None or get_datetime(at) > get_datetime(row.opted_out_at):
+				frappe.db.sql(
+					f"""update `tab{OPT_OUT}` set opted_out_at = %(at)s, reason = coalesce(%(reason)s, reason),
+					by_person = %(by_person)s, modified = %(now)s where name = %(name)s""",
+					{
+						"at": at,
+						"reason": values.get("reason"),
+						"by_person": 1 if values.get("by_person") else 0,
+						"now": now,
+						"name": row.name,
+					},
+				)
+		else:
+			frappe.db.sql(
+				f"""update `tab{OPT_OUT}` set status = %(pending)s, opted_out_at = %(at)s, resolved_at = null,
+				reason = %(reason)s, by_person = %(by_person)s, modified = %(now)s, attempts = 0,
+				retry_at = null, last_error = null,
+				cc_contact_id = coalesce(%(cc_id)s, cc_contact_id) where name = %(name)s""",
+				{
+					"pending": OPTOUT_PENDING,
+					"at": at,
+					"reason": values.get("reason"),
+					"by_person": 1 if values.get("by_person") else 0,
+					"now": now,
+					"cc_id": values.get("cc_contact_id"),
+					"name": row.name,
+				},
+			)
+	_insert_named(OPT_OUT, rows)
+
+
+def record_group_leave(
+	email: str | None, group: str, *, by_person: bool = False, at: datetime | None = None
+) -> bool:
+	"""The person left one Email Group on the site: that group's row is unsubscribed and the leave is
+	queued for the CC lists mapped to it. Nothing else changes. Returns False when there is no address."""
+	address = normalise_email(email)
+	if not address or not group:
+		return False
+	now = now_datetime()
+	when = _site(at) if at else now
+	frappe.db.sql(
+		f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = 1, modified = %s, modified_by = %s
+		where email = %s and email_group = %s and unsubscribed = 0""",
+		(when, frappe.session.user, address, group),
+	)
+	queue_optouts(
+		{
+			(address, group): {
+				"opted_out_at": when,
+				"reason": f"Left Email Group {group}",
+				"by_person": by_person,
+			}
+		},
+		now,
+	)
+	return True
