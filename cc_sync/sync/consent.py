@@ -37,8 +37,9 @@ List level: CC's list memberships (for lists mapped for pull) meet the Email Gro
 
 Leaving one Email Group on the site takes the person off the CC lists mapped to that group, and
 nowhere else; it is a global opt-out (on the site and in CC) only when the settings ask for it. Leaving
-a group that no CC list is mapped to stays on the site. The push never puts anyone on a CC list whose
-mapped group they left (`push_lists`).
+a group that no CC list is mapped to stays on the site. The push decides each person's lists
+(`push_lists`): never a list whose mapped group they left, and for a contact CC already holds, no list
+it does not see them on.
 
 "Newer": the only thing that lifts an opt-out or re-adds a person to a list they left is CC reporting an
 explicit opt-in by the person (`opt_in_source = Contact`) dated after the opt-out or leave. When both
@@ -235,16 +236,18 @@ def push_lists(
 ) -> list[str]:
 	"""The CC lists one pushed person is imported into: never one whose mapped group they left.
 
-	`list_groups` maps each push list to the groups mapped to it. For a contact CC already holds, a list
-	whose pull-mapped group has the person's subscribed row is left out too: they are on it already, and
-	re-sending it could re-add someone removed in CC since the site last looked.
+	`list_groups` maps each push list to the groups mapped to it. A person new to CC joins every push
+	list whose group they have not left. A contact CC already holds joins no list: CC's list edits move
+	no timestamp, so the site cannot tell a list they left (or were removed from) since it last looked
+	from one they never joined. Their row carries only the lists the site sees them on, which adds
+	nothing.
 	"""
 	rows: Mapping[str, MemberRow] = site.rows if site else {}
 	chosen = []
 	for list_id, groups in list_groups.items():
 		if any(rows[g].unsubscribed for g in groups if g in rows):
 			continue
-		if known_in_cc and any(g in rows and g in pulled_groups for g in groups):
+		if known_in_cc and not any(g in rows and g in pulled_groups for g in groups):
 			continue
 		chosen.append(list_id)
 	return sorted(chosen)

@@ -145,11 +145,12 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 	addresses = {normalise_email(c.email) for c in candidates}
 	states = store.consent_state(addresses) if addresses else {}
 	# Addresses CC already holds (linked on the site): CC-owned fields are not sent for them.
-	in_cc = {c.email for c in store.find_contacts((), addresses) if c.cc_contact_id}
+	in_cc = {c.email: c.cc_contact_id for c in store.find_contacts((), addresses) if c.cc_contact_id}
 	list_groups = ctx.config.push_list_groups
 	pulled = ctx.config.managed_groups
 	by_lists: dict[tuple[str, ...], dict[str, tuple[list[str], dict[str, Any]]]] = {}
 	seen: dict[str, tuple[list[str], dict[str, Any]]] = {}
+	in_place: dict[str, tuple[str | None, str | None]] = {}
 	for candidate in candidates:
 		email = normalise_email(candidate.email)
 		assert email is not None
@@ -158,6 +159,10 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 			reason = "opted out or deleted on one side: never pushed"
 			report.skip(email, reason, candidate.key)
 			outcomes.append(PushOutcome(candidate.key, STATUS_SKIPPED, reason, at=now))
+			continue
+		if email in in_place:
+			note, cc_id = in_place[email]
+			outcomes.append(PushOutcome(candidate.key, STATUS_PUSHED, note, cc_contact_id=cc_id, at=now))
 			continue
 		if email in seen:
 			# Two leads, one address: one row, both leads follow its outcome.
@@ -169,22 +174,19 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 			written_email(candidate.email) or email, candidate.fields, ctx.config.field_map, known
 		)
 		lists = consent.push_lists(state, list_groups, known_in_cc=known, pulled_groups=pulled)
-		if not lists and known and len(row) > 1:
-			# Site-owned fields for someone CC holds on every push list already: sent with the lists
-			# they are on, none they left.
-			rows = state.rows if state else {}
-			lists = [
-				i
-				for i, groups in list_groups.items()
-				if any(g in rows for g in groups)
-				and not any(rows[g].unsubscribed for g in groups if g in rows)
-			]
+		if known and len(row) == 1:
+			# Nothing but the address to send someone CC holds: no import at all.
+			lists = []
+		if not lists and known:
+			# CC holds them, on every push list they have not left: nothing to import, and they are in CC.
+			note = "in CC already: the push adds no CC list to a contact CC holds"
+			cc_id = candidate.cc_contact_id or in_cc.get(email)
+			outcomes.append(PushOutcome(candidate.key, STATUS_PUSHED, note, cc_contact_id=cc_id, at=now))
+			in_place[email] = (note, cc_id)
+			report.unchanged += 1
+			continue
 		if not lists:
-			reason = (
-				"already in CC on every push list it has not left: nothing to send"
-				if known
-				else "left every CC list mapped for push: never put back on one"
-			)
+			reason = "left every CC list mapped for push: never put back on one"
 			report.skip(email, reason, candidate.key)
 			outcomes.append(PushOutcome(candidate.key, STATUS_SKIPPED, reason, at=now))
 			continue

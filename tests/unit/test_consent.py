@@ -203,6 +203,7 @@ def test_the_push_never_relists_someone_who_left_the_group():
 	assert push_lists(state, LISTS, known_in_cc=False) == ["L-events"]
 
 
-def test_a_contact_cc_holds_is_not_resent_to_a_list_it_is_on():
+def test_a_contact_cc_holds_is_put_on_no_list_it_is_not_seen_on():
 	state = site(rows={"News": MemberRow(False, OUT)})
-	assert push_lists(state, LISTS, known_in_cc=True, pulled_groups={"News", "Events"}) == ["L-events"]
+	assert push_lists(state, LISTS, known_in_cc=True, pulled_groups={"News", "Events"}) == ["L-news"]
+	assert push_lists(site(), LISTS, known_in_cc=True, pulled_groups={"News", "Events"}) == []

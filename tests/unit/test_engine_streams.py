@@ -373,18 +373,33 @@ def test_an_optout_for_a_contact_deleted_in_cc_neither_revives_it_nor_blocks_the
 	assert w.store.pending_optouts() == []
 
 
-def test_a_completed_import_puts_contacts_cc_already_held_into_the_mapped_email_group():
+def test_a_lead_for_someone_cc_holds_adds_them_to_no_list():
+	"""Item 8: which lists a pushed row carries is decided per person; someone CC holds is never put back
+	on a list they left, seen by the site or not."""
 	w = make_world()
-	w.emu.add_contact("held@example.com", first_name="Held")
+	seen = w.emu.add_contact("seen@example.com", first_name="Seen", list_ids=[w.list_id])
+	unseen = w.emu.add_contact("unseen@example.com", first_name="Unseen", list_ids=[w.list_id])
 	with w.emu.mocked():
 		w.run()
-		assert ("Newsletter", "held@example.com") not in w.store.members
-		w.store.add_lead("held@example.com", first_name="Lead")
+		assert w.store.members[("Newsletter", "seen@example.com")] is False
+		w.clock.advance(3600)
+		w.emu.remove_from_list(seen, w.list_id)  # the person leaves the list in CC
+		w.run("reconcile")  # the site sees it: the row stays, unsubscribed
+		w.emu.remove_from_list(unseen, w.list_id)  # the account owner removes them; no pull sees it
+		w.store.add_lead("seen@example.com", first_name="Lead")
+		w.store.add_lead("unseen@example.com", first_name="Lead")
+		w.store.add_lead("new@example.com", first_name="New")
 		w.store.commit()
 		w.clock.advance(900)
 		w.run()
-	assert w.list_id in w.emu.find_by_email("held@example.com")["list_memberships"]
-	assert w.store.members[("Newsletter", "held@example.com")] is False
+		w.emu.complete_activities()
+		w.clock.advance(900)
+		w.run()
+	assert w.list_id not in w.emu.find_by_email("seen@example.com")["list_memberships"]
+	assert w.list_id not in w.emu.find_by_email("unseen@example.com")["list_memberships"]
+	assert w.store.members[("Newsletter", "seen@example.com")] is True
+	assert w.list_id in w.emu.find_by_email("new@example.com")["list_memberships"]
+	assert {lead.push_status for lead in w.store.leads.values()} == {"Pushed"}
 
 
 def test_an_optout_made_after_a_cc_reoptin_wins_over_it():
