@@ -1,0 +1,126 @@
+"""Consent failures seen from outside, each replayed on the engine and the in-memory store.
+
+Every test here plays one reported failure end to end (emulator, client, engine, store); the same
+scenarios run on the Frappe store in tests/integration/test_frappe_consent.py.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cc_sync.sync.records import STREAM_OPTOUT_PUSH, STREAM_RECONCILE
+from tests.unit.engine_world import make_world
+
+ELEVEN_MINUTES = 11 * 60
+
+
+def test_a_cc_reoptin_leaves_site_only_groups_the_person_left():
+	"""Item 7: CC's opt-in brings the person back to CC's lists, not to a group only the site has."""
+	w = make_world()
+	cc_id = w.emu.add_contact("back@example.com", list_ids=[w.list_id])
+	with w.emu.mocked():
+		w.run()
+	w.store.members[("Site only", "back@example.com")] = False
+	w.store.unsubscribe_locally("back@example.com")
+	w.store.commit()
+	w.clock.advance(ELEVEN_MINUTES)
+	w.emu.opt_in(cc_id)  # the person opts in again in CC, before the site's opt-out reached CC
+	w.clock.advance(60)
+	with w.emu.mocked():
+		w.run(STREAM_OPTOUT_PUSH)
+	assert w.emu.get(cc_id)["email_address"]["permission_to_send"] == "explicit"
+	assert not w.store.contact_by_email("back@example.com").unsubscribed
+	assert w.store.members[("Site only", "back@example.com")] is True
+
+
+def test_clock_skew_cannot_undo_a_site_optout():
+	"""Item 9: CC's clock 90 s ahead; the person opts out on the site 30 s after opting in in CC."""
+	w = make_world()
+	cc_id = w.emu.add_contact("skew@example.com")
+	with w.emu.mocked():
+		w.run()
+	w.store._now = lambda: w.clock.now() - timedelta(seconds=90)
+	w.clock.advance(3600)
+	w.emu.opt_in(cc_id)
+	w.clock.advance(30)
+	w.store.unsubscribe_locally("skew@example.com")
+	w.store.commit()
+	w.clock.advance(60)
+	with w.emu.mocked():
+		w.run()
+		w.run(STREAM_RECONCILE)
+	assert w.store.contact_by_email("skew@example.com").unsubscribed
+	assert w.emu.get(cc_id)["email_address"]["permission_to_send"] == "unsubscribed"
+
+
+def test_an_optout_committed_while_a_page_is_applied_is_kept():
+	"""Item 10: the decision is checked against the site at write time, not only at the page's start."""
+	w = make_world()
+	cc_id = w.emu.add_contact("mid@example.com", list_ids=[w.list_id])
+	with w.emu.mocked():
+		w.run()
+	w.emu.unsubscribe(cc_id)
+	w.clock.advance(60)
+	with w.emu.mocked():
+		w.run()
+	assert w.store.contact_by_email("mid@example.com").unsubscribed
+	w.clock.advance(ELEVEN_MINUTES)
+	w.emu.opt_in(cc_id)  # a newer opt-in by the person: the reconcile would lift the opt-out...
+	w.clock.advance(ELEVEN_MINUTES)
+	landed = []
+
+	def site_optout_lands(operation: str) -> None:
+		if operation == "apply_contacts" and not landed:
+			landed.append(operation)
+			w.store.unsubscribe_locally("mid@example.com", by_person=True)  # ...but this is newer still
+
+	w.store.before_write = site_optout_lands
+	with w.emu.mocked():
+		w.run(STREAM_RECONCILE)
+	w.store.before_write = None
+	assert landed
+	assert w.store.contact_by_email("mid@example.com").unsubscribed
+	with w.emu.mocked():
+		w.run(STREAM_OPTOUT_PUSH)
+	assert w.emu.get(cc_id)["email_address"]["permission_to_send"] == "unsubscribed"
+
+
+def test_after_a_cc_optout_a_group_keeps_the_record_and_a_later_add_is_unsubscribed():
+	"""Item 12: the row of someone who opted out stays, unsubscribed, and a row added later on the site
+	for them is put right on the next look."""
+	w = make_world()
+	cc_id = w.emu.add_contact("kept@example.com", list_ids=[w.list_id])
+	with w.emu.mocked():
+		w.run()
+		w.emu.unsubscribe(cc_id)
+		w.emu.remove_from_list(cc_id, w.list_id)  # CC drops the memberships of someone who opted out
+		w.clock.advance(60)
+		w.run()
+		assert w.store.members[("Newsletter", "kept@example.com")] is True
+		w.store.members[("Imported", "kept@example.com")] = False  # a manual import into another group
+		w.clock.advance(3600)
+		w.run(STREAM_RECONCILE)
+	assert w.store.members[("Newsletter", "kept@example.com")] is True
+	assert w.store.members[("Imported", "kept@example.com")] is True
+
+
+def test_leaving_one_group_takes_the_person_off_its_cc_list_only():
+	"""Item 14: leaving a group mapped to a CC list leaves that list; the person stays subscribed."""
+	w = make_world()
+	other = w.emu.create_list("Events")
+	cc_id = w.emu.add_contact("leaver@example.com", list_ids=[w.list_id, other])
+	with w.emu.mocked():
+		w.run()
+		w.store.leave_group("leaver@example.com", "Newsletter", by_person=True)
+		w.store.commit()
+		w.clock.advance(60)
+		w.run(STREAM_OPTOUT_PUSH)
+		w.emu.complete_activities()
+		w.clock.advance(900)
+		w.run()
+	cc = w.emu.get(cc_id)
+	assert cc["email_address"]["permission_to_send"] != "unsubscribed"
+	assert w.list_id not in cc["list_memberships"] and other in cc["list_memberships"]
+	assert not w.store.contact_by_email("leaver@example.com").unsubscribed
+	assert w.store.members[("Newsletter", "leaver@example.com")] is True
+	assert w.store.pending_optouts() == []
