@@ -152,6 +152,7 @@ class PageApplier:
 			opted_out_at=decision.opted_out_at if decision.opted_out else None,
 			cc_clock=decision.cc_clock if decision.opted_out else False,
 			lift_optout=decision.lifted,
+			consent_change=("out" if decision.opted_out else "in") if decision.changed else None,
 			rows=rows,
 			premise_opted_out=state.opted_out,
 			premise_opted_out_at=state.opted_out_at,

@@ -256,7 +256,7 @@ def run_optout_scan(ctx: RunContext) -> None:
 		writes = applier.apply(unsubscribed)
 		dates = {c.email: _opted_out(c)[1] for c in unsubscribed}
 		for write in writes:
-			if write.unsubscribed is not True:
+			if write.consent_change != "out":
 				continue
 			when = dates.get(write.email)
 			if seen_until is not None and when is not None and when <= seen_until:

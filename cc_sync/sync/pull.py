@@ -119,15 +119,15 @@ def correction_kinds(write: Any) -> list[str]:
 		kinds.append("linked")
 	if write.fields:
 		kinds.append("fields")
-	if write.unsubscribed is True:
+	if write.consent_change == "out":
 		kinds.append("unsubscribed")
-	elif write.unsubscribed is False:
+	elif write.consent_change == "in":
 		kinds.append("resubscribed")
 	if write.cc_deleted is True:
 		kinds.append("deleted")
 	elif write.cc_deleted is False:
 		kinds.append("undeleted")
-	if write.groups is not None:
+	if write.rows:
 		kinds.append("groups")
 	return kinds
 

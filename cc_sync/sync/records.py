@@ -74,6 +74,9 @@ class ContactWrite:
 	cc_clock: bool = False
 	# The engine decided that CC's newer explicit opt-in by the person lifts the opt-out.
 	lift_optout: bool = False
+	# What this write changes in the address's consent: "out" (an opt-out reaches the site), "in" (an
+	# opt-out lifted) or None.
+	consent_change: str | None = None
 	cc_permission: str | None = None
 	cc_updated_at: datetime | None = None
 	cc_email_updated_at: datetime | None = None

@@ -213,6 +213,26 @@ class FrappeSite:
 		)
 		frappe.db.commit()
 
+	def leave_group(self, group: str, email: str) -> None:
+		"""The person unsubscribes from one Email Group (its member row, saved as the desk does)."""
+		name = frappe.db.get_value(EMAIL_GROUP_MEMBER, {"email_group": group, "email": email})
+		doc = frappe.get_doc(EMAIL_GROUP_MEMBER, name)
+		doc.unsubscribed = 1
+		doc.save(ignore_permissions=True)
+		frappe.db.commit()
+
+	def email_unsubscribe(self, email: str, global_unsubscribe: bool = True) -> None:
+		"""An unsubscribe link: a global Email Unsubscribe, or one for a single document."""
+		values = {
+			"doctype": EMAIL_UNSUBSCRIBE,
+			"email": email,
+			"global_unsubscribe": 1 if global_unsubscribe else 0,
+		}
+		if not global_unsubscribe:
+			values.update(reference_doctype="User", reference_name="Administrator")
+		frappe.get_doc(values).insert(ignore_permissions=True)
+		frappe.db.commit()
+
 	def make_group(self, name: str) -> None:
 		if not frappe.db.exists(EMAIL_GROUP, name):
 			frappe.get_doc({"doctype": EMAIL_GROUP, "title": name}).insert(ignore_permissions=True)
