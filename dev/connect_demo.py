@@ -1,0 +1,115 @@
+"""Connect the demo site to the CC emulator as a person would, over HTTP: enter the application's
+keys, press Connect and grant access (the OAuth authorization-code flow), refresh the lists, map one
+list onto an Email Group, enable the sync and run it once on the site's background worker.
+
+Run by `dev/site up` with the bench's Python; reads the site URL, the admin password and the
+emulator's client id and secret from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import requests
+
+SITE = os.environ["CC_SYNC_SITE_URL"]
+SETTINGS_URL = f"{SITE}/api/resource/Constant Contact Settings/Constant Contact Settings"
+GROUP = "CC Newsletter"
+
+
+def call(session: requests.Session, method: str, **data) -> dict:
+	r = session.post(f"{SITE}/api/method/{method}", data=data, timeout=60)
+	if not r.ok:
+		sys.exit(f"{method} answered {r.status_code}: {r.text[:500]}")
+	return r.json().get("message")
+
+
+def main() -> int:
+	s = requests.Session()
+	s.post(
+		f"{SITE}/api/method/login",
+		data={"usr": "Administrator", "pwd": os.environ["CC_SYNC_ADMIN_PASSWORD"]},
+		timeout=60,
+	).raise_for_status()
+
+	s.put(
+		SETTINGS_URL,
+		json={
+			"client_id": os.environ["CC_SYNC_CLIENT_ID"],
+			"client_secret": os.environ["CC_SYNC_CLIENT_SECRET"],
+		},
+		timeout=60,
+	).raise_for_status()
+	print("keys entered")
+
+	# Connect: the site hands out CC's authorize URL with a one-time state; CC (here the emulator)
+	# signs the person in and sends the browser back to the site's callback with a code.
+	url = call(s, "cc_sync.cc_sync.oauth.connect")["url"]
+	granted = s.get(url, allow_redirects=False, timeout=60)
+	if granted.status_code != 302:
+		sys.exit(f"the authorize page answered {granted.status_code}: {granted.text[:300]}")
+	back = s.get(granted.headers["Location"], allow_redirects=False, timeout=60)
+	if back.status_code not in (302, 303) or "constant-contact-settings" not in back.headers.get(
+		"Location", ""
+	):
+		sys.exit(f"the OAuth callback answered {back.status_code}: {back.text[:300]}")
+	settings = s.get(SETTINGS_URL, timeout=60).json()["data"]
+	print(f"connection: {settings.get('connection_status')} ({settings.get('connected_account') or '-'})")
+	if settings.get("connection_status") != "Connected":
+		sys.exit("not connected")
+
+	lists = call(s, "cc_sync.cc_sync.api.refresh_lists")
+	print(f"lists refreshed: {lists}")
+	rows = s.get(
+		f"{SITE}/api/resource/Constant Contact List",
+		params={
+			"filters": '[["deleted","=",0]]',
+			"fields": '["name","list_name"]',
+			"order_by": "list_name asc",
+		},
+		timeout=60,
+	).json()["data"]
+	if not rows:
+		sys.exit("the emulator's account has no lists")
+	if not s.get(f"{SITE}/api/resource/Email Group/{GROUP}", timeout=60).ok:
+		s.post(f"{SITE}/api/resource/Email Group", json={"title": GROUP}, timeout=60).raise_for_status()
+	mapping = {"cc_list": rows[0]["name"], "email_group": GROUP, "direction": "both", "enabled": 1}
+	s.put(SETTINGS_URL, json={"list_mappings": [mapping], "enabled": 1}, timeout=60).raise_for_status()
+	print(f"mapped CC list {rows[0]['list_name']!r} onto Email Group {GROUP!r}; sync enabled")
+
+	before = s.get(SETTINGS_URL, timeout=60).json()["data"].get("last_sync_log")
+	queued = call(s, "cc_sync.cc_sync.api.sync_now", stream="all")
+	print(f"first sync queued on the worker: {queued}")
+	deadline = time.monotonic() + 600
+	while time.monotonic() < deadline:
+		time.sleep(2)
+		logs = s.get(
+			f"{SITE}/api/resource/Constant Contact Sync Log",
+			params={
+				"fields": '["*"]',
+				"filters": '[["trigger","=","Settings button"]]',
+				"order_by": "creation desc",
+				"limit_page_length": 20,
+			},
+			timeout=60,
+		).json()["data"]
+		latest = s.get(SETTINGS_URL, timeout=60).json()["data"].get("last_sync_log")
+		if logs and latest != before and all(log.get("status") != "Running" for log in logs):
+			for log in reversed(logs):
+				print(
+					f"  {log.get('stream', '?'):<12} {log.get('status', '?'):<8} fetched {log.get('fetched', 0)}, "
+					f"created {log.get('created', 0)}, unsubscribed {log.get('unsubscribed', 0)}, "
+					f"API calls {log.get('api_calls', 0)}"
+				)
+			contacts = s.get(
+				f"{SITE}/api/method/frappe.client.get_count", params={"doctype": "Contact"}, timeout=60
+			).json()["message"]
+			print(f"contacts on the site: {contacts}")
+			return 0
+	sys.exit("the first sync did not finish within 10 minutes: is the worker running? (logs/worker.log)")
+
+
+if __name__ == "__main__":
+	sys.exit(main())
