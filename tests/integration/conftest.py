@@ -3,7 +3,11 @@
 Name the site with `--site <name>` or `CC_SYNC_SITE=<name>`, and run pytest with the bench's Python
 (from `frappe-bench/sites`); the bench is found from `CC_SYNC_BENCH` or from where frappe is installed.
 Without a site, every test here is skipped with one line, and frappe is never imported, so the tier 1
-environment collects this directory cleanly.
+environment collects this directory cleanly. With `CC_SYNC_REQUIRE_SITE=1` (CI, `dev/site test`) a
+missing site, or any skipped test here, fails the run instead.
+
+Frappe writes its logs to `../logs` from the working directory, so the session changes into the
+bench's `sites` folder before connecting, whatever folder pytest was started from.
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ from pathlib import Path
 import pytest
 
 SKIP_REASON = "tier 2: no Frappe site (set CC_SYNC_SITE or --site)"
+
+
+def _site_required() -> bool:
+	return os.environ.get("CC_SYNC_REQUIRE_SITE", "") not in ("", "0")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +77,10 @@ class Tier2Unavailable(pytest.Item):
 		self.modules = modules
 
 	def runtest(self) -> None:
+		if _site_required():
+			pytest.fail(
+				f"{SKIP_REASON}, and CC_SYNC_REQUIRE_SITE is set; {self.modules} test modules not run"
+			)
 		pytest.skip(f"{SKIP_REASON}; {self.modules} test modules not run")
 
 	def reportinfo(self):
@@ -101,6 +113,7 @@ def frappe_site(request: pytest.FixtureRequest):
 	if located is None:
 		pytest.skip(SKIP_REASON)
 	site, sites_path = located
+	os.chdir(sites_path)
 	import frappe
 
 	frappe.init(site=site, sites_path=str(sites_path))
@@ -110,10 +123,28 @@ def frappe_site(request: pytest.FixtureRequest):
 	from tests.integration import frappe_site as helpers
 
 	with _site_lock(sites_path / site):
-		helpers.ensure_test_setup()
+		lead = helpers.ensure_test_setup()
+	reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+	if reporter:
+		reporter.write_line(f"tier 2 on site {site} ({sites_path}); Lead: {lead}")
 	yield site
 	frappe.db.rollback()
 	frappe.destroy()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+	"""Where a site is required, a skipped tier-2 test is a failure: it proved nothing."""
+	if not _site_required():
+		return
+	reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+	skipped = [
+		r for r in (reporter.stats.get("skipped", []) if reporter else []) if "integration/" in r.nodeid
+	]
+	if skipped:
+		for report in skipped:
+			reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+			print(f"\ntier 2 skipped, which CC_SYNC_REQUIRE_SITE forbids: {report.nodeid}: {reason}")
+		session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _site_lock(site_path: Path):

@@ -28,12 +28,17 @@ TEST_DOMAINS = ("example.com", "tier2.test")
 WATERMARKS = ("changes", "optouts", "deletes", "reconcile", "push")
 
 
-def ensure_test_setup() -> None:
+def ensure_test_setup() -> str:
 	"""A stand-in Lead DocType when ERPNext is absent, then the app's custom fields on it.
 
 	The stand-in exists in the test site only (custom=1, never shipped with the app): ERPNext v15's
-	Lead field names, so the store's Lead features run without installing ERPNext.
+	Lead field names, so the store's Lead features run without installing ERPNext. With ERPNext
+	installed, its own Lead is used and nothing is created. Returns which Lead the tests use.
 	"""
+	if "erpnext" in frappe.get_installed_apps():
+		install.setup()
+		frappe.db.commit()
+		return "ERPNext's Lead"
 	if not frappe.db.exists("DocType", LEAD):
 		frappe.get_doc(
 			{
@@ -74,22 +79,23 @@ def ensure_test_setup() -> None:
 	# What after_migrate does on a site that has Lead.
 	install.setup()
 	frappe.db.commit()
+	return "a stand-in Lead DocType with ERPNext v15's field names (ERPNext is not installed)"
+
+
+# Rows a test may create, by DocType; whatever a test adds to these is removed after it, by name.
+TRACKED = (CONTACT, LEAD, EMAIL_GROUP_MEMBER, EMAIL_UNSUBSCRIBE, OPT_OUT, IMPORT, EMAIL_GROUP)
 
 
 @dataclass
 class SiteState:
 	watermarks: dict[str, Any] = field(default_factory=dict)
-	imports: set[str] = field(default_factory=set)
-	groups: set[str] = field(default_factory=set)
+	rows: dict[str, set[str]] = field(default_factory=dict)
 
 
 def begin_test() -> SiteState:
 	frappe.db.rollback()
 	purge()
-	state = SiteState(
-		imports=set(frappe.get_all(IMPORT, pluck="name")),
-		groups=set(frappe.get_all(EMAIL_GROUP, pluck="name")),
-	)
+	state = SiteState(rows={doctype: _names(doctype) for doctype in TRACKED if _exists(doctype)})
 	for stream in WATERMARKS:
 		fieldname = f"{stream}_watermark"
 		value = frappe.db.get_single_value(SETTINGS, fieldname, cache=False)
@@ -102,35 +108,59 @@ def begin_test() -> SiteState:
 def end_test(state: SiteState) -> None:
 	frappe.db.rollback()
 	purge()
-	for name in set(frappe.get_all(IMPORT, pluck="name")) - state.imports:
-		frappe.db.delete(IMPORT, {"name": name})
-	for name in set(frappe.get_all(EMAIL_GROUP, pluck="name")) - state.groups:
-		frappe.db.delete(EMAIL_GROUP_MEMBER, {"email_group": name})
-		frappe.db.delete(EMAIL_GROUP, {"name": name})
+	# Exactly what the test made, whatever its address looks like (padded, upper case, none at all).
+	for doctype, before in state.rows.items():
+		made = _names(doctype) - before
+		if not made:
+			continue
+		if doctype == CONTACT:
+			_delete_contacts(made)
+		elif doctype == EMAIL_GROUP:
+			frappe.db.delete(EMAIL_GROUP_MEMBER, {"email_group": ["in", list(made)]})
+			frappe.db.delete(EMAIL_GROUP, {"name": ["in", list(made)]})
+		else:
+			frappe.db.delete(doctype, {"name": ["in", list(made)]})
 	frappe.db.set_single_value(SETTINGS, state.watermarks, update_modified=False)
 	frappe.db.commit()
 
 
+def _exists(doctype: str) -> bool:
+	return bool(frappe.db.exists("DocType", doctype))
+
+
+def _names(doctype: str) -> set[str]:
+	return set(frappe.db.sql_list(f"select name from `tab{doctype}`"))
+
+
+def _delete_contacts(names: set[str] | list[str]) -> None:
+	for table in ("Contact Email", "Contact Phone", "Dynamic Link"):
+		frappe.db.sql(
+			f"delete from `tab{table}` where parenttype = 'Contact' and parent in %(names)s",
+			{"names": tuple(names)},
+		)
+	frappe.db.sql("delete from `tabContact` where name in %(names)s", {"names": tuple(names)})
+
+
 def purge() -> None:
-	"""Delete every Contact, Lead, member row, opt-out and unsubscribe of the test domains."""
+	"""Delete every Contact, Lead, member row, opt-out and unsubscribe of the test domains.
+
+	Addresses are compared as a person reads them (trimmed, any case), so a row a test stored with
+	a padded or upper-case address, or one an earlier run left behind when it died, goes too.
+	"""
 	for domain in TEST_DOMAINS:
 		pattern = f"%@{domain}"
 		contacts = frappe.db.sql_list(
-			"""select distinct parent from `tabContact Email` where parenttype = 'Contact' and email_id like %s
-			union select name from `tabContact` where email_id like %s""",
+			"""select distinct parent from `tabContact Email`
+			where parenttype = 'Contact' and lower(trim(email_id)) like %s
+			union select name from `tabContact` where lower(trim(email_id)) like %s""",
 			(pattern, pattern),
 		)
 		if contacts:
-			for table in ("Contact Email", "Contact Phone", "Dynamic Link"):
-				frappe.db.sql(
-					f"delete from `tab{table}` where parenttype = 'Contact' and parent in %(names)s",
-					{"names": tuple(contacts)},
-				)
-			frappe.db.sql("delete from `tabContact` where name in %(names)s", {"names": tuple(contacts)})
-		frappe.db.sql("delete from `tabEmail Group Member` where email like %s", pattern)
-		frappe.db.sql("delete from `tabEmail Unsubscribe` where email like %s", pattern)
-		frappe.db.sql(f"delete from `tab{OPT_OUT}` where email like %s", pattern)
-		frappe.db.sql(f"delete from `tab{LEAD}` where email_id like %s", pattern)
+			_delete_contacts(contacts)
+		frappe.db.sql("delete from `tabEmail Group Member` where lower(trim(email)) like %s", pattern)
+		frappe.db.sql("delete from `tabEmail Unsubscribe` where lower(trim(email)) like %s", pattern)
+		frappe.db.sql(f"delete from `tab{OPT_OUT}` where lower(trim(email)) like %s", pattern)
+		frappe.db.sql(f"delete from `tab{LEAD}` where lower(trim(email_id)) like %s", pattern)
 	# Leads the tests create without a (valid) address.
 	frappe.db.sql(f"delete from `tab{LEAD}` where lead_name like 'tier2 %%'")
 	frappe.db.commit()
