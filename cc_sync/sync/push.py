@@ -145,7 +145,12 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 	addresses = {normalise_email(c.email) for c in candidates}
 	states = store.consent_state(addresses) if addresses else {}
 	# Addresses CC already holds (linked on the site): CC-owned fields are not sent for them.
-	in_cc = {c.email: c.cc_contact_id for c in store.find_contacts((), addresses) if c.cc_contact_id}
+	# A Contact made from CC's export carries CC's permission but no CC id (exports name none).
+	in_cc = {
+		c.email: c.cc_contact_id
+		for c in store.find_contacts((), addresses)
+		if c.cc_contact_id or c.cc_permission
+	}
 	list_groups = ctx.config.push_list_groups
 	pulled = ctx.config.managed_groups
 	by_lists: dict[tuple[str, ...], dict[str, tuple[list[str], dict[str, Any]]]] = {}

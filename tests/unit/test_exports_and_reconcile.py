@@ -144,3 +144,21 @@ def test_a_site_address_in_short_form_causes_no_write_on_any_later_pull():
 		report = w.run(STREAM_CHANGES).streams[STREAM_CHANGES]
 	assert report.updated == 0 and report.unchanged == 1
 	assert w.store.contacts[key].fields["state"] == "CA"
+
+
+def test_a_lead_push_after_an_export_backfill_never_overwrites_cc_owned_fields():
+	"""Export rows carry no CC contact id; the Contacts they make still count as held by CC."""
+	w = world(600, threshold=500)
+	w.clock.advance(3600)  # the contacts were last changed in CC more than an overlap before the sync
+	with w.emu.mocked():
+		w.run(STREAM_CHANGES)
+		w.clock.advance(60)
+		w.store.add_lead("p5@example.com", first_name="Someone Else")
+		w.store.commit()
+		w.clock.advance(60)
+		assert w.store.contact_by_email("p5@example.com").cc_contact_id is None
+		w.run()
+		w.emu.complete_activities()
+	rows = [row for a in w.emu._activities.values() if a["kind"] == "import" for row in a["payload"]["rows"]]
+	assert all("first_name" not in row for row in rows)
+	assert w.emu.find_by_email("p5@example.com")["first_name"] == "P5"
