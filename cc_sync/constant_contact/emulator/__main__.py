@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
 	serve.add_argument(
 		"--refresh-tokens", choices=("rotating", "long_lived"), default="rotating", help="refresh token kind"
 	)
+	serve.add_argument(
+		"--import-errors",
+		choices=("named", "counts"),
+		default="named",
+		help="whether an import's activity_errors name the addresses, or CC reports only error counts",
+	)
 	args = parser.parse_args(argv)
 
 	emu = ConstantContactEmulator(
@@ -49,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 		faults=FaultConfig(rate=args.fail_rate, seed=args.seed),
 		optout_after=args.optout_after,
 		refresh_tokens=args.refresh_tokens,
+		import_errors=args.import_errors,
 	)
 	generate_account(
 		emu, contacts=args.contacts, lists=args.lists, custom_fields=args.custom_fields, seed=args.seed
