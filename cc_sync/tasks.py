@@ -137,8 +137,23 @@ def _record_group_leave(email: str | None, group: str) -> None:
 		frappe.db.after_commit.add(enqueue_optout_push)
 
 
+def email_group_member_before_insert(doc: Any, method: str | None = None) -> None:
+	"""Someone opted out who is added to a group (by a user, an import) joins it unsubscribed."""
+	if _from_sync(doc) or cint(doc.get("unsubscribed")) or not doc.get("email"):
+		return
+	from cc_sync.cc_sync.frappe_consent import consent_state
+	from cc_sync.sync import consent
+	from cc_sync.sync.matching import normalise_email
+
+	address = normalise_email(doc.email)
+	if address and consent.joins_unsubscribed(consent_state([address]).get(address)):
+		doc.unsubscribed = 1
+		# Not a leave of the group: the address's opt-out already reaches CC.
+		doc.flags.cc_sync_opted_out_already = True
+
+
 def email_group_member_on_update(doc: Any, method: str | None = None) -> None:
-	if _from_sync(doc) or not _turned_on(doc, "unsubscribed"):
+	if _from_sync(doc) or doc.flags.get("cc_sync_opted_out_already") or not _turned_on(doc, "unsubscribed"):
 		return
 	_record_group_leave(doc.email, doc.email_group)
 

@@ -32,6 +32,7 @@ List level: CC's list memberships (for lists mapped for pull) meet the Email Gro
 | not a member   | unsubscribed / none | unchanged: an unsubscribed row is the record of a leave           |
 | (deleted in CC)| subscribed          | row removed: CC took the contact off every list                   |
 | (address opted out) | every row, mapped or site-only | unsubscribed                                 |
+| (row added on site) | new row             | unsubscribed when the address is opted out                        |
 | (opt-out lifted)    | rows of the CC lists they are on | subscribed when left before the opt-in; rows of   |
 |                     |                     | site-only groups and of lists they are not on stay as they are    |
 
@@ -265,3 +266,9 @@ def rows_after_import(
 		return {}
 	rows = state.rows if state else {}
 	return {g: MemberRow(False, now) for g in groups if g not in rows}
+
+
+def joins_unsubscribed(state: AddressConsent | None) -> bool:
+	"""A member row added on the site (a user, an import into a group) for an opted-out address is added
+	unsubscribed: adding someone to a group is no opt-in by the person."""
+	return bool(state and state.opted_out)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from cc_sync.sync import consent
 from cc_sync.sync.consent import AddressConsent, MemberRow
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import (
@@ -163,10 +164,12 @@ class MemoryStore:
 		self._queue_optout(address, group, now, by_person=by_person, reason=f"Left Email Group {group}")
 
 	def join_group(self, email: str, group: str) -> None:
-		"""A site user adds the address to an Email Group (a subscribed member row, when it has none)."""
+		"""A site user adds the address to an Email Group (a member row, when it has none): subscribed,
+		unless the address is opted out, as the Frappe app's doc_event does."""
 		address = normalise_email(email)
 		if address and (group, address) not in self.members:
-			self._set_member(group, address, False, self._now())
+			state = self.consent_state([address])[address]
+			self._set_member(group, address, consent.joins_unsubscribed(state), self._now())
 			self._refresh_groups(address)
 
 	def _queue_optout(

@@ -1,0 +1,320 @@
+"""The consent property suite, written once for any store.
+
+A script of CC events, site events and sync runs is played against the emulator and a store; the promise
+is then checked as the product states it (`check_promise`), and two plays of one script (clean, and with
+crashes and faults) must end in the same state (`final_state`). Tier 1 plays it on the in-memory store
+(tests/unit/test_engine_properties.py), tier 2 on the Frappe store in a real site
+(tests/integration/test_frappe_properties.py), through a `site` adapter that performs what users do
+and reads back what the site holds.
+
+The world has: CC contacts added, edited, unsubscribed, opted in again by the person, deleted, put on
+and taken off the mapped list by the account owner, and joining or leaving that list themselves; site
+leads and contacts, opt-outs through every site channel (Contact, Lead, global and per-document Email
+Unsubscribe), leaving and joining the mapped group and a group only the site has; site writes that land
+while a page is being applied; and a site clock that differs from CC's by up to five minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+
+EMAILS = [f"u{i}@example.com" for i in range(5)]
+GROUP = "Newsletter"
+SITE_ONLY = "Site only"
+CHANNELS = ("contact", "lead", "global", "document")
+MAX_SKEW = 300
+
+
+@dataclass(frozen=True)
+class Step:
+	kind: str
+	email: str
+	value: int = 0
+
+
+cc_steps = st.builds(
+	Step,
+	st.sampled_from(
+		[
+			"cc_add",
+			"cc_edit",
+			"cc_unsubscribe",
+			"cc_opt_in",
+			"cc_delete",
+			"cc_list",
+			"cc_join",
+			"cc_leave",
+		]
+	),
+	st.sampled_from(EMAILS),
+	st.integers(0, 9),
+)
+site_steps = st.builds(
+	Step,
+	st.sampled_from(
+		[
+			"site_lead",
+			"site_edit_lead",
+			"site_unsubscribe",
+			"site_contact",
+			"site_leave",
+			"site_only_join",
+			"site_only_leave",
+			"site_midpage",
+		]
+	),
+	st.sampled_from(EMAILS),
+	st.integers(0, 9),
+)
+run_steps = st.builds(Step, st.just("run"), st.just(""), st.integers(0, 9))
+scripts = st.lists(st.one_of(cc_steps, site_steps, run_steps), min_size=1, max_size=25)
+skews = st.integers(-MAX_SKEW, MAX_SKEW)
+
+
+class SkewedClock:
+	"""The site's clock: CC's plus a fixed offset. Sleeping waits on CC's clock."""
+
+	def __init__(self, clock: Any, offset: float) -> None:
+		self.clock = clock
+		self.offset = timedelta(seconds=offset)
+
+	def monotonic(self) -> float:
+		return self.clock.monotonic()
+
+	def now(self) -> datetime:
+		return self.clock.now() + self.offset
+
+	def sleep(self, seconds: float) -> None:
+		self.clock.sleep(seconds)
+
+
+@dataclass
+class Events:
+	"""What happened, in order, as the promise is stated about it."""
+
+	# (email, "out" | "in"): address-level consent events that took effect ("in": the person's own opt-in).
+	consent: list[tuple[str, str]] = field(default_factory=list)
+	# (email, "left" | "joined" | "opt_in"): the mapped list and its group, from either side.
+	lists: list[tuple[str, str]] = field(default_factory=list)
+	site_only_left: set[str] = field(default_factory=set)
+	cc_deleted: set[str] = field(default_factory=set)
+
+
+def apply_event(w: Any, step: Step) -> None:
+	"""One CC or site event; then a minute passes."""
+	emu, site, ev = w.emu, w.site, w.events
+	existing = emu.find_by_email(step.email)
+	if existing is None and step.kind.startswith("cc_") and step.kind != "cc_add":
+		# The person signs up in CC first: a CC-side event must not depend on whether a push had
+		# already created them, or the two worlds would be playing different scripts.
+		emu.add_contact(step.email, first_name=f"F{step.value}")
+		existing = emu.find_by_email(step.email)
+	cc_id = existing["contact_id"] if existing else None
+	live = existing is not None and not existing.get("deleted_at")
+	on_list = live and w.list_id in existing.get("list_memberships", [])
+	if step.kind == "cc_add" and not existing:
+		emu.add_contact(
+			step.email, first_name=f"F{step.value}", list_ids=[w.list_id] if step.value % 2 else []
+		)
+		if step.value % 2:
+			ev.lists.append((step.email, "joined"))
+	elif step.kind == "cc_add" and live:
+		# The person fills in CC's own form although a push may already have created them: the event's
+		# outcome must not depend on how far the sync had got.
+		emu.edit_contact(cc_id, first_name=f"F{step.value}")
+		if step.value % 2 and not on_list:
+			emu.add_to_list(cc_id, w.list_id)
+			ev.lists.append((step.email, "joined"))
+	elif step.kind == "cc_edit" and live:
+		emu.edit_contact(cc_id, first_name=f"E{step.value}")
+	elif step.kind == "cc_unsubscribe" and live:
+		emu.unsubscribe(cc_id)
+		ev.consent.append((step.email, "out"))
+	elif step.kind == "cc_opt_in" and live:
+		emu.opt_in(cc_id)
+		ev.consent.append((step.email, "in"))
+		ev.lists.append((step.email, "opt_in"))
+	elif step.kind == "cc_delete" and live:
+		emu.delete_contact(cc_id)
+		ev.cc_deleted.add(step.email)
+	elif step.kind == "cc_list" and live:
+		# The account owner, in CC's list tool.
+		if on_list:
+			emu.remove_from_list(cc_id, w.list_id)
+			ev.lists.append((step.email, "left"))
+		else:
+			emu.add_to_list(cc_id, w.list_id)
+			ev.lists.append((step.email, "joined"))
+	elif step.kind == "cc_join" and live:
+		# The person signs up to the list on a CC form: their own newer opt-in, and the list.
+		emu.opt_in(cc_id)
+		emu.add_to_list(cc_id, w.list_id)
+		ev.consent.append((step.email, "in"))
+		ev.lists.append((step.email, "opt_in"))
+	elif step.kind == "cc_leave" and on_list:
+		# The person leaves the list from CC's preference page: off the list, still subscribed.
+		emu.remove_from_list(cc_id, w.list_id)
+		ev.lists.append((step.email, "left"))
+	elif step.kind == "site_lead":
+		site.add_lead(step.email, first_name=f"L{step.value}")
+	elif step.kind == "site_edit_lead":
+		site.edit_lead(step.email, company_name=f"Co{step.value}")
+	elif step.kind == "site_unsubscribe":
+		site.opt_out(step.email, CHANNELS[step.value % len(CHANNELS)], by_person=bool(step.value % 2))
+		ev.consent.append((step.email, "out"))
+	elif step.kind == "site_contact":
+		site.add_contact(step.email, first_name=f"S{step.value}")
+	elif step.kind == "site_leave" and site.member_rows(step.email).get(GROUP) is False:
+		site.leave_group(step.email, GROUP, by_person=bool(step.value % 2))
+		ev.lists.append((step.email, "left"))
+	elif step.kind == "site_only_join":
+		site.join_group(step.email, SITE_ONLY)
+	elif step.kind == "site_only_leave" and site.member_rows(step.email).get(SITE_ONLY) is False:
+		site.leave_group(step.email, SITE_ONLY)
+		ev.site_only_left.add(step.email)
+	elif step.kind == "site_midpage":
+		# The person opts out on the site while the next run is applying a page.
+		w.midpage.append(step.email)
+		ev.consent.append((step.email, "out"))
+	w.clock.advance(61)
+
+
+def run_once(w: Any, *, crash_after: int | None = None) -> None:
+	"""One sync run; with `crash_after`, the worker dies at that store write (uncommitted work is lost).
+
+	An opt-out scripted to land mid-page does so at the run's first page write, or after the run when
+	it wrote no page.
+	"""
+	pending = list(w.midpage)
+	w.midpage.clear()
+
+	def land() -> None:
+		while pending:
+			w.site.opt_out(pending.pop(0), "contact", by_person=True)
+
+	w.site.arm(land, crash_after)
+	with w.emu.mocked():
+		try:
+			w.engine.run()
+		except w.site.crash_type:
+			w.store.rollback()
+		finally:
+			w.site.disarm()
+	land()
+	w.clock.advance(900)
+
+
+def settle(w: Any) -> None:
+	"""Quiet: no more faults, every activity finished, and the full reconcile on its own cadence."""
+	w.emu.faults.clear()
+	w.emu.rate_limit = 4
+	for _ in range(3):
+		run_once(w)
+		w.emu.complete_activities()
+	with w.emu.mocked():
+		w.engine.run(["reconcile"])
+	run_once(w)
+
+
+def play(make_world: Any, script: list[Step], *, crash_run=None, crash_after=None, faults=None, seed=0):
+	"""Play the script: CC and site events, and sync runs (one of them killed at a store write)."""
+	w = make_world(seed)
+	if faults:
+		w.emu.faults.rate = faults
+		w.emu.faults.reseed(seed)
+	runs = 0
+	for step in script:
+		if step.kind == "run":
+			if faults and step.value % 3 == 0:
+				w.emu.expire_access_tokens()  # the next call gets a 401 and refreshes
+			if faults and step.value % 4 == 1:
+				w.emu.rate_limit = 2  # CC throttles below the client's own pace: 429 throttled
+			run_once(w, crash_after=crash_after if runs == crash_run else None)
+			w.emu.rate_limit = 4
+			runs += 1
+			if faults or crash_run is not None:
+				# Rule 4: a killed or failed run is run again before anything else happens; from
+				# there on the world must be where one clean run would have left it.
+				rate = w.emu.faults.rate
+				w.emu.faults.rate = 0.0
+				run_once(w)
+				w.emu.faults.rate = rate
+		else:
+			apply_event(w, step)
+	settle(w)
+	return w
+
+
+def final_state(w: Any) -> dict:
+	state = {}
+	for email in EMAILS:
+		cc = w.emu.find_by_email(email)
+		rows = w.site.member_rows(email)
+		state[email] = {
+			"cc": None
+			if cc is None
+			else (
+				cc["email_address"]["permission_to_send"] == "unsubscribed",
+				bool(cc.get("deleted_at")),
+				cc.get("first_name"),
+				w.list_id in cc.get("list_memberships", []),
+			),
+			"site": w.site.contact(email),
+			# Subscribed rows must match exactly. Whether an unsubscribed row (the record of an opt-out)
+			# exists depends on whether the site saw a CC list edit, which moves no timestamp, before
+			# the opt-out: consent itself is checked by `check_promise`.
+			"members": sorted(g for g, unsubscribed in rows.items() if not unsubscribed),
+			"leads": sorted(w.site.leads(email)),
+		}
+	return state
+
+
+def _last(events: list[tuple[str, str]], email: str) -> str | None:
+	found = [kind for e, kind in events if e == email]
+	return found[-1] if found else None
+
+
+def check_promise(w: Any) -> None:
+	"""The product's promise, as stated, over everything that happened."""
+	site, emu, ev = w.site, w.emu, w.events
+	assert emu.calls_to("/v3/contacts/sign_up_form") == 0, "sign_up_form was called"
+	cc_ids = site.cc_ids()
+	assert len(cc_ids) == len(set(cc_ids)), "two site contacts claim one CC contact"
+	for email in EMAILS:
+		assert site.contact_count(email) <= 1, f"{email}: a contact was duplicated on the site"
+		cc = emu.find_by_email(email)
+		rows = site.member_rows(email)
+		# An unsubscribe is never overwritten: the last consent event was an opt-out, from either side.
+		if _last(ev.consent, email) == "out":
+			if cc is not None and not cc.get("deleted_at"):
+				assert cc["email_address"]["permission_to_send"] == "unsubscribed", (
+					f"{email} subscribed in CC"
+				)
+			assert site.opted_out(email), f"{email} subscribed on the site"
+			for group, unsubscribed in rows.items():
+				assert unsubscribed, f"{email} subscribed in Email Group {group}"
+		# Nobody is put back on a list (or its group) they left, but by their own newer opt-in.
+		if _last(ev.lists, email) == "left":
+			if cc is not None:
+				assert w.list_id not in cc.get("list_memberships", []), f"{email} re-listed in CC"
+			assert rows.get(GROUP) is not False, f"{email} re-listed in {GROUP}"
+		# A group only the site has is left for good: nothing the sync does re-adds anyone to it.
+		if email in ev.site_only_left:
+			assert rows.get(SITE_ONLY) is True, f"{email} back in {SITE_ONLY}"
+		# No contact deleted in CC is revived by the app.
+		if email in ev.cc_deleted:
+			assert cc is not None and cc.get("deleted_at"), f"{email} revived in CC"
+	for cc in emu.contacts:
+		email = cc["email_address"]["address"]
+		view = site.contact(email)
+		assert view is not None, f"CC contact {email} missing on the site"
+		if cc.get("deleted_at"):
+			assert view[1], f"{email}: a CC delete did not reach the site"
+			continue
+		assert site.cc_id(email) == cc["contact_id"]
+		if cc.get("first_name"):
+			assert view[2] == cc["first_name"], f"{email}: a CC change did not reach the site"
