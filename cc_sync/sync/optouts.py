@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from cc_sync.constant_contact.errors import NotFound
 from cc_sync.constant_contact.models import parse_datetime
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.records import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
@@ -202,7 +203,10 @@ def _missing_expected(
 		when = parse_datetime(entry.get("opt_out_date"))
 		if entry["contact_id"] in seen or when is None or when <= since:
 			continue
-		contact = ctx.client.get_contact(entry["contact_id"])
+		try:
+			contact = ctx.client.get_contact(entry["contact_id"])
+		except NotFound:
+			continue  # gone from CC altogether: nothing the query could have returned
 		out, now_when = _opted_out(contact)
 		if out and now_when is not None and now_when > since:
 			missing.append(f"{entry.get('email')} opted out {now_when:%Y-%m-%d %H:%M:%S} UTC")

@@ -160,3 +160,19 @@ def test_the_fallback_scan_of_a_large_account_is_one_export_per_run():
 	assert report.activity_ids and report.api_calls < 12
 	assert sum(1 for c in w.store.contacts.values() if c.unsubscribed) == 200
 	assert "Last run:" in report.notice
+
+
+def test_a_pushed_opt_out_whose_contact_cc_no_longer_knows_raises_no_alarm_and_fails_nothing():
+	w = world("filters")
+	state = {
+		"reliable": True,
+		"expected": [
+			{"contact_id": "gone-id", "email": "x@example.com", "opt_out_date": "2024-06-01T12:05:00+00:00"}
+		],
+	}
+	w.store.set_state(STATE, state)
+	w.store.commit()
+	w.clock.advance(900)
+	with w.emu.mocked():
+		report = w.run(*JOB).streams[STREAM_OPTOUTS]
+	assert report.status == "success" and w.store.get_state(STATE)["reliable"] is True
