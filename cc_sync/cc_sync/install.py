@@ -28,6 +28,7 @@ from cc_sync.cc_sync.constants import (
 	LEAD_PUSH_STATUS,
 	LEAD_PUSHED_AT,
 	PUSH_STATUSES,
+	SETTINGS,
 )
 
 SECTION = "cc_sync_section"
@@ -169,8 +170,24 @@ def custom_fields() -> dict[str, list[dict]]:
 	return fields
 
 
+# Settings that must not read as 0 (off) on a site that has never stored them: fields added after
+# the site was installed hold nothing until set.
+SETTINGS_DEFAULTS = {"optout_scan_interval_hours": 24, "export_threshold": 5000}
+
+
+def ensure_settings_defaults() -> None:
+	"""Store the defaults of settings the site has never stored; a stored value (0 too) is kept."""
+	for field, value in SETTINGS_DEFAULTS.items():
+		stored = frappe.db.sql(
+			"select value from `tabSingles` where doctype=%s and field=%s", (SETTINGS, field)
+		)
+		if not stored:
+			frappe.db.set_single_value(SETTINGS, field, value, update_modified=False)
+
+
 def setup() -> None:
 	"""Create or update the custom fields and indexes; safe to run any number of times."""
+	ensure_settings_defaults()
 	fields = custom_fields()
 	create_custom_fields(fields, update=True)
 	indexes = list(INDEXES)

@@ -21,7 +21,7 @@ def due_settings():
 		values = {"enabled": 1, "connection_status": CONNECTION_CONNECTED}
 		values |= {f"last_{s}_run": None for s in SCHEDULE}
 		values |= {"changes_interval": 15, "optouts_interval": 15, "deletes_interval": 60}
-		values |= {"push_interval": 15, "reconcile_interval_hours": 168}
+		values |= {"push_interval": 15, "reconcile_interval_hours": 168, "optout_scan_interval_hours": 24}
 		update_settings(values, commit=True)
 		yield
 
@@ -61,8 +61,12 @@ def test_the_gate_skips_streams_not_due_and_streams_turned_off(due_settings, mon
 	update_settings({"last_changes_run": now, "last_optouts_run": now, "deletes_interval": 0}, commit=True)
 	with recording(monkeypatch) as rec:
 		queued = tasks.enqueue_due_streams()
-	assert sorted(queued) == ["push", "reconcile"]
-	assert sorted(j["job_id"] for j in rec.enqueued) == [f"{JOB_PREFIX}push", f"{JOB_PREFIX}reconcile"]
+	assert sorted(queued) == ["optout_scan", "push", "reconcile"]
+	assert sorted(j["job_id"] for j in rec.enqueued) == [
+		f"{JOB_PREFIX}optout_scan",
+		f"{JOB_PREFIX}push",
+		f"{JOB_PREFIX}reconcile",
+	]
 
 
 def test_the_gate_does_nothing_when_disabled_or_not_connected(due_settings, monkeypatch):
