@@ -80,19 +80,33 @@ def sync(context, stream: str, dry_run: bool, use_queue: bool) -> None:
 			click.echo("queued" if queued else "already queued or running")
 			return
 		result = run_job(stream, TRIGGER_SHELL, dry_run=dry_run)
-		for name in result.logs:
-			log = frappe.get_doc(SYNC_LOG, name)
-			counts = ", ".join(log.moved_counts())
-			click.echo(
-				f"{name}  {log.stream or '-':<11} {log.status:<8} {log.api_calls or 0:>4} calls  {counts}"
-			)
-			if log.error:
-				click.echo(f"    {log.error}")
-		click.echo(f"Run status: {result.status}")
-		if result.status == "Failed":
+		log = frappe.get_doc(SYNC_LOG, result.logs[0])
+		click.echo(format_log(log))
+		if stream_failed(log):
 			raise SystemExit(1)
 	finally:
 		frappe.destroy()
+
+
+def format_log(log) -> str:
+	"""A run's log as the shell shows it: the title, a row per stream, errors, the log's name."""
+	lines = [f"{log.title}: {log.status}  ({log.api_calls or 0} API calls)  {log.name}"]
+	if log.dry_run:
+		lines.append("Dry run: nothing was written on the site or in Constant Contact.")
+	width = max([len(row.stream or "") for row in log.streams] + [6])
+	lines.append(f"  {'stream':<{width}}  {'status':<8} {'calls':>5}  what changed")
+	for row in log.streams:
+		lines.append(f"  {row.stream:<{width}}  {row.status:<8} {row.api_calls or 0:>5}  {row.summary or ''}")
+	if log.error:
+		lines += [f"  ! {line}" for line in log.error.splitlines()]
+	if log.dry_run and log.plan_rows:
+		lines.append(f"  {len(log.plan_rows)} planned changes: see the log's table (or download it as CSV)")
+	return "\n".join(lines)
+
+
+def stream_failed(log) -> bool:
+	"""The shell's exit status: non-zero when the run or any of its streams failed."""
+	return log.status == "Failed" or any(row.status == "Failed" for row in log.streams)
 
 
 commands = [cc_sync_group]

@@ -24,6 +24,7 @@ from cc_sync.cc_sync.constants import (
 	LEAD_PUSH_STATUS,
 	QUEUE,
 	SETTINGS,
+	TRIGGER_OPTOUT,
 	TRIGGER_SCHEDULER,
 )
 from cc_sync.cc_sync.settings import SCHEDULE
@@ -114,7 +115,7 @@ def enqueue_optout_push() -> None:
 	"""Push site opt-outs to CC now rather than at the next scheduled turn (if connected)."""
 	values = _settings_values()
 	if cint(values.get("enabled")) and values.get("connection_status") == CONNECTION_CONNECTED:
-		enqueue_stream(STREAM_OPTOUT_PUSH, TRIGGER_SCHEDULER)
+		enqueue_stream(STREAM_OPTOUT_PUSH, TRIGGER_OPTOUT)
 
 
 def contact_on_update(doc: Any, method: str | None = None) -> None:

@@ -9,6 +9,8 @@ LIST_MAPPING = "Constant Contact List Mapping"
 FIELD_MAP = "Constant Contact Field Map"  # child table of the settings
 SYNC_LOG = "Constant Contact Sync Log"
 SYNC_LOG_ITEM = "Constant Contact Sync Log Item"  # child table: per-record skips, errors, warnings
+SYNC_LOG_STREAM = "Constant Contact Sync Log Stream"  # child table: one row per stream of the run
+SYNC_LOG_PLAN = "Constant Contact Sync Log Plan"  # child table: what a dry run would change
 OPT_OUT = "Constant Contact Opt Out"  # site-side opt-outs waiting to reach CC
 IMPORT = "Constant Contact Import"  # bulk import activities and their chunks
 
@@ -63,6 +65,22 @@ TRIGGER_SETTINGS = "Settings button"
 TRIGGER_CONTACT = "Contact button"
 TRIGGER_LEAD = "Lead button"
 TRIGGER_SHELL = "Shell"
+TRIGGER_OPTOUT = "Opt-out saved"
+
+# -- how the logs name what ran (stored as shown; the desk translates them) ---------------------
+# Engine stream name -> label. The job "all" and a single record's sync get their own labels.
+STREAM_LABELS = {
+	"optouts": "Opt-outs",
+	"changes": "Changes",
+	"deletes": "Deletes",
+	"reconcile": "Full reconcile",
+	"optout_scan": "Opt-out safety scan",
+	"optout_push": "Opt-outs to CC",
+	"activities": "Imports",
+	"push": "Push",
+}
+JOB_ALL_LABEL = "All streams"
+JOB_RECORD_LABEL = "One record"
 
 # -- the app's own wiring (settings, jobs, realtime) --------------------------------------------
 # The OAuth redirect lands here; register get_url(OAUTH_CALLBACK_PATH) with the CC application.

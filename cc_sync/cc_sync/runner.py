@@ -1,4 +1,4 @@
-"""Runs the sync engine on this site: wiring, one Sync Log per stream, and the settings' status.
+"""Runs the sync engine on this site: wiring, one Sync Log per run, and the settings' status.
 
 Everything the engine needs is built here from the settings (client, token provider, budget, store,
 config). API and auth hosts come from site config only (`CONF_API_BASE`, `CONF_AUTH_BASE`), so nobody can
@@ -8,7 +8,6 @@ could not start, and a broken connection is shown on the settings page.
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import frappe
 from frappe import _
-from frappe.utils import cint, getdate, now_datetime
+from frappe.utils import cint, getdate
 
 from cc_sync.cc_sync.constants import (
 	CONF_API_BASE,
@@ -27,7 +26,6 @@ from cc_sync.cc_sync.constants import (
 	PROGRESS_EVENT,
 	SETTINGS,
 	SETTINGS_OPTOUT_CHECK,
-	SYNC_LOG,
 	TRIGGER_SCHEDULER,
 )
 from cc_sync.cc_sync.oauth import token_provider
@@ -40,30 +38,23 @@ from cc_sync.cc_sync.settings import (
 	require_connection,
 	stored_values,
 	sync_config,
-	to_site_datetime,
 	update_settings,
 )
+from cc_sync.cc_sync.sync_log import STATUS_LABELS, finish_log, job_label, new_log, write_report
 from cc_sync.constant_contact.client import DEFAULT_BASE_URL, ConstantContactClient
 from cc_sync.constant_contact.errors import AuthError
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.engine import SyncEngine
 from cc_sync.sync.records import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
-from cc_sync.sync.report import COUNTERS, RunReport, StreamReport
+from cc_sync.sync.report import RunReport
+
+# The log functions are used from here by the desk API too.
+__all__ = ["finish_log", "new_log", "write_report"]
 
 RUN_LOCK_KEY = "cc_sync:run"
 # How long a job waits for another run of this site to finish before it gives its turn away.
 RUN_LOCK_WAIT_SECONDS = 120
-# A log keeps this many per-record notes; the counts always hold the full totals.
-MAX_LOG_ITEMS = 500
-MAX_PLAN_ENTRIES = 2000
 PROGRESS_EVERY_SECONDS = 1.0
-STATUS_LABELS = {
-	"success": "Success",
-	"partial": "Partial",
-	"failed": "Failed",
-	"skipped": "Skipped",
-	"pending": "Skipped",
-}
 
 
 class WatchedClient:
@@ -190,104 +181,6 @@ def save_optout_check(report: RunReport) -> None:
 		update_settings({SETTINGS_OPTOUT_CHECK: text})
 
 
-# ---------------------------------------------------------------- logs
-
-
-def new_log(stream: str, trigger: str, *, dry_run: bool, run_id: str, reference: str | None = None) -> Any:
-	"""A log in status Running, committed at once so a run that dies still leaves a trace."""
-	log = frappe.get_doc(
-		{
-			"doctype": SYNC_LOG,
-			"stream": stream if stream != "all" else None,
-			"status": "Running",
-			"trigger": trigger,
-			"dry_run": int(bool(dry_run)),
-			"started": now_datetime(),
-			"run_id": run_id,
-			"reference": reference,
-		}
-	)
-	log.insert(ignore_permissions=True)
-	return log
-
-
-def fill_log(log: Any, stream: StreamReport) -> Any:
-	"""Copy one stream's report into a log: counts, calls, watermarks, activities, notes, errors."""
-	log.stream = stream.stream
-	log.status = STATUS_LABELS.get(stream.status, "Failed")
-	for name in COUNTERS:
-		log.set(name, getattr(stream, name))
-	log.api_calls = stream.api_calls
-	log.watermark_before = to_site_datetime(stream.watermark_before)
-	log.watermark_after = to_site_datetime(stream.watermark_after)
-	log.activity_ids = ", ".join(stream.activity_ids) or None
-	log.summary = stream.notice
-	log.error = stream.error
-	log.traceback = stream.traceback
-	log.set("items", [])
-	notes = [("Error", n) for n in stream.errors]
-	notes += [("Skip", n) for n in stream.skips]
-	notes += [("Warning", n) for n in stream.warnings]
-	for kind, note in notes[:MAX_LOG_ITEMS]:
-		# The email column is a 140-character Data field; an odd address from CC must not fail the log.
-		email = note.email[:140] if note.email else None
-		log.append("items", {"kind": kind, "email": email, "reason": note.reason, "record": note.key})
-	if len(notes) > MAX_LOG_ITEMS:
-		log.append(
-			"items",
-			{
-				"kind": "Warning",
-				"reason": _("{0} more records not listed").format(len(notes) - MAX_LOG_ITEMS),
-			},
-		)
-	if log.dry_run:
-		log.plan = json.dumps(stream.plan[:MAX_PLAN_ENTRIES], indent=1, default=str, sort_keys=True)
-	return log
-
-
-def finish_log(log: Any, *, status: str, error: str | None = None, tb: str | None = None) -> None:
-	log.status = status
-	log.error = error
-	log.traceback = tb
-	log.ended = now_datetime()
-	log.save(ignore_permissions=True)
-
-
-def write_report(log: Any, report: RunReport, main_stream: str | None) -> list[Any]:
-	"""The run's logs: the Running log takes the main stream, each other stream gets its own."""
-	logs = []
-	streams = list(report.streams.values())
-	main = next((s for s in streams if s.stream == main_stream), streams[0] if streams else None)
-	if main is None:
-		finish_log(log, status="Skipped", error=_("nothing to do"))
-		return [log]
-	for stream in [main, *[s for s in streams if s is not main]]:
-		target = (
-			log
-			if stream is main
-			else frappe.get_doc(
-				{
-					"doctype": SYNC_LOG,
-					"trigger": log.trigger,
-					"dry_run": log.dry_run,
-					"started": log.started,
-					"run_id": log.run_id,
-					"reference": log.reference,
-				}
-			)
-		)
-		fill_log(target, stream)
-		if report.stopped_by and stream.status == "skipped" and not target.error:
-			target.error = report.stopped_by
-		target.ended = now_datetime()
-		if target.is_new():
-			target.insert(ignore_permissions=True)
-		else:
-			target.save(ignore_permissions=True)
-		logs.append(target)
-	return logs
-
-
 # ---------------------------------------------------------------- runs
 
 
@@ -341,7 +234,7 @@ def run_job(
 
 
 def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunResult:
-	progress = Progress(stream, log.run_id)
+	progress = Progress(stream, log.run_id, dry_run=dry_run)
 	wiring: Wiring | None = None
 	try:
 		wiring = build(get_settings(), progress.tick)
@@ -356,10 +249,10 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 		if wiring is not None:
 			save_budget(wiring.client, wiring.budget)
 		frappe.db.commit()
-		progress.publish(_("Failed"), done=True, status="Failed", log=log.name)
+		progress.publish(_("Failed"), done=True, status="Failed", log=log.name, error=message)
 		return RunResult("Failed", [log.name], error=message)
 
-	logs = write_report(log, report, stream)
+	log = write_report(log, report, stream)[0]
 	status = STATUS_LABELS.get(report.status, "Failed")
 	auth = wiring.client.auth_error
 	_update_status(
@@ -386,8 +279,8 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 	save_budget(wiring.client, wiring.budget)
 	frappe.db.commit()
 	progress.calls, progress.contacts = wiring.client.calls, wiring.client.contacts_read
-	progress.publish(status, done=True, status=status, log=log.name)
-	return RunResult(status, [lg.name for lg in logs], report=report, error=report.stopped_by)
+	progress.publish(status, done=True, status=status, log=log.name, totals=report.totals(), error=log.error)
+	return RunResult(status, [log.name], report=report, error=report.stopped_by)
 
 
 def _update_status(
@@ -416,8 +309,9 @@ def _update_status(
 class Progress:
 	"""Tells an open settings form how a running sync is doing (throttled to about once a second)."""
 
-	def __init__(self, stream: str, run_id: str) -> None:
+	def __init__(self, stream: str, run_id: str, *, dry_run: bool = False) -> None:
 		self.stream = stream
+		self.dry_run = dry_run
 		self.run_id = run_id
 		self.calls = 0
 		self.contacts = 0
@@ -434,6 +328,8 @@ class Progress:
 	def publish(self, message: str, *, done: bool = False, **extra: Any) -> None:
 		data = {
 			"stream": self.stream,
+			"label": _(job_label(self.stream)),
+			"dry_run": self.dry_run,
 			"run_id": self.run_id,
 			"message": message,
 			"api_calls": self.calls,

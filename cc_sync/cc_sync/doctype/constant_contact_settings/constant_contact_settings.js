@@ -103,16 +103,19 @@ function cc_connect(frm) {
 	});
 }
 
+function cc_stream_label(stream) {
+	const found = CC_STREAMS.find(([value]) => value === stream);
+	return found ? found[1] : stream;
+}
+
 function cc_sync_now(frm, stream, dry_run) {
 	cc_call(frm, "sync_now", { stream, dry_run }, (r) => {
 		const what = dry_run ? __("Dry run") : __("Sync");
+		const label = cc_stream_label(stream);
 		frappe.show_alert({
 			message: r.message.queued
-				? __("{0} queued: {1}. Progress shows here; the result is in the sync log.", [
-						what,
-						stream,
-				  ])
-				: __("{0} of {1} is already queued or running.", [what, stream]),
+				? __("{0} queued: {1}. Progress shows here; the result is in the sync log.", [what, label])
+				: __("{0} of {1} is already queued or running.", [what, label]),
 			indicator: r.message.queued ? "blue" : "orange",
 		});
 	});
@@ -137,24 +140,46 @@ function cc_dry_run(frm) {
 	);
 }
 
+const CC_TOAST_COUNTS = [
+	["created", __("{0} created")],
+	["updated", __("{0} updated")],
+	["unsubscribed", __("{0} unsubscribed")],
+	["deleted", __("{0} deleted")],
+	["pushed", __("{0} pushed")],
+	["skipped", __("{0} skipped")],
+	["failed", __("{0} failed")],
+];
+
 function cc_show_progress(frm, data) {
+	const what = data.dry_run
+		? __("Dry run of {0}", [data.label || data.stream])
+		: __("Sync of {0}", [data.label || data.stream]);
 	if (data.done) {
 		frm.dashboard.clear_headline();
-		frappe.show_alert({
-			message: __("Sync of {0} finished: {1} ({2} API calls). <a href='/app/constant-contact-sync-log/{3}'>Open log</a>", [
-				data.stream,
-				__(data.status),
-				data.api_calls,
-				data.log,
-			]),
-			indicator: { Success: "green", Partial: "orange", Failed: "red" }[data.status] || "gray",
-		}, 10);
+		const totals = data.totals || {};
+		const counts = CC_TOAST_COUNTS.filter(([k]) => totals[k])
+			.map(([k, phrase]) => __(phrase, [format_number(totals[k], null, 0)]))
+			.join(", ");
+		const link = data.log
+			? ` <a href="/app/constant-contact-sync-log/${encodeURIComponent(data.log)}">${__("Open log")}</a>`
+			: "";
+		frappe.show_alert(
+			{
+				message:
+					__("{0} finished: {1}", [frappe.utils.escape_html(what), __(data.status)]) +
+					` (${counts || (data.dry_run ? __("see the table of what would change") : __("no changes"))}; ` +
+					__("{0} API calls", [data.api_calls]) +
+					`).${link}`,
+				indicator: { Success: "green", Partial: "orange", Failed: "red" }[data.status] || "gray",
+			},
+			12
+		);
 		frm.reload_doc();
 		return;
 	}
 	// One line, updated in place: the form's message area appends each headline it is given.
-	const line = `<div class="indicator blue cc-sync-progress">${__("Sync of {0} running: {1} ({2} API calls so far)", [
-		frappe.utils.escape_html(data.stream),
+	const line = `<div class="indicator blue cc-sync-progress">${__("{0} running: {1} ({2} API calls so far)", [
+		frappe.utils.escape_html(what),
 		frappe.utils.escape_html(data.message),
 		data.api_calls,
 	])}</div>`;

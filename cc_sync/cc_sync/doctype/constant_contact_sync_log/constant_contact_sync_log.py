@@ -1,13 +1,54 @@
-"""One stream of one sync run: what it fetched, changed, skipped and why, and what it cost."""
+"""One sync run: what each stream fetched, changed, skipped and why, and what the run cost.
+
+Scheduled runs that changed nothing share one log (its `runs` counts them), so a quiet day leaves a
+few lines rather than hundreds.
+"""
 
 import frappe
+from frappe import _
 from frappe.model.document import Document
 from frappe.query_builder import Interval
 from frappe.query_builder.functions import Now
+from frappe.utils import get_datetime
 
-from cc_sync.cc_sync.constants import SYNC_LOG, SYNC_LOG_ITEM
+from cc_sync.cc_sync.constants import SYNC_LOG, SYNC_LOG_ITEM, SYNC_LOG_PLAN, SYNC_LOG_STREAM
 
-HEADLINE_COUNTS = ("fetched", "created", "updated", "unsubscribed", "deleted", "pushed", "skipped", "failed")
+# The counts a headline shows, in this order, each with its own translatable phrase.
+HEADLINE_COUNTS = (
+	"created",
+	"updated",
+	"unsubscribed",
+	"resubscribed",
+	"deleted",
+	"pushed",
+	"skipped",
+	"failed",
+)
+
+
+def count_phrases(values: dict) -> list[str]:
+	"""The counts worth a glance ("280 created", "4 skipped"), in a fixed order; zeros left out."""
+	phrases = {
+		"created": _("{0} created"),
+		"updated": _("{0} updated"),
+		"unsubscribed": _("{0} unsubscribed"),
+		"resubscribed": _("{0} resubscribed"),
+		"deleted": _("{0} deleted"),
+		"pushed": _("{0} pushed"),
+		"skipped": _("{0} skipped"),
+		"failed": _("{0} failed"),
+	}
+	return [phrases[f].format(f"{values.get(f):,}") for f in HEADLINE_COUNTS if values.get(f)]
+
+
+def summary_text(values: dict) -> str:
+	"""One line for a list column: what moved, or that nothing did (with how much was read)."""
+	moved = count_phrases(values)
+	if moved:
+		return ", ".join(moved)
+	if values.get("fetched"):
+		return _("No changes ({0} read)").format(f"{values.get('fetched'):,}")
+	return _("No changes")
 
 
 class ConstantContactSyncLog(Document):
@@ -22,6 +63,12 @@ class ConstantContactSyncLog(Document):
 		from cc_sync.cc_sync.doctype.constant_contact_sync_log_item.constant_contact_sync_log_item import (
 			ConstantContactSyncLogItem,
 		)
+		from cc_sync.cc_sync.doctype.constant_contact_sync_log_plan.constant_contact_sync_log_plan import (
+			ConstantContactSyncLogPlan,
+		)
+		from cc_sync.cc_sync.doctype.constant_contact_sync_log_stream.constant_contact_sync_log_stream import (
+			ConstantContactSyncLogStream,
+		)
 
 		activity_ids: DF.SmallText | None
 		api_calls: DF.Int
@@ -29,41 +76,67 @@ class ConstantContactSyncLog(Document):
 		created: DF.Int
 		deleted: DF.Int
 		dry_run: DF.Check
+		duration: DF.Duration | None
 		ended: DF.Datetime | None
 		error: DF.SmallText | None
 		failed: DF.Int
 		fetched: DF.Int
 		items: DF.Table[ConstantContactSyncLogItem]
-		plan: DF.Code | None
+		plan_rows: DF.Table[ConstantContactSyncLogPlan]
 		pushed: DF.Int
+		quiet: DF.Check
 		reference: DF.Data | None
 		resubscribed: DF.Int
 		run_id: DF.Data | None
+		runs: DF.Int
 		skipped: DF.Int
 		started: DF.Datetime | None
 		status: DF.Literal["Queued", "Running", "Success", "Partial", "Failed", "Skipped"]
 		stream: DF.Literal[
-			"", "changes", "optouts", "deletes", "reconcile", "optout_push", "push", "activities"
+			"All streams",
+			"Opt-outs",
+			"Changes",
+			"Deletes",
+			"Full reconcile",
+			"Opt-outs to CC",
+			"Imports",
+			"Push",
+			"One record",
 		]
+		streams: DF.Table[ConstantContactSyncLogStream]
+		summary: DF.Data | None
 		title: DF.Data | None
 		traceback: DF.Code | None
-		trigger: DF.Literal["Scheduler", "Settings button", "Contact button", "Lead button", "Shell"]
+		trigger: DF.Literal[
+			"Scheduler", "Settings button", "Contact button", "Lead button", "Shell", "Opt-out saved"
+		]
 		unchanged: DF.Int
 		unsubscribed: DF.Int
 		updated: DF.Int
-		watermark_after: DF.Datetime | None
-		watermark_before: DF.Datetime | None
 	# end: auto-generated types
 
 	def moved_counts(self) -> list[str]:
 		"""The counts worth a glance ("280 created", "4 skipped"), in a fixed order; zeros left out."""
-		return [f"{self.get(f)} {f}" for f in HEADLINE_COUNTS if self.get(f)]
+		return count_phrases(self.as_dict())
 
 	def validate(self) -> None:
-		"""A list-view title that says what happened: stream, status and the counts that moved."""
-		moved = self.moved_counts()
-		head = f"{self.stream or 'sync'}{' (dry run)' if self.dry_run else ''}: {self.status}"
-		self.title = (f"{head} · {', '.join(moved[:4])}" if moved else head)[:140]
+		"""A title and a summary that say what happened, and how long it took."""
+		self.summary = (
+			summary_text(self.as_dict())[:140] if self.status not in ("Queued", "Running") else None
+		)
+		self.title = self.make_title()[:140]
+		if self.started and self.ended:
+			self.duration = max(0.0, (get_datetime(self.ended) - get_datetime(self.started)).total_seconds())
+
+	def make_title(self) -> str:
+		what = _(self.stream or "All streams")
+		if self.reference:
+			what = _("Sync now: {0}").format(self.reference)
+		if self.quiet and (self.runs or 0) > 1:
+			what = _("{0} scheduled runs, no changes").format(self.runs)
+		if self.dry_run:
+			what = _("Dry run: {0}").format(what)
+		return what
 
 	@staticmethod
 	def clear_old_logs(days: int = 30) -> None:
@@ -75,9 +148,24 @@ class ConstantContactSyncLog(Document):
 			& (table.status.isin(["Success", "Skipped"])),
 		)
 		frappe.db.delete(table, filters=(table.creation < (Now() - Interval(days=days * 3))))
-		# Their record rows go with them.
-		frappe.db.sql(
-			f"""delete item from `tab{SYNC_LOG_ITEM}` item
-			left join `tab{SYNC_LOG}` log on log.name = item.parent
-			where log.name is null"""
-		)
+		# Their child rows go with them.
+		for child in (SYNC_LOG_ITEM, SYNC_LOG_STREAM, SYNC_LOG_PLAN):
+			frappe.db.sql(
+				f"""delete item from `tab{child}` item
+				left join `tab{SYNC_LOG}` log on log.name = item.parent
+				where log.name is null"""
+			)
+
+
+@frappe.whitelist(methods=["GET"])
+def download_plan(name: str) -> None:
+	"""The dry run's table as a CSV file, for anyone who may read the log."""
+	from frappe.utils.csvutils import to_csv
+
+	log = frappe.get_doc(SYNC_LOG, name)
+	log.check_permission("read")
+	rows = [[_("Stream"), _("Would"), _("Email"), _("Record"), _("Details")]]
+	rows += [[_(r.stream or ""), r.action, r.email, r.record, r.details] for r in log.plan_rows]
+	frappe.response["result"] = to_csv(rows)
+	frappe.response["type"] = "csv"
+	frappe.response["doctype"] = f"dry-run-{log.name}"

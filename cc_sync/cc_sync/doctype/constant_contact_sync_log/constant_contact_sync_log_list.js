@@ -1,7 +1,61 @@
-// Status colours for the sync log list: failures stand out, quiet successes do not.
+// The sync log list: one row per run, saying what ran, who started it, what changed and how long it took.
+// Titles and summaries are rebuilt here from the stored counts so they show in the user's language.
+
+const CC_LOG_COUNTS = [
+	["created", __("{0} created")],
+	["updated", __("{0} updated")],
+	["unsubscribed", __("{0} unsubscribed")],
+	["resubscribed", __("{0} resubscribed")],
+	["deleted", __("{0} deleted")],
+	["pushed", __("{0} pushed")],
+	["skipped", __("{0} skipped")],
+	["failed", __("{0} failed")],
+];
+
+frappe.provide("cc_sync");
+
+cc_sync.log_title = function (doc) {
+	let what = __(doc.stream || "All streams");
+	if (doc.reference) {
+		what = __("Sync now: {0}", [doc.reference]);
+	}
+	if (doc.quiet && doc.runs > 1) {
+		what = __("{0} scheduled runs, no changes", [doc.runs]);
+	}
+	return doc.dry_run ? __("Dry run: {0}", [what]) : what;
+};
+
+cc_sync.log_summary = function (doc) {
+	if (["Queued", "Running"].includes(doc.status)) {
+		return __("Running");
+	}
+	const moved = CC_LOG_COUNTS.filter(([field]) => doc[field]).map(([field, phrase]) =>
+		__(phrase, [format_number(doc[field], null, 0)])
+	);
+	if (moved.length) {
+		return moved.join(", ");
+	}
+	if (doc.status === "Failed") {
+		return __("Nothing changed");
+	}
+	return doc.fetched
+		? __("No changes ({0} read)", [format_number(doc.fetched, null, 0)])
+		: __("No changes");
+};
+
 frappe.listview_settings["Constant Contact Sync Log"] = {
-	add_fields: ["status", "dry_run", "failed", "skipped"],
+	add_fields: [
+		"status",
+		"stream",
+		"dry_run",
+		"reference",
+		"quiet",
+		"runs",
+		"fetched",
+		...CC_LOG_COUNTS.map(([field]) => field),
+	],
 	has_indicator_for_draft: true,
+	hide_name_column: true,
 	get_indicator(doc) {
 		const colours = {
 			Queued: "gray",
@@ -11,10 +65,14 @@ frappe.listview_settings["Constant Contact Sync Log"] = {
 			Failed: "red",
 			Skipped: "gray",
 		};
-		let label = __(doc.status);
-		if (doc.dry_run) {
-			label = __("{0} (dry run)", [label]);
-		}
-		return [label, colours[doc.status] || "gray", `status,=,${doc.status}`];
+		return [__(doc.status), colours[doc.status] || "gray", `status,=,${doc.status}`];
+	},
+	formatters: {
+		title(value, df, doc) {
+			return frappe.utils.escape_html(cc_sync.log_title(doc));
+		},
+		summary(value, df, doc) {
+			return frappe.utils.escape_html(cc_sync.log_summary(doc));
+		},
 	},
 };
