@@ -39,6 +39,9 @@ PENDING = "Pending"
 
 def enqueue_due_streams() -> list[str]:
 	"""Cron gate: enqueue every stream whose interval has passed. Returns the streams queued."""
+	from cc_sync.cc_sync.health import note_gate_tick
+
+	note_gate_tick()
 	values = _settings_values()
 	if not cint(values.get("enabled")) or values.get("connection_status") != CONNECTION_CONNECTED:
 		return []

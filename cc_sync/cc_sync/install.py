@@ -211,10 +211,19 @@ def ensure_index(doctype: str, columns: tuple[str, ...]) -> None:
 
 def after_install() -> None:
 	setup()
+	desk_setup()
 
 
 def after_migrate() -> None:
 	setup()
+	desk_setup()
+
+
+def desk_setup() -> None:
+	"""The workspace's status block and its link from Integrations (see desk_setup)."""
+	from cc_sync.cc_sync import desk_setup as desk
+
+	desk.setup()
 
 
 def before_uninstall() -> None:

@@ -1,0 +1,126 @@
+"""The numbers on the Constant Contact workspace's cards, each a link to the records it counts.
+
+Every card is a Frappe Number Card of type Custom pointing here, so a site without ERPNext (no Lead)
+still shows them all, and each answer says where a click should go. A user sees a number only for
+records she may read.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import frappe
+from frappe.utils import getdate, now_datetime
+
+from cc_sync.cc_sync.constants import (
+	CONTACT,
+	CONTACT_CC_DELETED,
+	CONTACT_CC_ID,
+	LEAD,
+	LEAD_PUSH_STATUS,
+	OPT_OUT,
+	SETTINGS,
+	SYNC_LOG,
+)
+from cc_sync.constant_contact.ratelimit import DailyBudget
+
+RECENT_DAYS = 7
+
+
+def _card(value: int, doctype: str, route_options: dict[str, Any] | None = None) -> dict[str, Any]:
+	return {
+		"value": value,
+		"fieldtype": "Int",
+		"route": ["List", doctype],
+		"route_options": route_options or {},
+	}
+
+
+def _count(doctype: str, filters: dict[str, Any]) -> dict[str, Any]:
+	"""A count of what the user may read, and the list it opens (filtered the same way)."""
+	if not frappe.db.exists("DocType", doctype) or not frappe.has_permission(doctype, "read"):
+		return {"value": 0, "fieldtype": "Int"}
+	return _card(len(frappe.get_list(doctype, filters=filters, pluck="name")), doctype, filters)
+
+
+def _contacts(filters: dict[str, Any]) -> dict[str, Any]:
+	return _count(CONTACT, filters)
+
+
+@frappe.whitelist()
+def contacts_in_sync(filters: Any = None) -> dict[str, Any]:
+	return _contacts({CONTACT_CC_ID: ["is", "set"], CONTACT_CC_DELETED: 0})
+
+
+@frappe.whitelist()
+def subscribed(filters: Any = None) -> dict[str, Any]:
+	return _contacts({CONTACT_CC_ID: ["is", "set"], CONTACT_CC_DELETED: 0, "unsubscribed": 0})
+
+
+@frappe.whitelist()
+def unsubscribed(filters: Any = None) -> dict[str, Any]:
+	return _contacts({CONTACT_CC_ID: ["is", "set"], "unsubscribed": 1})
+
+
+@frappe.whitelist()
+def deleted_in_cc(filters: Any = None) -> dict[str, Any]:
+	return _contacts({CONTACT_CC_DELETED: 1})
+
+
+@frappe.whitelist()
+def not_in_cc(filters: Any = None) -> dict[str, Any]:
+	return _contacts({CONTACT_CC_ID: ["is", "not set"], "email_id": ["is", "set"]})
+
+
+def _leads(status: str | list) -> dict[str, Any]:
+	if not frappe.db.exists("DocType", LEAD) or not frappe.get_meta(LEAD).has_field(LEAD_PUSH_STATUS):
+		return {"value": 0, "fieldtype": "Int"}
+	value = ["in", status] if isinstance(status, list) else status
+	return _count(LEAD, {LEAD_PUSH_STATUS: value})
+
+
+@frappe.whitelist()
+def pending_pushes(filters: Any = None) -> dict[str, Any]:
+	return _leads(["Pending", "Queued"])
+
+
+@frappe.whitelist()
+def failed_pushes(filters: Any = None) -> dict[str, Any]:
+	return _leads("Failed")
+
+
+def _since() -> str:
+	return str(now_datetime() - timedelta(days=RECENT_DAYS))
+
+
+@frappe.whitelist()
+def optouts_to_cc(filters: Any = None) -> dict[str, Any]:
+	"""Opt-outs made on the site in the last 7 days (each is sent to CC)."""
+	return _count(OPT_OUT, {"opted_out_at": [">=", _since()]})
+
+
+@frappe.whitelist()
+def optouts_from_cc(filters: Any = None) -> dict[str, Any]:
+	"""Site records unsubscribed because CC reported an opt-out, over the last 7 days of runs."""
+	if not frappe.has_permission(SYNC_LOG, "read"):
+		return {"value": 0, "fieldtype": "Int"}
+	since = _since()
+	value = frappe.db.sql(
+		f"select coalesce(sum(unsubscribed), 0) from `tab{SYNC_LOG}` where dry_run = 0 and started >= %s",
+		since,
+	)[0][0]
+	return _card(int(value), SYNC_LOG, {"started": [">=", since], "unsubscribed": [">", 0]})
+
+
+@frappe.whitelist()
+def api_calls_today(filters: Any = None) -> str:
+	"""Today's calls (CC's day, UTC) against the daily quota, e.g. "1,234 of 10,000"."""
+	if not frappe.has_permission(SYNC_LOG, "read"):
+		return "-"
+	budget = DailyBudget()
+	used = frappe.db.get_single_value(SETTINGS, "api_calls_today") or 0
+	day = frappe.db.get_single_value(SETTINGS, "api_calls_day")
+	if not day or getdate(day) != budget.day:
+		used = 0
+	return frappe._("{0} of {1}").format(f"{int(used):,}", f"{budget.limit:,}")

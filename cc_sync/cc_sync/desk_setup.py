@@ -1,0 +1,94 @@
+"""Desk pieces that Frappe does not import from an app's files, kept in place on install and migrate:
+the workspace's live status block (a Custom HTML Block) and the way in from the Integrations workspace.
+"""
+
+from __future__ import annotations
+
+import json
+
+import frappe
+
+STATUS_BLOCK = "Constant Contact Status"
+WORKSPACE = "Constant Contact"
+INTEGRATIONS = "Integrations"
+WORKSPACE_ROUTE = "/app/constant-contact"
+
+# The block asks the server for the health line and shows it with its one fixing action. It runs in
+# a shadow root (`root_element`); frappe's globals are available.
+STATUS_HTML = """<div class="cc-health">
+	<span class="cc-dot"></span>
+	<span class="cc-message">…</span>
+	<span class="cc-action"></span>
+</div>"""
+
+STATUS_STYLE = """.cc-health { display: flex; align-items: center; gap: 12px; padding: 12px 16px;
+	border-radius: var(--border-radius-md, 8px); background: var(--bg-color, #f4f5f6);
+	border: 1px solid var(--border-color, #e2e6e9); font-size: 14px; }
+.cc-health.green { background: var(--bg-green, #e4f5e9); }
+.cc-health.orange { background: var(--bg-orange, #fff1e7); }
+.cc-health.red { background: var(--bg-red, #fff0f0); }
+.cc-dot { width: 10px; height: 10px; border-radius: 50%; flex: none; background: var(--gray-500, #999); }
+.cc-health.green .cc-dot { background: var(--green-500, #30a66d); }
+.cc-health.orange .cc-dot { background: var(--orange-500, #f7a04b); }
+.cc-health.red .cc-dot { background: var(--red-500, #e03636); }
+.cc-message { flex: 1; }
+.cc-hint { color: var(--text-muted, #666); font-size: 12px; }"""
+
+STATUS_SCRIPT = """const box = root_element.querySelector(".cc-health");
+const esc = frappe.utils.escape_html;
+frappe.call("cc_sync.cc_sync.health.get_health").then((r) => {
+	const h = r.message;
+	box.classList.add(h.level);
+	box.querySelector(".cc-message").innerHTML = esc(h.message);
+	const slot = box.querySelector(".cc-action");
+	if (!h.action) return;
+	if (h.can_act || h.action.route.startsWith("/app/constant-contact-sync-log")) {
+		const btn = document.createElement("a");
+		btn.className = "btn btn-sm " + (h.level === "green" ? "btn-default" : "btn-primary");
+		btn.textContent = h.action.label;
+		btn.href = h.action.route;
+		slot.appendChild(btn);
+	} else {
+		slot.innerHTML = `<span class="cc-hint">${esc(__("Ask a System Manager to fix this."))}</span>`;
+	}
+});"""
+
+
+def setup() -> None:
+	ensure_status_block()
+	link_from_integrations()
+
+
+def ensure_status_block() -> None:
+	values = {"html": STATUS_HTML, "style": STATUS_STYLE, "script": STATUS_SCRIPT, "private": 0}
+	if frappe.db.exists("Custom HTML Block", STATUS_BLOCK):
+		doc = frappe.get_doc("Custom HTML Block", STATUS_BLOCK)
+		if all(doc.get(k) == v for k, v in values.items()):
+			return
+		doc.update(values)
+		doc.save(ignore_permissions=True)
+		return
+	doc = frappe.get_doc({"doctype": "Custom HTML Block", "name": STATUS_BLOCK, **values})
+	doc.flags.name_set = True
+	doc.insert(ignore_permissions=True, set_name=STATUS_BLOCK)
+
+
+def link_from_integrations() -> None:
+	"""A shortcut to the Constant Contact workspace at the top of Integrations (once)."""
+	if not frappe.db.exists("Workspace", INTEGRATIONS) or not frappe.db.exists("Workspace", WORKSPACE):
+		return
+	doc = frappe.get_doc("Workspace", INTEGRATIONS)
+	if any(s.url == WORKSPACE_ROUTE for s in doc.shortcuts):
+		return
+	doc.append(
+		"shortcuts",
+		{"type": "URL", "url": WORKSPACE_ROUTE, "label": WORKSPACE, "color": "Blue"},
+	)
+	content = json.loads(doc.content or "[]")
+	content.insert(
+		0,
+		{"id": "ccsyncshortcut", "type": "shortcut", "data": {"shortcut_name": WORKSPACE, "col": 3}},
+	)
+	doc.content = json.dumps(content)
+	doc.flags.ignore_permissions = True
+	doc.save(ignore_permissions=True)

@@ -1,0 +1,187 @@
+"""Sync health in one line, with the one action that fixes the first thing wrong.
+
+The workspace's status block and the settings page both show this; the checks run in the order a
+person has to fix them (set up, connect, scheduler, worker, enable, map a list, last run), and only
+the first problem is shown, so the line always says what to do next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import frappe
+from frappe import _
+from frappe.utils import cint, get_datetime, now_datetime
+
+from cc_sync.cc_sync.constants import (
+	CONNECTION_CONNECTED,
+	CONNECTION_ERROR,
+	LIST,
+	QUEUE,
+	SETTINGS,
+	SETTINGS_ROUTE,
+	SYNC_LOG,
+)
+
+# The cron gate notes each tick here; a scheduler that is on but silent this long is reported.
+GATE_TICK_KEY = "cc_sync:gate_tick"
+GATE_SILENT_MINUTES = 15
+LOG_ROUTE = "/app/constant-contact-sync-log"
+
+
+def note_gate_tick() -> None:
+	"""Called by the cron gate on every tick, whatever it then decides."""
+	frappe.cache.set_value(GATE_TICK_KEY, now_datetime().isoformat(), expires_in_sec=7 * 24 * 3600)
+
+
+def scheduler_problem() -> str | None:
+	"""Why scheduled syncs would not start on this site, or None."""
+	from frappe.utils.scheduler import is_scheduler_inactive
+
+	if is_scheduler_inactive(verbose=False):
+		return _(
+			"The site's scheduler is off, so no scheduled sync runs. A System Manager can turn it on with "
+			"'bench --site {0} scheduler enable' (or Enable Scheduler in System Settings)."
+		).format(frappe.local.site)
+	tick = frappe.cache.get_value(GATE_TICK_KEY)
+	if tick and (now_datetime() - get_datetime(tick)).total_seconds() > GATE_SILENT_MINUTES * 60:
+		return _(
+			"The site's scheduler has not run for {0} minutes: check that 'bench schedule' is running."
+		).format(int((now_datetime() - get_datetime(tick)).total_seconds() // 60))
+	return None
+
+
+def worker_problem() -> str | None:
+	"""None when at least one background worker listens on the queue the sync runs on."""
+	from frappe.utils.background_jobs import get_queue, get_workers
+
+	try:
+		workers = get_workers(get_queue(QUEUE))
+	except Exception:
+		return _("The background job queue (Redis) cannot be reached, so no sync can run.")
+	if workers:
+		return None
+	return _(
+		"No background worker is running for the '{0}' queue, so queued syncs never start. "
+		"Start one with 'bench worker --queue {0}' (bench start does this for you)."
+	).format(QUEUE)
+
+
+def _values() -> dict[str, Any]:
+	rows = frappe.db.sql("select field, value from `tabSingles` where doctype=%s", SETTINGS, as_dict=True)
+	return {r.field: r.value for r in rows}
+
+
+def deleted_mapped_lists() -> list[str]:
+	"""Names of mapped CC lists that CC has deleted (as of the last list refresh)."""
+	rows = frappe.db.sql(
+		f"""select distinct coalesce(l.list_name, m.cc_list)
+		from `tabConstant Contact List Mapping` m join `tab{LIST}` l on l.name = m.cc_list
+		where m.parent = %s and m.enabled = 1 and l.deleted = 1""",
+		SETTINGS,
+	)
+	return [r[0] for r in rows]
+
+
+def health() -> dict[str, Any]:
+	"""{level: green|orange|red, message, action: {label, route} or None, manager_only}."""
+	v = _values()
+	manager = "System Manager" in frappe.get_roles()
+
+	def result(level: str, message: str, label: str | None = None, route: str | None = None) -> dict:
+		return {
+			"level": level,
+			"message": message,
+			"action": {"label": label, "route": route} if label else None,
+			"can_act": manager,
+		}
+
+	status = v.get("connection_status") or "Not connected"
+	if not v.get("client_id"):
+		return result(
+			"orange",
+			_("Constant Contact is not set up yet: follow the setup steps."),
+			_("Open setup"),
+			SETTINGS_ROUTE,
+		)
+	if status == CONNECTION_ERROR:
+		return result(
+			"red",
+			_("The Constant Contact connection needs attention: {0}").format(v.get("last_error") or ""),
+			_("Reconnect"),
+			SETTINGS_ROUTE,
+		)
+	if status != CONNECTION_CONNECTED:
+		return result("orange", _("Not connected to Constant Contact yet."), _("Connect"), SETTINGS_ROUTE)
+	problem = scheduler_problem()
+	if problem:
+		return result("red", problem, _("Open System Settings"), "/app/system-settings")
+	problem = worker_problem()
+	if problem:
+		return result("red", problem)
+	if not cint(v.get("enabled")):
+		return result(
+			"orange",
+			_("Connected, but scheduled sync is off: tick Enabled in the settings."),
+			_("Turn on"),
+			SETTINGS_ROUTE,
+		)
+	mapped = frappe.db.count("Constant Contact List Mapping", {"parent": SETTINGS, "enabled": 1})
+	if not mapped:
+		return result(
+			"orange",
+			_("No Constant Contact list is mapped to an Email Group yet."),
+			_("Map a list"),
+			SETTINGS_ROUTE,
+		)
+	gone = deleted_mapped_lists()
+	if gone:
+		return result(
+			"red",
+			_("A mapped list was deleted in Constant Contact: {0}. Map another list.").format(
+				", ".join(gone)
+			),
+			_("Fix mapping"),
+			SETTINGS_ROUTE,
+		)
+	last = frappe.get_all(
+		SYNC_LOG,
+		filters={"dry_run": 0, "status": ["in", ["Success", "Partial", "Failed"]]},
+		fields=["name", "status", "ended", "error"],
+		order_by="creation desc",
+		limit=1,
+	)
+	if last and last[0].status == "Failed":
+		return result(
+			"red",
+			_("The last sync run failed: {0}").format((last[0].error or "").splitlines()[0][:200]),
+			_("Open log"),
+			f"{LOG_ROUTE}/{last[0].name}",
+		)
+	who = v.get("connected_account")
+	when = (
+		_("last run {0}").format(frappe.utils.pretty_date(last[0].ended))
+		if last and last[0].ended
+		else _("no run yet")
+	)
+	message = (
+		_("In sync with Constant Contact as {0}; {1}.").format(who, when)
+		if who
+		else _("In sync with Constant Contact; {0}.").format(when)
+	)
+	if last and last[0].status == "Partial":
+		return result(
+			"orange",
+			message + " " + _("Some records were skipped or failed."),
+			_("Open log"),
+			f"{LOG_ROUTE}/{last[0].name}",
+		)
+	return result("green", message, _("View logs"), LOG_ROUTE)
+
+
+@frappe.whitelist()
+def get_health() -> dict[str, Any]:
+	"""For the workspace and the settings page: anyone who may read the sync logs may see this."""
+	if not frappe.has_permission(SYNC_LOG, "read"):
+		frappe.throw(_("Not permitted"), frappe.PermissionError)
+	return health()
