@@ -19,7 +19,6 @@ from frappe.utils.password import get_decrypted_password, set_encrypted_password
 from cc_sync.cc_sync.constants import (
 	CONF_AUTH_BASE,
 	CONNECTION_CONNECTED,
-	CONNECTION_ERROR,
 	SETTINGS,
 	SETTINGS_ROUTE,
 )
@@ -32,7 +31,7 @@ from cc_sync.cc_sync.settings import (
 	update_settings,
 )
 from cc_sync.constant_contact.auth import AUTH_BASE_URL, OAuthClient, OAuthTokenProvider, verify_state
-from cc_sync.constant_contact.errors import ConstantContactError
+from cc_sync.constant_contact.errors import AuthError, ConstantContactError
 from cc_sync.constant_contact.models import TokenSet
 
 # The pending authorization (state and PKCE verifier) waits here for the redirect back, per user.
@@ -77,31 +76,62 @@ def callback(
 	error: str | None = None,
 	error_description: str | None = None,
 ) -> None:
-	"""Where CC sends the browser back. Only the System Manager who started the flow can finish it."""
-	frappe.only_for("System Manager")
+	"""Where CC sends the browser back. Only the System Manager who started the flow can finish it.
+
+	Whatever goes wrong, the person sees a page of this app saying what happened and a button back
+	to the settings; a working connection is never broken by a sign-in that did not complete.
+	"""
+	if "System Manager" not in frappe.get_roles():
+		_failure_page(_("Only a System Manager can connect this site to Constant Contact."), 403)
+		return
 	key = STATE_CACHE_KEY.format(user=frappe.session.user)
 	pending = frappe.cache.get_value(key) or {}
 	# Single use: whatever happens next, this state cannot be replayed.
 	frappe.cache.delete_value(key)
 	if not verify_state(pending.get("state"), state):
-		frappe.throw(
-			_("This sign-in answer does not match a connection started here. Press Connect again."),
-			frappe.PermissionError,
-			title=_("Constant Contact"),
+		_failure_page(
+			_(
+				"This answer from Constant Contact does not belong to a connection started here: it may be "
+				"older than ten minutes, come from another browser tab, or have been used already."
+			),
+			400,
 		)
-	if error or not code:
-		message = _("Constant Contact refused the connection: {0}").format(
-			error_description or error or "no code"
-		)
-		update_settings({"connection_status": CONNECTION_ERROR, "last_error": message}, commit=True)
-		_redirect_to_settings()
 		return
+	if error or not code:
+		_failure_page(
+			_("Constant Contact did not grant access ({0}).").format(
+				error_description or error or _("no code")
+			),
+			400,
+		)
+		return
+	client = oauth_client()
 	try:
-		tokens = oauth_client().exchange_code(code, pending.get("verifier"))
+		tokens = client.exchange_code(code, pending.get("verifier"))
+		if client.client_secret and tokens.refresh_token:
+			# The code exchange of a PKCE flow does not prove the secret; the first refresh does. Do it
+			# now, so a mistyped secret is found here and not at the first refresh an hour later.
+			tokens = client.refresh(tokens.refresh_token)
+	except AuthError as exc:
+		if exc.error_key == "invalid_client":
+			_failure_page(
+				_(
+					"Constant Contact did not accept the Client ID and Client secret. Copy both again from "
+					"your application in Constant Contact's developer portal, save the settings and press "
+					"Connect."
+				),
+				400,
+				detail=str(exc),
+			)
+		else:
+			_failure_page(_("Constant Contact did not accept the sign-in."), 400, detail=str(exc))
+		return
 	except ConstantContactError as exc:
-		message = _("Constant Contact did not accept the sign-in: {0}").format(exc)
-		update_settings({"connection_status": CONNECTION_ERROR, "last_error": message}, commit=True)
-		_redirect_to_settings()
+		_failure_page(
+			_("Constant Contact could not be reached; nothing was changed. Try Connect again in a minute."),
+			502,
+			detail=str(exc),
+		)
 		return
 	store_tokens(tokens)
 	update_settings(
@@ -113,6 +143,31 @@ def callback(
 		commit=True,
 	)
 	_redirect_to_settings()
+
+
+def _failure_page(message: str, status: int, detail: str | None = None) -> None:
+	"""The app's own page for a sign-in that did not complete: what happened, that the existing
+	connection is unchanged, and the way back to the settings."""
+	connected = frappe.db.get_single_value(SETTINGS, "connection_status") == CONNECTION_CONNECTED
+	unchanged = (
+		_("The existing connection is unchanged and syncing goes on.")
+		if connected
+		else _("Nothing was changed.")
+	)
+	html = f"<p>{frappe.utils.escape_html(message)}</p><p>{unchanged}</p>"
+	if detail:
+		html += (
+			f"<details><summary>{_('Technical details')}</summary>"
+			f"<pre>{frappe.utils.escape_html(detail)}</pre></details>"
+		)
+	frappe.respond_as_web_page(
+		_("Constant Contact: connection not completed"),
+		html,
+		http_status_code=status,
+		indicator_color="orange" if connected else "red",
+		primary_action=SETTINGS_ROUTE,
+		primary_label=_("Back to Constant Contact Settings"),
+	)
 
 
 def _redirect_to_settings() -> None:
