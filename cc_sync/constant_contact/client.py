@@ -207,7 +207,9 @@ class ConstantContactClient:
 					method, url, params=clean_params, data=data, headers=headers, timeout=self.timeout
 				)
 			except requests.exceptions.ConnectTimeout as exc:
-				# The connection never opened, so CC never saw the request: always safe to resend.
+				# The connection never opened, so CC never saw the request: always safe to resend, and
+				# not a call spent.
+				self._uncount()
 				error: ConstantContactError = TransportError(None, "connect_timeout", str(exc))
 				if attempt < self.max_retries:
 					self._sleep_before_retry(attempt, method, url, error)
@@ -219,6 +221,15 @@ class ConstantContactClient:
 				requests.exceptions.Timeout,
 				requests.exceptions.ChunkedEncodingError,
 			) as exc:
+				if _never_connected(exc):
+					# Refused or unresolvable: CC never saw it, so it is neither spent nor risky to resend.
+					self._uncount()
+					error = TransportError(None, "unreachable", str(exc))
+					if attempt < self.max_retries:
+						self._sleep_before_retry(attempt, method, url, error)
+						attempt += 1
+						continue
+					raise error
 				# Sent, then lost (reset, read timeout, body cut short): CC may have acted on it.
 				error = TransportError(None, "transport", str(exc), may_have_succeeded=not retry_unsafe)
 				if retry_unsafe and attempt < self.max_retries:
@@ -275,6 +286,12 @@ class ConstantContactClient:
 					raise
 				self._sleep_before_retry(attempt, method, url, exc)
 				attempt += 1
+
+	def _uncount(self) -> None:
+		"""Take back the call counted for a request that never reached CC."""
+		self.calls -= 1
+		if self.budget is not None:
+			self.budget.refund()
 
 	def _sleep_before_retry(self, attempt: int, method: str, url: str, error: Exception) -> None:
 		delay = self._backoff(attempt)
@@ -683,3 +700,21 @@ class ConstantContactClient:
 		for body in self._iter_pages("/activities", {"state": state, "limit": limit}):
 			for item in body.get("activities") or []:
 				yield self._model(Activity, item)
+
+
+def _never_connected(exc: BaseException) -> bool:
+	"""True when the connection itself failed (refused, DNS), so no byte of the request reached CC."""
+	from urllib3.exceptions import NewConnectionError
+
+	seen: set[int] = set()
+	stack: list[BaseException | None] = [exc]
+	while stack:
+		current = stack.pop()
+		if current is None or id(current) in seen:
+			continue
+		seen.add(id(current))
+		if isinstance(current, NewConnectionError | ConnectionRefusedError):
+			return True
+		stack += [getattr(current, "reason", None), current.__cause__, current.__context__]
+		stack += [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+	return False

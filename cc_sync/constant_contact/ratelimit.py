@@ -98,6 +98,14 @@ class DailyBudget:
 		if self.on_change:
 			self.on_change(self)
 
+	def refund(self, n: int = 1) -> None:
+		"""Take back `n` calls counted for requests that never reached CC."""
+		with self._lock:
+			self._roll()
+			self._used = max(0, self._used - n)
+		if self.on_change:
+			self.on_change(self)
+
 	def exhaust(self) -> None:
 		"""Record that CC answered `quota_exceeded`: nothing is left until midnight UTC."""
 		with self._lock:

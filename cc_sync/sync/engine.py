@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cc_sync.constant_contact.clock import Clock, SystemClock
-from cc_sync.constant_contact.errors import AuthError, QuotaExceeded
+from cc_sync.constant_contact.errors import AuthError, QuotaExceeded, TransportError
 from cc_sync.sync import activities, optout_push, pull, push
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.context import RunContext
@@ -40,6 +40,12 @@ PULL_STREAMS = (STREAM_OPTOUTS, STREAM_CHANGES, STREAM_DELETES, STREAM_RECONCILE
 # What must succeed in the same run before anything is pushed.
 PUSH_NEEDS = (STREAM_OPTOUTS, STREAM_CHANGES, STREAM_DELETES)
 # What a scheduled run does when not told otherwise; reconcile has its own, slower cadence.
+# What a person reads when CC cannot be reached (the wire's own words go to the technical details).
+UNREACHABLE = "Constant Contact could not be reached; nothing was changed; the next run will retry"
+LOST_MID_REQUEST = (
+	"Constant Contact stopped answering during a request; the next run checks what reached it and retries"
+)
+
 DEFAULT_STREAMS = (
 	STREAM_OPTOUTS,
 	STREAM_DELETES,
@@ -113,6 +119,14 @@ class SyncEngine:
 			self.store.rollback()
 			stream.status = "failed"
 			stream.error = f"the Constant Contact connection needs attention: {exc}"
+			ctx.report.stopped_by = stream.error
+		except TransportError as exc:
+			# CC is unreachable or stopped answering: the next stream would only wait out the same
+			# retries. What was said on the wire stays in the technical details.
+			self.store.rollback()
+			stream.status = "failed"
+			stream.error = UNREACHABLE if not exc.may_have_succeeded else LOST_MID_REQUEST
+			stream.traceback = f"{type(exc).__name__}: {exc}"
 			ctx.report.stopped_by = stream.error
 		except Exception as exc:
 			self.store.rollback()

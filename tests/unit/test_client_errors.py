@@ -306,3 +306,33 @@ def test_budget_and_calls_count_every_attempt(rsps, clock):
 	contacts(client)
 	assert client.calls == 2
 	assert budget.used == 2
+
+
+# ---------------------------------------------------------------- unreachable
+
+
+def _closed_port() -> int:
+	import socket
+
+	with socket.socket() as s:
+		s.bind(("127.0.0.1", 0))
+		return s.getsockname()[1]
+
+
+def test_a_refused_connection_is_retried_but_never_counted_as_a_spent_call(clock):
+	budget = DailyBudget(clock=clock)
+	client = make(clock, base_url=f"http://127.0.0.1:{_closed_port()}/v3", budget=budget)
+	with pytest.raises(TransportError) as caught:
+		contacts(client)
+	assert caught.value.error_key == "unreachable" and not caught.value.may_have_succeeded
+	assert [s for s in clock.slept if s >= 0.5], "refused connections are retried with backoff"
+	assert client.calls == 0 and budget.used == 0
+
+
+def test_a_connect_timeout_is_not_a_spent_call_and_a_later_answer_is(rsps, clock):
+	budget = DailyBudget(clock=clock)
+	rsps.add(responses.GET, URL, body=requests.exceptions.ConnectTimeout("connect timed out"))
+	rsps.add(responses.GET, URL, json=OK)
+	client = make(clock, budget=budget)
+	assert contacts(client) == ["c1"]
+	assert client.calls == 1 and budget.used == 1

@@ -432,3 +432,21 @@ def test_a_cc_delete_takes_the_contact_out_of_the_mapped_email_group():
 		w.clock.advance(900)
 		w.run("deletes")
 	assert ("Newsletter", "member@example.com") not in w.store.members
+
+
+def test_an_unreachable_cc_stops_the_run_with_a_plain_message_and_no_spent_calls():
+	w = make_world()
+	w.emu.add_contact("away@example.com")
+	w.emu.inject("connect_timeout", count=100)
+	with w.emu.mocked():
+		report = w.run()
+	first = report.streams[STREAM_OPTOUTS]
+	assert first.status == "failed"
+	assert (
+		first.error == "Constant Contact could not be reached; nothing was changed; the next run will retry"
+	)
+	assert "connect" in (first.traceback or "")
+	assert report.stopped_by == first.error
+	assert all(s.status == "skipped" for s in report.streams.values() if s is not first)
+	assert report.api_calls == 0 and w.client.calls == 0
+	assert w.store.contact_by_email("away@example.com") is None
