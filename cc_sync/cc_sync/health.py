@@ -88,10 +88,17 @@ def health() -> dict[str, Any]:
 	v = _values()
 	manager = "System Manager" in frappe.get_roles()
 
-	def result(level: str, message: str, label: str | None = None, route: str | None = None) -> dict:
+	def result(
+		level: str,
+		message: str,
+		label: str | None = None,
+		route: str | None = None,
+		detail: str | None = None,
+	) -> dict:
 		return {
 			"level": level,
 			"message": message,
+			"detail": detail,
 			"action": {"label": label, "route": route} if label else None,
 			"can_act": manager,
 		}
@@ -107,9 +114,10 @@ def health() -> dict[str, Any]:
 	if status == CONNECTION_ERROR:
 		return result(
 			"red",
-			_("The Constant Contact connection needs attention: {0}").format(v.get("last_error") or ""),
+			_("The connection to Constant Contact stopped working: press Reconnect and sign in again."),
 			_("Reconnect"),
 			SETTINGS_ROUTE,
+			detail=v.get("last_error"),
 		)
 	if status != CONNECTION_CONNECTED:
 		return result("orange", _("Not connected to Constant Contact yet."), _("Connect"), SETTINGS_ROUTE)
@@ -154,7 +162,7 @@ def health() -> dict[str, Any]:
 	if last and last[0].status == "Failed":
 		return result(
 			"red",
-			_("The last sync run failed: {0}").format((last[0].error or "").splitlines()[0][:200]),
+			_("The last sync run failed: {0}").format(((last[0].error or "").splitlines() or [""])[0][:200]),
 			_("Open log"),
 			f"{LOG_ROUTE}/{last[0].name}",
 		)

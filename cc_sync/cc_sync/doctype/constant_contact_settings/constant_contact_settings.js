@@ -23,6 +23,8 @@ const CC_DAILY_LIMIT = 10000;
 frappe.ui.form.on("Constant Contact Settings", {
 	setup(frm) {
 		frm.set_query("push_doctype", () => ({ filters: { issingle: 0, istable: 0 } }));
+		// Lists deleted in CC are not offered (a mapping to one is flagged on save and on the health line).
+		frm.set_query("cc_list", "list_mappings", () => ({ filters: { deleted: 0 } }));
 		frappe.realtime.off("cc_sync_progress");
 		frappe.realtime.on("cc_sync_progress", (data) => cc_show_progress(frm, data));
 	},
@@ -30,6 +32,25 @@ frappe.ui.form.on("Constant Contact Settings", {
 	refresh(frm) {
 		cc_headline(frm);
 		cc_buttons(frm);
+		cc_field_map_note(frm);
+		frm.__cc_field_map = cc_field_map_key(frm.doc);
+	},
+
+	validate(frm) {
+		frm.__cc_field_map_changed =
+			frm.__cc_field_map !== undefined && frm.__cc_field_map !== cc_field_map_key(frm.doc);
+	},
+
+	after_save(frm) {
+		if (frm.__cc_field_map_changed && cc_connected(frm)) {
+			frm.__cc_field_map_changed = false;
+			frappe.confirm(
+				__(
+					"The field map changed. It applies to each contact the next time CC reports a change to it. Run a full reconcile now to apply it to every contact?"
+				),
+				() => cc_sync_now(frm, "reconcile", 0)
+			);
+		}
 	},
 });
 
@@ -193,37 +214,43 @@ function cc_show_progress(frm, data) {
 
 function cc_headline(frm) {
 	const doc = frm.doc;
+	const esc = frappe.utils.escape_html;
+	const health = (doc.__onload || {}).cc_health;
 	if (doc.connection_status === "Not connected") {
 		frm.dashboard.set_headline_alert(
-			`<div class="indicator orange">${__(
-				"Not connected. Enter the Client ID and secret of your CC application, register the redirect URI shown below with it, save, then press Connect."
-			)}</div>`
+			esc(
+				__(
+					"Not connected. Enter the Client ID and secret of your CC application, register the redirect URI shown below with it, save, then press Connect."
+				)
+			),
+			"orange"
 		);
 		return;
 	}
 	const parts = [];
-	if (doc.connection_status === "Error") {
-		parts.push(
-			`<div class="indicator red"><b>${__("The connection needs attention")}</b>: ${frappe.utils.escape_html(
-				doc.last_error || ""
-			)} ${__("Press Reconnect.")}</div>`
-		);
+	let colour = "green";
+	if (health && health.level !== "green") {
+		// The first thing to fix, said once, in the colour of how bad it is.
+		colour = health.level;
+		parts.push(`<div><b>${esc(health.message)}</b></div>`);
+		if (health.detail) {
+			parts.push(`<div class="text-muted small">${esc(health.detail)}</div>`);
+		}
 	} else {
-		const who = doc.connected_account ? ` ${__("as")} ${frappe.utils.escape_html(doc.connected_account)}` : "";
-		const state = doc.enabled ? __("scheduled sync on") : __("scheduled sync off (tick Enabled)");
-		parts.push(`<div class="indicator green">${__("Connected")}${who}; ${state}</div>`);
+		const who = doc.connected_account ? " " + __("as {0}", [esc(doc.connected_account)]) : "";
+		parts.push(`<div><b>${__("Connected")}${who}</b>; ${__("scheduled sync on")}</div>`);
 	}
 	const runs = CC_SCHEDULED.map(([stream, label, field, unit]) => {
 		const minutes = (doc[field] || 0) * unit;
 		const last = doc[`last_${stream}_run`];
 		const status = doc[`last_${stream}_status`] || "";
-		const colour = { Success: "green", Partial: "orange", Failed: "red", Running: "blue" }[status] || "gray";
+		const dot = { Success: "green", Partial: "orange", Failed: "red", Running: "blue" }[status] || "gray";
 		const when = last ? frappe.datetime.comment_when(last) : __("never");
 		const every = minutes ? "" : ` (${__("off")})`;
-		return `<span class="indicator ${colour}" style="margin-right: 14px">${label}${every}:&nbsp;${when}${
-			status ? "&nbsp;· " + __(status) : ""
+		return `<span class="indicator ${dot}" style="margin-right: 14px; white-space: nowrap">${label}${every}: ${when}${
+			status ? " · " + __(status) : ""
 		}</span>`;
-	}).join("");
+	}).join(" ");
 	parts.push(`<div style="margin-top: 4px">${runs}</div>`);
 	if (doc.optout_check) {
 		// The opt-out stream's self-check: red when CC's optout_after proved unreliable on this account.
@@ -236,12 +263,27 @@ function cc_headline(frm) {
 	}
 	const today = frappe.datetime.now_date(); // the count resets at 00:00 UTC
 	const used = doc.api_calls_day ? doc.api_calls_today || 0 : 0;
-	const colour = used >= CC_DAILY_LIMIT ? "red" : used >= CC_DAILY_LIMIT * 0.8 ? "orange" : "gray";
 	parts.push(
-		`<div class="indicator ${colour}" style="margin-top: 4px">${__(
-			"API calls on {0} (UTC): {1} of {2}",
-			[doc.api_calls_day || today, format_number(used, null, 0), format_number(CC_DAILY_LIMIT, null, 0)]
-		)}${used >= CC_DAILY_LIMIT ? " · " + __("quota used up; the sync resumes after midnight UTC") : ""}</div>`
+		`<div class="text-muted" style="margin-top: 4px">${__("API calls on {0} (UTC): {1} of {2}", [
+			doc.api_calls_day || today,
+			format_number(used, null, 0),
+			format_number(CC_DAILY_LIMIT, null, 0),
+		])}${used >= CC_DAILY_LIMIT ? " · " + __("quota used up; the sync resumes after midnight UTC") : ""}</div>`
 	);
-	frm.dashboard.set_headline_alert(parts.join(""));
+	frm.dashboard.set_headline_alert(parts.join(""), colour);
+}
+
+// The field map in effect: the defaults while the table is empty, otherwise only the rows.
+function cc_field_map_note(frm) {
+	const rules = (frm.doc.__onload || {}).cc_field_map || [];
+	const esc = frappe.utils.escape_html;
+	const list = rules.map((r) => `${esc(r.cc_field)} → ${esc(r.site_field)} (${esc(r.owner)})`).join(", ");
+	const note = (frm.doc.field_map || []).length
+		? __("In effect: only the rows below ({0}). They replace the defaults: a field not listed here is not synced.", [list])
+		: __("In effect: the defaults ({0}). Adding a row replaces all of them.", [list]);
+	frm.set_df_property("field_map_section", "description", note);
+}
+
+function cc_field_map_key(doc) {
+	return JSON.stringify((doc.field_map || []).map((r) => [r.cc_field, r.site_field, r.field_owner]));
 }

@@ -10,8 +10,8 @@ import frappe
 from frappe import _
 from frappe.model.document import Document
 
-from cc_sync.cc_sync.constants import CONTACT, EMAIL_GROUP, LEAD
-from cc_sync.cc_sync.settings import MACHINE_FIELDS, field_rules, redirect_uri, stored_values
+from cc_sync.cc_sync.constants import CONTACT, EMAIL_GROUP, LEAD, LIST
+from cc_sync.cc_sync.settings import MACHINE_FIELDS, field_rules, push_filters, redirect_uri, stored_values
 from cc_sync.sync.fieldmap import FieldRule
 
 
@@ -75,10 +75,21 @@ class ConstantContactSettings(Document):
 	# end: auto-generated types
 
 	def onload(self) -> None:
-		"""Suggest Lead as the pushed DocType on ERPNext sites that have not chosen one."""
+		"""Suggest Lead as the pushed DocType on ERPNext sites that have not chosen one; tell the form
+		how the sync stands (scheduler, worker, lists) and which field map is in effect."""
 		if not self.push_doctype and not self.client_id and frappe.db.exists("DocType", LEAD):
 			self.push_doctype = LEAD
 		self.redirect_uri = redirect_uri()
+		from cc_sync.cc_sync.health import health
+
+		self.set_onload("cc_health", health())
+		self.set_onload(
+			"cc_field_map",
+			[
+				{"cc_field": r.cc_field, "site_field": r.site_field, "owner": r.owner}
+				for r in field_rules(self.field_map)
+			],
+		)
 
 	def before_validate(self) -> None:
 		self.set_missing_defaults()
@@ -159,6 +170,34 @@ class ConstantContactSettings(Document):
 				)
 			if not any(f.options == "Email" or f.fieldname == "email_id" for f in meta.fields):
 				frappe.throw(_("{0} has no email field to push").format(self.push_doctype), title=_("Push"))
+			self.validate_push_filters(meta)
+
+	def validate_push_filters(self, meta) -> None:
+		"""Every field a push filter names must exist on the pushed DocType, and the filters must run:
+		found here, on save, rather than as a failed push on every run."""
+		if not (self.push_filters or "").strip():
+			return
+		from frappe.model import default_fields
+
+		filters = push_filters(self)
+		for f in filters:
+			fieldname = None
+			if isinstance(f, list | tuple) and len(f) == 3:
+				fieldname = f[0]
+			elif isinstance(f, list | tuple) and len(f) > 3 and f[0] == self.push_doctype:
+				fieldname = f[1]  # another doctype's (a child table's) field: the query below checks it
+			if fieldname and fieldname not in default_fields and not meta.has_field(fieldname):
+				frappe.throw(
+					_("Push filters: {0} has no field {1}").format(_(self.push_doctype), fieldname),
+					title=_("Push"),
+				)
+		try:
+			frappe.get_all(self.push_doctype, filters=filters, limit=1)
+		except Exception as exc:
+			frappe.throw(
+				_("Push filters cannot be used with {0}: {1}").format(_(self.push_doctype), exc),
+				title=_("Push"),
+			)
 
 	def validate_list_mappings(self) -> None:
 		seen: set[tuple[str, str]] = set()
@@ -173,3 +212,12 @@ class ConstantContactSettings(Document):
 			seen.add(key)
 			if row.email_group and not frappe.db.exists(EMAIL_GROUP, row.email_group):
 				frappe.throw(_("List mapping row {0}: no Email Group {1}").format(row.idx, row.email_group))
+			if row.enabled and row.cc_list and frappe.db.get_value(LIST, row.cc_list, "deleted"):
+				frappe.msgprint(
+					_(
+						"List mapping row {0}: the list {1} was deleted in Constant Contact. Map another list "
+						"or untick Enabled; nothing syncs through this row until then."
+					).format(row.idx, row.list_name or row.cc_list),
+					title=_("Lists"),
+					indicator="orange",
+				)
