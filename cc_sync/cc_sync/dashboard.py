@@ -1,8 +1,9 @@
 """The numbers on the Constant Contact workspace's cards, each a link to the records it counts.
 
 Every card is a Frappe Number Card of type Custom pointing here, so a site without ERPNext (no Lead)
-still shows them all, and each answer says where a click should go. A user sees a number only for
-records she may read.
+still shows them all, and each answer says where a click should go. The cards are filed under the
+Sync Log (which the Constant Contact User role reads) so the role sees them; each number still counts
+only records the user may read.
 """
 
 from __future__ import annotations

@@ -1,0 +1,178 @@
+"""The desk a marketer works in: the Constant Contact workspace and its cards, the health line with
+the action that fixes it, the Constant Contact User role, and the settings checks that prevent harm."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import frappe
+
+from cc_sync.cc_sync import api, dashboard, health
+from cc_sync.cc_sync.constants import (
+	CONNECTION_CONNECTED,
+	CONNECTION_ERROR,
+	CONTACT,
+	LIST,
+	OPT_OUT,
+	SETTINGS,
+	SYNC_LOG,
+)
+from cc_sync.cc_sync.settings import update_settings
+from tests.integration.app_helpers import drop_user, make_user, save_settings, settings_restored
+
+MARKETER = "tier2-marketer@tier2.test"
+ROLE = "Constant Contact User"
+
+
+@pytest.fixture
+def marketer():
+	"""A desk user whose only app role is Constant Contact User (no System Manager)."""
+	yield make_user(MARKETER, (ROLE,))
+	frappe.set_user("Administrator")
+	drop_user(MARKETER)
+
+
+@pytest.fixture
+def connected():
+	with settings_restored():
+		update_settings(
+			{"client_id": "tier2", "connection_status": CONNECTION_CONNECTED, "enabled": 1}, commit=True
+		)
+		yield
+
+
+def test_the_workspace_is_public_for_managers_and_marketers_and_linked_from_integrations():
+	ws = frappe.get_doc("Workspace", "Constant Contact")
+	assert ws.public and {r.role for r in ws.roles} == {"System Manager", ROLE}
+	blocks = [b["type"] for b in json.loads(ws.content)]
+	assert blocks[0] == "custom_block" and blocks.count("number_card") == 10 and blocks.count("chart") == 3
+	assert frappe.db.exists("Custom HTML Block", "Constant Contact Status")
+	for card in ws.number_cards:
+		method = frappe.db.get_value("Number Card", card.number_card_name, "method")
+		assert frappe.get_attr(method)(filters=None) is not None, card.number_card_name
+	integrations = frappe.get_doc("Workspace", "Integrations")
+	assert any(s.url == "/app/constant-contact" for s in integrations.shortcuts)
+	assert "Constant Contact" in integrations.content
+
+
+def test_the_marketer_reads_the_desk_but_not_the_settings_and_runs_no_settings_action(marketer, monkeypatch):
+	frappe.set_user(MARKETER)
+	try:
+		assert frappe.has_permission(SYNC_LOG, "read")
+		assert frappe.has_permission(OPT_OUT, "read")
+		assert frappe.has_permission(LIST, "read")
+		assert not frappe.has_permission(SETTINGS, "read")
+		assert not frappe.has_permission(SYNC_LOG, "write")
+		from frappe.desk.desktop import get_desktop_page
+
+		page = get_desktop_page(json.dumps({"name": "Constant Contact", "title": "Constant Contact"}))
+		assert len(page["number_cards"]["items"]) == 10 and len(page["charts"]["items"]) == 3
+		assert page["custom_blocks"]["items"]
+		line = health.get_health()
+		assert line["level"] in ("green", "orange", "red") and line["can_act"] is False
+		monkeypatch.setattr(api, "enqueue_stream", lambda *a, **k: pytest.fail("nothing may be queued"))
+		with pytest.raises(frappe.PermissionError):
+			api.sync_now("all")
+		assert dashboard.contacts_in_sync()["route"] == ["List", CONTACT]
+	finally:
+		frappe.set_user("Administrator")
+
+
+def test_a_user_without_the_role_sees_no_sync_health(marketer):
+	frappe.set_user("Guest")
+	try:
+		with pytest.raises(frappe.PermissionError):
+			health.get_health()
+	finally:
+		frappe.set_user("Administrator")
+
+
+def test_the_health_line_names_the_first_thing_to_fix(connected, monkeypatch):
+	monkeypatch.setattr(health, "worker_problem", lambda: None)
+	monkeypatch.setattr(health, "scheduler_problem", lambda: None)
+	update_settings({"connection_status": CONNECTION_ERROR, "last_error": "invalid_grant"})
+	line = health.health()
+	assert line["level"] == "red" and line["action"]["label"] == "Reconnect"
+	assert line["detail"] == "invalid_grant" and "invalid_grant" not in line["message"]
+
+	update_settings({"connection_status": CONNECTION_CONNECTED})
+	monkeypatch.setattr(health, "scheduler_problem", lambda: "The site's scheduler is off")
+	assert health.health()["message"] == "The site's scheduler is off"
+	monkeypatch.setattr(health, "scheduler_problem", lambda: None)
+
+	monkeypatch.setattr(health, "worker_problem", lambda: "No background worker")
+	assert health.health()["message"] == "No background worker"
+	monkeypatch.setattr(health, "worker_problem", lambda: None)
+
+	update_settings({"enabled": 0})
+	assert health.health()["action"]["label"] == "Turn on"
+
+
+def test_the_scheduler_check_reads_the_sites_own_switch(monkeypatch):
+	import frappe.utils.scheduler as scheduler
+
+	monkeypatch.setattr(scheduler, "is_scheduler_inactive", lambda verbose=True: True)
+	assert "scheduler is off" in health.scheduler_problem()
+	monkeypatch.setattr(scheduler, "is_scheduler_inactive", lambda verbose=True: False)
+	frappe.cache.delete_value(health.GATE_TICK_KEY)
+	assert health.scheduler_problem() is None
+
+
+def test_no_worker_on_the_long_queue_is_reported(monkeypatch):
+	import frappe.utils.background_jobs as jobs
+
+	monkeypatch.setattr(jobs, "get_workers", lambda queue=None: [])
+	assert "bench worker --queue long" in health.worker_problem()
+	monkeypatch.setattr(jobs, "get_workers", lambda queue=None: ["a worker"])
+	assert health.worker_problem() is None
+
+
+@pytest.mark.parametrize(
+	"filters, message",
+	[
+		('{"no_such_field": "x"}', "has no field no_such_field"),
+		('[["nor_this", "=", 1]]', "has no field nor_this"),
+	],
+)
+def test_push_filters_naming_a_missing_field_are_refused_on_save(connected, filters, message):
+	def edit(doc):
+		doc.push_doctype = CONTACT
+		doc.push_filters = filters
+
+	with pytest.raises(frappe.ValidationError, match=message):
+		save_settings(edit)
+
+
+def test_good_push_filters_save(connected):
+	doc = save_settings(
+		lambda d: d.update({"push_doctype": CONTACT, "push_filters": '{"status": "Passive"}'})
+	)
+	assert json.loads(doc.push_filters) == {"status": "Passive"}
+
+
+def test_a_mapping_to_a_list_deleted_in_cc_is_flagged_on_save_and_on_the_health_line(connected, monkeypatch):
+	monkeypatch.setattr(health, "worker_problem", lambda: None)
+	monkeypatch.setattr(health, "scheduler_problem", lambda: None)
+	group = "tier2 desk group"
+	if not frappe.db.exists("Email Group", group):
+		frappe.get_doc({"doctype": "Email Group", "title": group}).insert(ignore_permissions=True)
+	lst = frappe.get_doc(
+		{"doctype": LIST, "list_id": "tier2-gone-list", "list_name": "Spring promo", "deleted": 1}
+	).insert(ignore_permissions=True)
+	try:
+		frappe.message_log = []
+		save_settings(
+			lambda d: d.set(
+				"list_mappings",
+				[{"cc_list": lst.name, "email_group": group, "direction": "both", "enabled": 1}],
+			)
+		)
+		assert any("deleted in Constant Contact" in str(m) for m in frappe.message_log)
+		line = health.health()
+		assert line["level"] == "red" and "Spring promo" in line["message"]
+	finally:
+		save_settings(lambda d: d.set("list_mappings", []))
+		frappe.delete_doc(LIST, lst.name, force=True, ignore_permissions=True)
+		frappe.db.commit()
