@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import frappe
+from frappe import _
 from frappe.utils import cint, get_datetime, now_datetime
 
 from cc_sync.cc_sync.constants import (
@@ -112,6 +113,16 @@ def _record_optout(email: str | None, *, reason: str) -> None:
 	by_person = frappe.session.user == "Guest"
 	if record_local_optout(email, by_person=by_person, reason=reason):
 		frappe.db.after_commit.add(enqueue_optout_push)
+		if by_person:
+			return
+		values = _settings_values()
+		if cint(values.get("enabled")) and values.get("connection_status") == CONNECTION_CONNECTED:
+			message = _("Opt-out sent to Constant Contact: {0}").format(email)
+		else:
+			message = _(
+				"Opt-out recorded for {0}; it reaches Constant Contact once the sync is connected and on."
+			).format(email)
+		frappe.msgprint(message, alert=True, indicator="green")
 
 
 def enqueue_optout_push() -> None:

@@ -18,6 +18,7 @@ import frappe
 from frappe import _
 from frappe.utils import cint, getdate
 
+from cc_sync.cc_sync.alerts import note_run
 from cc_sync.cc_sync.constants import (
 	CONF_API_BASE,
 	CONNECTION_CONNECTED,
@@ -246,6 +247,8 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 		finish_log(log, status="Failed", error=message, tb=traceback.format_exc())
 		auth_error = isinstance(exc, AuthError) or (wiring is not None and wiring.client.auth_error)
 		_update_status(stream, "Failed", log.name, scheduled, auth_error=auth_error, error=message)
+		if not dry_run:
+			note_run("Failed", connection_broken=bool(auth_error), log_name=log.name, error=message)
 		if wiring is not None:
 			save_budget(wiring.client, wiring.budget)
 		frappe.db.commit()
@@ -276,6 +279,7 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 		)
 	if not dry_run:
 		save_optout_check(report)
+		note_run(status, connection_broken=bool(auth), log_name=log.name, error=log.error)
 	save_budget(wiring.client, wiring.budget)
 	frappe.db.commit()
 	progress.calls, progress.contacts = wiring.client.calls, wiring.client.contacts_read

@@ -176,3 +176,50 @@ def test_a_mapping_to_a_list_deleted_in_cc_is_flagged_on_save_and_on_the_health_
 		save_settings(lambda d: d.set("list_mappings", []))
 		frappe.delete_doc(LIST, lst.name, force=True, ignore_permissions=True)
 		frappe.db.commit()
+
+
+def test_system_managers_are_told_once_when_syncing_breaks_and_again_only_after_it_worked(monkeypatch):
+	from cc_sync.cc_sync import alerts
+
+	sent = []
+	monkeypatch.setattr(alerts, "notify_system_managers", lambda subject, detail, log: sent.append(subject))
+	frappe.cache.delete_value(alerts.ALERT_KEY)
+	try:
+		assert alerts.note_run("Failed", connection_broken=False, log_name="L1", error="boom")
+		for _ in range(5):  # every scheduled tick while it stays broken
+			assert not alerts.note_run("Failed", connection_broken=False, log_name="L2", error="boom")
+		assert alerts.note_run("Failed", connection_broken=True, log_name="L3", error="invalid_grant")
+		assert not alerts.note_run("Failed", connection_broken=False, log_name="L4", error="x")
+		alerts.note_run("Success", connection_broken=False, log_name="L5", error=None)
+		assert alerts.note_run("Failed", connection_broken=False, log_name="L6", error="again")
+		assert len(sent) == 3 and "connection" in sent[1]
+	finally:
+		frappe.cache.delete_value(alerts.ALERT_KEY)
+
+
+def test_the_alert_reaches_each_system_managers_bell():
+	from cc_sync.cc_sync import alerts
+
+	before = frappe.db.count("Notification Log", {"for_user": "Administrator", "type": "Alert"})
+	alerts.notify_system_managers("tier2 alert", "detail", "CCLOG-0000001")
+	after = frappe.db.count("Notification Log", {"for_user": "Administrator", "type": "Alert"})
+	frappe.db.rollback()
+	assert after == before + 1
+
+
+def test_saving_an_opt_out_says_it_was_sent_to_constant_contact(connected):
+	doc = frappe.get_doc(
+		{
+			"doctype": CONTACT,
+			"first_name": "tier2 optout",
+			"email_ids": [{"email_id": "leaving@tier2.test", "is_primary": 1}],
+		}
+	).insert(ignore_permissions=True)
+	frappe.message_log = []
+	doc.unsubscribed = 1
+	doc.save(ignore_permissions=True)
+	messages = [
+		json.loads(m).get("message") if isinstance(m, str) else m.get("message") for m in frappe.message_log
+	]
+	assert "Opt-out sent to Constant Contact: leaving@tier2.test" in messages
+	frappe.db.rollback()
