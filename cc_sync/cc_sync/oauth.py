@@ -140,8 +140,11 @@ def callback(
 			"connected_account": account_name(tokens.access_token),
 			"last_error": None,
 		},
-		commit=True,
 	)
+	from cc_sync.cc_sync.onboarding import tick_steps
+
+	tick_steps()
+	frappe.db.commit()
 	_redirect_to_settings()
 
 

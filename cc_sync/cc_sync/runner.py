@@ -280,6 +280,10 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 	if not dry_run:
 		save_optout_check(report)
 		note_run(status, connection_broken=bool(auth), log_name=log.name, error=log.error)
+	else:
+		from cc_sync.cc_sync.onboarding import tick_steps
+
+		tick_steps()
 	save_budget(wiring.client, wiring.budget)
 	frappe.db.commit()
 	progress.calls, progress.contacts = wiring.client.calls, wiring.client.contacts_read

@@ -223,3 +223,32 @@ def test_saving_an_opt_out_says_it_was_sent_to_constant_contact(connected):
 	]
 	assert "Opt-out sent to Constant Contact: leaving@tier2.test" in messages
 	frappe.db.rollback()
+
+
+def test_the_guided_setup_ticks_each_step_when_its_state_exists(connected):
+	from cc_sync.cc_sync import onboarding
+
+	steps = [s.step for s in frappe.get_doc("Module Onboarding", onboarding.ONBOARDING).steps]
+	assert steps == [
+		"CC Create Application",
+		"CC Enter Keys",
+		"CC Connect",
+		"CC Map Lists",
+		"CC Dry Run",
+		"CC Enable",
+	]
+	before = {s: frappe.db.get_value("Onboarding Step", s, "is_complete") for s in steps}
+	try:
+		for s in steps:
+			frappe.db.set_value("Onboarding Step", s, "is_complete", 0)
+		update_settings({"enabled": 0})
+		onboarding.tick_steps()
+		done = {s for s in steps if frappe.db.get_value("Onboarding Step", s, "is_complete")}
+		assert {"CC Create Application", "CC Connect"} <= done and "CC Enable" not in done
+		update_settings({"enabled": 1})
+		onboarding.tick_steps()
+		assert frappe.db.get_value("Onboarding Step", "CC Enable", "is_complete") == 1
+	finally:
+		for s, value in before.items():
+			frappe.db.set_value("Onboarding Step", s, "is_complete", value)
+		frappe.db.commit()

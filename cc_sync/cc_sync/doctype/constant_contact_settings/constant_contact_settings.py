@@ -91,6 +91,11 @@ class ConstantContactSettings(Document):
 			],
 		)
 
+	def on_update(self) -> None:
+		from cc_sync.cc_sync.onboarding import tick_steps
+
+		tick_steps()
+
 	def before_validate(self) -> None:
 		self.set_missing_defaults()
 

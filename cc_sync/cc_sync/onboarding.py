@@ -1,0 +1,36 @@
+"""The guided setup ticks its own steps: each is complete when the state it asks for exists, however
+it was reached (the settings form, the OAuth return, a dry run started from the shell)."""
+
+from __future__ import annotations
+
+import frappe
+from frappe.utils import cint
+
+from cc_sync.cc_sync.constants import CONNECTION_CONNECTED, SETTINGS, SYNC_LOG
+
+ONBOARDING = "Constant Contact"
+
+
+def step_states() -> dict[str, bool]:
+	rows = frappe.db.sql("select field, value from `tabSingles` where doctype=%s", SETTINGS, as_dict=True)
+	v = {r.field: r.value for r in rows}
+	has_secret = bool(
+		frappe.db.exists("__Auth", {"doctype": SETTINGS, "name": SETTINGS, "fieldname": "client_secret"})
+	)
+	return {
+		"CC Create Application": bool(v.get("client_id")),
+		"CC Enter Keys": bool(v.get("client_id")) and has_secret,
+		"CC Connect": v.get("connection_status") == CONNECTION_CONNECTED,
+		"CC Map Lists": bool(frappe.db.count("Constant Contact List Mapping", {"parent": SETTINGS})),
+		"CC Dry Run": bool(frappe.db.exists(SYNC_LOG, {"dry_run": 1})),
+		"CC Enable": bool(cint(v.get("enabled"))),
+	}
+
+
+def tick_steps() -> None:
+	"""Mark the steps whose state now exists (never un-ticks one a person finished)."""
+	if not frappe.db.exists("Module Onboarding", ONBOARDING):
+		return
+	for step, done in step_states().items():
+		if done and frappe.db.get_value("Onboarding Step", step, "is_complete") == 0:
+			frappe.db.set_value("Onboarding Step", step, "is_complete", 1, update_modified=False)
