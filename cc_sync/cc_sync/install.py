@@ -71,6 +71,7 @@ def contact_fields() -> list[dict]:
 			"label": "CC Permission to Send",
 			"fieldtype": "Data",
 			"insert_after": CONTACT_CC_ID,
+			"in_standard_filter": 1,
 			**ro,
 		},
 		{
@@ -103,6 +104,7 @@ def contact_fields() -> list[dict]:
 			"fieldtype": "Check",
 			"default": "0",
 			"insert_after": CONTACT_LAST_SYNCED,
+			"in_standard_filter": 1,
 			**ro,
 		},
 		{
@@ -142,6 +144,7 @@ def lead_fields() -> list[dict]:
 			"fieldtype": "Select",
 			"options": "\n".join(PUSH_STATUSES),
 			"insert_after": LEAD_CC_ID,
+			"in_standard_filter": 1,
 			**ro,
 		},
 		{"fieldname": COLUMN, "fieldtype": "Column Break", "insert_after": LEAD_PUSH_STATUS},
