@@ -80,7 +80,7 @@ def test_cancelling_reconnect_keeps_the_working_connection(pending_flow, fresh_r
 	assert kind == "page" and "The user denied" in text and "unchanged" in text
 	frappe.db.rollback()
 	assert frappe.db.get_single_value(SETTINGS, "connection_status") == CONNECTION_CONNECTED
-	assert frappe.db.get_single_value(SETTINGS, "last_error") is None
+	assert not frappe.db.get_single_value(SETTINGS, "last_error")
 	assert _token_rows() == before
 
 

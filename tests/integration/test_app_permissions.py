@@ -8,6 +8,7 @@ import frappe
 
 from cc_sync.cc_sync import api, oauth
 from cc_sync.cc_sync.constants import CONTACT, SYNC_LOG
+from cc_sync.constant_contact.auth import OAuthClient
 
 NO_WRITE_USER = "tier2-reader@tier2.test"
 
@@ -56,9 +57,8 @@ def test_sync_now_refuses_a_user_without_write_permission(reader, contact, monke
 		lambda: api.refresh_lists(),
 		lambda: api.test_connection(),
 		lambda: oauth.connect(),
-		lambda: oauth.callback(code="x", state="y"),
 	],
-	ids=["sync_now", "refresh_lists", "test_connection", "connect", "callback"],
+	ids=["sync_now", "refresh_lists", "test_connection", "connect"],
 )
 def test_settings_actions_are_for_system_managers_only(reader, action, monkeypatch):
 	# frappe.only_for lets everyone through while frappe.flags.in_test is set.
@@ -69,6 +69,19 @@ def test_settings_actions_are_for_system_managers_only(reader, action, monkeypat
 			action()
 	finally:
 		frappe.set_user("Administrator")
+
+
+def test_the_oauth_return_refuses_a_non_manager_with_the_apps_own_page(reader, monkeypatch):
+	monkeypatch.setattr(OAuthClient, "exchange_code", lambda *a, **k: pytest.fail("no code exchange"))
+	frappe.local.response = frappe._dict()
+	frappe.set_user(reader)
+	try:
+		oauth.callback(code="x", state="y")
+	finally:
+		frappe.set_user("Administrator")
+	assert frappe.local.response.get("type") == "page"
+	assert frappe.local.response.get("http_status_code") == 403
+	frappe.local.response = frappe._dict()
 
 
 def test_state_changing_methods_answer_post_only():

@@ -281,7 +281,7 @@ function cc_field_map_note(frm) {
 	const note = (frm.doc.field_map || []).length
 		? __("In effect: only the rows below ({0}). They replace the defaults: a field not listed here is not synced.", [list])
 		: __("In effect: the defaults ({0}). Adding a row replaces all of them.", [list]);
-	frm.set_df_property("field_map_section", "description", note);
+	frm.get_field("field_map_in_effect").$wrapper.html(`<p class="text-muted">${note}</p>`);
 }
 
 function cc_field_map_key(doc) {
