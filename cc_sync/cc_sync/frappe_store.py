@@ -23,6 +23,7 @@ from frappe.contacts.doctype.contact.contact import get_full_name
 from frappe.utils import cint, get_datetime, get_system_timezone, now_datetime
 
 from cc_sync.cc_sync import frappe_consent
+from cc_sync.cc_sync.column_fit import Column, fit
 from cc_sync.cc_sync.constants import (
 	CONTACT,
 	CONTACT_CC_DELETED,
@@ -178,6 +179,23 @@ def _insert_rows(doctype: str, columns: Sequence[str], rows: Sequence[tuple], si
 		)
 
 
+def _column_specs(doctype: str, meta: Any) -> dict[str, Column]:
+	"""Each column of the DocType's table as the database holds it (type, length), plus Select options."""
+	rows = frappe.db.sql(
+		"""select column_name, data_type, character_maximum_length from information_schema.columns
+		where table_schema = database() and table_name = %s""",
+		f"tab{doctype}",
+	)
+	specs = {}
+	for name, data_type, length in rows:
+		field = meta.get_field(name)
+		options: tuple[str, ...] = ()
+		if field is not None and field.fieldtype == "Select" and field.options:
+			options = tuple(o for o in field.options.split("\n"))
+		specs[name] = Column(str(data_type), int(length) if length else None, options)
+	return specs
+
+
 def _doctype_exists(doctype: str) -> bool:
 	return bool(frappe.db.table_exists(doctype))
 
@@ -253,6 +271,9 @@ class FrappeStore:
 		self._contact_types = {
 			f: (meta.get_field(f).fieldtype if meta.get_field(f) else "Data") for f in columns
 		}
+		self._columns = _column_specs(CONTACT, meta)
+		# Values changed to fit their columns, as (email, reason), until the engine collects them.
+		self._notes: list[tuple[str | None, str]] = []
 		self.has_lead = _doctype_exists(LEAD)
 		self.writes = 0
 
@@ -426,6 +447,25 @@ class FrappeStore:
 		self.writes += len(writes_held)
 		return keys
 
+	def _fitted(self, write: ContactWrite) -> dict[str, Any]:
+		"""The write's field values converted, cut or left out to fit their columns, each change noted."""
+		out: dict[str, Any] = {}
+		for field, value in write.fields.items():
+			if field not in self._contact_types or field in _RESERVED:
+				continue
+			fitted, note, keep = fit(field, value, self._columns.get(field))
+			if note:
+				self._notes.append((write.email, note))
+			if not keep:
+				continue
+			out[field] = to_site(fitted) if isinstance(fitted, datetime) else fitted
+		return out
+
+	def drain_notes(self) -> list[tuple[str | None, str]]:
+		"""What the writes since the last call changed to fit the site's columns, with the reasons."""
+		notes, self._notes = self._notes, []
+		return notes
+
 	def _contact_by_email(self, email: str) -> str | None:
 		row = frappe.db.sql(
 			"""select parent from `tabContact Email` where parenttype = 'Contact' and email_id = %s
@@ -447,7 +487,7 @@ class FrappeStore:
 		link_rows: list[dict[str, Any]] = []
 		lead_ids: dict[str, str] = {}
 		for w in writes:
-			fields = {f: v for f, v in w.fields.items() if f in self._contact_types and f not in _RESERVED}
+			fields = self._fitted(w)
 			local_part = w.email.split("@", 1)[0]
 			first = fields.get("first_name") or local_part
 			fields["first_name"] = first
@@ -549,7 +589,7 @@ class FrappeStore:
 			if row is None:
 				continue
 			values: dict[str, Any] = {}
-			fields = {f: v for f, v in w.fields.items() if f in self._contact_types and f not in _RESERVED}
+			fields = self._fitted(w)
 			values.update(fields)
 			if fields.keys() & {"first_name", "middle_name", "last_name", "company_name"}:
 				merged = {**row, **fields}

@@ -62,6 +62,9 @@ class PageApplier:
 				self.report.plan.extend(_plan_line(w) for w in writes)
 				return writes
 			keys = self.store.apply_contacts(writes, self.managed_groups)
+			# Values the store had to convert, cut or leave out to fit the site's columns.
+			for email, reason in self.store.drain_notes():
+				self.report.warn(email, reason)
 			refused = [i for i, key in enumerate(keys) if key is None]
 			applied.extend(w for i, w in enumerate(writes) if keys[i] is not None)
 			if not refused:

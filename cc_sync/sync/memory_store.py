@@ -454,6 +454,10 @@ class MemoryStore:
 				lead.cc_contact_id = contact.cc_contact_id
 				self._undo.append(lambda lead=lead: setattr(lead, "cc_contact_id", None))
 
+	def drain_notes(self) -> list[tuple[str | None, str]]:
+		# Memory holds any value as given: nothing is ever changed to fit.
+		return []
+
 	# -- consent ---------------------------------------------------------------------------------
 	def pending_optouts(self) -> list[LocalOptOut]:
 		return sorted(self.optouts.values(), key=lambda o: (o.at, o.email, o.group or ""))

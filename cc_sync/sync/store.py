@@ -75,6 +75,11 @@ class SyncStore(Protocol):
 		"""
 		...
 
+	def drain_notes(self) -> list[tuple[str | None, str]]:
+		"""(email, reason) for each value the writes since the last call converted, cut or left out
+		to fit the site's storage; the engine logs them with the run."""
+		...
+
 	# -- consent ---------------------------------------------------------------------------------
 	def pending_optouts(self) -> list[LocalOptOut]:
 		"""Site-side opt-outs (of an address, or of one group) CC has not confirmed yet, oldest first."""
