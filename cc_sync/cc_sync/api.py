@@ -10,6 +10,7 @@ import frappe
 from frappe import _
 from frappe.utils import cint, now_datetime
 
+from cc_sync.cc_sync import record_guard
 from cc_sync.cc_sync.constants import (
 	CONNECTION_CONNECTED,
 	CONNECTION_ERROR,
@@ -160,7 +161,8 @@ def sync_now(stream: str = "all", dry_run: int | str = 0) -> dict[str, Any]:
 def sync_record(doctype: str, name: str) -> dict[str, Any]:
 	"""Sync one Contact or Lead with CC right away and show where the person stands in CC.
 
-	Runs inline (a handful of API calls), so the answer appears on the form at once.
+	Runs inline (a handful of API calls), so the answer appears on the form at once; throttled per user
+	and record and run under the site's sync lock (see `record_guard`).
 	"""
 	if doctype not in RECORD_TRIGGERS:
 		frappe.throw(_("Only Contacts and Leads can be synced one at a time"))
@@ -171,6 +173,13 @@ def sync_record(doctype: str, name: str) -> dict[str, Any]:
 		frappe.throw(_("This {0} has no email address to sync").format(_(doctype)))
 	settings = get_settings()
 	wiring = build(settings)
+	record_guard.check_throttle(doctype, name)
+	record_guard.check_reserve(wiring.budget.used, wiring.budget.limit)
+	with record_guard.run_lock():
+		return _sync_record_locked(doctype, name, email, wiring)
+
+
+def _sync_record_locked(doctype: str, name: str, email: str, wiring: Any) -> dict[str, Any]:
 	run_id = frappe.generate_hash(length=10)
 	log = new_log(
 		"changes", RECORD_TRIGGERS[doctype], dry_run=False, run_id=run_id, reference=f"{doctype} {name}"

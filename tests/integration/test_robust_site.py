@@ -1,0 +1,186 @@
+"""On a real site: CC values fitted to typed columns, and "Sync now" guarded and telling the truth."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+import frappe
+
+from cc_sync.cc_sync import api, record_guard, runner
+from cc_sync.cc_sync.constants import CONTACT, SYNC_LOG
+from cc_sync.constant_contact.ratelimit import DailyBudget
+from cc_sync.sync.fieldmap import FieldRule
+from cc_sync.sync.records import STREAM_CHANGES
+from tests.integration.app_helpers import settings_restored
+from tests.integration.test_frappe_scenarios import addr, make_world
+
+DATE_FIELD = "tier2_anniversary"
+
+
+@pytest.fixture
+def date_field():
+	"""A Date field on Contact, as a site might add for CC's anniversary."""
+	if not frappe.db.exists("Custom Field", {"dt": CONTACT, "fieldname": DATE_FIELD}):
+		frappe.get_doc(
+			{
+				"doctype": "Custom Field",
+				"dt": CONTACT,
+				"fieldname": DATE_FIELD,
+				"label": "Tier2 Anniversary",
+				"fieldtype": "Date",
+				"insert_after": "designation",
+			}
+		).insert(ignore_permissions=True)
+		frappe.db.commit()
+	frappe.clear_cache(doctype=CONTACT)
+	yield DATE_FIELD
+	name = frappe.db.get_value("Custom Field", {"dt": CONTACT, "fieldname": DATE_FIELD})
+	if name:
+		frappe.delete_doc("Custom Field", name, ignore_permissions=True, force=True)
+		frappe.db.commit()
+	frappe.clear_cache(doctype=CONTACT)
+
+
+def test_cc_values_that_do_not_fit_their_columns_are_fitted_and_logged_not_failing_the_page(date_field):
+	from dataclasses import replace
+
+	from cc_sync.sync.engine import SyncEngine
+	from tests.integration.frappe_site import make_store
+
+	w = make_world()
+	w.emu.create_custom_field("Notes", "notes")
+	rules = (
+		FieldRule("first_name", "first_name", "cc"),
+		FieldRule("cf:notes", "designation", "cc"),
+		FieldRule("anniversary", date_field, "cc"),
+	)
+	config = replace(w.engine.config, field_map=rules)
+	store = make_store(site_fields=[r.site_field for r in rules])
+	engine = SyncEngine(w.client, store, config, w.clock)
+	long_note = "n" * 255
+	odd = w.emu.add_contact(addr("fit-odd"), first_name="Odd", custom_fields={"notes": long_note})
+	w.emu.malform(odd, anniversary="next spring")
+	dated = w.emu.add_contact(addr("fit-dated"), first_name="Dated")
+	w.emu.malform(dated, anniversary="11/15/2006")
+	w.emu.add_contact(addr("fit-plain"), first_name="Plain", custom_fields={"notes": "Short"})
+
+	with w.emu.mocked():
+		report = engine.run([STREAM_CHANGES])
+
+	changes = report.streams[STREAM_CHANGES]
+	assert changes.status == "success", changes.error
+	assert changes.created == 3
+	[odd_contact] = w.site.contacts(addr("fit-odd"))
+	assert odd_contact.designation == long_note[:140]
+	assert odd_contact.get(date_field) is None
+	[dated_contact] = w.site.contacts(addr("fit-dated"))
+	assert str(dated_contact.get(date_field)) == "2006-11-15"
+	[plain] = w.site.contacts(addr("fit-plain"))
+	assert plain.designation == "Short"
+	reasons = [n.reason for n in changes.warnings if n.email == addr("fit-odd")]
+	assert any("designation" in r and "255 characters" in r for r in reasons), reasons
+	assert any(date_field in r and "is not a date" in r for r in reasons), reasons
+
+
+# ---------------------------------------------------------------- "Sync now" on one record
+
+
+def _clear_counters() -> None:
+	frappe.cache.delete_keys("cc_sync:sync_now:")
+
+
+@pytest.fixture
+def sync_now(monkeypatch):
+	"""`api.sync_record` against an in-process emulator; the settings are put back afterwards."""
+	w = make_world()
+	wiring = runner.Wiring(engine=w.engine, client=runner.WatchedClient(w.client), budget=DailyBudget())
+	w.engine.client = wiring.client
+	monkeypatch.setattr(api, "build", lambda *a, **k: wiring)
+	_clear_counters()
+	with settings_restored(), w.emu.mocked():
+		yield w, wiring
+	_clear_counters()
+
+
+def _contact(local: str) -> str:
+	doc = frappe.get_doc(
+		{"doctype": CONTACT, "first_name": local, "email_ids": [{"email_id": addr(local), "is_primary": 1}]}
+	).insert(ignore_permissions=True)
+	frappe.db.commit()
+	return doc.name
+
+
+def test_sync_now_is_throttled_per_user_and_record(sync_now):
+	w, _wiring = sync_now
+	w.emu.add_contact(addr("now-once"))
+	contact = _contact("now-once")
+	first = api.sync_record(CONTACT, contact)
+	assert first["cc"]["state"] == "subscribed"
+	calls, logs = w.emu.calls, frappe.db.count(SYNC_LOG)
+	with pytest.raises(frappe.RateLimitExceededError):
+		api.sync_record(CONTACT, contact)
+	frappe.db.rollback()
+	# Refused before anything was spent or logged.
+	assert w.emu.calls == calls
+	assert frappe.db.count(SYNC_LOG) == logs
+
+
+def test_sync_now_has_a_cap_per_user(sync_now, monkeypatch):
+	monkeypatch.setattr(record_guard, "PER_USER_HOUR", (3600, 2))
+	contacts = [_contact(f"now-cap{i}") for i in range(3)]
+	api.sync_record(CONTACT, contacts[0])
+	api.sync_record(CONTACT, contacts[1])
+	with pytest.raises(frappe.RateLimitExceededError):
+		api.sync_record(CONTACT, contacts[2])
+
+
+def test_sync_now_waits_its_turn_behind_a_running_sync(sync_now, monkeypatch):
+	w, _wiring = sync_now
+	monkeypatch.setattr(record_guard, "LOCK_WAIT_SECONDS", 0.2)
+	contact = _contact("now-locked")
+	lock = frappe.cache.lock(frappe.cache.make_key(runner.RUN_LOCK_KEY), timeout=60)
+	assert lock.acquire(blocking_timeout=5)
+	try:
+		calls = w.emu.calls
+		with pytest.raises(frappe.RateLimitExceededError):
+			api.sync_record(CONTACT, contact)
+		assert w.emu.calls == calls
+	finally:
+		lock.release()
+	_clear_counters()
+	assert api.sync_record(CONTACT, contact)["cc"]["state"] == "not in CC"
+
+
+def test_sync_now_leaves_the_days_last_calls_to_the_scheduled_sync(sync_now):
+	w, wiring = sync_now
+	today = datetime.now(timezone.utc).date()
+	wiring.budget = DailyBudget(used=wiring.budget.limit - record_guard.DAILY_RESERVE + 1, day=today)
+	contact = _contact("now-late")
+	calls = w.emu.calls
+	with pytest.raises(frappe.RateLimitExceededError):
+		api.sync_record(CONTACT, contact)
+	assert w.emu.calls == calls
+
+
+@pytest.mark.parametrize(
+	"permission, state",
+	[("pending_confirmation", "pending confirmation"), ("not_set", "not set"), ("temp_hold", "on hold")],
+)
+def test_sync_now_shows_the_real_status_not_subscribed(sync_now, permission, state):
+	w, _wiring = sync_now
+	local = f"now-{permission.replace('_', '-')}"
+	w.emu.add_contact(addr(local), permission=permission)
+	answer = api.sync_record(CONTACT, _contact(local))
+	assert answer["cc"]["state"] == state
+	assert answer["cc"]["sendable"] is False
+	assert answer["cc"]["permission_to_send"] == permission
+
+
+def test_sync_now_calls_an_sms_only_contact_sms_only(sync_now):
+	w, _wiring = sync_now
+	cc_id = w.emu.add_contact(addr("now-sms"))
+	w.emu.malform(cc_id, email_address=None)
+	answer = api.sync_record(CONTACT, _contact("now-sms"))
+	assert answer["cc"]["state"] == "SMS only"
