@@ -26,6 +26,10 @@ from cc_sync.cc_sync.constants import (
 # The cron gate notes each tick here; a scheduler that is on but silent this long is reported.
 GATE_TICK_KEY = "cc_sync:gate_tick"
 GATE_SILENT_MINUTES = 15
+# A sync job that started this recently proves a worker serves the queue; one waiting this long, that none does.
+JOB_STARTED_KEY = "cc_sync:job_started"
+WORKER_SILENT_MINUTES = 30
+WORKER_WAIT_SECONDS = 120
 LOG_ROUTE = "/app/constant-contact-sync-log"
 
 
@@ -51,20 +55,50 @@ def scheduler_problem() -> str | None:
 	return None
 
 
+def note_job_started() -> None:
+	"""Called when a sync job starts on a worker: proof that the queue is served."""
+	frappe.cache.set_value(JOB_STARTED_KEY, now_datetime().isoformat(), expires_in_sec=7 * 24 * 3600)
+
+
 def worker_problem() -> str | None:
-	"""None when at least one background worker listens on the queue the sync runs on."""
+	"""None when a background worker serves the queue the sync runs on.
+
+	A worker registered for the queue settles it. Without one, a sync job that started lately does too
+	(RQ forgets a live worker's registration when Redis restarts under it); a job left waiting, or no
+	job started for a long time, means nobody serves the queue.
+	"""
 	from frappe.utils.background_jobs import get_queue, get_workers
 
 	try:
-		workers = get_workers(get_queue(QUEUE))
+		queue = get_queue(QUEUE)
+		if get_workers(queue):
+			return None
+		waiting = _oldest_waiting_seconds(queue)
 	except Exception:
 		return _("The background job queue (Redis) cannot be reached, so no sync can run.")
-	if workers:
+	started = frappe.cache.get_value(JOB_STARTED_KEY)
+	recent = started and (now_datetime() - get_datetime(started)).total_seconds() < WORKER_SILENT_MINUTES * 60
+	if recent and waiting < WORKER_WAIT_SECONDS:
 		return None
 	return _(
 		"No background worker is running for the '{0}' queue, so queued syncs never start. "
 		"Start one with 'bench worker --queue {0}' (bench start does this for you)."
 	).format(QUEUE)
+
+
+def _oldest_waiting_seconds(queue: Any) -> float:
+	"""How long the oldest job of the queue has been waiting (0 when none waits)."""
+	from datetime import timezone
+
+	jobs = queue.get_jobs(0, 1)
+	if not jobs or not jobs[0].enqueued_at:
+		return 0.0
+	enqueued = jobs[0].enqueued_at
+	if enqueued.tzinfo is None:
+		enqueued = enqueued.replace(tzinfo=timezone.utc)
+	from datetime import datetime
+
+	return (datetime.now(timezone.utc) - enqueued).total_seconds()
 
 
 def _values() -> dict[str, Any]:
