@@ -4,9 +4,14 @@ settings back the way a test found them. Imported only once a site is connected.
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -126,3 +131,55 @@ def save_settings(change: Any) -> Any:
 				raise
 			threading.Event().wait(0.2)
 	return None
+
+
+def _free_port() -> int:
+	with socket.socket() as s:
+		s.bind(("127.0.0.1", 0))
+		return s.getsockname()[1]
+
+
+@contextmanager
+def serve_emulator(*extra: str) -> Iterator[dict[str, str]]:
+	"""The emulator served on a free loopback port (60 contacts, 2 lists); `extra` adds serve options,
+	e.g. `--optout-after empty`. Yields its API and auth bases and client credentials."""
+	port = _free_port()
+	repo = Path(__file__).resolve().parents[2]
+	proc = subprocess.Popen(
+		[
+			*(sys.executable, "-m", "cc_sync.constant_contact.emulator", "serve", "--port", str(port)),
+			*("--contacts", "60", "--lists", "2", "--seed", "7", "--no-rate-limit", "--quiet", *extra),
+		],
+		cwd=repo,
+		stdout=subprocess.PIPE,
+		stderr=subprocess.STDOUT,
+		text=True,
+	)
+	info: dict[str, str] = {}
+	deadline = time.monotonic() + 30
+	while time.monotonic() < deadline and "Account" not in info:
+		line = proc.stdout.readline()
+		if not line:
+			break
+		key, _, value = line.partition(":")
+		info[key.strip()] = value.strip()
+	# The banner is printed just before the socket is bound: wait until it accepts connections.
+	while time.monotonic() < deadline and "Account" in info:
+		try:
+			socket.create_connection(("127.0.0.1", port), timeout=1).close()
+			break
+		except OSError:
+			time.sleep(0.1)
+	else:
+		proc.kill()
+		raise AssertionError(f"the emulator did not start: {info}")
+	try:
+		yield {
+			"api": info["API base"],
+			"auth": info["Auth base"],
+			"id": info["Client id"],
+			"secret": info["Client secret"],
+		}
+	finally:
+		proc.terminate()
+		proc.wait(timeout=10)

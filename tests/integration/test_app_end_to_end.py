@@ -6,11 +6,6 @@ and the Sync Logs it leaves. Skipped with one line when the site's web server is
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -31,60 +26,18 @@ from cc_sync.cc_sync.constants import (
 	TRIGGER_SHELL,
 )
 from cc_sync.cc_sync.settings import WATERMARK_FIELDS, update_settings
-from tests.integration.app_helpers import save_settings, settings_restored
+from tests.integration.app_helpers import save_settings, serve_emulator, settings_restored
 
 SITE_URL = os.environ.get("CC_SYNC_SITE_URL", "http://127.0.0.1:8000")
 ADMIN_PASSWORD = os.environ.get("CC_SYNC_ADMIN_PASSWORD", "admin")
 GROUP = "tier2 CC newsletter"
 
 
-def _free_port() -> int:
-	with socket.socket() as s:
-		s.bind(("127.0.0.1", 0))
-		return s.getsockname()[1]
-
-
 @pytest.fixture
 def emulator():
 	"""`python -m cc_sync.constant_contact.emulator serve` on a free loopback port."""
-	port = _free_port()
-	repo = Path(__file__).resolve().parents[2]
-	proc = subprocess.Popen(
-		[
-			*(sys.executable, "-m", "cc_sync.constant_contact.emulator", "serve", "--port", str(port)),
-			*("--contacts", "60", "--lists", "2", "--seed", "7", "--no-rate-limit", "--quiet"),
-		],
-		cwd=repo,
-		stdout=subprocess.PIPE,
-		stderr=subprocess.STDOUT,
-		text=True,
-	)
-	info = {}
-	deadline = time.monotonic() + 30
-	while time.monotonic() < deadline and "Account" not in info:
-		line = proc.stdout.readline()
-		if not line:
-			break
-		key, _, value = line.partition(":")
-		info[key.strip()] = value.strip()
-	# The banner is printed just before the socket is bound: wait until it accepts connections.
-	while time.monotonic() < deadline and "Account" in info:
-		try:
-			socket.create_connection(("127.0.0.1", port), timeout=1).close()
-			break
-		except OSError:
-			time.sleep(0.1)
-	else:
-		proc.kill()
-		pytest.fail(f"the emulator did not start: {info}")
-	yield {
-		"api": info["API base"],
-		"auth": info["Auth base"],
-		"id": info["Client id"],
-		"secret": info["Client secret"],
-	}
-	proc.terminate()
-	proc.wait(timeout=10)
+	with serve_emulator() as info:
+		yield info
 
 
 @pytest.fixture
