@@ -83,6 +83,7 @@ def ensure_test_setup() -> str:
 
 
 # Rows a test may create, by DocType; whatever a test adds to these is removed after it, by name.
+SYNC_STATE = "sync_state"
 TRACKED = (CONTACT, LEAD, EMAIL_GROUP_MEMBER, EMAIL_UNSUBSCRIBE, OPT_OUT, IMPORT, EMAIL_GROUP)
 
 
@@ -101,6 +102,9 @@ def begin_test() -> SiteState:
 		value = frappe.db.get_single_value(SETTINGS, fieldname, cache=False)
 		state.watermarks[fieldname] = value if value and value.year > 1 else None
 		frappe.db.set_single_value(SETTINGS, fieldname, None, update_modified=False)
+	# The streams' own state (the opt-out self-check) starts empty too, and is put back afterwards.
+	state.watermarks[SYNC_STATE] = frappe.db.get_single_value(SETTINGS, SYNC_STATE, cache=False)
+	frappe.db.set_single_value(SETTINGS, SYNC_STATE, None, update_modified=False)
 	frappe.db.commit()
 	return state
 
