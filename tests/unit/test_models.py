@@ -1,6 +1,5 @@
 """Parsing of CC payloads: tolerant of what CC omits, adds or garbles, and fast enough for bulk pulls."""
 
-import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -254,15 +253,13 @@ def test_token_set_turns_expires_in_into_an_instant():
 	assert TokenSet.model_validate(t.model_dump(mode="json")) == t
 
 
-def test_bulk_parse_speed_well_over_ten_thousand_per_second():
+def test_full_pages_parse_whole():
+	"""Speed is a figure of `benchmarks.bench_client_paging`, not an assertion: a shared machine's load
+	would make a timed test fail at random."""
 	body = {
 		"contacts": [full_contact(i) for i in range(500)],
 		"_links": {"next": {"href": "/v3/contacts?cursor=x"}},
 	}
-	start = time.perf_counter()
-	n = 0
-	for _ in range(200):
-		n += len(ContactPage.model_validate(body).contacts)
-	elapsed = time.perf_counter() - start
-	assert n == 100_000
-	assert n / elapsed > 10_000, f"{n / elapsed:.0f} contacts/s"
+	page = ContactPage.model_validate(body)
+	assert len(page.contacts) == 500 and page.next_href == "/v3/contacts?cursor=x"
+	assert not page.problems
