@@ -184,3 +184,94 @@ def test_sync_now_calls_an_sms_only_contact_sms_only(sync_now):
 	w.emu.malform(cc_id, email_address=None)
 	answer = api.sync_record(CONTACT, _contact("now-sms"))
 	assert answer["cc"]["state"] == "SMS only"
+
+
+# ---------------------------------------------------------------- whole runs through the runner
+
+
+@pytest.fixture
+def job(monkeypatch):
+	"""`runner.run_job` against an in-process emulator, starting Connected; settings put back after."""
+	from cc_sync.cc_sync.settings import update_settings
+
+	w = make_world()
+
+	def build(settings, on_progress=None):
+		wiring = runner.Wiring(
+			engine=w.engine, client=runner.WatchedClient(w.client, on_progress), budget=DailyBudget()
+		)
+		w.engine.client = wiring.client
+		return wiring
+
+	monkeypatch.setattr(runner, "build", build)
+	with settings_restored(), w.emu.mocked():
+		update_settings({"connection_status": "Connected", "last_error": None}, commit=True)
+		yield w
+
+
+def _items(log_name: str) -> list:
+	return frappe.get_all(
+		"Constant Contact Sync Log Item", filters={"parent": log_name}, fields=["kind", "email", "reason"]
+	)
+
+
+def test_an_unreadable_cc_record_is_logged_and_every_other_opt_out_applied(job):
+	from cc_sync.cc_sync.constants import TRIGGER_SHELL
+
+	w = job
+	plain = w.emu.add_contact(addr("rd-plain"), list_ids=[w.list_id])
+	odd = w.emu.add_contact(addr("rd-odd"), list_ids=[w.list_id])
+	partial = w.emu.add_contact(addr("rd-partial"), list_ids=[w.list_id])
+	w.clock.advance(60)
+	for cc_id in (plain, odd, partial):
+		w.emu.unsubscribe(cc_id)
+	w.emu.malform(odd, email_address=addr("rd-odd"))
+	w.emu.malform(partial, street_addresses=[None], notes="called")
+
+	result = runner.run_job("optouts", TRIGGER_SHELL)
+
+	assert result.status == "Success", result
+	assert w.site.contacts(addr("rd-plain"))[0].unsubscribed
+	assert w.site.contacts(addr("rd-partial"))[0].unsubscribed
+	items = _items(result.logs[0])
+	[skip] = [i for i in items if i.kind == "Skip" and i.email == addr("rd-odd")]
+	assert "cannot be read" in skip.reason and "Raw:" in skip.reason
+	assert any(i.kind == "Warning" and i.email == addr("rd-partial") for i in items)
+
+
+def test_a_throttled_token_endpoint_never_reads_as_a_broken_connection(job):
+	from datetime import timedelta
+
+	import requests
+
+	from cc_sync.cc_sync.constants import SETTINGS, TRIGGER_SHELL
+	from cc_sync.constant_contact.auth import OAuthClient, OAuthTokenProvider
+	from cc_sync.constant_contact.client import ConstantContactClient
+	from cc_sync.constant_contact.models import TokenSet
+
+	class ThrottledTokenEndpoint:
+		def post(self, url, **kwargs):
+			resp = requests.Response()
+			resp.status_code = 429
+			resp._content = b'{"error_key":"throttled","error_message":"Too Many Requests"}'
+			return resp
+
+	w = job
+	oauth = OAuthClient(
+		"id", "secret", "https://site.example/cb", session=ThrottledTokenEndpoint(), clock=w.clock
+	)
+	expiring = TokenSet(
+		access_token="old", refresh_token="r", expires_at=w.clock.now() + timedelta(seconds=30)
+	)
+	provider = OAuthTokenProvider(oauth, expiring, lambda t: None, clock=w.clock)
+	w.client.__dict__.update(
+		ConstantContactClient(provider, clock=w.clock, base_url=w.client.base_url).__dict__
+	)
+
+	result = runner.run_job("optouts", TRIGGER_SHELL)
+
+	assert result.status in ("Failed", "Partial")
+	log = frappe.get_doc(SYNC_LOG, result.logs[0])
+	assert "Throttled" in (log.error or "") and "needs attention" not in (log.error or "")
+	frappe.clear_document_cache(SETTINGS, SETTINGS)
+	assert frappe.db.get_single_value(SETTINGS, "connection_status") == "Connected"
