@@ -1,0 +1,367 @@
+"""The Frappe store as the site grows: the old row names and the time-ordered ones, side by side.
+
+    cd frappe-bench/sites
+    ../env/bin/python ../apps/cc_sync/benchmarks/bench_frappe_scale.py --site SITE \\
+        [--sizes 0,100000,250000,1000000] [--batch 10000] [--first-pulls 10000,100000] [--keep]
+
+Parts, each printing figures (nothing is asserted):
+
+1. first pull of 10k and 100k contacts into the site, end to end (in-process emulator on a fake clock,
+   so no rate-limit sleeps) and the site's part alone; then an unchanged re-pull (SQL writes counted)
+   and an incremental mix (edits, opt-outs, deletes, new contacts: 1 % of the account);
+2. 10k-contact batches applied into a site already holding each of `--sizes` contacts, with each
+   naming scheme in turn (old, new, new, old), with MariaDB's buffer-pool disk reads per batch.
+
+The site is filled to each size straight in SQL, the way the old code named rows (`Ada Lang-17`
+Contacts, random 10-hex child and member names), which is what a site that synced before holds; the
+fill inserts in name order so it takes minutes, not hours. Everything the run created is deleted
+afterwards unless `--keep` (then a later run, for example after restarting MariaDB with another
+buffer pool, reuses the fill).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+if __package__ in (None, ""):
+	sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cc_sync.constant_contact.auth import StaticTokenProvider
+from cc_sync.constant_contact.client import ConstantContactClient
+from cc_sync.constant_contact.clock import FakeClock
+from cc_sync.constant_contact.emulator import ConstantContactEmulator, generate_account
+from cc_sync.constant_contact.emulator.generator import FIRST, LAST
+from cc_sync.sync.config import ListMapping, SyncConfig
+from cc_sync.sync.engine import SyncEngine
+from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS
+
+DOMAIN = "ccbench.test"
+FILL_DOMAIN = f"fill.{DOMAIN}"
+GROUPS = ("CC Bench List 1", "CC Bench List 2", "CC Bench List 3")
+FILL_CHUNK = 250_000
+# Batches of this run get addresses of their own, so a run on a kept fill creates what it measures.
+RUN = f"{int(time.time()):x}"
+
+
+def connect(site: str, sites_path: str | None):
+	import frappe
+
+	frappe.init(site=site, sites_path=sites_path or os.getcwd())
+	frappe.connect()
+	frappe.set_user("Administrator")
+	return frappe
+
+
+def status(frappe, *names: str) -> dict[str, int]:
+	rows = frappe.db.sql("show global status where Variable_name in %(n)s", {"n": names}, as_list=True)
+	return {name: int(value) for name, value in rows}
+
+
+def load() -> str:
+	one, five, _ = os.getloadavg()
+	return f"load {one:.1f}/{five:.1f}"
+
+
+class TimedStore:
+	"""Times every store method the engine calls: the site's share of a run."""
+
+	def __init__(self, store) -> None:
+		self._store = store
+		self.seconds = 0.0
+
+	def __getattr__(self, name):
+		attr = getattr(self._store, name)
+		if not callable(attr):
+			return attr
+
+		def timed(*args, **kwargs):
+			t0 = time.perf_counter()
+			try:
+				return attr(*args, **kwargs)
+			finally:
+				self.seconds += time.perf_counter() - t0
+
+		return timed
+
+
+def make_store(scheme: str):
+	from cc_sync.cc_sync.frappe_store import FrappeStore
+
+	if scheme == "old":
+		from benchmarks.legacy_naming import LegacyNamingStore
+
+		return LegacyNamingStore()
+	return FrappeStore()
+
+
+def emulator(contacts: int, seed: int, domain: str):
+	clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
+	emu = ConstantContactEmulator(clock, rate_limit=None, daily_quota=None)
+	generate_account(emu, contacts=contacts, lists=len(GROUPS), custom_fields=0, seed=seed, domain=domain)
+	access, _ = emu.issue_tokens()
+	emu.auth.access_token_ttl = 10**9
+	client = ConstantContactClient(StaticTokenProvider(access), clock=clock, rng=random.Random(seed))
+	config = SyncConfig(
+		list_mappings=tuple(
+			ListMapping(lid, g, "pull") for lid, g in zip(emu.list_ids(), GROUPS, strict=True)
+		)
+	)
+	return emu, client, clock, config
+
+
+def reset_watermarks(frappe) -> None:
+	from cc_sync.cc_sync.constants import SETTINGS
+
+	for stream in (STREAM_CHANGES, STREAM_OPTOUTS, STREAM_DELETES):
+		frappe.db.set_single_value(SETTINGS, f"{stream}_watermark", None, update_modified=False)
+	frappe.db.set_single_value(SETTINGS, "deleted_count", 0, update_modified=False)
+	frappe.db.set_single_value(SETTINGS, "resume_points", None, update_modified=False)
+	frappe.db.commit()
+
+
+def run_streams(frappe, engine, emu, streams) -> tuple[object, float]:
+	with emu.mocked():
+		t0 = time.perf_counter()
+		report = engine.run(streams)
+		seconds = time.perf_counter() - t0
+	frappe.db.commit()
+	for name, stream in report.streams.items():
+		if stream.status == "failed":
+			raise RuntimeError(f"{name} failed: {stream.error}\n{stream.traceback}")
+	return report, seconds
+
+
+def held(frappe) -> int:
+	return frappe.db.sql("select count(*) from `tabContact`")[0][0]
+
+
+# -- part 1: first pull, re-pull, incremental mix ------------------------------------------------------
+def first_pull(frappe, contacts: int, scheme: str, mix: bool) -> None:
+	domain = f"p{contacts}{scheme}.{DOMAIN}"
+	emu, client, clock, config = emulator(contacts, seed=11, domain=domain)
+	reset_watermarks(frappe)
+	store = TimedStore(make_store(scheme))
+	engine = SyncEngine(client, store, config, clock)
+	clock.advance(60)
+	before = status(frappe, "Innodb_buffer_pool_reads", "Com_insert", "Com_update", "Com_delete")
+	report, seconds = run_streams(frappe, engine, emu, [STREAM_CHANGES])
+	after = status(frappe, "Innodb_buffer_pool_reads", "Com_insert", "Com_update", "Com_delete")
+	changes = report.streams[STREAM_CHANGES]
+	print(
+		f"  first pull {contacts:>7,} [{scheme}]: {changes.fetched / seconds:6,.0f}/s end to end, "
+		f"{changes.fetched / store.seconds:6,.0f}/s site ({store.seconds:.1f} s); "
+		f"pool disk reads {after['Innodb_buffer_pool_reads'] - before['Innodb_buffer_pool_reads']:,}; {load()}"
+	)
+	if not mix:
+		return
+	clock.advance(900)
+	reset_watermarks(frappe)
+	store.seconds = 0.0
+	before = status(frappe, "Com_insert", "Com_update", "Com_delete", "Com_replace")
+	report, seconds = run_streams(frappe, engine, emu, [STREAM_CHANGES])
+	after = status(frappe, "Com_insert", "Com_update", "Com_delete", "Com_replace")
+	writes = sum(after.values()) - sum(before.values())
+	print(
+		f"  re-pull of the same {contacts:,}, unchanged: {contacts / seconds:,.0f}/s end to end, "
+		f"site {store.seconds:.1f} s; SQL writes {writes} (the watermark's own included)"
+	)
+	# Incremental mix: 1 % of the account, the streams a scheduled run reads.
+	rng = random.Random(5)
+	ids = [c["contact_id"] for c in emu.contacts if not c.get("deleted_at")]
+	picks = rng.sample(ids, contacts // 100)
+	quarter = len(picks) // 4
+	clock.advance(60)
+	for cc_id in picks[:quarter]:
+		emu.edit_contact(cc_id, first_name="Changed")
+	for cc_id in picks[quarter : 2 * quarter]:
+		emu.unsubscribe(cc_id)
+	for cc_id in picks[2 * quarter : 3 * quarter]:
+		emu.delete_contact(cc_id)
+	for i in range(quarter):
+		emu.add_contact(f"new{i}@{domain}", first_name="New", list_ids=[emu.list_ids()[0]])
+	clock.advance(900)
+	store.seconds = 0.0
+	report, seconds = run_streams(frappe, engine, emu, [STREAM_OPTOUTS, STREAM_DELETES, STREAM_CHANGES])
+	calls = ", ".join(f"{n} {s.api_calls}" for n, s in report.streams.items())
+	counts = report.totals()
+	print(
+		f"  incremental run after {len(picks):,} edits/opt-outs/deletes/new: {seconds:.1f} s end to end, "
+		f"site {store.seconds:.1f} s; calls: {calls}; created {counts['created']}, updated {counts['updated']}, "
+		f"unsubscribed {counts['unsubscribed']}, deleted {counts['deleted']}"
+	)
+
+
+# -- part 2: batches into a growing site ------------------------------------------------------------
+def fill(frappe, start: int, stop: int) -> None:
+	"""Contacts `start`..`stop - 1` of the fill, named as the old code named them, in name order."""
+	from cc_sync.cc_sync.constants import (
+		CONTACT_CC_DELETED,
+		CONTACT_CC_EMAIL_UPDATED_AT,
+		CONTACT_CC_ID,
+		CONTACT_CC_PERMISSION,
+		CONTACT_CC_UPDATED_AT,
+		CONTACT_LAST_SYNCED,
+	)
+
+	bases = len(FIRST) * len(LAST)
+	firsts = ", ".join(frappe.db.escape(f) for f in FIRST)
+	lasts = ", ".join(frappe.db.escape(v) for v in LAST)
+	now = frappe.utils.now()
+	for lo in range(start, stop, FILL_CHUNK):
+		hi = min(stop, lo + FILL_CHUNK) - 1
+		# Numbered past every `Base-N` already held (batches named the old way took some), never plain.
+		taken = frappe.db.sql(
+			"""select coalesce(max(cast(substring_index(name, '-', -1) as unsigned)), 0)
+			from `tabContact` where name like '% %-%'"""
+		)[0][0]
+		source = f"""(select seq, elt(1 + mod(seq, {len(FIRST)}), {firsts}) as first,
+			elt(1 + mod(seq, {bases}) div {len(FIRST)}, {lasts}) as last,
+			{int(taken) + 1} + (seq - {lo}) div {bases} as n
+			from seq_{lo}_to_{hi}) s"""
+		email = f"concat(lower(first), '.', lower(last), seq, '@{FILL_DOMAIN}')"
+		base = "concat(first, ' ', last)"
+		name = f"if(n = 0, {base}, concat({base}, '-', n))"
+		common = f"'{now}', '{now}', 'Administrator', 'Administrator', 0"
+		frappe.db.sql(
+			f"""insert into `tabContact` (name, creation, modified, owner, modified_by, docstatus,
+			first_name, last_name, full_name, email_id, status, unsubscribed, `{CONTACT_CC_ID}`,
+			`{CONTACT_CC_PERMISSION}`, `{CONTACT_CC_UPDATED_AT}`, `{CONTACT_CC_EMAIL_UPDATED_AT}`,
+			`{CONTACT_LAST_SYNCED}`, `{CONTACT_CC_DELETED}`)
+			select {name}, {common}, first, last, {base}, {email}, 'Passive', 0,
+			insert(insert(insert(insert(md5(concat('cc', seq)), 9, 0, '-'), 14, 0, '-'), 19, 0, '-'), 24, 0, '-'),
+			'implicit', '{now}', '{now}', '{now}', 0 from {source} order by 1"""
+		)
+		frappe.db.sql(
+			f"""insert into `tabContact Email` (name, creation, modified, owner, modified_by, docstatus,
+			parent, parenttype, parentfield, idx, email_id, is_primary)
+			select substr(md5(concat('e', seq)), 1, 10), {common}, {name}, 'Contact', 'email_ids', 1,
+			{email}, 1 from {source} order by 1"""
+		)
+		frappe.db.sql(
+			f"""insert into `tabEmail Group Member` (name, creation, modified, owner, modified_by, docstatus,
+			email_group, email, unsubscribed)
+			select substr(md5(concat('g', seq, '-', g.grp)), 1, 10), {common},
+			elt(g.grp, %s, %s, %s), {email}, 0 from {source}
+			join (select 1 as grp union all select 2) g on g.grp = 1 or mod(seq, 4) = 0 order by 1""",
+			GROUPS[:3],
+		)
+		frappe.db.commit()
+
+
+def batch(frappe, scheme: str, number: int, size: int) -> str:
+	emu, client, clock, config = emulator(size, seed=100 + number, domain=f"b{number}-{RUN}.{DOMAIN}")
+	reset_watermarks(frappe)
+	store = TimedStore(make_store(scheme))
+	engine = SyncEngine(client, store, config, clock)
+	clock.advance(60)
+	before = status(frappe, "Innodb_buffer_pool_reads", "Innodb_data_written")
+	report, seconds = run_streams(frappe, engine, emu, [STREAM_CHANGES])
+	after = status(frappe, "Innodb_buffer_pool_reads", "Innodb_data_written")
+	changes = report.streams[STREAM_CHANGES]
+	naming = getattr(getattr(store._store, "namer", None), "seconds", None)
+	lookup = f", name lookups {naming:.2f} s" if naming is not None else ""
+	return (
+		f"[{scheme}] {changes.created / store.seconds:6,.0f}/s site ({store.seconds:5.2f} s{lookup}), "
+		f"{changes.fetched / seconds:6,.0f}/s end to end; pool disk reads "
+		f"{after['Innodb_buffer_pool_reads'] - before['Innodb_buffer_pool_reads']:>6,}, written "
+		f"{(after['Innodb_data_written'] - before['Innodb_data_written']) / 2**20:5.0f} MiB; {load()}"
+	)
+
+
+def table_sizes(frappe) -> str:
+	rows = frappe.db.sql(
+		"""select sum(data_length + index_length) from information_schema.tables
+		where table_schema = database() and table_name in
+		('tabContact', 'tabContact Email', 'tabEmail Group Member', 'tabDynamic Link')"""
+	)
+	return f"{(rows[0][0] or 0) / 2**20:,.0f} MiB"
+
+
+def cleanup(frappe, domain: str = DOMAIN) -> None:
+	"""Delete the contacts (and their rows) whose address ends in `domain`."""
+	like = f"%{domain}"
+	for _ in range(1000):
+		names = frappe.db.sql_list("select name from `tabContact` where email_id like %s limit 20000", like)
+		if not names:
+			break
+		for table in ("Contact Email", "Dynamic Link"):
+			frappe.db.sql(f"delete from `tab{table}` where parent in %(n)s", {"n": tuple(names)})
+		frappe.db.sql("delete from `tabContact` where name in %(n)s", {"n": tuple(names)})
+		frappe.db.commit()
+	frappe.db.sql("delete from `tabEmail Group Member` where email like %s", like)
+	frappe.db.sql("delete from `tabConstant Contact Opt Out` where email like %s", like)
+	frappe.db.commit()
+
+
+def ensure_groups(frappe) -> None:
+	for group in GROUPS:
+		if not frappe.db.exists("Email Group", group):
+			frappe.get_doc({"doctype": "Email Group", "title": group}).insert(ignore_permissions=True)
+	frappe.db.commit()
+
+
+def main() -> None:
+	parser = argparse.ArgumentParser()
+	parser.add_argument("--site", default=os.environ.get("CC_SYNC_SITE"))
+	parser.add_argument("--sites-path")
+	parser.add_argument("--sizes", default="0,100000,250000,1000000")
+	parser.add_argument("--batch", type=int, default=10_000)
+	parser.add_argument("--first-pulls", default="10000,100000")
+	parser.add_argument("--schemes", default="old,new")
+	parser.add_argument("--keep", action="store_true", help="keep the fill for a later run")
+	args = parser.parse_args()
+	if not args.site:
+		parser.error("name the site: --site or CC_SYNC_SITE")
+	frappe = connect(args.site, args.sites_path)
+	schemes = args.schemes.split(",")
+	pool = frappe.db.sql("select @@innodb_buffer_pool_size")[0][0]
+	print(f"MariaDB {frappe.db.sql('select version()')[0][0]}, buffer pool {pool / 2**20:,.0f} MiB; {load()}")
+	ensure_groups(frappe)
+	try:
+		pulls = [int(n) for n in args.first_pulls.split(",") if n]
+		if pulls:
+			print(
+				"first pull into a site without these contacts, then (new names) re-pull and incremental mix:"
+			)
+		for contacts in pulls:
+			for scheme in schemes:
+				first_pull(frappe, contacts, scheme, mix=scheme == "new" and contacts == max(pulls))
+				cleanup(frappe, f"p{contacts}{scheme}.{DOMAIN}")
+		filled = frappe.db.sql(
+			"select count(*) from `tabContact` where email_id like %s", f"%@{FILL_DOMAIN}"
+		)[0][0]
+		number = 0
+		sizes = [int(n) for n in args.sizes.split(",") if n]
+		if sizes:
+			print(
+				f"{args.batch:,}-contact batches into a site holding N contacts (filled with old-style names):"
+			)
+		for size in sizes:
+			if size > filled:
+				t0 = time.perf_counter()
+				fill(frappe, filled, size)
+				print(f"  (filled {filled:,} → {size:,} in {time.perf_counter() - t0:.0f} s)")
+				filled = size
+			print(
+				f"  contact tables (Contact, Contact Email, Email Group Member, Dynamic Link): {table_sizes(frappe)}"
+			)
+			order = schemes + schemes[::-1]
+			for scheme in order:
+				number += 1
+				line = batch(frappe, scheme, number, args.batch)
+				print(f"  N = {held(frappe) - args.batch:>9,} {line}")
+	finally:
+		if not args.keep:
+			cleanup(frappe)
+		reset_watermarks(frappe)
+		frappe.destroy()
+
+
+if __name__ == "__main__":
+	main()
