@@ -232,69 +232,85 @@ def lift(email: str, now: datetime, lead_email_field: str = "email_id") -> None:
 		)
 
 
-def write_rows(email: str, rows: dict[str, MemberRow | None], now: datetime) -> dict[str, int]:
-	"""Write member rows as stated (None removes one); returns the change in rows per group."""
-	if not rows:
+def write_rows(items: Sequence[tuple[str, dict[str, MemberRow | None]]], now: datetime) -> dict[str, int]:
+	"""Write member rows as stated (None removes one), for a page of addresses at once: one lookup, one
+	batched insert; returns the change in rows per group. An address stated twice is applied in order."""
+	items = [(email, rows) for email, rows in items if rows]
+	if not items:
 		return {}
 	user = frappe.session.user
-	existing = {
-		r.email_group: r
-		for r in frappe.db.sql(
-			f"select name, email_group, unsubscribed from `tab{EMAIL_GROUP_MEMBER}` where email = %s",
-			email,
-			as_dict=True,
+	existing: dict[tuple[str, str], Any] = {
+		(normalise_email(r.email), r.email_group): r
+		for r in _select_in(
+			f"""select name, email, email_group, unsubscribed from `tab{EMAIL_GROUP_MEMBER}`
+			where email in %(values)s""",
+			{email for email, _ in items},
 		)
 	}
 	from cc_sync.cc_sync.frappe_store import _base_columns, _insert_named
 
 	delta: dict[str, int] = {}
-	inserts: list[dict[str, Any]] = []
-	for group, row in rows.items():
-		current = existing.get(group)
-		if row is None:
-			if current is not None:
-				frappe.db.sql(f"delete from `tab{EMAIL_GROUP_MEMBER}` where name = %s", current.name)
-				delta[group] = delta.get(group, 0) - 1
-			continue
-		at = _site(row.at) if row.at else now
-		if current is None:
-			inserts.append(
-				{
+	inserts: dict[tuple[str, str], dict[str, Any]] = {}
+	deletes: list[str] = []
+	rejoined: set[tuple[str, str]] = set()
+	for email, rows in items:
+		for group, row in rows.items():
+			key = (email, group)
+			current = existing.get(key)
+			pending = inserts.get(key)
+			if row is None:
+				if pending is not None:
+					inserts.pop(key)
+					delta[group] = delta.get(group, 0) - 1
+				elif current is not None:
+					deletes.append(current.name)
+					existing.pop(key)
+					delta[group] = delta.get(group, 0) - 1
+				continue
+			at = _site(row.at) if row.at else now
+			if pending is not None:
+				pending.update(modified=at, unsubscribed=1 if row.unsubscribed else 0)
+			elif current is None:
+				inserts[key] = {
 					**_base_columns(now),
 					"modified": at,
 					"email_group": group,
 					"email": email,
 					"unsubscribed": 1 if row.unsubscribed else 0,
 				}
-			)
-			delta[group] = delta.get(group, 0) + 1
-		elif bool(current.unsubscribed) != row.unsubscribed:
-			frappe.db.sql(
-				f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = %s, modified = %s, modified_by = %s
-				where name = %s""",
-				(1 if row.unsubscribed else 0, at, user, current.name),
-			)
-		if not row.unsubscribed:
-			# Rejoined: a pending leave of this group has nothing left to tell CC.
-			frappe.db.sql(
-				f"delete from `tab{OPT_OUT}` where email = %s and email_group = %s and status = %s",
-				(email, group, OPTOUT_PENDING),
-			)
-	_insert_named(EMAIL_GROUP_MEMBER, inserts)
+				delta[group] = delta.get(group, 0) + 1
+			elif bool(current.unsubscribed) != row.unsubscribed:
+				frappe.db.sql(
+					f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = %s, modified = %s, modified_by = %s
+					where name = %s""",
+					(1 if row.unsubscribed else 0, at, user, current.name),
+				)
+				current.unsubscribed = 1 if row.unsubscribed else 0
+			if not row.unsubscribed:
+				rejoined.add(key)
+	for chunk in _slices(deletes):
+		frappe.db.sql(f"delete from `tab{EMAIL_GROUP_MEMBER}` where name in %(values)s", {"values": chunk})
+	if rejoined:
+		# Rejoined: a pending leave of this group has nothing left to tell CC.
+		for row in _select_in(
+			f"select name, email, email_group from `tab{OPT_OUT}` where status = %(pending)s and email in %(values)s",
+			{email for email, _ in rejoined},
+			pending=OPTOUT_PENDING,
+		):
+			if (normalise_email(row.email), row.email_group) in rejoined:
+				frappe.db.sql(f"delete from `tab{OPT_OUT}` where name = %s", row.name)
+	_insert_named(EMAIL_GROUP_MEMBER, list(inserts.values()))
 	return delta
 
 
 def apply_consent(writes: Sequence[ContactWrite], now: datetime, lead_email_field: str) -> dict[str, int]:
 	"""The consent part of applied writes: address opt-outs, lifts, and member rows."""
-	delta: dict[str, int] = {}
 	for w in writes:
 		if w.opted_out:
 			opt_out_everywhere(w.email, w.opted_out_at, w.cc_clock, now, lead_email_field)
 		elif w.lift_optout:
 			lift(w.email, now, lead_email_field)
-		for group, change in write_rows(w.email, w.rows, now).items():
-			delta[group] = delta.get(group, 0) + change
-	return delta
+	return write_rows([(w.email, w.rows) for w in writes if w.rows], now)
 
 
 # -- the opt-out queue ---------------------------------------------------------------------------
