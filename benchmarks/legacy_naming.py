@@ -16,8 +16,9 @@ from typing import Any
 import frappe
 from frappe.contacts.doctype.contact.contact import get_full_name
 
+from cc_sync.cc_sync import frappe_store
 from cc_sync.cc_sync.constants import CONTACT
-from cc_sync.cc_sync.frappe_store import FrappeStore, _slices
+from cc_sync.cc_sync.frappe_store import _slices
 
 NAME_MAX = 120
 
@@ -88,14 +89,23 @@ def _like_prefix(value: str) -> str:
 	return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class LegacyNamingStore(FrappeStore):
-	"""The Frappe store with the old names: person-named Contacts, random 10-hex names for the rest."""
+class LegacyNaming:
+	"""While active, the Frappe store names rows the old way: person-named Contacts (numbered `-N`, one
+	`Base-%` lookup per name per run), random 10-hex names for every other row."""
 
-	def __init__(self, *args: Any, **kwargs: Any) -> None:
-		super().__init__(*args, **kwargs)
+	def __init__(self) -> None:
 		self.namer = ContactNamer()
+		self._saved = None
 
-	def _row_names(self, doctype: str, rows: Sequence[dict[str, Any]], writer: int) -> list[str]:
+	def names(self, doctype: str, rows: Sequence[dict[str, Any]], writer: int) -> list[str]:
 		if doctype == CONTACT:
 			return self.namer.names([base_name(row) for row in rows])
 		return [frappe.generate_hash(length=10) for _ in rows]
+
+	def __enter__(self) -> LegacyNaming:
+		self._saved = frappe_store.row_names
+		frappe_store.row_names = self.names
+		return self
+
+	def __exit__(self, *exc: Any) -> None:
+		frappe_store.row_names = self._saved

@@ -13,7 +13,7 @@ timezone, as every Frappe Datetime field does. Conversion happens at this bounda
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -205,16 +205,12 @@ def _connection_id() -> int:
 	return int(frappe.db.sql("select connection_id()")[0][0])
 
 
-def _time_ordered_names(doctype: str, rows: Sequence[dict[str, Any]], writer: int) -> list[str]:
+def row_names(doctype: str, rows: Sequence[dict[str, Any]], writer: int) -> list[str]:
+	"""Names for new rows of `doctype` (the scale benchmark swaps in the old scheme to compare)."""
 	return NAMES.take(len(rows), writer)
 
 
-def _insert_named(
-	doctype: str,
-	rows: list[dict[str, Any]],
-	blank: dict[str, Any] | None = None,
-	names: Callable[[str, Sequence[dict[str, Any]], int], list[str]] = _time_ordered_names,
-) -> None:
+def _insert_named(doctype: str, rows: list[dict[str, Any]], blank: dict[str, Any] | None = None) -> None:
 	"""Insert `rows` under new names, set on each row (see naming.py: unique, increasing, so each insert
 	appends to the table instead of landing on a random page). Should a name be taken anyway, by a row
 	some other code named, the insert is undone and tried again under fresh names."""
@@ -223,7 +219,7 @@ def _insert_named(
 	blank = blank or {}
 	writer = _connection_id()
 	for attempt in range(NAME_RETRIES + 1):
-		for row, name in zip(rows, names(doctype, rows, writer), strict=True):
+		for row, name in zip(rows, row_names(doctype, rows, writer), strict=True):
 			row["name"] = name
 		columns = list(dict.fromkeys(c for row in rows for c in row))
 		values = [tuple(row.get(c, blank.get(c)) for c in columns) for row in rows]
@@ -546,11 +542,6 @@ class FrappeStore:
 		self._set_lead_cc_ids(lead_ids)
 		return names
 
-	def _row_names(self, doctype: str, rows: Sequence[dict[str, Any]], writer: int) -> list[str]:
-		"""Names for new rows of `doctype` (a subclass may name them otherwise, as the benchmark does to
-		compare schemes)."""
-		return _time_ordered_names(doctype, rows, writer)
-
 	def _bulk_insert(self, doctype: str, rows: list[dict[str, Any]]) -> None:
 		"""Insert new rows under names of their own (set on each row)."""
 		if not rows:
@@ -558,7 +549,7 @@ class FrappeStore:
 		types = self._contact_types if doctype == CONTACT else {}
 		columns = dict.fromkeys(c for row in rows for c in row)
 		blank = {c: (0 if types.get(c) in _NUMERIC else None) for c in columns}
-		_insert_named(doctype, rows, blank, self._row_names)
+		_insert_named(doctype, rows, blank)
 
 	def _update_contacts(
 		self, updates: Sequence[tuple[str, ContactWrite]], now: datetime
