@@ -275,3 +275,33 @@ def test_a_throttled_token_endpoint_never_reads_as_a_broken_connection(job):
 	assert "Throttled" in (log.error or "") and "needs attention" not in (log.error or "")
 	frappe.clear_document_cache(SETTINGS, SETTINGS)
 	assert frappe.db.get_single_value(SETTINGS, "connection_status") == "Connected"
+
+
+# ---------------------------------------------------------------- addresses as written
+
+
+def test_addresses_keep_their_letters_on_the_site_and_in_cc():
+	from cc_sync.sync.records import STREAM_ACTIVITIES, STREAM_PUSH
+
+	w = make_world()
+	sharp = f"straße@{addr('x').split('@')[1]}"
+	plain = f"strasse@{addr('x').split('@')[1]}"
+	w.emu.add_contact(sharp, first_name="Sharp")
+	w.emu.add_contact(plain, first_name="Plain")
+	# Frappe's own check refuses non-ASCII addresses in a form, so the written form here is its case.
+	written = f"Anna.Smith@{addr('x').split('@')[1]}"
+	w.site.add_lead(written, first_name="Anna")
+	with w.emu.mocked():
+		w.run(STREAM_CHANGES)
+		w.run(STREAM_PUSH)
+		w.clock.advance(60)
+		w.run(STREAM_ACTIVITIES)
+	# Two mailboxes stay two people, each under its own address.
+	# (MariaDB's collation compares ß equal to ss, so the lookup is narrowed to the exact address.)
+	sharp_contacts = [c for c in w.site.contacts(sharp) if c.email_id == sharp]
+	assert [c.first_name for c in sharp_contacts] == ["Sharp"]
+	plain_contacts = [c for c in w.site.contacts(plain) if c.email_id == plain]
+	assert [c.first_name for c in plain_contacts] == ["Plain"]
+	# The lead reached CC as the person wrote it.
+	held = w.emu.find_by_email(written.lower())
+	assert held is not None and held["email_address"]["address"] == written
