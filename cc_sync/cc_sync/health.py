@@ -47,7 +47,7 @@ def scheduler_problem() -> str | None:
 			"The site's scheduler is off, so no scheduled sync runs. A System Manager can turn it on with "
 			"'bench --site {0} scheduler enable' (or Enable Scheduler in System Settings)."
 		).format(frappe.local.site)
-	tick = frappe.cache.get_value(GATE_TICK_KEY)
+	tick = frappe.cache.get_value(GATE_TICK_KEY, expires=True)
 	if tick and (now_datetime() - get_datetime(tick)).total_seconds() > GATE_SILENT_MINUTES * 60:
 		return _(
 			"The site's scheduler has not run for {0} minutes: check that 'bench schedule' is running."
@@ -76,7 +76,7 @@ def worker_problem() -> str | None:
 		waiting = _oldest_waiting_seconds(queue)
 	except Exception:
 		return _("The background job queue (Redis) cannot be reached, so no sync can run.")
-	started = frappe.cache.get_value(JOB_STARTED_KEY)
+	started = frappe.cache.get_value(JOB_STARTED_KEY, expires=True)
 	recent = started and (now_datetime() - get_datetime(started)).total_seconds() < WORKER_SILENT_MINUTES * 60
 	if recent and waiting < WORKER_WAIT_SECONDS:
 		return None
