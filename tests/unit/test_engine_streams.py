@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -84,26 +85,43 @@ def test_an_unchanged_incremental_run_costs_one_call_per_stream():
 
 
 def test_watermark_moves_only_after_the_whole_stream_and_stays_on_failure():
+	"""Pages of 5: a run that applies its first page and then fails keeps the old watermark."""
 	w = make_world()
 	for i in range(12):
 		w.emu.add_contact(f"r{i}@example.com")
-	w.config = w.engine.config = (
-		type(w.config)(**{**w.config.__dict__, "page_limit": 5}) if False else w.config
-	)
+	w.config = w.engine.config = replace(w.config, page_limit=5)
 	with w.emu.mocked():
 		w.engine.run([STREAM_CHANGES])
+	assert len(w.store.contacts) == 12, "the first run read three pages"
 	before = w.store.get_watermark(STREAM_CHANGES)
 	w.clock.advance(600)
-	w.emu.edit_contact(w.emu.find_by_email("r3@example.com")["contact_id"], first_name="Changed")
-	w.emu.inject("500", count=50)
+	for i in range(7):
+		w.emu.edit_contact(w.emu.find_by_email(f"r{i}@example.com")["contact_id"], first_name=f"Changed{i}")
+
+	# CC fails every request after the first page of the second run has been applied.
+	pages = []
+	apply_contacts = w.store.apply_contacts
+
+	def apply_then_break(*args, **kwargs):
+		result = apply_contacts(*args, **kwargs)
+		pages.append(1)
+		if len(pages) == 1:
+			w.emu.inject("500", count=50)
+		return result
+
+	w.store.apply_contacts = apply_then_break
 	with w.emu.mocked():
 		report = w.engine.run([STREAM_CHANGES])
+	assert len(pages) == 1, "the failure came after one page was applied, before the next"
 	assert report.streams[STREAM_CHANGES].status == "failed"
 	assert w.store.get_watermark(STREAM_CHANGES) == before
+
+	w.store.apply_contacts = apply_contacts
 	w.emu.faults.clear()
 	with w.emu.mocked():
 		w.engine.run([STREAM_CHANGES])
-	assert w.store.contact_by_email("r3@example.com").fields["first_name"] == "Changed"
+	names = {w.store.contact_by_email(f"r{i}@example.com").fields["first_name"] for i in range(7)}
+	assert names == {f"Changed{i}" for i in range(7)}
 	assert w.store.get_watermark(STREAM_CHANGES) > before
 
 
