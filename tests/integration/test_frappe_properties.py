@@ -1,0 +1,241 @@
+"""The consent property suite (tests/consent_world.py) on the Frappe store, in a real site.
+
+Every site event goes through Frappe's own documents and the app's doc_events (a Contact or Lead ticked
+Unsubscribed, an Email Unsubscribe, an Email Group Member left or added), and the promise is read back
+from the site's tables. The site's clock is the world's: Frappe's `now` follows the world's site clock,
+so CC's and the site's clocks differ by the scripted skew only. Fewer examples than tier 1, replayed
+from a fixed set under CI. Crashes at a store write are tier 1's (the in-memory store can stop at any
+write); faults in CC's answers are played here too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import frappe
+
+from cc_sync.cc_sync.constants import CONTACT, EMAIL_GROUP_MEMBER, LEAD
+from cc_sync.cc_sync.frappe_store import record_local_optout, to_site
+from cc_sync.sync.config import ListMapping
+from tests.consent_world import (
+	EMAILS,
+	GROUP,
+	Events,
+	SkewedClock,
+	check_promise,
+	final_state,
+	play,
+	scripts,
+	skews,
+)
+from tests.integration import frappe_site as helpers
+
+IN_CI = bool(os.environ.get("CI"))
+EXAMPLES = int(os.environ.get("CC_SYNC_SITE_EXAMPLES", 8))
+# Frappe's clock, and every name the app and Frappe bound it under.
+NOW_BINDINGS = (
+	"frappe.utils.data.now_datetime",
+	"frappe.utils.now_datetime",
+	"cc_sync.cc_sync.frappe_store.now_datetime",
+	"cc_sync.cc_sync.frappe_consent.now_datetime",
+	"cc_sync.tasks.now_datetime",
+)
+
+
+class NeverRaised(BaseException):
+	pass
+
+
+def _contacts(email: str) -> list[str]:
+	return frappe.db.sql_list(
+		"select distinct parent from `tabContact Email` where parenttype = 'Contact' and email_id = %s",
+		email,
+	)
+
+
+def _leads(email: str) -> list[str]:
+	return frappe.get_all(LEAD, filters={"email_id": email}, pluck="name", order_by="creation")
+
+
+class FrappeWorldSite:
+	"""What users do on the site, through Frappe's documents, and what the site's tables hold."""
+
+	crash_type = NeverRaised
+
+	def __init__(self, store) -> None:
+		self.store = store
+		self.helper = helpers.FrappeSite()
+		self._real_apply = None
+
+	# -- events ------------------------------------------------------------------------------------
+	def add_lead(self, email: str, **fields) -> None:
+		if not _leads(email):
+			self.helper.add_lead(email, **fields)
+
+	def edit_lead(self, email: str, **fields) -> None:
+		for name in _leads(email):
+			self.helper.edit_lead(name, **fields)
+
+	def add_contact(self, email: str, **fields) -> None:
+		if not _contacts(email):
+			self.helper.add_contact(email, **fields)
+
+	def opt_out(self, email: str, channel: str, *, by_person: bool = False) -> None:
+		if channel == "contact" and _contacts(email):
+			self.helper.unsubscribe_in_desk(sorted(_contacts(email))[0])
+		elif channel == "lead" and _leads(email):
+			doc = frappe.get_doc(LEAD, _leads(email)[0])
+			if not doc.unsubscribed:
+				doc.unsubscribed = 1
+				doc.save(ignore_permissions=True)
+				frappe.db.commit()
+			else:
+				record_local_optout(email, by_person=by_person)
+				frappe.db.commit()
+		elif channel in ("global", "document"):
+			self.helper.email_unsubscribe(email, global_unsubscribe=channel == "global")
+		else:
+			record_local_optout(email, by_person=by_person)
+			frappe.db.commit()
+
+	def leave_group(self, email: str, group: str, *, by_person: bool = False) -> None:
+		self.helper.leave_group(group, email)
+
+	def join_group(self, email: str, group: str) -> None:
+		self.helper.make_group(group)
+		if not frappe.db.exists(EMAIL_GROUP_MEMBER, {"email_group": group, "email": email}):
+			self.helper.add_member(group, email)
+
+	# -- runs --------------------------------------------------------------------------------------
+	def arm(self, land, crash_after: int | None) -> None:
+		real = type(self.store).apply_contacts
+
+		def apply_contacts(writes, managed_groups=()):
+			land()
+			return real(self.store, writes, managed_groups)
+
+		self.store.apply_contacts = apply_contacts
+
+	def disarm(self) -> None:
+		self.store.__dict__.pop("apply_contacts", None)
+
+	# -- what the site holds -----------------------------------------------------------------------
+	def contact(self, email: str):
+		names = sorted(_contacts(email))
+		if not names:
+			return None
+		row = frappe.db.get_value(
+			CONTACT, names[0], ["unsubscribed", "cc_deleted", "first_name", "cc_contact_id"], as_dict=True
+		)
+		return (bool(row.unsubscribed), bool(row.cc_deleted), row.first_name, bool(row.cc_contact_id))
+
+	def contact_count(self, email: str) -> int:
+		return len(_contacts(email))
+
+	def cc_ids(self) -> list[str]:
+		ids = []
+		for email in EMAILS:
+			for name in _contacts(email):
+				cc_id = frappe.db.get_value(CONTACT, name, "cc_contact_id")
+				if cc_id:
+					ids.append(cc_id)
+		return list(dict.fromkeys(ids)) if len(set(ids)) == len(ids) else ids
+
+	def cc_id(self, email: str) -> str | None:
+		names = sorted(_contacts(email))
+		return frappe.db.get_value(CONTACT, names[0], "cc_contact_id") if names else None
+
+	def opted_out(self, email: str) -> bool:
+		return self.store.consent_state([email])[email].opted_out
+
+	def member_rows(self, email: str) -> dict[str, bool]:
+		return self.helper.member_rows(email)
+
+	def leads(self, email: str) -> list[tuple]:
+		return [
+			(r.cc_push_status or None, bool(r.cc_contact_id))
+			for r in frappe.get_all(
+				LEAD, filters={"email_id": email}, fields=["cc_push_status", "cc_contact_id"]
+			)
+		]
+
+
+@pytest.fixture
+def frappe_world(monkeypatch):
+	"""A world factory on the Frappe store, with Frappe's clock following the world's site clock. Each
+	world starts from a site without the rows the previous one made."""
+	from cc_sync.cc_sync.constants import SETTINGS, SETTINGS_DELETED_COUNT, SETTINGS_SYNC_STATE
+	from cc_sync.sync.engine import SyncEngine
+	from tests.unit.engine_world import make_world as make_engine_world
+
+	current: dict = {}
+
+	def site_now() -> datetime:
+		clock = current.get("clock")
+		return to_site(clock.now() if clock else datetime.now(timezone.utc))
+
+	for target in NOW_BINDINGS:
+		monkeypatch.setattr(target, site_now)
+	states: list = []
+
+	def factory(skew: int):
+		def make(seed: int):
+			current.pop("clock", None)
+			if states:
+				helpers.end_test(states.pop())
+			states.append(helpers.begin_test())
+			frappe.db.set_single_value(
+				SETTINGS, {SETTINGS_DELETED_COUNT: 0, SETTINGS_SYNC_STATE: None}, update_modified=False
+			)
+			frappe.db.commit()
+			start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
+			w = make_engine_world(start, rng_seed=seed)
+			site_clock = SkewedClock(w.clock, skew)
+			current["clock"] = site_clock
+			helpers.FrappeSite().make_group(GROUP)
+			w.config = replace(w.config, list_mappings=(ListMapping(w.list_id, GROUP, "both"),))
+			w.store = helpers.make_store()
+			w.engine = SyncEngine(w.client, w.store, w.config, site_clock)
+			w.site = FrappeWorldSite(w.store)
+			w.events = Events()
+			w.midpage = []
+			return w
+
+		return make
+
+	yield factory
+	current.pop("clock", None)
+	if states:
+		helpers.end_test(states.pop())
+
+
+@settings(
+	max_examples=EXAMPLES,
+	derandomize=IN_CI,
+	deadline=None,
+	suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(scripts, skews)
+def test_clean_runs_keep_the_promise_on_the_frappe_store(frappe_world, script, skew):
+	w = play(frappe_world(skew), script)
+	check_promise(w)
+
+
+@settings(
+	max_examples=max(1, EXAMPLES // 2),
+	derandomize=IN_CI,
+	deadline=None,
+	suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(scripts, skews, st.sampled_from([0.05, 0.2]), st.integers(0, 1000))
+def test_faults_end_where_a_clean_run_ends_on_the_frappe_store(frappe_world, script, skew, fault_rate, seed):
+	clean = final_state(play(frappe_world(skew), script))
+	faulty = play(frappe_world(skew), script, faults=fault_rate, seed=seed)
+	check_promise(faulty)
+	assert final_state(faulty) == clean
