@@ -48,10 +48,21 @@ cc_steps = st.builds(
 			"cc_list",
 			"cc_join",
 			"cc_leave",
+			"cc_malform",
 		]
 	),
 	st.sampled_from(EMAILS),
 	st.integers(0, 9),
+)
+# What CC has been seen to send that the sync must read around: odd parts of a record whose email
+# address and consent are still readable (a record without a readable address is skipped and logged,
+# which the unit tests cover; here the promise must hold through the odd ones).
+ODD_PARTS = (
+	{"street_addresses": [None]},
+	{"notes": "called on Monday"},
+	{"custom_fields": [{"custom_field_id": "cf-odd", "value": {"choice": 1}}]},
+	{"custom_fields": [{"custom_field_id": "cf-odd", "value": True}]},
+	{"phone_numbers": "555-0100"},
 )
 site_steps = st.builds(
 	Step,
@@ -159,6 +170,9 @@ def apply_event(w: Any, step: Step) -> None:
 		# The person leaves the list from CC's preference page: off the list, still subscribed.
 		emu.remove_from_list(cc_id, w.list_id)
 		ev.lists.append((step.email, "left"))
+	elif step.kind == "cc_malform" and live:
+		# From now on CC sends this person with an odd part in every answer.
+		emu.malform(cc_id, **ODD_PARTS[step.value % len(ODD_PARTS)])
 	elif step.kind == "site_lead":
 		site.add_lead(step.email, first_name=f"L{step.value}")
 	elif step.kind == "site_edit_lead":
