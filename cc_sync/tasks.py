@@ -41,8 +41,10 @@ PENDING = "Pending"
 def enqueue_due_streams() -> list[str]:
 	"""Cron gate: enqueue every stream whose interval has passed. Returns the streams queued."""
 	from cc_sync.cc_sync.health import note_gate_tick
+	from cc_sync.cc_sync.onboarding import tick_steps
 
 	note_gate_tick()
+	tick_steps()
 	values = _settings_values()
 	if not cint(values.get("enabled")) or values.get("connection_status") != CONNECTION_CONNECTED:
 		return []

@@ -81,7 +81,9 @@ class ConstantContactSettings(Document):
 			self.push_doctype = LEAD
 		self.redirect_uri = redirect_uri()
 		from cc_sync.cc_sync.health import health
+		from cc_sync.cc_sync.onboarding import tick_steps
 
+		tick_steps()
 		self.set_onload("cc_health", health())
 		self.set_onload(
 			"cc_field_map",
