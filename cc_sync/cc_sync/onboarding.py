@@ -27,10 +27,15 @@ def step_states() -> dict[str, bool]:
 	}
 
 
-def tick_steps() -> None:
-	"""Mark the steps whose state now exists (never un-ticks one a person finished)."""
+def tick_steps(*, commit: bool = False) -> None:
+	"""Mark the steps whose state now exists (never un-ticks one a person finished). `commit` is for
+	callers in a read request (a form load), whose transaction is not committed for them."""
 	if not frappe.db.exists("Module Onboarding", ONBOARDING):
 		return
+	ticked = False
 	for step, done in step_states().items():
 		if done and frappe.db.get_value("Onboarding Step", step, "is_complete") == 0:
 			frappe.db.set_value("Onboarding Step", step, "is_complete", 1, update_modified=False)
+			ticked = True
+	if ticked and commit:
+		frappe.db.commit()

@@ -83,7 +83,7 @@ class ConstantContactSettings(Document):
 		from cc_sync.cc_sync.health import health
 		from cc_sync.cc_sync.onboarding import tick_steps
 
-		tick_steps()
+		tick_steps(commit=True)
 		self.set_onload("cc_health", health())
 		self.set_onload(
 			"cc_field_map",
