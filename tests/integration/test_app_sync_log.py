@@ -159,3 +159,35 @@ def test_the_shell_exits_non_zero_when_any_stream_failed(logs):
 	assert not stream_failed(ok)
 	[dry] = run(TRIGGER_SHELL, report(dry_run=True, optouts=dict()))
 	assert "Dry run" in format_log(dry)
+
+
+def test_a_run_tells_the_open_form_its_name_and_counts_when_it_finishes(logs, monkeypatch):
+	from cc_sync.cc_sync import runner
+	from cc_sync.constant_contact.ratelimit import DailyBudget
+	from tests.integration.app_helpers import settings_restored
+
+	class Client:
+		calls, contacts_read, auth_error = 3, 40, None
+
+	class Engine:
+		def run(self, streams, dry_run=False):
+			rep = report(
+				dry_run=dry_run, optouts=dict(fetched=40, unsubscribed=2, api_calls=3), optout_push=dict()
+			)
+			return rep
+
+	sent = []
+	monkeypatch.setattr(runner, "build", lambda *a, **k: runner.Wiring(Engine(), Client(), DailyBudget()))
+	monkeypatch.setattr(runner, "save_budget", lambda *a: None)
+	monkeypatch.setattr(frappe, "publish_realtime", lambda event, data, **kw: sent.append(data))
+	with settings_restored():
+		result = runner.run_job("optouts", TRIGGER_SETTINGS, dry_run=True)
+	done = sent[-1]
+	assert done["done"] and done["status"] == "Success" and done["dry_run"] is True
+	assert done["label"] == "Opt-outs" and done["log"] == result.logs[0]
+	assert done["totals"]["unsubscribed"] == 2 and done["api_calls"] == 3
+	log = frappe.get_doc(SYNC_LOG, result.logs[0])
+	assert log.title == "Dry run: Opt-outs" and [r.stream for r in log.streams] == [
+		"Opt-outs",
+		"Opt-outs to CC",
+	]
