@@ -440,6 +440,7 @@ class FrappeStore:
 			self._update_contacts(updates, now)
 		_count_subscribers(frappe_consent.apply_consent(writes_held, now, self.email_field))
 		self._queue_from_writes(writes_held, now)
+		self._stop_pushes(writes_held)
 		self.writes += len(writes_held)
 		return keys
 
@@ -715,6 +716,18 @@ class FrappeStore:
 			)
 
 	# -- memberships and consent -------------------------------------------------------------------
+	def _stop_pushes(self, writes: Sequence[ContactWrite]) -> None:
+		"""Leads of an address never to be pushed again say why (push bookkeeping: `modified` untouched)."""
+		if not self.has_lead or self.push_doctype != LEAD:
+			return
+		for w in writes:
+			if w.push_stop:
+				frappe.db.sql(
+					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = 'Skipped', `{LEAD_PUSH_ERROR}` = %s,
+					`{LEAD_PUSHED_AT}` = null where `{self.email_field}` = %s""",
+					(w.push_stop, w.email),
+				)
+
 	def _queue_from_writes(self, writes: Sequence[ContactWrite], now: datetime) -> None:
 		requests = {}
 		for w in writes:

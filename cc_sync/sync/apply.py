@@ -19,6 +19,7 @@ from cc_sync.sync.records import ContactWrite, SiteContact
 from cc_sync.sync.report import StreamReport
 from cc_sync.sync.store import SyncStore
 
+DELETED_IN_CC = "deleted in CC: never pushed again (an import would revive the contact)"
 # How many times one page's refused writes are decided again before they wait for the next run.
 REDECIDE_ROUNDS = 3
 
@@ -194,6 +195,7 @@ class PageApplier:
 			changed = True
 			if deleted:
 				report.deleted += 1
+				write.push_stop = DELETED_IN_CC
 		if rows:
 			changed = True
 		if not changed:
@@ -228,6 +230,8 @@ class PageApplier:
 		write.cc_updated_at = contact.updated_at
 		write.cc_email_updated_at = getattr(email_address, "updated_at", None)
 		write.cc_deleted = deleted
+		if deleted:
+			write.push_stop = DELETED_IN_CC
 		write.request_cc_optout = decision.push_optout
 		report.created += 1
 		if decision.opted_out and decision.changed:

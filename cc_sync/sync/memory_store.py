@@ -374,6 +374,11 @@ class MemoryStore:
 			if not row.unsubscribed and (email, group) in self.optouts:
 				old = self.optouts.pop((email, group))
 				self._undo.append(lambda o=old: self.optouts.__setitem__((o.email, o.group), o))
+		if write.push_stop:
+			for lead in self._leads_for(email):
+				old_lead = replace(lead, fields=dict(lead.fields))
+				self._undo.append(lambda o=old_lead: self.leads.__setitem__(o.key, o))
+				lead.push_status, lead.push_error, lead.pushed_at = "Skipped", write.push_stop, None
 		if write.request_cc_optout and (email, None) not in self.optouts:
 			self.optouts[(email, None)] = LocalOptOut(
 				email=email,

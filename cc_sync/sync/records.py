@@ -90,6 +90,9 @@ class ContactWrite:
 	premise_rows: dict[str, MemberRow | None] = field(default_factory=dict)
 	# The site knows an opt-out CC does not: queue it for the opt-out push.
 	request_cc_optout: bool = False
+	# Why the address's pushed records (Leads) are never sent again: their push status says so, so
+	# every record of the address tells one story.
+	push_stop: str | None = None
 	synced_at: datetime | None = None
 
 	@property

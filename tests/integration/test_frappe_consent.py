@@ -214,3 +214,22 @@ def test_the_settings_can_make_a_group_leave_a_global_optout():
 		frappe.db.commit()
 	assert frappe.db.get_value(CONTACT, one_contact(w, email).name, "unsubscribed") == 1
 	assert frappe.get_all(OPT_OUT, filters={"email": email}, pluck="email_group") == [None]
+
+
+def test_a_lead_never_says_pushed_for_a_contact_cc_deleted():
+	"""Item 13: the Lead of an address CC deleted says so, as the Contact does."""
+	w = make_world()
+	email = addr("gone")
+	lead = w.site.add_lead(email, first_name="Gone")
+	with w.emu.mocked():
+		w.run()
+		w.emu.complete_activities()
+		w.clock.advance(900)
+		w.run()
+		assert w.site.lead(lead).cc_push_status == "Pushed"
+		w.emu.delete_contact(w.emu.find_by_email(email)["contact_id"])
+		w.clock.advance(900)
+		w.run()
+	assert one_contact(w, email).cc_deleted == 1
+	assert w.site.lead(lead).cc_push_status == "Skipped"
+	assert "deleted in CC" in w.site.lead(lead).cc_push_error

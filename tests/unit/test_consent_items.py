@@ -124,3 +124,29 @@ def test_leaving_one_group_takes_the_person_off_its_cc_list_only():
 	assert not w.store.contact_by_email("leaver@example.com").unsubscribed
 	assert w.store.members[("Newsletter", "leaver@example.com")] is True
 	assert w.store.pending_optouts() == []
+
+
+def test_every_record_of_an_address_tells_one_story():
+	"""Item 13: a Lead opt-out makes the Contact CC brings opted out too; a CC delete is what the
+	address's Leads say, not "Pushed"."""
+	w = make_world()
+	w.store.add_lead("story@example.com", first_name="Story", unsubscribed=True)
+	w.store.add_lead("gone@example.com", first_name="Gone")
+	w.store.commit()
+	with w.emu.mocked():
+		w.run()
+		w.emu.complete_activities()
+		w.clock.advance(900)
+		w.run()
+		assert {lead.email: lead.push_status for lead in w.store.leads.values()} == {
+			"story@example.com": "Skipped",
+			"gone@example.com": "Pushed",
+		}
+		w.emu.add_contact("story@example.com", first_name="Story")
+		w.emu.delete_contact(w.emu.find_by_email("gone@example.com")["contact_id"])
+		w.clock.advance(900)
+		w.run()
+	[story] = [c for c in w.store.contacts.values() if c.email == "story@example.com"]
+	assert story.unsubscribed is True  # the Contact's own flag, not only the address's view
+	[gone] = [lead for lead in w.store.leads.values() if lead.email == "gone@example.com"]
+	assert gone.push_status == "Skipped" and "deleted in CC" in gone.push_error
