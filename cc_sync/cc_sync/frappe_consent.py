@@ -26,6 +26,7 @@ from cc_sync.cc_sync.constants import (
 	LEAD,
 	OPT_OUT,
 )
+from cc_sync.sync import consent
 from cc_sync.sync.consent import AddressConsent, MemberRow
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import ContactWrite
@@ -139,19 +140,7 @@ def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -
 			row = state.rows.get(group)
 			if row is None or not row.unsubscribed:
 				state.rows[group] = MemberRow(True, at)
-		found = dates[email]
-		if email in lead_dates and not found:
-			# A Lead's own date counts only when no other record dates the opt-out.
-			found = [(d, False) for d in lead_dates[email]]
-		state.channels = tuple(dict.fromkeys(channels[email]))
-		state.opted_out = bool(found)
-		if found:
-			if any(d is None for d, _ in found):
-				state.opted_out_at = None
-			else:
-				latest = max(d for d, _ in found)
-				state.opted_out_at = latest
-				state.cc_clock = all(cc for d, cc in found if d == latest)
+		consent.settle_state(state, channels[email], dates[email], lead_dates.get(email, []))
 	return states
 
 

@@ -98,6 +98,34 @@ class AddressConsent:
 		return self.opted_out or self.cc_deleted or "cc" in self.channels
 
 
+def settle_state(
+	state: AddressConsent,
+	channels: list[str],
+	dates: list[tuple[datetime | None, bool]],
+	lead_dates: list[datetime | None],
+) -> AddressConsent:
+	"""Fill `state` from the opt-outs found on each channel: the one reading both stores share.
+
+	`dates` are the dated records (Contact, Email Unsubscribe, opt-out rows: (date, CC's clock?)); a Lead's
+	own date counts only when nothing else dates the opt-out (the sync marks Leads opted out itself, on
+	the site's clock, when CC reports an opt-out). The latest date stands; one unknown date makes the
+	whole opt-out undated, which is never lifted.
+	"""
+	found = list(dates)
+	if lead_dates and not found:
+		found = [(d, False) for d in lead_dates]
+	state.channels = tuple(dict.fromkeys(channels))
+	state.opted_out = bool(found)
+	state.opted_out_at = None
+	state.cc_clock = False
+	if found and not any(d is None for d, _ in found):
+		latest = max(d for d, _ in found if d is not None)
+		state.opted_out_at = latest
+		# CC's clock only when every record at that date is CC's own opt-out.
+		state.cc_clock = all(cc for d, cc in found if d == latest)
+	return state
+
+
 @dataclass(slots=True, frozen=True)
 class ConsentDecision:
 	# The address's opt-out after this CC state: explicit, always.

@@ -286,21 +286,7 @@ class MemoryStore:
 			if email in self.optout_log:
 				channels.append("optout")
 				dates.append((self.optout_log[email], False))
-			if lead_dates and not dates:
-				# A Lead's own date counts only when no other record dates the opt-out (the sync writes
-				# Leads opted out when CC reports an opt-out, dated by the site).
-				dates.extend((d, False) for d in lead_dates)
-			state.channels = tuple(dict.fromkeys(channels))
-			state.opted_out = bool(dates)
-			if dates:
-				# An opt-out of unknown date is never lifted: it makes the whole address undated.
-				if any(d is None for d, _ in dates):
-					state.opted_out_at = None
-				else:
-					latest = max(d for d, _ in dates)
-					state.opted_out_at = latest
-					# CC's clock only when every channel at that date is CC's own opt-out.
-					state.cc_clock = all(cc for d, cc in dates if d == latest)
+			consent.settle_state(state, channels, dates, lead_dates)
 			state.rows = {
 				g: MemberRow(self.members[(g, email)], self.members.at.get((g, email)))
 				for g in self.members.groups_of(email)

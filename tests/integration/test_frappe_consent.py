@@ -233,3 +233,31 @@ def test_a_lead_never_says_pushed_for_a_contact_cc_deleted():
 	assert one_contact(w, email).cc_deleted == 1
 	assert w.site.lead(lead).cc_push_status == "Skipped"
 	assert "deleted in CC" in w.site.lead(lead).cc_push_error
+
+
+def test_a_lead_for_someone_cc_holds_adds_them_to_no_list():
+	"""Item 8: the lists a pushed row carries are decided per person: none a person CC holds left."""
+	from cc_sync.cc_sync.constants import LEAD_CC_ID
+
+	w = make_world()
+	seen, unseen, new = addr("seen"), addr("unseen"), addr("new")
+	seen_id = w.emu.add_contact(seen, first_name="Seen", list_ids=[w.list_id])
+	unseen_id = w.emu.add_contact(unseen, first_name="Unseen", list_ids=[w.list_id])
+	with w.emu.mocked():
+		w.run()
+		w.clock.advance(3600)
+		w.emu.remove_from_list(seen_id, w.list_id)  # the person leaves the list in CC
+		w.run(STREAM_RECONCILE)
+		w.emu.remove_from_list(unseen_id, w.list_id)  # the owner removes them; no pull sees it
+		leads = [w.site.add_lead(e, first_name="Lead") for e in (seen, unseen, new)]
+		w.clock.advance(900)
+		w.run()
+		w.emu.complete_activities()
+		w.clock.advance(900)
+		w.run()
+	assert w.list_id not in w.emu.find_by_email(seen)["list_memberships"]
+	assert w.list_id not in w.emu.find_by_email(unseen)["list_memberships"]
+	assert w.list_id in w.emu.find_by_email(new)["list_memberships"]
+	assert w.site.member_rows(seen) == {GROUP: True}
+	assert [w.site.lead(k).cc_push_status for k in leads] == ["Pushed"] * 3
+	assert all(w.site.lead(k).get(LEAD_CC_ID) for k in leads)
