@@ -37,12 +37,18 @@ from cc_sync.cc_sync.runner import (
 	write_report,
 )
 from cc_sync.cc_sync.settings import JOB_STREAMS, get_settings, require_connection, update_settings
-from cc_sync.constant_contact.errors import AuthError, ConstantContactError
+from cc_sync.constant_contact.errors import AuthError, ConstantContactError, TransportError
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.report import RunReport
 from cc_sync.tasks import enqueue_stream
 
 RECORD_TRIGGERS = {CONTACT: TRIGGER_CONTACT, LEAD: TRIGGER_LEAD}
+# A person waits on the form: an unreachable CC is retried once, not waited out like a background run.
+INTERACTIVE_RETRIES = 1
+
+
+def _unreachable() -> str:
+	return _("Constant Contact could not be reached; nothing was changed. Try again in a minute.")
 
 
 @frappe.whitelist(methods=["POST"])
@@ -57,6 +63,9 @@ def test_connection() -> dict[str, Any]:
 		update_settings({"connection_status": CONNECTION_ERROR, "last_error": message})
 		save_budget(client, budget)
 		return {"ok": False, "message": message}
+	except TransportError:
+		save_budget(client, budget)
+		return {"ok": False, "message": _unreachable()}
 	except ConstantContactError as exc:
 		save_budget(client, budget)
 		return {"ok": False, "message": _("Constant Contact answered with an error: {0}").format(exc)}
@@ -77,11 +86,13 @@ def test_connection() -> dict[str, Any]:
 
 
 def _connected(require: Any) -> tuple[DailyBudget, Any]:
-	"""Today's budget and a client, once `require` accepts the connection state."""
+	"""Today's budget and a client (retrying little), once `require` accepts the connection state."""
 	settings = get_settings()
 	require(settings)
 	budget = build_budget(settings)
-	return budget, build_client(settings, budget)
+	client = build_client(settings, budget)
+	client.max_retries = INTERACTIVE_RETRIES
+	return budget, client
 
 
 def require_connection_or_tokens(settings: Any) -> None:
@@ -108,6 +119,8 @@ def refresh_lists() -> dict[str, Any]:
 			)
 		save_budget(client, budget)
 		frappe.db.commit()
+		if isinstance(exc, TransportError):
+			frappe.throw(_unreachable(), title=_("Constant Contact"))
 		frappe.throw(_("Could not fetch the lists: {0}").format(exc))
 	now = now_datetime()
 	seen = set()

@@ -279,3 +279,29 @@ def test_the_guided_setup_ticks_each_step_when_its_state_exists(connected):
 		for s, value in before.items():
 			frappe.db.set_value("Onboarding Step", s, "is_complete", value)
 		frappe.db.commit()
+
+
+def test_test_connection_says_plainly_when_cc_cannot_be_reached(connected, monkeypatch):
+	import socket
+	from datetime import timedelta
+
+	from frappe.utils import now_datetime
+	from frappe.utils.password import set_encrypted_password
+
+	from cc_sync.cc_sync.constants import CONF_API_BASE
+
+	with socket.socket() as s:
+		s.bind(("127.0.0.1", 0))
+		closed = s.getsockname()[1]
+	set_encrypted_password(SETTINGS, SETTINGS, "a.eyJzdWIiOiJ0aWVyMiJ9.c", "access_token")
+	set_encrypted_password(SETTINGS, SETTINGS, "tier2-refresh", "refresh_token")
+	update_settings({"token_expires_at": now_datetime() + timedelta(hours=2), "api_calls_today": 7})
+	update_settings({"api_calls_day": frappe.utils.getdate(frappe.utils.now_datetime())}, commit=True)
+	monkeypatch.setitem(frappe.local.conf, CONF_API_BASE, f"http://127.0.0.1:{closed}/v3")
+	answer = api.test_connection()
+	assert answer == {
+		"ok": False,
+		"message": "Constant Contact could not be reached; nothing was changed. Try again in a minute.",
+	}
+	assert frappe.db.get_single_value(SETTINGS, "connection_status") == CONNECTION_CONNECTED
+	assert frappe.db.get_single_value(SETTINGS, "api_calls_today") == 7
