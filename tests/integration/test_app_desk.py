@@ -295,6 +295,7 @@ def test_test_connection_says_plainly_when_cc_cannot_be_reached(connected, monke
 		closed = s.getsockname()[1]
 	set_encrypted_password(SETTINGS, SETTINGS, "a.eyJzdWIiOiJ0aWVyMiJ9.c", "access_token")
 	set_encrypted_password(SETTINGS, SETTINGS, "tier2-refresh", "refresh_token")
+	set_encrypted_password(SETTINGS, SETTINGS, "tier2-secret", "client_secret")
 	update_settings({"token_expires_at": now_datetime() + timedelta(hours=2), "api_calls_today": 7})
 	update_settings({"api_calls_day": frappe.utils.getdate(frappe.utils.now_datetime())}, commit=True)
 	monkeypatch.setitem(frappe.local.conf, CONF_API_BASE, f"http://127.0.0.1:{closed}/v3")
