@@ -179,7 +179,9 @@ def first_pull(frappe, contacts: int, scheme: str, mix: bool) -> None:
 		f"  re-pull of the same {contacts:,}, unchanged: {contacts / seconds:,.0f}/s end to end, "
 		f"site {store.seconds:.1f} s; SQL writes {writes} (the watermark's own included)"
 	)
-	# Incremental mix: 1 % of the account, the streams a scheduled run reads.
+	# Incremental mix: 1 % of the account, the streams a scheduled run reads, each past its first run.
+	clock.advance(900)
+	run_streams(frappe, engine, emu, [STREAM_OPTOUTS, STREAM_DELETES, STREAM_CHANGES])
 	rng = random.Random(5)
 	ids = [c["contact_id"] for c in emu.contacts if not c.get("deleted_at")]
 	picks = rng.sample(ids, contacts // 100)
@@ -207,7 +209,10 @@ def first_pull(frappe, contacts: int, scheme: str, mix: bool) -> None:
 
 # -- part 2: batches into a growing site ------------------------------------------------------------
 def fill(frappe, start: int, stop: int) -> None:
-	"""Contacts `start`..`stop - 1` of the fill, named as the old code named them, in name order."""
+	"""Contacts `start`..`stop - 1` of the fill, named as the old code named them, in name order.
+
+	Child and member names are 40 random bits, as the old code's were; a million of them collide a few
+	times (the very bug the time-ordered names fix), and the fill skips those few rows."""
 	from cc_sync.cc_sync.constants import (
 		CONTACT_CC_DELETED,
 		CONTACT_CC_EMAIL_UPDATED_AT,
@@ -246,13 +251,13 @@ def fill(frappe, start: int, stop: int) -> None:
 			'implicit', '{now}', '{now}', '{now}', 0 from {source} order by 1"""
 		)
 		frappe.db.sql(
-			f"""insert into `tabContact Email` (name, creation, modified, owner, modified_by, docstatus,
+			f"""insert ignore into `tabContact Email` (name, creation, modified, owner, modified_by, docstatus,
 			parent, parenttype, parentfield, idx, email_id, is_primary)
 			select substr(md5(concat('e', seq)), 1, 10), {common}, {name}, 'Contact', 'email_ids', 1,
 			{email}, 1 from {source} order by 1"""
 		)
 		frappe.db.sql(
-			f"""insert into `tabEmail Group Member` (name, creation, modified, owner, modified_by, docstatus,
+			f"""insert ignore into `tabEmail Group Member` (name, creation, modified, owner, modified_by, docstatus,
 			email_group, email, unsubscribed)
 			select substr(md5(concat('g', seq, '-', g.grp)), 1, 10), {common},
 			elt(g.grp, %s, %s, %s), {email}, 0 from {source}
@@ -263,7 +268,9 @@ def fill(frappe, start: int, stop: int) -> None:
 
 
 def batch(frappe, scheme: str, number: int, size: int) -> str:
-	emu, client, clock, config = emulator(size, seed=100 + number, domain=f"b{number}-{RUN}.{DOMAIN}")
+	emu, client, clock, config = emulator(
+		size, seed=int(RUN, 16) + number, domain=f"b{number}-{RUN}.{DOMAIN}"
+	)
 	reset_watermarks(frappe)
 	store = TimedStore(FrappeStore())
 	# An incremental read (the changes stream paging `updated_after`), not a first sync's export.
@@ -292,6 +299,17 @@ def table_sizes(frappe) -> str:
 		('tabContact', 'tabContact Email', 'tabEmail Group Member', 'tabDynamic Link')"""
 	)
 	return f"{(rows[0][0] or 0) / 2**20:,.0f} MiB"
+
+
+def warm(frappe) -> None:
+	"""Read every index of the contact tables once, so a pool just sized up starts warm, not cold."""
+	for table in ("tabContact", "tabContact Email", "tabEmail Group Member", "tabDynamic Link"):
+		for index in frappe.db.sql_list(
+			"""select distinct index_name from information_schema.statistics
+			where table_schema = database() and table_name = %s""",
+			table,
+		):
+			frappe.db.sql(f"select count(*) from `{table}` force index (`{index}`)")
 
 
 def cleanup(frappe, domain: str = DOMAIN) -> None:
@@ -326,6 +344,7 @@ def main() -> None:
 	parser.add_argument("--first-pulls", default="10000,100000")
 	parser.add_argument("--schemes", default="old,new")
 	parser.add_argument("--keep", action="store_true", help="keep the fill for a later run")
+	parser.add_argument("--warm", action="store_true", help="read the contact tables into the pool first")
 	args = parser.parse_args()
 	if not args.site:
 		parser.error("name the site: --site or CC_SYNC_SITE")
@@ -334,6 +353,10 @@ def main() -> None:
 	pool = frappe.db.sql("select @@innodb_buffer_pool_size")[0][0]
 	print(f"MariaDB {frappe.db.sql('select version()')[0][0]}, buffer pool {pool / 2**20:,.0f} MiB; {load()}")
 	ensure_groups(frappe)
+	if args.warm:
+		t0 = time.perf_counter()
+		warm(frappe)
+		print(f"  (read every contact-table index into the pool in {time.perf_counter() - t0:.0f} s)")
 	try:
 		pulls = [int(n) for n in args.first_pulls.split(",") if n]
 		if pulls:
