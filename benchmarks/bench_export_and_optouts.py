@@ -158,8 +158,10 @@ def optout_behaviour(contacts: int) -> None:
 		state = w.store.get_state(STATE)
 		reached = w.store.contact_by_email(other["email_address"]["address"])
 		print(f"   optout_after {mode}:")
-		print(f"     first run: {first.api_calls} calls; concluded reliable={state['reliable']}")
-		print(f"     reason: {state.get('reason') or '-'}")
+		print(f"     first run: {first.api_calls} calls, {first.unsubscribed} opt-outs applied")
+		print(
+			f"     after every run: optout_after reliable={state['reliable']}; reason: {state.get('reason') or '-'}"
+		)
 		print(f"     the person's CC opt-out reached the site: {bool(reached and reached.unsubscribed)}")
 		print(
 			f"     run after the pushed opt-out: {check.api_calls} calls; steady run: {steady.api_calls} calls"

@@ -11,7 +11,8 @@ earlier, which is everything when CC's clock lags the site's by more than the ov
 opt outs from after a certain date", while the reference documents `optout_after`. So the stream does not
 take it on trust: every opt-out the app pushes to CC is an opt-out with a CC timestamp that the next pull
 must return. If one is not returned (and a lookup shows CC still holds it), or the query returns contacts
-that did not opt out after the bound (the filter is ignored), the stream concludes that `optout_after`
+that did not opt out after the bound (the filter is ignored), or the first run returns fewer unsubscribed
+contacts than CC counts (`status=unsubscribed&include_count=true`, checked once), the stream concludes that `optout_after`
 is not reliable on this account, says so in the log and on the settings page, and from then on reads
 opt-outs with a full scan of `status=unsubscribed` plus `status=deleted` (a contact both deleted and
 unsubscribed reports as deleted), filtered on this side, as CC's support advises; on an account above
@@ -130,7 +131,12 @@ def run_optouts(ctx: RunContext) -> None:
 	applier = ctx.applier(report)
 	latest = watermark
 	seen: set[str] = set()
+	held: set[str] = set()
 	cost = None
+	counted = None
+	if state["reliable"] and not state.get("counted"):
+		# Counted before the query: an opt-out made in between only adds to what the query returns.
+		counted = _unsubscribed_count(ctx)
 	if state["reliable"]:
 		query = {
 			"status": "all",
@@ -143,6 +149,7 @@ def run_optouts(ctx: RunContext) -> None:
 			stray = [c for c in page.contacts if not _dated_after(c, since)]
 			applier.apply([c for c in page.contacts if _dated_after(c, since)])
 			seen.update(c.contact_id for c in page.contacts if c.contact_id)
+			held.update(c.contact_id for c in page.contacts if _held_optout(c))
 			latest = latest_optout(page.contacts, latest)
 			if not ctx.dry_run:
 				store.commit()
@@ -155,6 +162,17 @@ def run_optouts(ctx: RunContext) -> None:
 					f"{since:%Y-%m-%d %H:%M:%S} UTC (the filter is ignored)",
 				)
 				break
+		if state["reliable"] and not state.get("counted"):
+			# The first run asks for every opt-out ever: it must return at least every contact CC counts
+			# as unsubscribed. Checked once (one call), so a quiet account does not pay for it every run.
+			state["counted"] = True
+			if counted is not None and len(held) < counted:
+				_conclude_unreliable(
+					ctx,
+					state,
+					f"optout_after since {since:%Y-%m-%d} returned {len(held)} unsubscribed contact(s) while "
+					f"CC counts {counted}",
+				)
 		if state["reliable"]:
 			missing = _missing_expected(ctx, state["expected"], since, seen)
 			if missing:
@@ -179,6 +197,16 @@ def run_optouts(ctx: RunContext) -> None:
 		store.set_watermark(STREAM_OPTOUTS, latest)
 	store.commit()
 	report.watermark_after = latest
+
+
+def _held_optout(contact: Any) -> bool:
+	"""Unsubscribed (deleted or not, so a delete between the count and the query raises no alarm)."""
+	return _opted_out(contact)[0] and bool(contact.contact_id)
+
+
+def _unsubscribed_count(ctx: RunContext) -> int | None:
+	page = next(iter(ctx.client.iter_contact_pages(status="unsubscribed", include_count=True, limit=1)), None)
+	return page.contacts_count if page is not None else None
 
 
 def _after(contact: Any, since: datetime) -> bool:

@@ -176,3 +176,39 @@ def test_a_pushed_opt_out_whose_contact_cc_no_longer_knows_raises_no_alarm_and_f
 	with w.emu.mocked():
 		report = w.run(*JOB).streams[STREAM_OPTOUTS]
 	assert report.status == "success" and w.store.get_state(STATE)["reliable"] is True
+
+
+def test_a_first_run_that_returns_fewer_opt_outs_than_cc_counts_is_caught_at_once():
+	"""With optout_after returning nothing and no site opt-out ever pushed, the first run still notices:
+	CC counts unsubscribed contacts the query did not return; the fallback applies them in the same run."""
+	w = make_world(utc(2024, 6, 1, 12), rate_limit=None, optout_after="empty")
+	for i in range(5):
+		cid = w.emu.add_contact(f"q{i}@example.com")
+		if i % 2:
+			w.emu.unsubscribe(cid)
+	with w.emu.mocked():
+		report = w.run(STREAM_OPTOUTS).streams[STREAM_OPTOUTS]
+	state = w.store.get_state(STATE)
+	assert (
+		state["reliable"] is False
+		and "returned 0 unsubscribed contact(s) while CC counts 2" in state["reason"]
+	)
+	assert {c.email for c in w.store.contacts.values() if c.unsubscribed} == {
+		"q1@example.com",
+		"q3@example.com",
+	}
+	assert report.status == "success"
+
+
+def test_a_working_first_run_costs_one_count_call_more_and_concludes_nothing():
+	w = make_world(utc(2024, 6, 1, 12), rate_limit=None)
+	for i in range(5):
+		cid = w.emu.add_contact(f"q{i}@example.com")
+		if i % 2:
+			w.emu.unsubscribe(cid)
+	with w.emu.mocked():
+		first = w.run(STREAM_OPTOUTS).streams[STREAM_OPTOUTS]
+		w.clock.advance(900)
+		second = w.run(STREAM_OPTOUTS).streams[STREAM_OPTOUTS]
+	assert w.store.get_state(STATE)["reliable"] is True
+	assert (first.api_calls, second.api_calls) == (2, 1)
