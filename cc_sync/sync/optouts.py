@@ -132,6 +132,7 @@ def run_optouts(ctx: RunContext) -> None:
 	latest = watermark
 	seen: set[str] = set()
 	held: set[str] = set()
+	unreadable = 0
 	cost = None
 	counted = None
 	if state["reliable"] and not state.get("counted"):
@@ -150,6 +151,8 @@ def run_optouts(ctx: RunContext) -> None:
 			applier.apply([c for c in page.contacts if _dated_after(c, since)])
 			seen.update(c.contact_id for c in page.contacts if c.contact_id)
 			held.update(c.contact_id for c in page.contacts if _held_optout(c))
+			# A record CC sent that could not be read was still returned (and is logged by itself).
+			unreadable += sum(1 for p in page.problems if getattr(p, "skipped", False))
 			latest = latest_optout(page.contacts, latest)
 			if not ctx.dry_run:
 				store.commit()
@@ -166,7 +169,7 @@ def run_optouts(ctx: RunContext) -> None:
 			# The first run asks for every opt-out ever: it must return at least every contact CC counts
 			# as unsubscribed. Checked once (one call), so a quiet account does not pay for it every run.
 			state["counted"] = True
-			if counted is not None and len(held) < counted:
+			if counted is not None and len(held) + unreadable < counted:
 				_conclude_unreliable(
 					ctx,
 					state,

@@ -238,3 +238,16 @@ def test_when_cc_itself_is_down_the_push_stops_instead_of_spending_calls_on_ever
 		report = w.run(STREAM_OPTOUT_PUSH)
 	assert report.streams[STREAM_OPTOUT_PUSH].unsubscribed == 3
 	assert all(w.emu.get(ids[e])["email_address"]["permission_to_send"] == "unsubscribed" for e in emails[3:])
+
+
+def test_an_unreadable_opt_out_is_no_reason_to_distrust_optout_after():
+	"""The first opt-out run compares what it got with CC's unsubscribed count; a record CC sent but
+	that could not be read was still returned."""
+	from cc_sync.sync.optouts import STATE
+
+	w, _ids = _world_with_odd_opt_outs()
+	w.store.set_state(STATE, {})  # as on a site whose first opt-out run is this one
+	w.store.commit()
+	with w.emu.mocked():
+		w.run(STREAM_OPTOUTS)
+	assert w.store.get_state(STATE)["reliable"] is True
