@@ -144,16 +144,6 @@ def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -
 	return states
 
 
-def premise_holds(write: ContactWrite, state: AddressConsent) -> bool:
-	"""A write stands only on what the engine saw: a newer opt-out or a changed row voids it."""
-	if not write.opted_out and state.opted_out:
-		if not write.premise_opted_out or state.opted_out_at is None or write.premise_opted_out_at is None:
-			return False
-		if state.opted_out_at > write.premise_opted_out_at:
-			return False
-	return all(state.rows.get(group) == write.premise_rows.get(group) for group in write.rows)
-
-
 # -- writing -------------------------------------------------------------------------------------
 def contacts_of(emails: Iterable[str]) -> dict[str, list[str]]:
 	out: dict[str, list[str]] = {}

@@ -50,6 +50,7 @@ from cc_sync.cc_sync.constants import (
 	SETTINGS_SYNC_STATE,
 )
 from cc_sync.cc_sync.naming import NAMES, random_writer
+from cc_sync.sync import consent
 from cc_sync.sync.consent import AddressConsent
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
 from cc_sync.sync.matching import normalise_email
@@ -415,7 +416,7 @@ class FrappeStore:
 		held = [
 			i
 			for i, w in enumerate(writes)
-			if frappe_consent.premise_holds(w, states.get(w.email) or AddressConsent(email=w.email))
+			if consent.premise_holds(w, states.get(w.email) or AddressConsent(email=w.email))
 		]
 		writes_held = [writes[i] for i in held]
 		created_by_email: dict[str, str] = {}

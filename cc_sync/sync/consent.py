@@ -54,6 +54,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 UNSUBSCRIBED = "unsubscribed"
 EXPLICIT = "explicit"
@@ -300,3 +301,14 @@ def joins_unsubscribed(state: AddressConsent | None) -> bool:
 	"""A member row added on the site (a user, an import into a group) for an opted-out address is added
 	unsubscribed: adding someone to a group is no opt-in by the person."""
 	return bool(state and state.opted_out)
+
+
+def premise_holds(write: Any, state: AddressConsent) -> bool:
+	"""Does what the engine saw when it decided this write still hold? A newer opt-out of the address, or
+	a member row changed since, voids it (the stores apply a write only when this is true)."""
+	if not write.opted_out and state.opted_out:
+		if not write.premise_opted_out or state.opted_out_at is None or write.premise_opted_out_at is None:
+			return False
+		if state.opted_out_at > write.premise_opted_out_at:
+			return False
+	return all(state.rows.get(group) == write.premise_rows.get(group) for group in write.rows)

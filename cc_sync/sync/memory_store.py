@@ -307,19 +307,7 @@ class MemoryStore:
 		return keys
 
 	def _premise_holds(self, write: ContactWrite) -> bool:
-		"""A write stands only on what the engine saw: a newer opt-out or a changed row voids it."""
-		state = self.consent_state([write.email])[write.email]
-		if not write.opted_out and state.opted_out:
-			if not write.premise_opted_out:
-				return False
-			if state.opted_out_at is None or write.premise_opted_out_at is None:
-				return False
-			if state.opted_out_at > write.premise_opted_out_at:
-				return False
-		for group in write.rows:
-			if state.rows.get(group) != write.premise_rows.get(group):
-				return False
-		return True
+		return consent.premise_holds(write, self.consent_state([write.email])[write.email])
 
 	def _apply_one(self, write: ContactWrite) -> str:
 		self.writes += 1
