@@ -24,11 +24,10 @@ from cc_sync.cc_sync.constants import (
 	JOB_TIMEOUT,
 	LEAD_PUSH_STATUS,
 	QUEUE,
-	SETTINGS,
 	TRIGGER_OPTOUT,
 	TRIGGER_SCHEDULER,
 )
-from cc_sync.cc_sync.settings import SCHEDULE
+from cc_sync.cc_sync.settings import SCHEDULE, all_stored_values
 from cc_sync.sync.records import STREAM_OPTOUT_PUSH
 
 GATE_LOCK_KEY = "cc_sync:gate"
@@ -66,8 +65,7 @@ def enqueue_due_streams() -> list[str]:
 
 def _settings_values() -> dict[str, Any]:
 	"""The few settings the gate reads, straight from the database (cheap, never a stale cache)."""
-	rows = frappe.db.sql("select field, value from `tabSingles` where doctype=%s", SETTINGS, as_dict=True)
-	return {r.field: r.value for r in rows}
+	return all_stored_values()
 
 
 def enqueue_stream(stream: str, trigger: str, *, dry_run: bool = False) -> bool:

@@ -22,6 +22,7 @@ from cc_sync.cc_sync.constants import (
 	SETTINGS_ROUTE,
 	SYNC_LOG,
 )
+from cc_sync.cc_sync.settings import all_stored_values
 
 # The cron gate notes each tick here; a scheduler that is on but silent this long is reported.
 GATE_TICK_KEY = "cc_sync:gate_tick"
@@ -102,8 +103,7 @@ def _oldest_waiting_seconds(queue: Any) -> float:
 
 
 def _values() -> dict[str, Any]:
-	rows = frappe.db.sql("select field, value from `tabSingles` where doctype=%s", SETTINGS, as_dict=True)
-	return {r.field: r.value for r in rows}
+	return all_stored_values()
 
 
 def deleted_mapped_lists() -> list[str]:

@@ -7,13 +7,13 @@ import frappe
 from frappe.utils import cint
 
 from cc_sync.cc_sync.constants import CONNECTION_CONNECTED, SETTINGS, SYNC_LOG
+from cc_sync.cc_sync.settings import all_stored_values
 
 ONBOARDING = "Constant Contact"
 
 
 def step_states() -> dict[str, bool]:
-	rows = frappe.db.sql("select field, value from `tabSingles` where doctype=%s", SETTINGS, as_dict=True)
-	v = {r.field: r.value for r in rows}
+	v = all_stored_values()
 	has_secret = bool(
 		frappe.db.exists("__Auth", {"doctype": SETTINGS, "name": SETTINGS, "fieldname": "client_secret"})
 	)

@@ -102,6 +102,13 @@ def stored_values(fields: tuple[str, ...]) -> dict[str, Any]:
 	return {r.field: r.value for r in rows}
 
 
+def all_stored_values() -> dict[str, Any]:
+	"""Every stored settings value, straight from the database: cheap enough for each scheduler tick,
+	and never a cached document that another worker has since changed."""
+	rows = frappe.db.sql("select field, value from `tabSingles` where doctype=%s", SETTINGS, as_dict=True)
+	return {r.field: r.value for r in rows}
+
+
 def update_settings(values: dict[str, Any], *, commit: bool = False) -> None:
 	"""Write status fields without touching `modified`, so an open settings form can still be saved."""
 	for field, value in values.items():
