@@ -45,7 +45,7 @@ def enqueue_due_streams() -> list[str]:
 	note_gate_tick()
 	tick_steps()
 	values = _settings_values()
-	if not cint(values.get("enabled")) or values.get("connection_status") != CONNECTION_CONNECTED:
+	if not _syncing(values):
 		return []
 	now = now_datetime()
 	queued = []
@@ -66,6 +66,11 @@ def enqueue_due_streams() -> list[str]:
 def _settings_values() -> dict[str, Any]:
 	"""The few settings the gate reads, straight from the database (cheap, never a stale cache)."""
 	return all_stored_values()
+
+
+def _syncing(values: dict[str, Any]) -> bool:
+	"""The sync is on: Enabled is ticked and the connection works."""
+	return bool(cint(values.get("enabled"))) and values.get("connection_status") == CONNECTION_CONNECTED
 
 
 def enqueue_stream(stream: str, trigger: str, *, dry_run: bool = False) -> bool:
@@ -119,7 +124,7 @@ def _record_optout(email: str | None, *, reason: str) -> None:
 		if by_person:
 			return
 		values = _settings_values()
-		if cint(values.get("enabled")) and values.get("connection_status") == CONNECTION_CONNECTED:
+		if _syncing(values):
 			message = _("Opt-out sent to Constant Contact: {0}").format(email)
 		else:
 			message = _(
@@ -131,7 +136,7 @@ def _record_optout(email: str | None, *, reason: str) -> None:
 def enqueue_optout_push() -> None:
 	"""Push site opt-outs to CC now rather than at the next scheduled turn (if connected)."""
 	values = _settings_values()
-	if cint(values.get("enabled")) and values.get("connection_status") == CONNECTION_CONNECTED:
+	if _syncing(values):
 		enqueue_stream(STREAM_OPTOUT_PUSH, TRIGGER_OPTOUT)
 
 
