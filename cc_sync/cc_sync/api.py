@@ -36,7 +36,14 @@ from cc_sync.cc_sync.runner import (
 	save_budget,
 	write_report,
 )
-from cc_sync.cc_sync.settings import JOB_STREAMS, get_settings, require_connection, update_settings
+from cc_sync.cc_sync.settings import (
+	JOB_STREAMS,
+	get_settings,
+	mark_connection_broken,
+	needs_attention,
+	require_connection,
+	update_settings,
+)
 from cc_sync.constant_contact.errors import AuthError, ConstantContactError, TransportError
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.report import RunReport
@@ -59,8 +66,7 @@ def test_connection() -> dict[str, Any]:
 	try:
 		lists = client.get_contact_lists(limit=50)
 	except AuthError as exc:
-		message = _("The Constant Contact connection needs attention: {0}").format(exc)
-		update_settings({"connection_status": CONNECTION_ERROR, "last_error": message})
+		message = mark_connection_broken(exc)
 		save_budget(client, budget)
 		return {"ok": False, "message": message}
 	except TransportError:
@@ -111,12 +117,7 @@ def refresh_lists() -> dict[str, Any]:
 		lists = client.get_contact_lists(include_membership_count="all", status="all")
 	except ConstantContactError as exc:
 		if isinstance(exc, AuthError):
-			update_settings(
-				{
-					"connection_status": CONNECTION_ERROR,
-					"last_error": _("The Constant Contact connection needs attention: {0}").format(exc),
-				}
-			)
+			mark_connection_broken(exc)
 		save_budget(client, budget)
 		frappe.db.commit()
 		if isinstance(exc, TransportError):
@@ -201,11 +202,11 @@ def _sync_record_locked(doctype: str, name: str, email: str, wiring: Any) -> dic
 		result = wiring.engine.sync_email(email)
 	except AuthError as exc:
 		frappe.db.rollback()
-		message = _("The Constant Contact connection needs attention: {0}").format(exc)
+		message = needs_attention(exc)
 		log.reload()
 		log.status, log.error, log.ended = "Failed", message, now_datetime()
 		log.save(ignore_permissions=True)
-		update_settings({"connection_status": CONNECTION_ERROR, "last_error": message})
+		mark_connection_broken(exc)
 		save_budget(wiring.client, wiring.budget)
 		frappe.db.commit()
 		frappe.throw(message, title=_("Constant Contact"))
@@ -213,14 +214,7 @@ def _sync_record_locked(doctype: str, name: str, email: str, wiring: Any) -> dic
 	logs = write_report(log, report, "changes")
 	save_budget(wiring.client, wiring.budget)
 	if wiring.client.auth_error:
-		update_settings(
-			{
-				"connection_status": CONNECTION_ERROR,
-				"last_error": _("The Constant Contact connection needs attention: {0}").format(
-					wiring.client.auth_error
-				),
-			}
-		)
+		mark_connection_broken(wiring.client.auth_error)
 	frappe.db.commit()
 	return {
 		"email": result["email"],

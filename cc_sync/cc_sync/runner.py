@@ -35,6 +35,7 @@ from cc_sync.cc_sync.settings import (
 	SCHEDULE,
 	field_rules,
 	get_settings,
+	needs_attention,
 	push_filters,
 	require_connection,
 	stored_values,
@@ -264,7 +265,7 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 		log.name,
 		scheduled,
 		auth_error=bool(auth),
-		error=f"{_('The Constant Contact connection needs attention')}: {auth}" if auth else None,
+		error=needs_attention(auth) if auth else None,
 	)
 	if not dry_run:
 		# Every scheduled stream that ran counts as that stream's turn, whoever started the run.

@@ -223,6 +223,18 @@ def is_connected(settings: Any) -> bool:
 	)
 
 
+def needs_attention(error: Any) -> str:
+	"""What the settings page says when CC no longer accepts the stored connection."""
+	return _("The Constant Contact connection needs attention: {0}").format(error)
+
+
+def mark_connection_broken(error: Any) -> str:
+	"""Show on the settings page that the connection needs a Reconnect; returns the message shown."""
+	message = needs_attention(error)
+	update_settings({"connection_status": CONNECTION_ERROR, "last_error": message})
+	return message
+
+
 def require_connection(settings: Any) -> None:
 	"""Stop with a clear message when there is no usable connection."""
 	if settings.connection_status == CONNECTION_ERROR:
