@@ -6,7 +6,10 @@ import click
 
 from frappe.commands import get_site, pass_context
 
-STREAM_CHOICES = ("all", "optouts", "changes", "deletes", "reconcile", "optout_scan", "push", "optout_push")
+from cc_sync.cc_sync.settings import JOB_STREAMS
+
+# The jobs a desk button or the scheduler can run, and nothing else.
+STREAM_CHOICES = ("all", *(s for s in JOB_STREAMS if s != "all"))
 
 
 @click.group("cc-sync")
