@@ -278,6 +278,8 @@ def test_the_guided_setup_ticks_each_step_when_its_state_exists(connected):
 		onboarding.tick_steps()
 		assert frappe.db.get_value("Onboarding Step", "CC Enable", "is_complete") == 1
 		# Every step done: Frappe marks the whole onboarding complete (a save that must validate).
+		for s in steps:
+			frappe.db.set_value("Onboarding Step", s, "is_complete", 1)
 		doc = frappe.get_doc("Module Onboarding", onboarding.ONBOARDING)
 		assert doc.check_completion()
 	finally:
