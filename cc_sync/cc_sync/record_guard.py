@@ -14,8 +14,7 @@ from contextlib import contextmanager
 import frappe
 from frappe import _
 
-from cc_sync.cc_sync.constants import JOB_TIMEOUT
-from cc_sync.cc_sync.runner import RUN_LOCK_KEY
+from cc_sync.cc_sync.runner import site_run_lock
 
 # How long a press waits for a running sync of this site before it is refused.
 LOCK_WAIT_SECONDS = 10
@@ -62,21 +61,14 @@ def check_reserve(used_today: int, limit: int) -> None:
 @contextmanager
 def run_lock() -> Iterator[None]:
 	"""Hold this site's sync run lock, or refuse the press when another run keeps it."""
-	lock = frappe.cache.lock(frappe.cache.make_key(RUN_LOCK_KEY), timeout=JOB_TIMEOUT + 60)
-	if not lock.acquire(blocking_timeout=LOCK_WAIT_SECONDS):
-		frappe.throw(
-			_("Another sync of this site is running. Try again when it has finished."),
-			frappe.RateLimitExceededError,
-			title=_("Constant Contact"),
-		)
-	try:
+	with site_run_lock(LOCK_WAIT_SECONDS) as held:
+		if not held:
+			frappe.throw(
+				_("Another sync of this site is running. Try again when it has finished."),
+				frappe.RateLimitExceededError,
+				title=_("Constant Contact"),
+			)
 		yield
-	finally:
-		try:
-			lock.release()
-		except Exception:
-			# Expired during a very long run; nothing else holds it by our token.
-			pass
 
 
 def _count(key: str, seconds: int) -> int:

@@ -11,8 +11,11 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from redis.exceptions import LockError
 
 import frappe
 from frappe import _
@@ -217,22 +220,32 @@ def run_job(
 		update_settings({f"last_{stream}_run": log.started, f"last_{stream}_status": "Running"})
 	frappe.db.commit()
 
+	with site_run_lock(RUN_LOCK_WAIT_SECONDS) as held:
+		if held:
+			return _run_locked(log, stream, dry_run, scheduled)
+	finish_log(log, status="Skipped", error=_("Another sync run of this site was still busy."))
+	if scheduled:
+		# Not run: the scheduler offers it again at its next tick.
+		update_settings({f"last_{stream}_run": None, f"last_{stream}_status": "Skipped"})
+	frappe.db.commit()
+	return RunResult("Skipped", [log.name], error=log.error)
+
+
+@contextmanager
+def site_run_lock(wait_seconds: float) -> Iterator[bool]:
+	"""Hold this site's sync run lock (shared by every worker and host) for the block; yields False
+	when another run kept it for `wait_seconds`. Scheduled jobs and "Sync now" on a record take it."""
 	lock = frappe.cache.lock(frappe.cache.make_key(RUN_LOCK_KEY), timeout=JOB_TIMEOUT + 60)
-	if not lock.acquire(blocking_timeout=RUN_LOCK_WAIT_SECONDS):
-		finish_log(log, status="Skipped", error=_("Another sync run of this site was still busy."))
-		if scheduled:
-			# Not run: the scheduler offers it again at its next tick.
-			update_settings({f"last_{stream}_run": None, f"last_{stream}_status": "Skipped"})
-		frappe.db.commit()
-		return RunResult("Skipped", [log.name], error=log.error)
+	held = lock.acquire(blocking_timeout=wait_seconds)
 	try:
-		return _run_locked(log, stream, dry_run, scheduled)
+		yield held
 	finally:
-		try:
-			lock.release()
-		except Exception:
-			# The lock expired during a very long run; nothing else holds it by our token.
-			pass
+		if held:
+			try:
+				lock.release()
+			except LockError:
+				# It expired during a very long run; nothing else holds it by our token.
+				pass
 
 
 def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunResult:
