@@ -54,6 +54,7 @@ from cc_sync.sync import consent
 from cc_sync.sync.consent import AddressConsent
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
 from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.push import STATUS_PUSHED, STATUS_QUEUED, STATUS_SKIPPED
 from cc_sync.sync.records import (
 	ActivityRecord,
 	ContactWrite,
@@ -67,7 +68,7 @@ UNSUBSCRIBED = "unsubscribed"
 OPTOUT_PENDING = "Pending"
 OPTOUT_DONE = "Done"
 # Push outcomes that mark a record as sent; the others clear its pushed-at.
-SENT_STATUSES = ("Queued", "Pushed")
+SENT_STATUSES = (STATUS_QUEUED, STATUS_PUSHED)
 # IN lists are sent in slices of this many values.
 SLICE = 1000
 PUSH_PAGE = 2000
@@ -724,9 +725,9 @@ class FrappeStore:
 		for w in writes:
 			if w.push_stop:
 				frappe.db.sql(
-					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = 'Skipped', `{LEAD_PUSH_ERROR}` = %s,
+					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %s, `{LEAD_PUSH_ERROR}` = %s,
 					`{LEAD_PUSHED_AT}` = null where `{self.email_field}` = %s""",
-					(w.push_stop, w.email),
+					(STATUS_SKIPPED, w.push_stop, w.email),
 				)
 
 	def _queue_from_writes(self, writes: Sequence[ContactWrite], now: datetime) -> None:
