@@ -135,7 +135,10 @@ def run_optouts(ctx: RunContext) -> None:
 	unreadable = 0
 	cost = None
 	counted = None
-	if state["reliable"] and not state.get("counted"):
+	# Only a first read (no watermark) asks for every opt-out ever, so only then can what it returns be
+	# held against CC's count; a site that read opt-outs before this check existed is not first.
+	first_read = watermark is None
+	if state["reliable"] and not state.get("counted") and first_read:
 		# Counted before the query: an opt-out made in between only adds to what the query returns.
 		counted = _unsubscribed_count(ctx)
 	if state["reliable"]:

@@ -212,3 +212,30 @@ def test_a_working_first_run_costs_one_count_call_more_and_concludes_nothing():
 		second = w.run(STREAM_OPTOUTS).streams[STREAM_OPTOUTS]
 	assert w.store.get_state(STATE)["reliable"] is True
 	assert (first.api_calls, second.api_calls) == (2, 1)
+
+
+def test_a_site_that_already_synced_opt_outs_keeps_trusting_a_working_optout_after():
+	"""A site that read opt-outs before the self-check existed holds a watermark but no check state.
+
+	Its first checked run asks only for opt-outs since that watermark, so comparing what comes back
+	with every unsubscribed contact CC counts would condemn a working filter and switch every run to
+	the costly full scan.
+	"""
+	w = world("filters")
+	for i in range(4):
+		w.emu.unsubscribe(w.emu.find_by_email(f"p{i}@example.com")["contact_id"])
+	with w.emu.mocked():
+		w.run(*JOB)
+	w.clock.advance(3 * 3600)
+	w.emu.unsubscribe(w.emu.find_by_email("p4@example.com")["contact_id"])
+	with w.emu.mocked():
+		w.run(*JOB)  # the watermark is now hours past the first four opt-outs
+	w.store.set_state(STATE, None)  # what a site upgraded from a version without the check holds
+	w.store.commit()
+	w.clock.advance(900)
+	w.emu.unsubscribe(w.emu.find_by_email("p5@example.com")["contact_id"])
+	with w.emu.mocked():
+		report = w.run(*JOB).streams[STREAM_OPTOUTS]
+	assert report.status == "success" and not report.warnings, report.warnings
+	assert w.store.get_state(STATE)["reliable"] is True
+	assert w.store.contact_by_email("p5@example.com").unsubscribed
