@@ -1,0 +1,27 @@
+"""Finish Frappe's setup wizard on the demo site, as a person would on first login: the desk opens
+on the workspace with onboarding on. Run by `dev/site up` from the bench's sites folder."""
+
+import sys
+
+import frappe
+
+frappe.init(site=sys.argv[1], sites_path=".")
+frappe.connect()
+settings = frappe.get_single("System Settings")
+if not settings.setup_complete:
+	settings.update(
+		{
+			"setup_complete": 1,
+			"language": "en",
+			"country": "United States",
+			"time_zone": "UTC",
+			"enable_onboarding": 1,
+		}
+	)
+	settings.save(ignore_permissions=True)
+	frappe.db.set_default("desktop:home_page", "workspace")
+	from frappe.utils.install import add_standard_navbar_items
+
+	add_standard_navbar_items()
+	frappe.db.commit()
+frappe.destroy()
