@@ -723,6 +723,12 @@ class FrappeStore:
 		if not self.has_lead or self.push_doctype != LEAD:
 			return
 		for w in writes:
+			if w.push_again:
+				frappe.db.sql(
+					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = 'Pending', `{LEAD_PUSH_ERROR}` = %s,
+					`{LEAD_PUSHED_AT}` = null where `{self.email_field}` = %s and `{LEAD_PUSH_STATUS}` = 'Skipped'""",
+					("opted in again in CC: pushed on the next push", w.email),
+				)
 			if w.push_stop:
 				frappe.db.sql(
 					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %s, `{LEAD_PUSH_ERROR}` = %s,

@@ -15,7 +15,7 @@ from cc_sync.sync import consent
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.fieldmap import cc_values, fields_to_pull
 from cc_sync.sync.matching import ContactIndex, normalise_email
-from cc_sync.sync.records import ContactWrite, SiteContact
+from cc_sync.sync.records import STREAM_PUSH, ContactWrite, SiteContact
 from cc_sync.sync.report import StreamReport
 from cc_sync.sync.store import SyncStore
 
@@ -68,6 +68,12 @@ class PageApplier:
 				self.report.warn(email, reason)
 			refused = [i for i, key in enumerate(keys) if key is None]
 			applied.extend(w for i, w in enumerate(writes) if keys[i] is not None)
+			if any(w.push_again for i, w in enumerate(writes) if keys[i] is not None):
+				# Records skipped while the person was opted out are candidates again: the push
+				# looks at every record once more (records already sent are not sent twice).
+				from cc_sync.sync.activities import PUSH_REWIND
+
+				self.store.set_watermark(STREAM_PUSH, PUSH_REWIND)
 			if not refused:
 				break
 			pending = [sources[i] for i in refused]
@@ -183,6 +189,7 @@ class PageApplier:
 			changed = True
 		elif decision.lifted:
 			report.resubscribed += 1
+			write.push_again = True
 			changed = True
 		if decision.push_optout:
 			write.request_cc_optout = True

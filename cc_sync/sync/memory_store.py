@@ -41,6 +41,9 @@ class MemoryLead:
 	pushed_at: datetime | None = None
 
 
+AGAIN = "opted in again in CC: pushed on the next push"
+
+
 class MemberRows(dict):
 	"""Email Group Member rows, (group, email) -> unsubscribed, indexed by email; `at` holds when each
 	row took its state."""
@@ -353,6 +356,12 @@ class MemoryStore:
 				old_lead = replace(lead, fields=dict(lead.fields))
 				self._undo.append(lambda o=old_lead: self.leads.__setitem__(o.key, o))
 				lead.push_status, lead.push_error, lead.pushed_at = "Skipped", write.push_stop, None
+		if write.push_again:
+			for lead in self._leads_for(email):
+				if lead.push_status == "Skipped":
+					old_lead = replace(lead, fields=dict(lead.fields))
+					self._undo.append(lambda o=old_lead: self.leads.__setitem__(o.key, o))
+					lead.push_status, lead.push_error, lead.pushed_at = "Pending", AGAIN, None
 		if write.request_cc_optout and (email, None) not in self.optouts:
 			self.optouts[(email, None)] = LocalOptOut(
 				email=email,

@@ -93,6 +93,8 @@ class ContactWrite:
 	# Why the address's pushed records (Leads) are never sent again: their push status says so, so
 	# every record of the address tells one story.
 	push_stop: str | None = None
+	# The person opted in again: records skipped while they were opted out are pushed again.
+	push_again: bool = False
 	synced_at: datetime | None = None
 
 	@property
