@@ -150,3 +150,24 @@ def test_every_record_of_an_address_tells_one_story():
 	assert story.unsubscribed is True  # the Contact's own flag, not only the address's view
 	[gone] = [lead for lead in w.store.leads.values() if lead.email == "gone@example.com"]
 	assert gone.push_status == "Skipped" and "deleted in CC" in gone.push_error
+
+
+def test_a_lead_skipped_while_opted_out_is_pushed_once_the_person_opts_in_again():
+	w = make_world()
+	cc_id = w.emu.add_contact("again@example.com")
+	w.emu.unsubscribe(cc_id)
+	w.clock.advance(60)
+	with w.emu.mocked():
+		w.run()
+		w.store.add_lead("again@example.com", first_name="Again")
+		w.store.commit()
+		w.clock.advance(900)
+		w.run()
+		[lead] = w.store.leads.values()
+		assert lead.push_status == "Skipped"
+		w.emu.opt_in(cc_id)  # the person, in CC
+		w.clock.advance(3600)
+		w.run(STREAM_RECONCILE)
+		w.run()
+	assert not w.store.contact_by_email("again@example.com").unsubscribed
+	assert lead.push_status == "Pushed" and lead.cc_contact_id == cc_id
