@@ -98,7 +98,9 @@ class FrappeWorldSite:
 			else:
 				record_local_optout(email, by_person=by_person)
 				frappe.db.commit()
-		elif channel in ("global", "document"):
+		elif channel in ("global", "document") and not frappe.db.exists(
+			"Email Unsubscribe", {"email": email, "global_unsubscribe": 1 if channel == "global" else 0}
+		):
 			self.helper.email_unsubscribe(email, global_unsubscribe=channel == "global")
 		else:
 			record_local_optout(email, by_person=by_person)
