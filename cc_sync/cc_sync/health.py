@@ -68,6 +68,8 @@ def worker_problem() -> str | None:
 	(RQ forgets a live worker's registration when Redis restarts under it); a job left waiting, or no
 	job started for a long time, means nobody serves the queue.
 	"""
+	from redis.exceptions import RedisError
+
 	from frappe.utils.background_jobs import get_queue, get_workers
 
 	try:
@@ -75,7 +77,7 @@ def worker_problem() -> str | None:
 		if get_workers(queue):
 			return None
 		waiting = _oldest_waiting_seconds(queue)
-	except Exception:
+	except (RedisError, OSError):
 		return _("The background job queue (Redis) cannot be reached, so no sync can run.")
 	started = frappe.cache.get_value(JOB_STARTED_KEY, expires=True)
 	recent = started and (now_datetime() - get_datetime(started)).total_seconds() < WORKER_SILENT_MINUTES * 60

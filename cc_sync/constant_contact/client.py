@@ -350,7 +350,8 @@ class ConstantContactClient:
 			assert problem is not None
 			raise MalformedResponse(None, None, f"unreadable contact: {problem.reason}", problem.snippet)
 		if problem is not None:
-			log.warning("CC contact %s %s; raw: %s", problem.contact_id, problem.reason, problem.snippet)
+			# The raw record (personal data) goes to the sync log the site keeps, not to the worker's log.
+			log.warning("CC contact %s: %s", problem.contact_id, problem.reason)
 		return contact
 
 	# ---------------------------------------------------------------- contacts
