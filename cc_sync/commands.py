@@ -6,7 +6,7 @@ import click
 
 from frappe.commands import get_site, pass_context
 
-from cc_sync.cc_sync.settings import JOB_STREAMS
+from cc_sync.cc_sync.constants import JOB_STREAMS
 
 # The jobs a desk button or the scheduler can run, and nothing else.
 STREAM_CHOICES = ("all", *(s for s in JOB_STREAMS if s != "all"))

@@ -1,5 +1,17 @@
 """Every DocType and field name the app uses on the site, in one place."""
 
+from cc_sync.sync.records import (
+	STREAM_ACTIVITIES,
+	STREAM_CHANGES,
+	STREAM_DELETES,
+	STREAM_OPTOUT_PUSH,
+	STREAM_OPTOUT_SCAN,
+	STREAM_OPTOUTS,
+	STREAM_PUSH,
+	STREAM_RECONCILE,
+)
+from cc_sync.sync.streams import STREAMS
+
 MODULE = "CC Sync"
 
 # -- the app's DocTypes ------------------------------------------------------------------------
@@ -68,17 +80,9 @@ TRIGGER_SHELL = "Shell"
 TRIGGER_OPTOUT = "Opt-out saved"
 
 # -- how the logs name what ran (stored as shown; the desk translates them) ---------------------
-# Engine stream name -> label. The job "all" and a single record's sync get their own labels.
-STREAM_LABELS = {
-	"optouts": "Opt-outs",
-	"changes": "Changes",
-	"deletes": "Deletes",
-	"reconcile": "Full reconcile",
-	"optout_scan": "Opt-out safety scan",
-	"optout_push": "Opt-outs to CC",
-	"activities": "Imports",
-	"push": "Push",
-}
+# Engine stream name -> label (declared with the streams). The job "all" and a single record's sync get
+# their own labels.
+STREAM_LABELS = {s.name: s.label for s in STREAMS}
 JOB_ALL_LABEL = "All streams"
 JOB_RECORD_LABEL = "One record"
 
@@ -88,6 +92,29 @@ OAUTH_CALLBACK_PATH = "/api/method/cc_sync.cc_sync.oauth.callback"
 SETTINGS_ROUTE = "/app/constant-contact-settings"
 # Jobs: one per scheduled stream, plus the immediate opt-out push fired by a local unsubscribe.
 JOB_METHOD = "cc_sync.tasks.run_stream"
+# Scheduled jobs: settings field holding the interval, and minutes per unit of that field.
+SCHEDULE: dict[str, tuple[str, int]] = {
+	STREAM_OPTOUTS: ("optouts_interval", 1),
+	STREAM_CHANGES: ("changes_interval", 1),
+	STREAM_DELETES: ("deletes_interval", 1),
+	STREAM_PUSH: ("push_interval", 1),
+	STREAM_RECONCILE: ("reconcile_interval_hours", 60),
+	STREAM_OPTOUT_SCAN: ("optout_scan_interval_hours", 60),
+}
+# What each job asks the engine for. The engine adds the opt-out, changes and deletes pulls in front of
+# any push, and the opt-out job also tells CC about the site's own opt-outs, so consent moves both ways
+# every turn. These are also the command line's and the settings form's choices.
+JOB_STREAMS: dict[str, tuple[str, ...]] = {
+	STREAM_OPTOUTS: (STREAM_OPTOUTS, STREAM_OPTOUT_PUSH),
+	STREAM_CHANGES: (STREAM_CHANGES,),
+	STREAM_DELETES: (STREAM_DELETES,),
+	STREAM_RECONCILE: (STREAM_RECONCILE,),
+	STREAM_OPTOUT_SCAN: (STREAM_OPTOUT_SCAN,),
+	STREAM_PUSH: (STREAM_OPTOUT_PUSH, STREAM_ACTIVITIES, STREAM_PUSH),
+	STREAM_OPTOUT_PUSH: (STREAM_OPTOUT_PUSH,),
+	# "Sync now" with every stream: the engine's default order.
+	"all": (),
+}
 JOB_TIMEOUT = 3600
 # Realtime event a running sync publishes to the settings form.
 PROGRESS_EVENT = "cc_sync_progress"

@@ -20,7 +20,9 @@ from frappe.utils import cint, get_datetime, get_system_timezone, get_url
 from cc_sync.cc_sync.constants import (
 	CONNECTION_CONNECTED,
 	CONNECTION_ERROR,
+	JOB_STREAMS,  # noqa: F401 (the jobs' table, read here by the runner and the API)
 	OAUTH_CALLBACK_PATH,
+	SCHEDULE,
 	SETTINGS,
 	SETTINGS_DELETED_COUNT,
 	SETTINGS_OPTOUT_CHECK,
@@ -28,40 +30,6 @@ from cc_sync.cc_sync.constants import (
 )
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP, FieldRule, parse_field_map
-from cc_sync.sync.records import (
-	STREAM_ACTIVITIES,
-	STREAM_CHANGES,
-	STREAM_DELETES,
-	STREAM_OPTOUT_PUSH,
-	STREAM_OPTOUT_SCAN,
-	STREAM_OPTOUTS,
-	STREAM_PUSH,
-	STREAM_RECONCILE,
-)
-
-# Scheduled jobs: settings field holding the interval, and minutes per unit of that field.
-SCHEDULE: dict[str, tuple[str, int]] = {
-	STREAM_OPTOUTS: ("optouts_interval", 1),
-	STREAM_CHANGES: ("changes_interval", 1),
-	STREAM_DELETES: ("deletes_interval", 1),
-	STREAM_PUSH: ("push_interval", 1),
-	STREAM_RECONCILE: ("reconcile_interval_hours", 60),
-	STREAM_OPTOUT_SCAN: ("optout_scan_interval_hours", 60),
-}
-# What each job asks the engine for. The engine adds the opt-out, changes and deletes pulls in front of
-# any push, and the opt-out job also tells CC about the site's own opt-outs, so consent moves both ways
-# every turn.
-JOB_STREAMS: dict[str, tuple[str, ...]] = {
-	STREAM_OPTOUTS: (STREAM_OPTOUTS, STREAM_OPTOUT_PUSH),
-	STREAM_CHANGES: (STREAM_CHANGES,),
-	STREAM_DELETES: (STREAM_DELETES,),
-	STREAM_RECONCILE: (STREAM_RECONCILE,),
-	STREAM_OPTOUT_SCAN: (STREAM_OPTOUT_SCAN,),
-	STREAM_PUSH: (STREAM_OPTOUT_PUSH, STREAM_ACTIVITIES, STREAM_PUSH),
-	STREAM_OPTOUT_PUSH: (STREAM_OPTOUT_PUSH,),
-	# "Sync now" with every stream: the engine's default order.
-	"all": (),
-}
 
 WATERMARK_FIELDS = tuple(f"{s}_watermark" for s in SCHEDULE)
 RUN_FIELDS = tuple(f"last_{s}_run" for s in SCHEDULE) + tuple(f"last_{s}_status" for s in SCHEDULE)

@@ -18,7 +18,7 @@ from typing import Any
 
 from cc_sync.constant_contact.clock import Clock, SystemClock
 from cc_sync.constant_contact.errors import AuthError, QuotaExceeded, TransportError
-from cc_sync.sync import activities, optout_push, pull, push
+from cc_sync.sync import activities, optout_push, pull, push, streams
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
@@ -26,19 +26,15 @@ from cc_sync.sync.records import (
 	ALL_STREAMS,
 	STREAM_ACTIVITIES,
 	STREAM_CHANGES,
-	STREAM_DELETES,
 	STREAM_OPTOUT_PUSH,
-	STREAM_OPTOUT_SCAN,
-	STREAM_OPTOUTS,
 	STREAM_PUSH,
-	STREAM_RECONCILE,
 )
 from cc_sync.sync.report import RunReport
 from cc_sync.sync.store import SyncStore
 
-PULL_STREAMS = (STREAM_OPTOUTS, STREAM_CHANGES, STREAM_DELETES, STREAM_RECONCILE, STREAM_OPTOUT_SCAN)
+PULL_STREAMS = streams.names(phase=streams.Phase.PULL)
 # What must succeed in the same run before anything is pushed.
-PUSH_NEEDS = (STREAM_OPTOUTS, STREAM_CHANGES, STREAM_DELETES)
+PUSH_NEEDS = streams.BY_NAME[STREAM_PUSH].needs
 # What a scheduled run does when not told otherwise; reconcile has its own, slower cadence.
 # What a person reads when CC cannot be reached (the wire's own words go to the technical details).
 UNREACHABLE = "Constant Contact could not be reached; nothing was changed; the next run will retry"
@@ -46,14 +42,7 @@ LOST_MID_REQUEST = (
 	"Constant Contact stopped answering during a request; the next run checks what reached it and retries"
 )
 
-DEFAULT_STREAMS = (
-	STREAM_OPTOUTS,
-	STREAM_DELETES,
-	STREAM_CHANGES,
-	STREAM_OPTOUT_PUSH,
-	STREAM_ACTIVITIES,
-	STREAM_PUSH,
-)
+DEFAULT_STREAMS = streams.names(default=True)
 
 
 class SyncEngine:
