@@ -70,8 +70,8 @@ def sync(context, stream: str, dry_run: bool, use_queue: bool) -> None:
 	import frappe
 
 	from cc_sync.cc_sync.constants import SYNC_LOG, TRIGGER_SHELL
+	from cc_sync.cc_sync.jobs import enqueue_stream
 	from cc_sync.cc_sync.runner import run_job
-	from cc_sync.tasks import enqueue_stream
 
 	site = get_site(context)
 	frappe.init(site=site)

@@ -22,15 +22,15 @@ scheduler_events = {
 
 # Local opt-outs reach CC; new and edited leads wait for the next push. None of these calls CC.
 doc_events = {
-	"Contact": {"on_update": "cc_sync.tasks.contact_on_update"},
+	"Contact": {"on_update": "cc_sync.cc_sync.doc_events.contact_on_update"},
 	"Email Group Member": {
-		"before_insert": "cc_sync.tasks.email_group_member_before_insert",
-		"on_update": "cc_sync.tasks.email_group_member_on_update",
+		"before_insert": "cc_sync.cc_sync.doc_events.email_group_member_before_insert",
+		"on_update": "cc_sync.cc_sync.doc_events.email_group_member_on_update",
 	},
-	"Email Unsubscribe": {"after_insert": "cc_sync.tasks.email_unsubscribe_after_insert"},
+	"Email Unsubscribe": {"after_insert": "cc_sync.cc_sync.doc_events.email_unsubscribe_after_insert"},
 	"Lead": {
-		"after_insert": "cc_sync.tasks.lead_on_change",
-		"on_update": "cc_sync.tasks.lead_on_change",
+		"after_insert": "cc_sync.cc_sync.doc_events.lead_on_change",
+		"on_update": "cc_sync.cc_sync.doc_events.lead_on_change",
 	},
 }
 

@@ -27,6 +27,7 @@ from cc_sync.cc_sync.constants import (
 	TRIGGER_LEAD,
 	TRIGGER_SETTINGS,
 )
+from cc_sync.cc_sync.jobs import enqueue_stream
 from cc_sync.cc_sync.oauth import account_name, load_tokens
 from cc_sync.cc_sync.runner import (
 	build,
@@ -47,7 +48,6 @@ from cc_sync.cc_sync.settings import (
 from cc_sync.constant_contact.errors import AuthError, ConstantContactError, TransportError
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.report import RunReport
-from cc_sync.tasks import enqueue_stream
 
 RECORD_TRIGGERS = {CONTACT: TRIGGER_CONTACT, LEAD: TRIGGER_LEAD}
 # A person waits on the form: an unreachable CC is retried once, not waited out like a background run.

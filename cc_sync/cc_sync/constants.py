@@ -91,7 +91,7 @@ JOB_RECORD_LABEL = "One record"
 OAUTH_CALLBACK_PATH = "/api/method/cc_sync.cc_sync.oauth.callback"
 SETTINGS_ROUTE = "/app/constant-contact-settings"
 # Jobs: one per scheduled stream, plus the immediate opt-out push fired by a local unsubscribe.
-JOB_METHOD = "cc_sync.tasks.run_stream"
+JOB_METHOD = "cc_sync.cc_sync.jobs.run_stream"
 # Scheduled jobs: settings field holding the interval, and minutes per unit of that field.
 SCHEDULE: dict[str, tuple[str, int]] = {
 	STREAM_OPTOUTS: ("optouts_interval", 1),
