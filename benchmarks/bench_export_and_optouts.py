@@ -113,7 +113,7 @@ def measured_backfill(contacts: int) -> None:
 
 
 def optout_world(contacts: int, mode: str):
-	from tests.unit.engine_world import make_world
+	from tests.world import make_world
 
 	w = make_world(rate_limit=None, optout_after=mode)
 	w.engine.config = replace(w.config, export_threshold=0)

@@ -174,7 +174,7 @@ def frappe_world(monkeypatch):
 	world starts from a site without the rows the previous one made."""
 	from cc_sync.cc_sync.constants import SETTINGS, SETTINGS_DELETED_COUNT, SETTINGS_SYNC_STATE
 	from cc_sync.sync.engine import SyncEngine
-	from tests.unit.engine_world import make_world as make_engine_world
+	from tests.world import make_world as make_engine_world
 
 	current: dict = {}
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 import pytest
 
@@ -15,6 +13,8 @@ from cc_sync.sync.records import (
 	STREAM_PUSH,
 	STREAM_RECONCILE,
 )
+from tests.world import World
+from tests.world import make_world as build_world
 
 DOMAIN = "tier2.test"
 GROUP = "Tier2 Newsletter"
@@ -29,46 +29,22 @@ def addr(local: str) -> str:
 	return f"{local}@{DOMAIN}"
 
 
-@dataclass
-class World:
-	clock: Any
-	emu: Any
-	client: Any
-	store: Any
-	site: Any
-	engine: Any
-	list_id: str
-
-	def run(self, *streams: str):
-		report = self.engine.run(streams or None)
-		failed = {n: s.error for n, s in report.streams.items() if s.status == "failed"}
-		assert not failed, failed
-		return report
-
-
 def make_world(start: datetime | None = None) -> World:
-	import random
-
-	from cc_sync.constant_contact.auth import StaticTokenProvider
-	from cc_sync.constant_contact.client import ConstantContactClient
-	from cc_sync.constant_contact.clock import FakeClock
-	from cc_sync.constant_contact.emulator import ConstantContactEmulator
-	from cc_sync.sync.config import ListMapping, SyncConfig
-	from cc_sync.sync.engine import SyncEngine
+	"""The shared world (`tests/world.py`) on the Frappe store, with the group the list maps to."""
 	from tests.integration.frappe_site import FrappeSite, make_store
 
-	# Lead.modified is the site's real time, so a push test runs on a clock that starts now.
-	clock = FakeClock((start or datetime.now(timezone.utc)).replace(microsecond=0))
-	# A token that outlives the clock jumps below (the refresh flow has tier 1 tests of its own).
-	emu = ConstantContactEmulator(clock, access_token_ttl=10 * 365 * 86400.0)
-	access, _refresh = emu.issue_tokens()
-	client = ConstantContactClient(StaticTokenProvider(access), clock=clock, rng=random.Random(0))
 	site = FrappeSite()
 	site.make_group(GROUP)
-	list_id = emu.create_list("Newsletter")
-	config = SyncConfig(list_mappings=(ListMapping(list_id, GROUP, "both"),), activity_poll_interval=1.0)
-	store = make_store()
-	return World(clock, emu, client, store, site, SyncEngine(client, store, config, clock), list_id)
+	# Lead.modified is the site's real time, so a push test runs on a clock that starts now. A token that
+	# outlives the clock jumps (the refresh flow has tier 1 tests of its own).
+	return build_world(
+		(start or datetime.now(timezone.utc)).replace(microsecond=0),
+		store=make_store(),
+		group=GROUP,
+		static_token=True,
+		site=site,
+		strict=True,
+	)
 
 
 def one_contact(world: World, email: str):

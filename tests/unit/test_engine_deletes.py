@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cc_sync.constant_contact.errors import ServerError
 from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_PUSH
-from tests.unit.engine_world import make_world
+from tests.world import make_world
 
 # What the scheduled Push job asks the engine for (cc_sync.cc_sync.settings.JOB_STREAMS["push"]).
 PUSH_JOB = ("optout_push", "activities", STREAM_PUSH)

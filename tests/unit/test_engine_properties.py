@@ -25,7 +25,7 @@ from tests.consent_world import (
 	scripts,
 	skews,
 )
-from tests.unit.engine_world import make_world as make_engine_world
+from tests.world import make_world as make_engine_world
 
 # CI replays a fixed set of examples, so a red build always means the change under test; anywhere
 # else the search explores anew, and CC_SYNC_EXAMPLES makes it search harder.

@@ -9,7 +9,7 @@ import pytest
 
 from cc_sync.constant_contact.errors import ServerError
 from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_PUSH, STREAM_RECONCILE
-from tests.unit.engine_world import make_world
+from tests.world import make_world
 
 
 def utc(*args):

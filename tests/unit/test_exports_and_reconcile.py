@@ -11,7 +11,7 @@ import pytest
 from cc_sync.sync.exports import ExportFailed, export_calls, paging_calls
 from cc_sync.sync.fieldmap import FieldRule, fields_to_pull
 from cc_sync.sync.records import STREAM_CHANGES, STREAM_RECONCILE
-from tests.unit.engine_world import make_world
+from tests.world import make_world
 
 RULES = (
 	FieldRule("first_name", "first_name", "cc"),

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from cc_sync.constant_contact.clock import FakeClock
 from cc_sync.sync.records import STREAM_OPTOUTS
-from tests.unit.engine_world import make_world
+from tests.world import make_world
 
 
 def utc(*args):

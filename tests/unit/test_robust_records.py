@@ -8,7 +8,7 @@ import pytest
 
 from cc_sync.constant_contact.models import ContactPage, parse_contact
 from cc_sync.sync.records import STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_OPTOUTS, STREAM_PUSH
-from tests.unit.engine_world import make_world
+from tests.world import make_world
 
 ODD_RECORDS = {
 	"bool-cf@example.com": {"custom_fields": [{"custom_field_id": "cf-1", "value": True}]},

@@ -6,7 +6,7 @@ import pytest
 
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import STREAM_ACTIVITIES, STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_PUSH
-from tests.unit.engine_world import make_world
+from tests.world import make_world
 
 
 def test_the_matching_key_never_merges_two_mailboxes():

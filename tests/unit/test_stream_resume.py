@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from cc_sync.sync.records import STREAM_CHANGES
 from cc_sync.sync.resume import ResumePoint, state_name
-from tests.unit.engine_world import make_world
+from tests.world import make_world
 
 PAGE = 50
 CONTACTS = 500  # ten pages
