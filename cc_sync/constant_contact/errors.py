@@ -48,19 +48,24 @@ class AuthError(ConstantContactError):
 	"""The connection needs a person to reconnect: a 401 survived a refresh, or the refresh failed."""
 
 
-class PermissionDenied(ConstantContactError):
+class Refused(ConstantContactError):
+	"""CC answered and refused this request (a 4xx other than 401 and 429): sending it again unchanged
+	fails again. A push or opt-out push fails the records it carried, and only those."""
+
+
+class PermissionDenied(Refused):
 	"""403: missing scope, missing user privilege, or the application was deactivated."""
 
 
-class NotFound(ConstantContactError):
+class NotFound(Refused):
 	"""404: unknown or malformed id."""
 
 
-class Conflict(ConstantContactError):
+class Conflict(Refused):
 	"""409: e.g. the email already belongs to another contact (even a deleted or unsubscribed one)."""
 
 
-class ValidationError(ConstantContactError):
+class ValidationError(Refused):
 	"""400 / 415: the request itself is wrong; resending it unchanged will fail again."""
 
 
@@ -166,5 +171,5 @@ def error_from_response(
 		return Throttled(status, key, message, body_text)
 	if status >= 500:
 		return ServerError(status, key, message, body_text)
-	cls = _BY_STATUS.get(status, ConstantContactError)
+	cls = _BY_STATUS.get(status) or (Refused if 400 <= status < 500 else ConstantContactError)
 	return cls(status, key, message, body_text)

@@ -19,6 +19,7 @@ from cc_sync.constant_contact.errors import (
 	AuthError,
 	NotFound,
 	QuotaExceeded,
+	Refused,
 	ServerError,
 	Throttled,
 	TransportError,
@@ -85,9 +86,10 @@ def defer(ctx: RunContext, optout: LocalOptOut, exc: Exception, now: datetime) -
 	attempts = optout.attempts + 1
 	retry_at = now + retry_delay(attempts)
 	reason = f"{type(exc).__name__}: {exc}"
+	what = "CC refused the opt-out" if isinstance(exc, Refused) else "could not push the opt-out to CC"
 	report.fail(
 		optout.email,
-		f"could not push the opt-out to CC ({reason}); it stays pending and is tried again after "
+		f"{what} ({reason}); it stays pending and is tried again after "
 		f"{retry_at:%Y-%m-%d %H:%M} UTC (attempt {attempts})",
 	)
 	if not ctx.dry_run:

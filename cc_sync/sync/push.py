@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cc_sync.constant_contact.errors import ConstantContactError
+from cc_sync.constant_contact.errors import Refused
 from cc_sync.sync import consent
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.fieldmap import import_row
@@ -226,22 +226,20 @@ def submit_chunk(ctx: RunContext, chunk: Chunk, list_ids: list[str], chunk_id: s
 	store.commit()
 	try:
 		activity = ctx.client.import_contacts_json(chunk.rows, list_ids)
-	except ConstantContactError as exc:
-		if getattr(exc, "status", None) and 400 <= exc.status < 500 and exc.status not in (401, 429):
-			# CC refused the request itself: nothing was queued, so the chunk fails as a whole.
-			record.state = "failed"
-			record.finished = True
-			record.result = {"error": str(exc)}
-			store.save_activity(record)
-			store.record_push(
-				[PushOutcome(k, STATUS_FAILED, f"import refused: {exc}", at=now) for k in chunk.keys]
-			)
-			for row in chunk.rows:
-				report.fail(row["email"], f"import refused: {exc}")
-			store.commit()
-			return
-		# Unknown whether CC queued it: leave the record `submitting` for the next run to resolve.
-		raise
+	except Refused as exc:
+		# CC refused the request itself: nothing was queued, so the chunk fails as a whole. On any other
+		# error it is unknown whether CC queued it: the record stays `submitting` for the next run.
+		record.state = "failed"
+		record.finished = True
+		record.result = {"error": str(exc)}
+		store.save_activity(record)
+		store.record_push(
+			[PushOutcome(k, STATUS_FAILED, f"import refused: {exc}", at=now) for k in chunk.keys]
+		)
+		for row in chunk.rows:
+			report.fail(row["email"], f"import refused: {exc}")
+		store.commit()
+		return
 	record.activity_id = activity.activity_id
 	record.state = activity.state or "initialized"
 	store.save_activity(record)

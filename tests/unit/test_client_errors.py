@@ -13,11 +13,11 @@ from cc_sync.constant_contact.clock import FakeClock
 from cc_sync.constant_contact.errors import (
 	AuthError,
 	Conflict,
-	ConstantContactError,
 	MalformedResponse,
 	NotFound,
 	PermissionDenied,
 	QuotaExceeded,
+	Refused,
 	ServerError,
 	Throttled,
 	TransportError,
@@ -236,7 +236,7 @@ def test_paging_loop_is_detected(rsps, clock):
 		(
 			405,
 			"<html>Method Not Allowed</html>",
-			ConstantContactError,
+			Refused,
 			None,
 			"<html>Method Not Allowed</html>",
 		),
@@ -336,3 +336,16 @@ def test_a_connect_timeout_is_not_a_spent_call_and_a_later_answer_is(rsps, clock
 	client = make(clock, budget=budget)
 	assert contacts(client) == ["c1"]
 	assert client.calls == 1 and budget.used == 1
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 413, 415, 422])
+def test_every_answer_that_refuses_the_request_is_one_error_type(status):
+	"""Push and opt-out push fail only the records a refused request carried: they catch `Refused`."""
+	exc = error_from_response(status, '{"error_key": "nope", "error_message": "no"}')
+	assert isinstance(exc, Refused)
+	assert exc.status == status
+
+
+@pytest.mark.parametrize("status", [401, 429, 500, 503])
+def test_auth_throttling_and_server_errors_are_not_refusals(status):
+	assert not isinstance(error_from_response(status, None), Refused)
