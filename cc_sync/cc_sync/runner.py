@@ -51,7 +51,7 @@ from cc_sync.constant_contact.errors import AuthError
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.engine import SyncEngine
 from cc_sync.sync.records import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
-from cc_sync.sync.report import RunReport
+from cc_sync.sync.report import RunReport, StreamStatus
 
 # The log functions are used from here by the desk API too.
 __all__ = ["finish_log", "new_log", "write_report"]
@@ -285,7 +285,7 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 		ran = {
 			name: STATUS_LABELS.get(s.status, "Failed")
 			for name, s in report.streams.items()
-			if name in SCHEDULE and s.status not in ("skipped", "pending")
+			if name in SCHEDULE and s.status not in (StreamStatus.SKIPPED, StreamStatus.PENDING)
 		}
 		update_settings(
 			{f"last_{name}_run": log.started for name in ran}

@@ -23,17 +23,17 @@ from cc_sync.cc_sync.constants import (
 	TRIGGER_SCHEDULER,
 )
 from cc_sync.cc_sync.settings import to_site_datetime
-from cc_sync.sync.report import COUNTERS, RunReport, StreamReport
+from cc_sync.sync.report import COUNTERS, RunReport, StreamReport, StreamStatus
 
 # A log keeps this many per-record notes and plan rows; the counts always hold the full totals.
 MAX_LOG_ITEMS = 500
 MAX_PLAN_ENTRIES = 2000
 STATUS_LABELS = {
-	"success": "Success",
-	"partial": "Partial",
-	"failed": "Failed",
-	"skipped": "Skipped",
-	"pending": "Skipped",
+	StreamStatus.SUCCESS: "Success",
+	StreamStatus.PARTIAL: "Partial",
+	StreamStatus.FAILED: "Failed",
+	StreamStatus.SKIPPED: "Skipped",
+	StreamStatus.PENDING: "Skipped",
 }
 # Counts that say a run changed something; reading (fetched, unchanged) alone does not.
 CHANGE_COUNTERS = tuple(c for c in COUNTERS if c not in ("fetched", "unchanged"))
@@ -134,7 +134,9 @@ def run_errors(report: RunReport, streams: list[StreamReport]) -> str | None:
 	"""Each stream's error once, named by stream; what stopped the run is said once, not per stream."""
 	lines = []
 	for s in streams:
-		if not s.error or (report.stopped_by and s.error == report.stopped_by and s.status == "skipped"):
+		if not s.error or (
+			report.stopped_by and s.error == report.stopped_by and s.status == StreamStatus.SKIPPED
+		):
 			continue
 		line = f"{_(STREAM_LABELS.get(s.stream, s.stream))}: {s.error}"
 		if line not in lines:

@@ -29,7 +29,7 @@ from cc_sync.sync.records import (
 	STREAM_OPTOUT_PUSH,
 	STREAM_PUSH,
 )
-from cc_sync.sync.report import RunReport
+from cc_sync.sync.report import RunReport, StreamStatus
 from cc_sync.sync.store import SyncStore
 
 PULL_STREAMS = streams.names(phase=streams.Phase.PULL)
@@ -77,13 +77,13 @@ class SyncEngine:
 				continue
 			stream = report.stream(name)
 			if report.stopped_by:
-				stream.status = "skipped"
+				stream.status = StreamStatus.SKIPPED
 				stream.error = stream.error or report.stopped_by
 				continue
 			if name == STREAM_PUSH:
-				failed = [s for s in PUSH_NEEDS if report.stream(s).status != "success"]
+				failed = [s for s in PUSH_NEEDS if report.stream(s).status != StreamStatus.SUCCESS]
 				if failed:
-					stream.status = "skipped"
+					stream.status = StreamStatus.SKIPPED
 					stream.error = (
 						f"the {' and '.join(failed)} pull did not succeed in this run, so nothing is pushed"
 					)
@@ -99,32 +99,32 @@ class SyncEngine:
 			step(ctx)
 		except QuotaExceeded as exc:
 			self.store.rollback()
-			stream.status = "failed"
+			stream.status = StreamStatus.FAILED
 			stream.error = (
 				f"CC's daily API quota is used up; the sync resumes after {exc.resets_at:%Y-%m-%d %H:%M} UTC"
 			)
 			ctx.report.stopped_by = stream.error
 		except AuthError as exc:
 			self.store.rollback()
-			stream.status = "failed"
+			stream.status = StreamStatus.FAILED
 			stream.error = f"the Constant Contact connection needs attention: {exc}"
 			ctx.report.stopped_by = stream.error
 		except TransportError as exc:
 			# CC is unreachable or stopped answering: the next stream would only wait out the same
 			# retries. What was said on the wire stays in the technical details.
 			self.store.rollback()
-			stream.status = "failed"
+			stream.status = StreamStatus.FAILED
 			stream.error = UNREACHABLE if not exc.may_have_succeeded else LOST_MID_REQUEST
 			stream.traceback = f"{type(exc).__name__}: {exc}"
 			ctx.report.stopped_by = stream.error
 		except Exception as exc:
 			self.store.rollback()
-			stream.status = "failed"
+			stream.status = StreamStatus.FAILED
 			stream.error = f"{type(exc).__name__}: {exc}"
 			stream.traceback = traceback.format_exc()
 		else:
-			if stream.status in ("pending", "success"):
-				stream.status = "partial" if stream.failed else "success"
+			if stream.status in (StreamStatus.PENDING, StreamStatus.SUCCESS):
+				stream.status = StreamStatus.PARTIAL if stream.failed else StreamStatus.SUCCESS
 		finally:
 			stream.api_calls += getattr(self.client, "calls", 0) - calls_before
 
@@ -159,7 +159,7 @@ class SyncEngine:
 
 		self._run_step(ctx, STREAM_CHANGES, pull_one)
 		self._run_step(ctx, STREAM_OPTOUT_PUSH, push_optout)
-		if not found and not unreadable and report.stream(STREAM_CHANGES).status == "success":
+		if not found and not unreadable and report.stream(STREAM_CHANGES).status == StreamStatus.SUCCESS:
 			self._run_step(ctx, STREAM_PUSH, lambda c: push.push_email(c, address))
 			self._run_step(ctx, STREAM_ACTIVITIES, activities.run_activities)
 		report.finished = self.clock.now()

@@ -22,6 +22,7 @@ from cc_sync.sync.context import RunContext
 from cc_sync.sync.fieldmap import import_row
 from cc_sync.sync.matching import email_problem, normalise_email, written_email
 from cc_sync.sync.records import STREAM_PUSH, ActivityRecord, PushCandidate, PushOutcome
+from cc_sync.sync.report import StreamStatus
 
 STATUS_QUEUED = "Queued"
 STATUS_PUSHED = "Pushed"
@@ -66,7 +67,7 @@ def run_push(ctx: RunContext) -> None:
 	watermark = store.get_watermark(STREAM_PUSH)
 	report.watermark_before = watermark
 	if not list_ids:
-		report.status = "skipped"
+		report.status = StreamStatus.SKIPPED
 		report.error = "no CC list is mapped for push: map one in Constant Contact List Mapping"
 		return
 	started = ctx.now()
@@ -97,7 +98,7 @@ def push_email(ctx: RunContext, email: str) -> None:
 	report = ctx.report.stream(STREAM_PUSH)
 	list_ids = ctx.config.push_list_ids
 	if not list_ids:
-		report.status = "skipped"
+		report.status = StreamStatus.SKIPPED
 		report.error = "no CC list is mapped for push"
 		return
 	now = ctx.now()

@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
+
+
+class StreamStatus(str, Enum):
+	"""Where one stream of a run ended (and, for the whole run, the worst of them)."""
+
+	PENDING = "pending"
+	SUCCESS = "success"
+	# Applied, but some records failed (each logged with its reason).
+	PARTIAL = "partial"
+	FAILED = "failed"
+	# Not run: a stream it needs did not succeed, CC stopped the run, or nothing is configured for it.
+	SKIPPED = "skipped"
+
+	def __str__(self) -> str:
+		return self.value
+
 
 COUNTERS = (
 	"fetched",
@@ -33,7 +50,7 @@ class RecordNote:
 @dataclass
 class StreamReport:
 	stream: str
-	status: str = "pending"  # pending, success, partial, failed, skipped
+	status: StreamStatus = StreamStatus.PENDING
 	fetched: int = 0
 	created: int = 0
 	updated: int = 0
@@ -94,15 +111,17 @@ class RunReport:
 		return sum(s.api_calls for s in self.streams.values())
 
 	@property
-	def status(self) -> str:
+	def status(self) -> StreamStatus:
 		states = {s.status for s in self.streams.values()}
 		if not states:
-			return "success"
-		if "failed" in states:
-			return "failed" if states <= {"failed", "skipped"} else "partial"
-		if "partial" in states or any(s.failed for s in self.streams.values()):
-			return "partial"
-		return "success"
+			return StreamStatus.SUCCESS
+		if StreamStatus.FAILED in states:
+			if states <= {StreamStatus.FAILED, StreamStatus.SKIPPED}:
+				return StreamStatus.FAILED
+			return StreamStatus.PARTIAL
+		if StreamStatus.PARTIAL in states or any(s.failed for s in self.streams.values()):
+			return StreamStatus.PARTIAL
+		return StreamStatus.SUCCESS
 
 	def totals(self) -> dict[str, int]:
 		total = dict.fromkeys(COUNTERS, 0)

@@ -107,3 +107,15 @@ def test_the_structure_page_lists_the_streams_as_declared():
 		for m in re.finditer(r"^\| `(\w+)` \|(?:[^|]*\|){4}([^|]*)\|$", page, re.M)
 	}
 	assert needs == {s.name: s.needs for s in streams.STREAMS}
+
+
+def test_a_stream_status_reads_and_serialises_as_its_plain_word():
+	"""Logs, the form's JSON and the shell show the status word, never the enum's name."""
+	from cc_sync.sync.report import RunReport, StreamStatus
+
+	report = RunReport(started=None)
+	report.stream("changes").status = StreamStatus.FAILED
+	report.stream("push").status = StreamStatus.SKIPPED
+	assert report.status == "failed"
+	assert f"{report.status}" == "failed"
+	assert json.dumps({"status": report.status}) == '{"status": "failed"}'
