@@ -12,6 +12,9 @@ and taken off the mapped list by the account owner, and joining or leaving that 
 leads and contacts, opt-outs through every site channel (Contact, Lead, global and per-document Email
 Unsubscribe), leaving and joining the mapped group and a group only the site has; site writes that land
 while a page is being applied; and a site clock that differs from CC's by up to five minutes.
+
+Runs come two ways: "Sync now" with every stream, and scheduler ticks that run each scheduled job that
+is due with its own streams (the product's job table), on the default cadences or on random ones.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
+
+from cc_sync.sync.schedule import DEFAULT_INTERVAL_MINUTES, JOB_STREAMS
 
 EMAILS = [f"u{i}@example.com" for i in range(5)]
 GROUP = "Newsletter"
@@ -82,7 +87,20 @@ site_steps = st.builds(
 	st.integers(0, 9),
 )
 run_steps = st.builds(Step, st.just("run"), st.just(""), st.integers(0, 9))
-scripts = st.lists(st.one_of(cc_steps, site_steps, run_steps), min_size=1, max_size=25)
+# The site's scheduler ticks every five minutes: a tick step lets (value + 1) ticks' time pass, then runs
+# each scheduled job that is due, as the scheduler queues them.
+tick_steps = st.builds(Step, st.just("tick"), st.just(""), st.integers(0, 11))
+scripts = st.lists(st.one_of(cc_steps, site_steps, run_steps, tick_steps), min_size=1, max_size=25)
+# How often each job runs: the defaults, or intervals of the example's own (minutes).
+cadences = st.one_of(
+	st.just(dict(DEFAULT_INTERVAL_MINUTES)),
+	st.fixed_dictionaries(
+		{
+			job: st.integers(5, 60) if minutes <= 60 else st.integers(30, minutes)
+			for job, minutes in DEFAULT_INTERVAL_MINUTES.items()
+		}
+	),
+)
 skews = st.integers(-MAX_SKEW, MAX_SKEW)
 
 
@@ -197,8 +215,12 @@ def apply_event(w: Any, step: Step) -> None:
 	w.clock.advance(61)
 
 
-def run_once(w: Any, *, crash_after: int | None = None) -> None:
-	"""One sync run; with `crash_after`, the worker dies at that store write (uncommitted work is lost).
+def run_once(
+	w: Any, *, crash_after: int | None = None, streams: tuple[str, ...] | None = None, pause: int = 900
+) -> None:
+	"""One sync run (every stream, or a job's); with `crash_after`, the worker dies at that store write.
+
+	Uncommitted work is lost with the worker; `pause` seconds pass after the run.
 
 	An opt-out scripted to land mid-page does so at the run's first page write, or after the run when
 	it wrote no page.
@@ -213,13 +235,29 @@ def run_once(w: Any, *, crash_after: int | None = None) -> None:
 	w.site.arm(land, crash_after)
 	with w.emu.mocked():
 		try:
-			w.engine.run()
+			w.engine.run(streams or None)
 		except w.site.crash_type:
 			w.store.rollback()
 		finally:
 			w.site.disarm()
 	land()
-	w.clock.advance(900)
+	w.clock.advance(pause)
+
+
+def due_jobs(w: Any, cadence: dict[str, int]) -> list[str]:
+	"""The jobs whose interval has passed since they last ran, in the scheduler's order."""
+	now = w.clock.now()
+	if getattr(w, "job_runs", None) is None:
+		w.job_runs = {}
+	last = w.job_runs
+	due = [
+		job
+		for job, minutes in cadence.items()
+		if job not in last or (now - last[job]).total_seconds() >= minutes * 60
+	]
+	for job in due:
+		last[job] = now
+	return due
 
 
 def settle(w: Any) -> None:
@@ -234,29 +272,52 @@ def settle(w: Any) -> None:
 	run_once(w)
 
 
-def play(make_world: Any, script: list[Step], *, crash_run=None, crash_after=None, faults=None, seed=0):
-	"""Play the script: CC and site events, and sync runs (one of them killed at a store write)."""
+def play(
+	make_world: Any,
+	script: list[Step],
+	*,
+	crash_run=None,
+	crash_after=None,
+	faults=None,
+	seed=0,
+	cadence: dict[str, int] | None = None,
+):
+	"""Play the script: CC and site events, and sync runs (one of them killed at a store write).
+
+	A "run" step is "Sync now" with every stream; a "tick" step lets scheduler ticks pass and runs each
+	job then due with its own streams, on `cadence` (the default intervals unless given).
+	"""
 	w = make_world(seed)
+	cadence = cadence or dict(DEFAULT_INTERVAL_MINUTES)
 	if faults:
 		w.emu.faults.rate = faults
 		w.emu.faults.reseed(seed)
 	runs = 0
+
+	def one_run(value: int, streams: tuple[str, ...] | None, pause: int) -> None:
+		nonlocal runs
+		if faults and value % 3 == 0:
+			w.emu.expire_access_tokens()  # the next call gets a 401 and refreshes
+		if faults and value % 4 == 1:
+			w.emu.rate_limit = 2  # CC throttles below the client's own pace: 429 throttled
+		run_once(w, crash_after=crash_after if runs == crash_run else None, streams=streams, pause=pause)
+		w.emu.rate_limit = 4
+		runs += 1
+		if faults or crash_run is not None:
+			# Rule 4: a killed or failed run is run again before anything else happens; from
+			# there on the world must be where one clean run would have left it.
+			rate = w.emu.faults.rate
+			w.emu.faults.rate = 0.0
+			run_once(w, streams=streams, pause=pause)
+			w.emu.faults.rate = rate
+
 	for step in script:
 		if step.kind == "run":
-			if faults and step.value % 3 == 0:
-				w.emu.expire_access_tokens()  # the next call gets a 401 and refreshes
-			if faults and step.value % 4 == 1:
-				w.emu.rate_limit = 2  # CC throttles below the client's own pace: 429 throttled
-			run_once(w, crash_after=crash_after if runs == crash_run else None)
-			w.emu.rate_limit = 4
-			runs += 1
-			if faults or crash_run is not None:
-				# Rule 4: a killed or failed run is run again before anything else happens; from
-				# there on the world must be where one clean run would have left it.
-				rate = w.emu.faults.rate
-				w.emu.faults.rate = 0.0
-				run_once(w)
-				w.emu.faults.rate = rate
+			one_run(step.value, None, 900)
+		elif step.kind == "tick":
+			w.clock.advance(300 * (step.value + 1))
+			for job in due_jobs(w, cadence):
+				one_run(step.value, JOB_STREAMS[job], 20)
 		else:
 			apply_event(w, step)
 	settle(w)

@@ -1,10 +1,9 @@
 """Every DocType and field name the app uses on the site, in one place."""
 
+from cc_sync.sync import schedule
 from cc_sync.sync.records import (
-	STREAM_ACTIVITIES,
 	STREAM_CHANGES,
 	STREAM_DELETES,
-	STREAM_OPTOUT_PUSH,
 	STREAM_OPTOUT_SCAN,
 	STREAM_OPTOUTS,
 	STREAM_PUSH,
@@ -101,20 +100,9 @@ SCHEDULE: dict[str, tuple[str, int]] = {
 	STREAM_RECONCILE: ("reconcile_interval_hours", 60),
 	STREAM_OPTOUT_SCAN: ("optout_scan_interval_hours", 60),
 }
-# What each job asks the engine for. The engine adds the opt-out, changes and deletes pulls in front of
-# any push, and the opt-out job also tells CC about the site's own opt-outs, so consent moves both ways
-# every turn. These are also the command line's and the settings form's choices.
-JOB_STREAMS: dict[str, tuple[str, ...]] = {
-	STREAM_OPTOUTS: (STREAM_OPTOUTS, STREAM_OPTOUT_PUSH),
-	STREAM_CHANGES: (STREAM_CHANGES,),
-	STREAM_DELETES: (STREAM_DELETES,),
-	STREAM_RECONCILE: (STREAM_RECONCILE,),
-	STREAM_OPTOUT_SCAN: (STREAM_OPTOUT_SCAN,),
-	STREAM_PUSH: (STREAM_OPTOUT_PUSH, STREAM_ACTIVITIES, STREAM_PUSH),
-	STREAM_OPTOUT_PUSH: (STREAM_OPTOUT_PUSH,),
-	# "Sync now" with every stream: the engine's default order.
-	"all": (),
-}
+# What each job asks the engine for (declared with the jobs' default intervals, in the engine). These are
+# also the command line's and the settings form's choices.
+JOB_STREAMS = schedule.JOB_STREAMS
 JOB_TIMEOUT = 3600
 # Realtime event a running sync publishes to the settings form.
 PROGRESS_EVENT = "cc_sync_progress"

@@ -28,6 +28,7 @@ from tests.consent_world import (
 	GROUP,
 	Events,
 	SkewedClock,
+	cadences,
 	check_promise,
 	final_state,
 	play,
@@ -223,9 +224,9 @@ def frappe_world(monkeypatch):
 	deadline=None,
 	suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(scripts, skews)
-def test_clean_runs_keep_the_promise_on_the_frappe_store(frappe_world, script, skew):
-	w = play(frappe_world(skew), script)
+@given(scripts, skews, cadences)
+def test_clean_runs_keep_the_promise_on_the_frappe_store(frappe_world, script, skew, cadence):
+	w = play(frappe_world(skew), script, cadence=cadence)
 	check_promise(w)
 
 
@@ -235,9 +236,11 @@ def test_clean_runs_keep_the_promise_on_the_frappe_store(frappe_world, script, s
 	deadline=None,
 	suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(scripts, skews, st.sampled_from([0.05, 0.2]), st.integers(0, 1000))
-def test_faults_end_where_a_clean_run_ends_on_the_frappe_store(frappe_world, script, skew, fault_rate, seed):
-	clean = final_state(play(frappe_world(skew), script))
-	faulty = play(frappe_world(skew), script, faults=fault_rate, seed=seed)
+@given(scripts, skews, st.sampled_from([0.05, 0.2]), st.integers(0, 1000), cadences)
+def test_faults_end_where_a_clean_run_ends_on_the_frappe_store(
+	frappe_world, script, skew, fault_rate, seed, cadence
+):
+	clean = final_state(play(frappe_world(skew), script, cadence=cadence))
+	faulty = play(frappe_world(skew), script, faults=fault_rate, seed=seed, cadence=cadence)
 	check_promise(faulty)
 	assert final_state(faulty) == clean

@@ -19,6 +19,7 @@ from tests.consent_world import (
 	GROUP,
 	Events,
 	SkewedClock,
+	cadences,
 	check_promise,
 	final_state,
 	play,
@@ -150,9 +151,9 @@ def memory_world(skew: int = 0):
 	deadline=None,
 	suppress_health_check=[HealthCheck.too_slow],
 )
-@given(scripts, skews)
-def test_clean_runs_keep_the_promise_and_lose_nothing(script, skew):
-	w = play(memory_world(skew), script)
+@given(scripts, skews, cadences)
+def test_clean_runs_keep_the_promise_and_lose_nothing(script, skew, cadence):
+	w = play(memory_world(skew), script, cadence=cadence)
 	check_promise(w)
 
 
@@ -169,13 +170,20 @@ def test_clean_runs_keep_the_promise_and_lose_nothing(script, skew):
 	st.integers(0, 12),
 	st.sampled_from([0.0, 0.05, 0.2]),
 	st.integers(0, 1000),
+	cadences,
 )
 def test_crashes_and_faults_end_where_a_clean_run_ends(
-	script, skew, crash_run, crash_after, fault_rate, seed
+	script, skew, crash_run, crash_after, fault_rate, seed, cadence
 ):
-	clean = play(memory_world(skew), script)
+	clean = play(memory_world(skew), script, cadence=cadence)
 	faulty = play(
-		memory_world(skew), script, crash_run=crash_run, crash_after=crash_after, faults=fault_rate, seed=seed
+		memory_world(skew),
+		script,
+		crash_run=crash_run,
+		crash_after=crash_after,
+		faults=fault_rate,
+		seed=seed,
+		cadence=cadence,
 	)
 	check_promise(faulty)
 	assert final_state(faulty) == final_state(clean)
