@@ -7,7 +7,7 @@ crashes and faults) must end in the same state (`final_state`). Tier 1 plays it 
 (tests/integration/test_frappe_properties.py), through a `site` adapter that performs what users do
 and reads back what the site holds.
 
-The world has: CC contacts added, edited, unsubscribed, opted in again by the person, deleted, put on
+The world has: CC contacts added, edited, unsubscribed, opted in again by the person, deleted (and back when the person signs up again), put on
 and taken off the mapped list by the account owner, and joining or leaving that list themselves; site
 leads and contacts, opt-outs through every site channel (Contact, Lead, global and per-document Email
 Unsubscribe), leaving and joining the mapped group and a group only the site has; site writes that land
@@ -50,6 +50,7 @@ cc_steps = st.builds(
 			"cc_unsubscribe",
 			"cc_opt_in",
 			"cc_delete",
+			"cc_revive",
 			"cc_list",
 			"cc_join",
 			"cc_leave",
@@ -170,6 +171,11 @@ def apply_event(w: Any, step: Step) -> None:
 	elif step.kind == "cc_delete" and live:
 		emu.delete_contact(cc_id)
 		ev.cc_deleted.add(step.email)
+	elif step.kind == "cc_revive" and existing is not None and not live:
+		# The deleted person signs up again in CC: their own newer opt-in brings them back.
+		emu.revive(cc_id)
+		ev.cc_deleted.discard(step.email)
+		ev.consent.append((step.email, "in"))
 	elif step.kind == "cc_list" and live:
 		# The account owner, in CC's list tool.
 		if on_list:

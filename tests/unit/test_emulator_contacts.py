@@ -406,3 +406,19 @@ def test_generator_is_deterministic(clock):
 	assert any("deleted_at" in c for c in contacts)
 	assert all(c["list_memberships"] == [] for c in contacts if "deleted_at" in c)
 	assert datetime.fromisoformat(contacts[0]["created_at"].replace("Z", "+00:00")).tzinfo == timezone.utc
+
+
+def test_a_deleted_person_signing_up_again_comes_back_seen_by_updated_after_without_lists(emu, clock, http):
+	list_id = emu.create_list("A")
+	cid = emu.add_contact("again@example.com", list_ids=[list_id])
+	emu.unsubscribe(cid)
+	emu.delete_contact(cid)
+	clock.advance(86400)
+	emu.revive(cid)
+	back = get(http, f"/v3/contacts/{cid}").json()
+	assert "deleted_at" not in back or back["deleted_at"] is None
+	assert back["email_address"]["permission_to_send"] == "explicit"
+	assert back["email_address"]["opt_in_source"] == "Contact"
+	assert emu.get(cid)["list_memberships"] == []
+	found = get(http, "/v3/contacts", status="all", updated_after="2024-06-01T12:00:00Z").json()["contacts"]
+	assert [c["contact_id"] for c in found] == [cid]

@@ -284,6 +284,27 @@ class AccountState:
 			)
 			self.version += 1
 
+	def revive(self, contact_id: str) -> None:
+		"""A deleted person signs up again on a CC form: the contact is back, with their own opt-in.
+
+		CC keeps the deleted contact's id and brings it back (its `updated_at` moves, its lists do not
+		come back), which is the only revival the sync may see: the app itself never revives anyone.
+		"""
+		with self._lock:
+			rec = self._need(contact_id)
+			now = self.now()
+			rec.update(deleted_at=None, updated_at=now, update_source="Contact")
+			rec.update(
+				permission="explicit",
+				opt_in_date=now,
+				opt_in_source="Contact",
+				opt_out_date=None,
+				opt_out_source=None,
+				opt_out_reason=None,
+				email_updated_at=now,
+			)
+			self.version += 1
+
 	def delete_contact(self, contact_id: str) -> None:
 		"""Delete in CC: `deleted_at` becomes today's date and list memberships go.
 
