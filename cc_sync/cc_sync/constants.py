@@ -41,6 +41,8 @@ SETTINGS_SYNC_STATE = "sync_state"
 SETTINGS_OPTOUT_CHECK = "optout_check"
 
 # -- custom fields on Contact ------------------------------------------------------------------
+# On Contact and Lead: the form script draws the CC status here (record_status.py), nothing is stored.
+STATUS_HTML = "cc_status_html"
 CONTACT_CC_ID = "cc_contact_id"
 CONTACT_CC_PERMISSION = "cc_permission"
 CONTACT_OPTED_OUT_AT = "cc_opted_out_at"

@@ -29,6 +29,7 @@ from cc_sync.cc_sync.constants import (
 	LEAD_PUSHED_AT,
 	PUSH_STATUSES,
 	SETTINGS,
+	STATUS_HTML,
 )
 
 SECTION = "cc_sync_section"
@@ -51,17 +52,25 @@ SECTION_FIELD = {
 	"insert_after": "unsubscribed",
 	"collapsible": 1,
 }
+# First in the section: the status the form script draws from what the last sync stored.
+STATUS_FIELD = {
+	"fieldname": STATUS_HTML,
+	"label": "Constant Contact Status",
+	"fieldtype": "HTML",
+	"insert_after": SECTION,
+}
 
 
 def contact_fields() -> list[dict]:
 	ro = {"read_only": 1, "no_copy": 1}
 	return [
 		dict(SECTION_FIELD),
+		dict(STATUS_FIELD),
 		{
 			"fieldname": CONTACT_CC_ID,
 			"label": "CC Contact ID",
 			"fieldtype": "Data",
-			"insert_after": SECTION,
+			"insert_after": STATUS_HTML,
 			"unique": 1,
 			"search_index": 1,
 			**ro,
@@ -130,11 +139,12 @@ def lead_fields() -> list[dict]:
 	ro = {"read_only": 1, "no_copy": 1}
 	return [
 		dict(SECTION_FIELD),
+		dict(STATUS_FIELD),
 		{
 			"fieldname": LEAD_CC_ID,
 			"label": "CC Contact ID",
 			"fieldtype": "Data",
-			"insert_after": SECTION,
+			"insert_after": STATUS_HTML,
 			"search_index": 1,
 			**ro,
 		},

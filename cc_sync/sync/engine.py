@@ -221,3 +221,16 @@ def cc_state(contact: Any) -> str:
 	if email_address is None or not getattr(email_address, "address", None):
 		return "SMS only"
 	return _STATE_BY_PERMISSION.get(email_address.permission_to_send or "", "unknown")
+
+
+def stored_state(cc_contact_id: str | None, cc_permission: str | None, cc_deleted: bool) -> str:
+	"""Where a site record stands in CC, from what the last sync stored (no API call).
+
+	The same states as `cc_state`, so the form and "Sync now" speak alike: deleted wins, a record no
+	sync has matched to a CC contact is "not in CC", and a permission CC has not documented is unknown.
+	"""
+	if cc_deleted:
+		return "deleted"
+	if not cc_contact_id:
+		return STATE_NOT_IN_CC
+	return _STATE_BY_PERMISSION.get(cc_permission or "", "unknown")

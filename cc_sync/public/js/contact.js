@@ -1,7 +1,8 @@
-// "Sync now" on the Contact form (the button and the result dialog live in record_sync.bundle.js).
+// "Sync now" and the Constant Contact status block on the form (both live in record_sync.bundle.js).
 
 frappe.ui.form.on("Contact", {
 	refresh(frm) {
 		cc_sync.add_record_sync_button(frm);
+		cc_sync.show_record_status(frm);
 	},
 });

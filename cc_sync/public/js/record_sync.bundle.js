@@ -81,3 +81,77 @@ cc_sync.show_record_result = function (res) {
 			<p class="text-muted">${__("Log")}: ${logs}</p>`,
 	});
 };
+
+// The "Constant Contact" block on the Contact and Lead forms: status, permission, opt-out, lists and
+// last sync, as the last sync stored them (record_status.py; opening a form spends no API call).
+cc_sync.STORED_STATES = {
+	subscribed: ["green", __("Subscribed")],
+	unsubscribed: ["red", __("Unsubscribed")],
+	deleted: ["gray", __("Deleted in Constant Contact")],
+	"not in CC": ["orange", __("Not in Constant Contact")],
+	"pending confirmation": ["orange", __("Pending confirmation")],
+	"not set": ["orange", __("No permission to send")],
+	"on hold": ["orange", __("On hold (temp_hold)")],
+	unknown: ["gray", __("Unknown permission to send")],
+};
+cc_sync.OPTOUT_SOURCES = {
+	cc: __("Constant Contact"),
+	site_pending: __("This site, waiting to reach Constant Contact"),
+	site_sent: __("This site, sent to Constant Contact"),
+	site: __("This site"),
+};
+
+cc_sync.show_record_status = function (frm) {
+	const field = frm.get_field("cc_status_html");
+	if (frm.is_new() || !field) {
+		return;
+	}
+	frappe.call({
+		method: "cc_sync.cc_sync.record_status.record_status",
+		args: { doctype: frm.doctype, name: frm.docname },
+		callback: (r) => {
+			if (r.message && frm.get_field("cc_status_html")) {
+				cc_sync.render_record_status(frm, r.message);
+			}
+		},
+	});
+};
+
+cc_sync.render_record_status = function (frm, s) {
+	const esc = frappe.utils.escape_html;
+	const when = (v) => (v ? esc(frappe.datetime.str_to_user(v)) : "-");
+	const [colour, label] = cc_sync.STORED_STATES[s.state] || ["gray", s.state];
+	const lists = (s.lists || [])
+		.map(
+			(l) =>
+				`${esc(l.list_name)}` +
+				(l.unsubscribed ? ` <span class="text-muted">(${__("unsubscribed")})</span>` : "")
+		)
+		.join(", ");
+	const rows = [
+		[__("Permission to send"), s.permission_to_send ? `<code>${esc(s.permission_to_send)}</code>` : "-"],
+		[__("Opted out"), s.unsubscribed ? when(s.opted_out_at) : __("No")],
+	];
+	if (s.unsubscribed) {
+		rows.push([__("Opted out by"), esc(cc_sync.OPTOUT_SOURCES[s.optout_source] || s.optout_source || "-")]);
+	}
+	rows.push([__("Lists"), lists || "-"]);
+	rows.push([__("Last synced"), when(s.last_synced)]);
+	if (frm.doctype === "Lead") {
+		rows.push([__("Push status"), s.push_status ? esc(__(s.push_status)) : "-"]);
+		if (s.contact) {
+			rows.push([
+				__("Contact"),
+				`<a href="/app/contact/${encodeURIComponent(s.contact)}">${esc(s.contact)}</a>`,
+			]);
+		}
+	}
+	frm.get_field("cc_status_html").$wrapper.html(`
+		<div class="cc-record-status">
+			<p><span class="indicator-pill ${colour}">${esc(label)}</span></p>
+			<table class="table table-condensed" style="margin-bottom: 0">
+				${rows.map(([k, v]) => `<tr><td class="text-muted" style="width: 40%">${k}</td><td>${v}</td></tr>`).join("")}
+			</table>
+		</div>`);
+	frm.dashboard.add_indicator(__("Constant Contact: {0}", [label]), colour);
+};

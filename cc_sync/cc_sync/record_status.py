@@ -1,0 +1,115 @@
+"""The "Constant Contact" block on the Contact and Lead forms: where the person stands in CC, read from
+what the last sync stored (no API call, so opening a form never spends the day's quota).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import frappe
+
+from cc_sync.cc_sync.constants import (
+	CONTACT,
+	CONTACT_CC_DELETED,
+	CONTACT_CC_ID,
+	CONTACT_CC_PERMISSION,
+	CONTACT_EMAIL,
+	CONTACT_LAST_SYNCED,
+	CONTACT_OPTED_OUT_AT,
+	CONTACT_OPTOUT_CC_CLOCK,
+	EMAIL_GROUP_MEMBER,
+	LEAD,
+	LEAD_CC_ID,
+	LEAD_PUSH_ERROR,
+	LEAD_PUSH_STATUS,
+	LEAD_PUSHED_AT,
+	LIST,
+	LIST_MAPPING,
+	OPT_OUT,
+)
+from cc_sync.sync.engine import stored_state
+
+CONTACT_VIEW_FIELDS = (
+	"unsubscribed",
+	CONTACT_CC_ID,
+	CONTACT_CC_PERMISSION,
+	CONTACT_CC_DELETED,
+	CONTACT_OPTED_OUT_AT,
+	CONTACT_OPTOUT_CC_CLOCK,
+	CONTACT_LAST_SYNCED,
+)
+
+
+@frappe.whitelist()
+def record_status(doctype: str, name: str) -> dict[str, Any]:
+	"""CC status, permission, opt-out date and source, CC lists and last sync of one Contact or Lead."""
+	if doctype not in (CONTACT, LEAD):
+		frappe.throw(frappe._("Only Contacts and Leads have a Constant Contact status"))
+	doc = frappe.get_doc(doctype, name)
+	doc.check_permission("read")
+	emails = _emails(doc)
+	contact = doc.name if doctype == CONTACT else _contact_for(emails)
+	row = frappe.db.get_value(CONTACT, contact, CONTACT_VIEW_FIELDS, as_dict=True) if contact else None
+	row = row or frappe._dict()
+	cc_id = row.get(CONTACT_CC_ID) or (doc.get(LEAD_CC_ID) if doctype == LEAD else None)
+	unsubscribed = bool(doc.get("unsubscribed") or row.get("unsubscribed"))
+	view: dict[str, Any] = {
+		"state": stored_state(cc_id, row.get(CONTACT_CC_PERMISSION), bool(row.get(CONTACT_CC_DELETED))),
+		"permission_to_send": row.get(CONTACT_CC_PERMISSION),
+		"cc_contact_id": cc_id,
+		"contact": contact,
+		"unsubscribed": unsubscribed,
+		"opted_out_at": row.get(CONTACT_OPTED_OUT_AT) if unsubscribed else None,
+		"optout_source": _optout_source(row, emails) if unsubscribed else None,
+		"last_synced": row.get(CONTACT_LAST_SYNCED),
+		"lists": _lists(emails),
+	}
+	if doctype == LEAD:
+		view["push_status"] = doc.get(LEAD_PUSH_STATUS)
+		view["pushed_at"] = doc.get(LEAD_PUSHED_AT)
+		view["push_error"] = doc.get(LEAD_PUSH_ERROR)
+	return {k: (str(v) if hasattr(v, "isoformat") else v) for k, v in view.items()}
+
+
+def _emails(doc: Any) -> list[str]:
+	emails = {(doc.get("email_id") or "").strip().lower()}
+	for row in doc.get("email_ids") or []:
+		emails.add((row.email_id or "").strip().lower())
+	return sorted(e for e in emails if e)
+
+
+def _contact_for(emails: list[str]) -> str | None:
+	if not emails:
+		return None
+	return frappe.db.get_value(CONTACT_EMAIL, {"email_id": ("in", emails), "parenttype": CONTACT}, "parent")
+
+
+def _optout_source(row: dict, emails: list[str]) -> str:
+	"""Who opted the person out: "cc" (CC's own opt-out date was applied here) or this site: "site_pending"
+	while the opt-out waits to reach CC, "site_sent" once sent, "site" when no record of sending is left."""
+	if row.get(CONTACT_OPTOUT_CC_CLOCK):
+		return "cc"
+	if emails and frappe.db.exists(OPT_OUT, {"email": ("in", emails), "status": "Pending"}):
+		return "site_pending"
+	if emails and frappe.db.exists(OPT_OUT, {"email": ("in", emails)}):
+		return "site_sent"
+	return "site"
+
+
+def _lists(emails: list[str]) -> list[dict[str, Any]]:
+	"""The Email Groups mapped to CC lists that hold one of these addresses, with the CC list's name."""
+	if not emails:
+		return []
+	rows = frappe.db.sql(
+		f"""select m.cc_list, coalesce(l.list_name, m.list_name, m.cc_list) as list_name,
+		egm.email_group, max(egm.unsubscribed) as unsubscribed
+		from `tab{EMAIL_GROUP_MEMBER}` egm
+		join `tab{LIST_MAPPING}` m on m.email_group = egm.email_group and m.enabled = 1
+		left join `tab{LIST}` l on l.name = m.cc_list
+		where egm.email in %(emails)s
+		group by m.cc_list, l.list_name, m.list_name, egm.email_group
+		order by list_name""",
+		{"emails": emails},
+		as_dict=True,
+	)
+	return [dict(r, unsubscribed=bool(r.unsubscribed)) for r in rows]
