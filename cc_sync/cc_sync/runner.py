@@ -67,7 +67,9 @@ class WatchedClient:
 
 	It notes an `AuthError` by type (also one raised while a page iterator is consumed), so the
 	settings page can say the connection needs attention without parsing messages, and it counts the
-	contacts read so a running sync can say how far it has got.
+	contacts read so a running sync can say how far it has got: "X of N" while a read whose size CC
+	gave (`include_count` on its first page, which an export that replaces the paging keeps) is under
+	way. A one-contact count probe (`limit=1`) is not such a read.
 	"""
 
 	def __init__(
@@ -77,6 +79,9 @@ class WatchedClient:
 		self._on_progress = on_progress
 		self.auth_error: AuthError | None = None
 		self.contacts_read = 0
+		# The current sized read: CC's count of what it selects, and how many of those were read.
+		self.total: int | None = None
+		self.done = 0
 
 	def __getattr__(self, name: str) -> Any:
 		attr = getattr(self._client, name)
@@ -91,7 +96,7 @@ class WatchedClient:
 				raise
 			self._progress()
 			if isinstance(result, Iterator):
-				return self._watch(result)
+				return self._watch(result, self._scope(name, kwargs))
 			return result
 
 		return call
@@ -100,14 +105,28 @@ class WatchedClient:
 		if self._on_progress:
 			self._on_progress(self)
 
-	def _watch(self, items: Iterator[Any]) -> Iterator[Any]:
+	def _scope(self, name: str, kwargs: dict[str, Any]) -> str | None:
+		"""Which read this is: "pages" for one CC sizes, "export" for an export's rows (the same contacts)."""
+		if name == "iter_contact_pages" and kwargs.get("include_count") and kwargs.get("limit") != 1:
+			self.total, self.done = None, 0
+			return "pages"
+		if name in ("read_contact_export", "download_contact_export"):
+			self.done = 0
+			return "export"
+		if name == "iter_contact_pages" and kwargs.get("limit") != 1:
+			self.total, self.done = None, 0
+		return None
+
+	def _watch(self, items: Iterator[Any], scope: str | None = None) -> Iterator[Any]:
 		try:
-			for item in items:
+			for number, item in enumerate(items):
 				contacts = getattr(item, "contacts", None)
-				if contacts is not None:
-					self.contacts_read += len(contacts)
-				elif hasattr(item, "contact_id"):
-					self.contacts_read += 1
+				read = len(contacts) if contacts is not None else int(hasattr(item, "contact_id"))
+				self.contacts_read += read
+				if scope == "pages" and number == 0:
+					self.total = getattr(item, "contacts_count", None)
+				if scope:
+					self.done += read
 				self._progress()
 				yield item
 		except AuthError as exc:
@@ -337,15 +356,22 @@ class Progress:
 		self.run_id = run_id
 		self.calls = 0
 		self.contacts = 0
+		self.done = 0
+		self.total: int | None = None
 		self._last = 0.0
 
 	def tick(self, client: WatchedClient) -> None:
 		self.calls = client.calls
 		self.contacts = client.contacts_read
+		self.total = client.total
+		self.done = min(client.done, client.total) if client.total is not None else 0
 		now = time.monotonic()
 		if now - self._last >= PROGRESS_EVERY_SECONDS:
 			self._last = now
-			self.publish(_("{0} contacts read").format(f"{self.contacts:,}"))
+			if self.total is not None:
+				self.publish(_("{0} of {1} contacts read").format(f"{self.done:,}", f"{self.total:,}"))
+			else:
+				self.publish(_("{0} contacts read").format(f"{self.contacts:,}"))
 
 	def publish(self, message: str, *, done: bool = False, **extra: Any) -> None:
 		data = {
@@ -356,6 +382,8 @@ class Progress:
 			"message": message,
 			"api_calls": self.calls,
 			"contacts": self.contacts,
+			# "X of N" where CC gave N: the bar on the settings form; None while the size is unknown.
+			"progress": {"read": self.done, "total": self.total} if self.total else None,
 			"done": done,
 			**extra,
 		}

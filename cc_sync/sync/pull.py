@@ -39,7 +39,8 @@ def _query(ctx: RunContext, stream: str, since: datetime | None) -> dict[str, An
 	include = list(ctx.config.include)
 	limit = ctx.config.page_limit
 	if stream == STREAM_CHANGES:
-		query: dict[str, Any] = {"status": "all", "include": include, "limit": limit}
+		# include_count: the same call also says how many changed, so the desk can show "X of N".
+		query: dict[str, Any] = {"status": "all", "include": include, "limit": limit, "include_count": True}
 		if since is not None:
 			query["updated_after"] = since
 		return query

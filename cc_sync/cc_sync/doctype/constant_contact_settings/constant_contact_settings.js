@@ -165,7 +165,9 @@ const CC_TOAST_COUNTS = [
 	["created", __("{0} created")],
 	["updated", __("{0} updated")],
 	["unsubscribed", __("{0} unsubscribed")],
+	["resubscribed", __("{0} resubscribed")],
 	["deleted", __("{0} deleted")],
+	["corrected", __("{0} corrected")],
 	["pushed", __("{0} pushed")],
 	["skipped", __("{0} skipped")],
 	["failed", __("{0} failed")],
@@ -198,12 +200,19 @@ function cc_show_progress(frm, data) {
 		frm.reload_doc();
 		return;
 	}
-	// One line, updated in place: the form's message area appends each headline it is given.
-	const line = `<div class="indicator blue cc-sync-progress">${__("{0} running: {1} ({2} API calls so far)", [
-		frappe.utils.escape_html(what),
-		frappe.utils.escape_html(data.message),
-		data.api_calls,
-	])}</div>`;
+	// One line, updated in place: the form's message area appends each headline it is given. Where CC
+	// gave the size of the read under way ("X of N"), a bar under it.
+	const p = data.progress;
+	const bar =
+		p && p.total
+			? `<div class="progress" style="height: 6px; margin-top: 6px"><div class="progress-bar" role="progressbar"
+				style="width: ${Math.min(100, Math.round((100 * p.read) / p.total))}%"
+				aria-valuenow="${p.read}" aria-valuemin="0" aria-valuemax="${p.total}"></div></div>`
+			: "";
+	const line = `<div class="cc-sync-progress"><div class="indicator blue">${__(
+		"{0} running: {1} ({2} API calls so far)",
+		[frappe.utils.escape_html(what), frappe.utils.escape_html(data.message), data.api_calls]
+	)}</div>${bar}</div>`;
 	const shown = frm.layout.message && frm.layout.message.find(".cc-sync-progress");
 	if (shown && shown.length) {
 		shown.replaceWith(line);

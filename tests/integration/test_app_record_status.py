@@ -1,0 +1,169 @@
+"""The Constant Contact block on the Contact and Lead forms, and "X of N" while a sync reads."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+import frappe
+
+from cc_sync.cc_sync import runner
+from cc_sync.cc_sync.constants import (
+	CONTACT,
+	LEAD,
+	LIST,
+	LIST_MAPPING,
+	SETTINGS,
+	TRIGGER_SHELL,
+)
+from cc_sync.cc_sync.record_status import record_status
+from cc_sync.constant_contact.ratelimit import DailyBudget
+from tests.integration.app_helpers import drop_user, make_user, settings_restored
+from tests.integration.test_frappe_scenarios import addr, make_world
+
+GROUP = "tier2 status group"
+
+
+@pytest.fixture
+def mapped():
+	"""An Email Group mapped to the CC list "Tier2 Newsletter"; everything rolled back afterwards."""
+	with settings_restored():
+		if not frappe.db.exists("Email Group", GROUP):
+			frappe.get_doc({"doctype": "Email Group", "title": GROUP}).insert(ignore_permissions=True)
+		frappe.get_doc(
+			{"doctype": LIST, "list_id": "tier2-status-list", "list_name": "Tier2 Newsletter"}
+		).insert(ignore_permissions=True)
+		frappe.get_doc(
+			{
+				"doctype": LIST_MAPPING,
+				"parent": SETTINGS,
+				"parenttype": SETTINGS,
+				"parentfield": "list_mappings",
+				"cc_list": "tier2-status-list",
+				"email_group": GROUP,
+				"direction": "both",
+				"enabled": 1,
+			}
+		).db_insert()
+		yield
+		frappe.db.rollback()
+
+
+def contact(email: str, **values) -> str:
+	doc = frappe.get_doc(
+		{
+			"doctype": CONTACT,
+			"first_name": email.split("@")[0],
+			"email_ids": [{"email_id": email, "is_primary": 1}],
+		}
+	).insert(ignore_permissions=True)
+	if values:
+		frappe.db.set_value(CONTACT, doc.name, values, update_modified=False)
+	return doc.name
+
+
+def member(email: str, unsubscribed: int = 0) -> None:
+	frappe.get_doc(
+		{"doctype": "Email Group Member", "email_group": GROUP, "email": email, "unsubscribed": unsubscribed}
+	).insert(ignore_permissions=True)
+
+
+def test_a_subscribed_contact_shows_cc_permission_its_lists_and_the_time_of_its_last_sync(mapped):
+	name = contact(
+		"st-sub@tier2.test",
+		cc_contact_id="cc-st-sub",
+		cc_permission="implicit",
+		cc_last_synced="2026-11-27 10:15:30",
+	)
+	member("st-sub@tier2.test")
+	view = record_status(CONTACT, name)
+	assert view["state"] == "subscribed" and view["permission_to_send"] == "implicit"
+	assert [(lst["list_name"], lst["unsubscribed"]) for lst in view["lists"]] == [("Tier2 Newsletter", False)]
+	assert view["last_synced"] == "2026-11-27 10:15:30"
+	assert not view["unsubscribed"] and view["opted_out_at"] is None
+
+
+def test_an_opt_out_from_cc_shows_its_date_and_that_cc_was_the_source(mapped):
+	name = contact(
+		"st-out@tier2.test",
+		unsubscribed=1,
+		cc_contact_id="cc-st-out",
+		cc_permission="unsubscribed",
+		cc_opted_out_at="2026-11-20 08:00:05",
+		cc_optout_cc_clock=1,
+	)
+	member("st-out@tier2.test", unsubscribed=1)
+	view = record_status(CONTACT, name)
+	assert view["state"] == "unsubscribed" and view["optout_source"] == "cc"
+	assert view["opted_out_at"] == "2026-11-20 08:00:05"
+	assert view["lists"][0]["unsubscribed"] is True
+
+
+@pytest.mark.parametrize(
+	("values", "state"),
+	[
+		({}, "not in CC"),
+		({"cc_contact_id": "cc-st-p", "cc_permission": "pending_confirmation"}, "pending confirmation"),
+		({"cc_contact_id": "cc-st-d", "cc_permission": "explicit", "cc_deleted": 1}, "deleted"),
+		({"cc_contact_id": "cc-st-h", "cc_permission": "temp_hold"}, "on hold"),
+	],
+)
+def test_each_stored_cc_state_reads_as_the_form_names_it(mapped, values, state):
+	name = contact(f"st-{len(values)}-{state.replace(' ', '')}@tier2.test", **values)
+	assert record_status(CONTACT, name)["state"] == state
+
+
+def test_a_lead_shows_the_cc_status_of_the_contact_holding_its_email_and_its_push_status(mapped):
+	if not frappe.db.exists("DocType", LEAD):
+		pytest.skip("no Lead DocType on this site")
+	cname = contact("st-lead@tier2.test", cc_contact_id="cc-st-lead", cc_permission="explicit")
+	lead = frappe.get_doc({"doctype": LEAD, "lead_name": "St Lead", "email_id": "st-lead@tier2.test"}).insert(
+		ignore_permissions=True
+	)
+	frappe.db.set_value(LEAD, lead.name, "cc_push_status", "Pushed", update_modified=False)
+	view = record_status(LEAD, lead.name)
+	assert view["state"] == "subscribed" and view["contact"] == cname and view["push_status"] == "Pushed"
+
+
+def test_the_status_is_refused_to_a_user_who_cannot_read_the_contact(mapped):
+	name = contact("st-private@tier2.test", cc_contact_id="cc-st-private", cc_permission="explicit")
+	user = make_user("tier2-noread@tier2.test", ())
+	try:
+		frappe.set_user(user)
+		with pytest.raises(frappe.PermissionError):
+			record_status(CONTACT, name)
+	finally:
+		frappe.set_user("Administrator")
+		drop_user(user)
+
+
+def test_a_sync_reports_x_of_n_contacts_read_as_cc_counts_them(monkeypatch):
+	from cc_sync.cc_sync.settings import update_settings
+
+	w = make_world()
+	w.engine.config = replace(w.engine.config, page_limit=3)
+	run = frappe.generate_hash(length=6)
+	for i in range(7):
+		w.emu.add_contact(addr(f"xofn-{run}-{i}"), list_ids=[w.list_id])
+
+	def build(settings, on_progress=None):
+		wiring = runner.Wiring(
+			engine=w.engine, client=runner.WatchedClient(w.client, on_progress), budget=DailyBudget()
+		)
+		w.engine.client = wiring.client
+		return wiring
+
+	sent = []
+	monkeypatch.setattr(runner, "build", build)
+	monkeypatch.setattr(runner, "PROGRESS_EVERY_SECONDS", 0)
+	monkeypatch.setattr(frappe, "publish_realtime", lambda event, data, **kw: sent.append(data))
+	with settings_restored(), w.emu.mocked():
+		update_settings({"connection_status": "Connected", "last_error": None}, commit=True)
+		runner.run_job("changes", TRIGGER_SHELL)
+	sized = [d["progress"] for d in sent if d.get("progress") and not d["done"]]
+	assert sized and {p["total"] for p in sized} == {7}
+	reads = [p["read"] for p in sized]
+	assert reads == sorted(reads) and reads[-1] == 7 and 3 in reads
+	assert any(d["message"] == "7 of 7 contacts read" for d in sent)
+	assert sent[-1]["done"] and sent[-1]["totals"]["created"] == 7
