@@ -53,14 +53,15 @@ def record_status(doctype: str, name: str) -> dict[str, Any]:
 	row = row or frappe._dict()
 	cc_id = row.get(CONTACT_CC_ID) or (doc.get(LEAD_CC_ID) if doctype == LEAD else None)
 	unsubscribed = bool(doc.get("unsubscribed") or row.get("unsubscribed"))
+	optout = _optout(row, emails) if unsubscribed else (None, None)
 	view: dict[str, Any] = {
 		"state": stored_state(cc_id, row.get(CONTACT_CC_PERMISSION), bool(row.get(CONTACT_CC_DELETED))),
 		"permission_to_send": row.get(CONTACT_CC_PERMISSION),
 		"cc_contact_id": cc_id,
 		"contact": contact,
 		"unsubscribed": unsubscribed,
-		"opted_out_at": row.get(CONTACT_OPTED_OUT_AT) if unsubscribed else None,
-		"optout_source": _optout_source(row, emails) if unsubscribed else None,
+		"opted_out_at": optout[1],
+		"optout_source": optout[0],
 		"last_synced": row.get(CONTACT_LAST_SYNCED),
 		"lists": _lists(emails),
 	}
@@ -84,16 +85,32 @@ def _contact_for(emails: list[str]) -> str | None:
 	return frappe.db.get_value(CONTACT_EMAIL, {"email_id": ("in", emails), "parenttype": CONTACT}, "parent")
 
 
-def _optout_source(row: dict, emails: list[str]) -> str:
-	"""Who opted the person out: "cc" (CC's own opt-out date was applied here) or this site: "site_pending"
-	while the opt-out waits to reach CC, "site_sent" once sent, "site" when no record of sending is left."""
+def _optout(row: dict, emails: list[str]) -> tuple[str, Any]:
+	"""Who opted the person out, and when: "cc" (CC's own opt-out date was applied here), or this site:
+	"site_pending" while the opt-out waits to reach CC, "site_sent" once CC holds the person unsubscribed,
+	"site_not_in_cc" when CC had no contact to unsubscribe, "site" when no record of it is left."""
+	at = row.get(CONTACT_OPTED_OUT_AT)
 	if row.get(CONTACT_OPTOUT_CC_CLOCK):
-		return "cc"
-	if emails and frappe.db.exists(OPT_OUT, {"email": ("in", emails), "status": "Pending"}):
-		return "site_pending"
-	if emails and frappe.db.exists(OPT_OUT, {"email": ("in", emails)}):
-		return "site_sent"
-	return "site"
+		return "cc", at
+	sent = (
+		frappe.get_all(
+			OPT_OUT,
+			filters={"email": ("in", emails), "email_group": ("is", "not set")},
+			fields=["status", "cc_contact_id", "opted_out_at"],
+			order_by="opted_out_at desc",
+			limit=1,
+		)
+		if emails
+		else []
+	)
+	if not sent:
+		return "site", at
+	latest = sent[0]
+	if latest.status == "Pending":
+		source = "site_pending"
+	else:
+		source = "site_sent" if latest.cc_contact_id else "site_not_in_cc"
+	return source, at or latest.opted_out_at
 
 
 def _lists(emails: list[str]) -> list[dict[str, Any]]:

@@ -14,6 +14,8 @@ from cc_sync.cc_sync.constants import (
 	LEAD,
 	LIST,
 	LIST_MAPPING,
+	OPT_OUT,
+	PROGRESS_EVENT,
 	SETTINGS,
 	TRIGGER_SHELL,
 )
@@ -27,7 +29,9 @@ GROUP = "tier2 status group"
 
 @pytest.fixture
 def mapped():
-	"""An Email Group mapped to the CC list "Tier2 Newsletter"; everything rolled back afterwards."""
+	"""An Email Group mapped to the CC list "Tier2 Newsletter"; the test's records removed afterwards
+	(saving a Contact can commit, so a rollback alone would leave them behind)."""
+	clean()
 	with settings_restored():
 		if not frappe.db.exists("Email Group", GROUP):
 			frappe.get_doc({"doctype": "Email Group", "title": GROUP}).insert(ignore_permissions=True)
@@ -46,8 +50,26 @@ def mapped():
 				"enabled": 1,
 			}
 		).db_insert()
-		yield
-		frappe.db.rollback()
+		try:
+			yield
+		finally:
+			frappe.db.rollback()
+			clean()
+
+
+def clean() -> None:
+	for name in frappe.get_all(
+		"Contact Email", filters={"email_id": ("like", "st-%@tier2.test")}, pluck="parent"
+	):
+		frappe.delete_doc(CONTACT, name, force=True, ignore_permissions=True)
+	if frappe.db.exists("DocType", LEAD):
+		for name in frappe.get_all(LEAD, filters={"email_id": ("like", "st-%@tier2.test")}, pluck="name"):
+			frappe.delete_doc(LEAD, name, force=True, ignore_permissions=True)
+	frappe.db.delete(OPT_OUT, {"email": ("like", "st-%@tier2.test")})
+	frappe.db.delete("Email Group Member", {"email_group": GROUP})
+	frappe.db.delete(LIST_MAPPING, {"cc_list": "tier2-status-list"})
+	frappe.db.delete(LIST, {"name": "tier2-status-list"})
+	frappe.db.commit()
 
 
 def contact(email: str, **values) -> str:
@@ -98,6 +120,25 @@ def test_an_opt_out_from_cc_shows_its_date_and_that_cc_was_the_source(mapped):
 	assert view["state"] == "unsubscribed" and view["optout_source"] == "cc"
 	assert view["opted_out_at"] == "2026-11-20 08:00:05"
 	assert view["lists"][0]["unsubscribed"] is True
+
+
+def test_an_opt_out_made_on_the_site_says_whether_it_has_reached_cc(mapped):
+	name = contact("st-site@tier2.test", unsubscribed=1, cc_contact_id="cc-st-site", cc_permission="explicit")
+	optout = frappe.get_doc(
+		{
+			"doctype": OPT_OUT,
+			"email": "st-site@tier2.test",
+			"status": "Pending",
+			"opted_out_at": "2026-11-27 09:30:15",
+			"reason": "Unsubscribed on Contact",
+		}
+	).insert(ignore_permissions=True)
+	view = record_status(CONTACT, name)
+	assert (view["optout_source"], view["opted_out_at"]) == ("site_pending", "2026-11-27 09:30:15")
+	frappe.db.set_value(OPT_OUT, optout.name, {"status": "Done", "cc_contact_id": "cc-st-site"})
+	assert record_status(CONTACT, name)["optout_source"] == "site_sent"
+	frappe.db.set_value(OPT_OUT, optout.name, "cc_contact_id", None)
+	assert record_status(CONTACT, name)["optout_source"] == "site_not_in_cc"
 
 
 @pytest.mark.parametrize(
@@ -157,7 +198,11 @@ def test_a_sync_reports_x_of_n_contacts_read_as_cc_counts_them(monkeypatch):
 	sent = []
 	monkeypatch.setattr(runner, "build", build)
 	monkeypatch.setattr(runner, "PROGRESS_EVERY_SECONDS", 0)
-	monkeypatch.setattr(frappe, "publish_realtime", lambda event, data, **kw: sent.append(data))
+	monkeypatch.setattr(
+		frappe,
+		"publish_realtime",
+		lambda event, data, **kw: sent.append(data) if event == PROGRESS_EVENT else None,
+	)
 	with settings_restored(), w.emu.mocked():
 		update_settings({"connection_status": "Connected", "last_error": None}, commit=True)
 		runner.run_job("changes", TRIGGER_SHELL)

@@ -97,7 +97,8 @@ cc_sync.STORED_STATES = {
 cc_sync.OPTOUT_SOURCES = {
 	cc: __("Constant Contact"),
 	site_pending: __("This site, waiting to reach Constant Contact"),
-	site_sent: __("This site, sent to Constant Contact"),
+	site_sent: __("This site, unsubscribed in Constant Contact too"),
+	site_not_in_cc: __("This site (not in Constant Contact: nothing to send)"),
 	site: __("This site"),
 };
 

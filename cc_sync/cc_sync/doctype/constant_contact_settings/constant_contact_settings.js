@@ -180,9 +180,16 @@ function cc_show_progress(frm, data) {
 	if (data.done) {
 		frm.dashboard.clear_headline();
 		const totals = data.totals || {};
-		const counts = CC_TOAST_COUNTS.filter(([k]) => totals[k])
+		const changes = CC_TOAST_COUNTS.filter(([k]) => totals[k])
 			.map(([k, phrase]) => __(phrase, [format_number(totals[k], null, 0)]))
 			.join(", ");
+		// How many contacts CC sent, then what changed: "3,150 read from CC; no changes".
+		const read = totals.fetched
+			? __("{0} read from CC", [format_number(totals.fetched, null, 0)]) + "; "
+			: "";
+		const counts =
+			read +
+			(changes || (data.dry_run ? __("see the table of what would change") : __("no changes")));
 		const link = data.log
 			? ` <a href="/app/constant-contact-sync-log/${encodeURIComponent(data.log)}">${__("Open log")}</a>`
 			: "";
@@ -190,7 +197,7 @@ function cc_show_progress(frm, data) {
 			{
 				message:
 					__("{0} finished: {1}", [frappe.utils.escape_html(what), __(data.status)]) +
-					` (${counts || (data.dry_run ? __("see the table of what would change") : __("no changes"))}; ` +
+					` (${counts}; ` +
 					__("{0} API calls", [data.api_calls]) +
 					`).${link}`,
 				indicator: { Success: "green", Partial: "orange", Failed: "red" }[data.status] || "gray",
@@ -206,7 +213,7 @@ function cc_show_progress(frm, data) {
 	const bar =
 		p && p.total
 			? `<div class="progress" style="height: 6px; margin-top: 6px"><div class="progress-bar" role="progressbar"
-				style="width: ${Math.min(100, Math.round((100 * p.read) / p.total))}%"
+				style="width: ${Math.min(100, Math.round((100 * p.read) / p.total))}%; background-color: var(--blue-500)"
 				aria-valuenow="${p.read}" aria-valuemin="0" aria-valuemax="${p.total}"></div></div>`
 			: "";
 	const line = `<div class="cc-sync-progress"><div class="indicator blue">${__(
