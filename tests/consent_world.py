@@ -228,8 +228,8 @@ def run_once(
 
 	Uncommitted work is lost with the worker; `pause` seconds pass after the run.
 
-	An opt-out scripted to land mid-page does so at the run's first page write, or after the run when
-	it wrote no page.
+	An opt-out scripted to land mid-run does so at the run's first store write (tier 1, where crashes
+	are injected) or page write (tier 2), or after the run when it wrote nothing.
 	"""
 	pending = list(w.midpage)
 	w.midpage.clear()
@@ -306,10 +306,14 @@ def play(
 			w.emu.expire_access_tokens()  # the next call gets a 401 and refreshes
 		if faults and value % 4 == 1:
 			w.emu.rate_limit = 2  # CC throttles below the client's own pace: 429 throttled
-		run_once(w, crash_after=crash_after if runs == crash_run else None, streams=streams, pause=pause)
+		again = bool(faults or crash_run is not None)
+		# With a run again after it, the pause comes after that one: both worlds keep one clock, so the
+		# scheduler finds the same jobs due in each.
+		crash = crash_after if runs == crash_run else None
+		run_once(w, crash_after=crash, streams=streams, pause=0 if again else pause)
 		w.emu.rate_limit = 4
 		runs += 1
-		if faults or crash_run is not None:
+		if again:
 			# Rule 4: a killed or failed run is run again before anything else happens; from
 			# there on the world must be where one clean run would have left it.
 			rate = w.emu.faults.rate
