@@ -33,7 +33,9 @@ from cc_sync.cc_sync.runner import (
 	build,
 	build_budget,
 	build_client,
+	end_run,
 	new_log,
+	run_error,
 	save_budget,
 	write_report,
 )
@@ -41,7 +43,6 @@ from cc_sync.cc_sync.settings import (
 	JOB_STREAMS,
 	get_settings,
 	mark_connection_broken,
-	needs_attention,
 	require_connection,
 	update_settings,
 )
@@ -198,24 +199,19 @@ def _sync_record_locked(doctype: str, name: str, email: str, wiring: Any) -> dic
 	log = new_log(
 		"changes", RECORD_TRIGGERS[doctype], dry_run=False, run_id=run_id, reference=f"{doctype} {name}"
 	)
+	frappe.db.commit()
 	try:
 		result = wiring.engine.sync_email(email)
-	except AuthError as exc:
+		report: RunReport = result["report"]
+		logs = write_report(log, report, "changes")
+	except Exception as exc:
 		frappe.db.rollback()
-		message = needs_attention(exc)
 		log.reload()
-		log.status, log.error, log.ended = "Failed", message, now_datetime()
-		log.save(ignore_permissions=True)
-		mark_connection_broken(exc)
-		save_budget(wiring.client, wiring.budget)
-		frappe.db.commit()
-		frappe.throw(message, title=_("Constant Contact"))
-	report: RunReport = result["report"]
-	logs = write_report(log, report, "changes")
-	save_budget(wiring.client, wiring.budget)
-	if wiring.client.auth_error:
-		mark_connection_broken(wiring.client.auth_error)
-	frappe.db.commit()
+		end_run(log, wiring, exc)
+		if isinstance(exc, AuthError):
+			frappe.throw(run_error(exc), title=_("Constant Contact"))
+		raise
+	end_run(log, wiring)
 	return {
 		"email": result["email"],
 		"cc": _jsonable(result["cc"]),

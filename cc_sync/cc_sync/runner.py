@@ -38,6 +38,7 @@ from cc_sync.cc_sync.settings import (
 	SCHEDULE,
 	field_rules,
 	get_settings,
+	mark_connection_broken,
 	needs_attention,
 	push_filters,
 	require_connection,
@@ -276,29 +277,20 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 		report = wiring.engine.run(JOB_STREAMS[stream] or None, dry_run=dry_run)
 	except Exception as exc:
 		frappe.db.rollback()
-		message = str(exc) if isinstance(exc, frappe.ValidationError) else f"{type(exc).__name__}: {exc}"
+		message = run_error(exc)
 		finish_log(log, status="Failed", error=message, tb=traceback.format_exc())
 		auth_error = isinstance(exc, AuthError) or (wiring is not None and wiring.client.auth_error)
-		_update_status(stream, "Failed", log.name, scheduled, auth_error=auth_error, error=message)
+		_update_status(stream, "Failed", log.name, scheduled, auth_error=bool(auth_error))
 		if not dry_run:
 			note_run("Failed", connection_broken=bool(auth_error), log_name=log.name, error=message)
-		if wiring is not None:
-			save_budget(wiring.client, wiring.budget)
-		frappe.db.commit()
+		end_run(log, wiring, exc)
 		progress.publish(_("Failed"), done=True, status="Failed", log=log.name, error=message)
 		return RunResult("Failed", [log.name], error=message)
 
 	log = write_report(log, report, stream)[0]
 	status = STATUS_LABELS.get(report.status, "Failed")
 	auth = wiring.client.auth_error
-	_update_status(
-		stream,
-		status,
-		log.name,
-		scheduled,
-		auth_error=bool(auth),
-		error=needs_attention(auth) if auth else None,
-	)
+	_update_status(stream, status, log.name, scheduled, auth_error=bool(auth))
 	if not dry_run:
 		# Every scheduled stream that ran counts as that stream's turn, whoever started the run.
 		ran = {
@@ -317,11 +309,32 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 		from cc_sync.cc_sync.onboarding import tick_steps
 
 		tick_steps()
-	save_budget(wiring.client, wiring.budget)
-	frappe.db.commit()
+	end_run(log, wiring)
 	progress.calls, progress.contacts = wiring.client.calls, wiring.client.contacts_read
 	progress.publish(status, done=True, status=status, log=log.name, totals=report.totals(), error=log.error)
 	return RunResult(status, [log.name], report=report, error=report.stopped_by)
+
+
+def run_error(exc: BaseException) -> str:
+	"""What a log and the settings page say about an exception that ended a run."""
+	if isinstance(exc, AuthError):
+		return needs_attention(exc)
+	return str(exc) if isinstance(exc, frappe.ValidationError) else f"{type(exc).__name__}: {exc}"
+
+
+def end_run(log: Any, wiring: Wiring | None, exc: BaseException | None = None) -> None:
+	"""The one way a run ends, whoever started it (the scheduler, a settings button, Sync now on a record,
+	the shell), and whatever happened: an auth error marks the connection broken, the day's API calls
+	are saved, a log still Running is closed as Failed, and all of it is committed."""
+	auth = exc if isinstance(exc, AuthError) else (wiring.client.auth_error if wiring is not None else None)
+	if auth:
+		mark_connection_broken(auth)
+	if wiring is not None:
+		save_budget(wiring.client, wiring.budget)
+	if log.status == "Running":
+		error = run_error(exc) if exc is not None else _("The run ended without a result.")
+		finish_log(log, status="Failed", error=error, tb=traceback.format_exc() if exc is not None else None)
+	frappe.db.commit()
 
 
 def _update_status(
@@ -331,15 +344,14 @@ def _update_status(
 	scheduled: bool,
 	*,
 	auth_error: bool,
-	error: str | None,
 ) -> None:
+	"""Which log the run left, the stream's last status, and the connection back to Connected when a run
+	worked after it was marked broken."""
 	values: dict[str, Any] = {"last_sync_log": log_name}
 	if scheduled:
 		values[f"last_{stream}_status"] = status
-	if auth_error:
-		values["connection_status"] = CONNECTION_ERROR
-		values["last_error"] = error
-	elif status in ("Success", "Partial"):
+	# A broken connection is marked by `end_run`; a run that worked clears an earlier mark.
+	if not auth_error and status in ("Success", "Partial"):
 		current = stored_values(("connection_status",)).get("connection_status")
 		if current == CONNECTION_ERROR:
 			values["connection_status"] = CONNECTION_CONNECTED

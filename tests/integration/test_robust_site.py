@@ -9,7 +9,7 @@ import pytest
 import frappe
 
 from cc_sync.cc_sync import api, record_guard, runner
-from cc_sync.cc_sync.constants import CONTACT, SYNC_LOG
+from cc_sync.cc_sync.constants import CONTACT, SETTINGS, SYNC_LOG
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.fieldmap import FieldRule
 from cc_sync.sync.records import STREAM_CHANGES
@@ -184,6 +184,31 @@ def test_sync_now_calls_an_sms_only_contact_sms_only(sync_now):
 	w.emu.malform(cc_id, email_address=None)
 	answer = api.sync_record(CONTACT, _contact("now-sms"))
 	assert answer["cc"]["state"] == "SMS only"
+
+
+def test_a_sync_now_that_breaks_part_way_closes_its_log_and_counts_the_calls_it_spent(sync_now, monkeypatch):
+	"""Whatever stops a run, it ends the same way: the log is not left Running and the day's API calls
+	include the ones it spent."""
+	from cc_sync.cc_sync.settings import update_settings
+
+	w, wiring = sync_now
+	w.emu.add_contact(addr("now-breaks"))
+	contact = _contact("now-breaks")
+	update_settings({"api_calls_today": 0, "api_calls_day": None}, commit=True)
+
+	def breaks(email, **kwargs):
+		w.engine.cc_view(email)  # one call spent, then something unforeseen
+		raise RuntimeError("the engine broke")
+
+	monkeypatch.setattr(w.engine, "sync_email", breaks)
+	with pytest.raises(RuntimeError):
+		api.sync_record(CONTACT, contact)
+	frappe.db.rollback()
+	log = frappe.get_last_doc(SYNC_LOG, filters={"reference": f"{CONTACT} {contact}"})
+	assert log.status == "Failed"
+	assert "the engine broke" in log.error
+	assert wiring.client.calls >= 1
+	assert frappe.db.get_single_value(SETTINGS, "api_calls_today") == wiring.client.calls
 
 
 # ---------------------------------------------------------------- whole runs through the runner
