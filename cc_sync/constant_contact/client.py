@@ -187,90 +187,98 @@ class ConstantContactClient:
 			retry_unsafe = method.upper() != "POST"
 		url = self._url(path_or_url)
 		clean_params = {k: v for k, v in (params or {}).items() if v is not None} or None
-		data = None
-		headers = {"Accept": "text/csv" if accept_csv else "application/json"}
-		if json is not None:
-			data = jsonlib.dumps(json, separators=(",", ":")).encode("utf-8")
-			# Any body without exactly this content type is answered with 415.
-			headers["Content-Type"] = "application/json"
+		data, headers = _body_and_headers(json, accept_csv)
 		refreshed = False
 		attempt = 0
 		while True:
-			# The token first: a failed proactive refresh must not count as an API call.
-			headers["Authorization"] = f"Bearer {self._token(self.token_provider.access_token, method, url)}"
-			self.limiter.acquire()
-			if self.budget is not None:
-				self.budget.spend()
-			self.calls += 1
 			try:
-				resp = self.session.request(
-					method, url, params=clean_params, data=data, headers=headers, timeout=self.timeout
-				)
-			except requests.exceptions.ConnectTimeout as exc:
-				# The connection never opened, so CC never saw the request: always safe to resend, and
-				# not a call spent.
-				self._uncount()
-				error: ConstantContactError = TransportError(None, "connect_timeout", str(exc))
-				if attempt < self.max_retries:
-					self._sleep_before_retry(attempt, method, url, error)
-					attempt += 1
-					continue
-				raise error
-			except (
-				requests.exceptions.ConnectionError,
-				requests.exceptions.Timeout,
-				requests.exceptions.ChunkedEncodingError,
-			) as exc:
-				if _never_connected(exc):
-					# Refused or unresolvable: CC never saw it, so it is neither spent nor risky to resend.
-					self._uncount()
-					error = TransportError(None, "unreachable", str(exc))
-					if attempt < self.max_retries:
-						self._sleep_before_retry(attempt, method, url, error)
-						attempt += 1
-						continue
-					raise error
-				# Sent, then lost (reset, read timeout, body cut short): CC may have acted on it.
-				error = TransportError(None, "transport", str(exc), may_have_succeeded=not retry_unsafe)
-				if retry_unsafe and attempt < self.max_retries:
-					self._sleep_before_retry(attempt, method, url, error)
-					attempt += 1
-					continue
-				raise error
+				resp = self._send(method, url, clean_params, data, headers)
 			except requests.exceptions.RequestException as exc:
-				raise TransportError(None, "transport", str(exc), may_have_succeeded=not retry_unsafe)
-
-			status = resp.status_code
-			if 200 <= status < 300:
-				return self._parse_success(resp, accept_csv)
-
-			error = error_from_response(status, resp.text, now=self.clock.now())
-			if status == 401:
-				if not refreshed:
+				error, resendable = self._transport_failure(exc, retry_unsafe)
+			else:
+				if 200 <= resp.status_code < 300:
+					return self._parse_success(resp, accept_csv)
+				if resp.status_code == 401 and not refreshed:
+					# One refresh, then the same call again.
 					refreshed = True
 					self._token(self.token_provider.refresh, method, url)
 					continue
-				raise AuthError(status, error.error_key, error.message or "access token rejected", error.body)
-			if isinstance(error, QuotaExceeded):
-				# The daily quota is gone until 00:00 UTC; retrying only burns time.
-				if self.budget is not None:
-					self.budget.exhaust()
-				raise error
-			if isinstance(error, Throttled):
-				# 429 means CC refused the request, so even a POST is safe to resend.
-				if attempt < self.max_retries:
-					self._sleep_before_retry(attempt, method, url, error)
-					attempt += 1
-					continue
-				raise error
-			if isinstance(error, ServerError):
-				error.may_have_succeeded = not retry_unsafe
-				if retry_unsafe and attempt < self.max_retries:
-					self._sleep_before_retry(attempt, method, url, error)
-					attempt += 1
-					continue
-				raise error
+				error, resendable = self._answer_failure(resp, retry_unsafe)
+			if resendable and attempt < self.max_retries:
+				self._sleep_before_retry(attempt, method, url, error)
+				attempt += 1
+				continue
 			raise error
+
+	def _send(
+		self,
+		method: str,
+		url: str,
+		params: dict[str, Any] | None,
+		data: bytes | None,
+		headers: dict[str, str],
+	) -> requests.Response:
+		"""One attempt: a token, a turn of the rate limiter, one call counted against the budgets."""
+		# The token first: a failed proactive refresh must not count as an API call.
+		headers["Authorization"] = f"Bearer {self._token(self.token_provider.access_token, method, url)}"
+		self.limiter.acquire()
+		if self.budget is not None:
+			self.budget.spend()
+		self.calls += 1
+		return self.session.request(
+			method, url, params=params, data=data, headers=headers, timeout=self.timeout
+		)
+
+	def _transport_failure(
+		self, exc: requests.exceptions.RequestException, retry_unsafe: bool
+	) -> tuple[ConstantContactError, bool]:
+		"""The typed error for a request that got no answer, and whether it may be sent again."""
+		if isinstance(exc, requests.exceptions.ConnectTimeout):
+			# The connection never opened, so CC never saw the request: always safe to resend, and
+			# not a call spent.
+			self._uncount()
+			return TransportError(None, "connect_timeout", str(exc)), True
+		if isinstance(
+			exc,
+			(
+				requests.exceptions.ConnectionError,
+				requests.exceptions.Timeout,
+				requests.exceptions.ChunkedEncodingError,
+			),
+		):
+			if _never_connected(exc):
+				# Refused or unresolvable: CC never saw it, so it is neither spent nor risky to resend.
+				self._uncount()
+				return TransportError(None, "unreachable", str(exc)), True
+			# Sent, then lost (reset, read timeout, body cut short): CC may have acted on it.
+			return TransportError(
+				None, "transport", str(exc), may_have_succeeded=not retry_unsafe
+			), retry_unsafe
+		return TransportError(None, "transport", str(exc), may_have_succeeded=not retry_unsafe), False
+
+	def _answer_failure(
+		self, resp: requests.Response, retry_unsafe: bool
+	) -> tuple[ConstantContactError, bool]:
+		"""The typed error for a non-2xx answer, and whether the call may be sent again."""
+		status = resp.status_code
+		error = error_from_response(status, resp.text, now=self.clock.now())
+		if status == 401:
+			# Still refused after a refresh: a person has to reconnect.
+			return AuthError(
+				status, error.error_key, error.message or "access token rejected", error.body
+			), False
+		if isinstance(error, QuotaExceeded):
+			# The daily quota is gone until 00:00 UTC; retrying only burns time.
+			if self.budget is not None:
+				self.budget.exhaust()
+			return error, False
+		if isinstance(error, Throttled):
+			# 429 means CC refused the request, so even a POST is safe to resend.
+			return error, True
+		if isinstance(error, ServerError):
+			error.may_have_succeeded = not retry_unsafe
+			return error, retry_unsafe
+		return error, False
 
 	def _token(self, fetch: Any, method: str, url: str) -> str:
 		"""A token from the provider; a throttled token endpoint is waited out like a throttled call.
@@ -701,6 +709,16 @@ class ConstantContactClient:
 		for body in self._iter_pages("/activities", {"state": state, "limit": limit}):
 			for item in body.get("activities") or []:
 				yield self._model(Activity, item)
+
+
+def _body_and_headers(json: Any, accept_csv: bool) -> tuple[bytes | None, dict[str, str]]:
+	"""The encoded JSON body, if any, and the headers every attempt of the call sends."""
+	headers = {"Accept": "text/csv" if accept_csv else "application/json"}
+	if json is None:
+		return None, headers
+	# Any body without exactly this content type is answered with 415.
+	headers["Content-Type"] = "application/json"
+	return jsonlib.dumps(json, separators=(",", ":")).encode("utf-8"), headers
 
 
 def _never_connected(exc: BaseException) -> bool:
