@@ -114,47 +114,17 @@ class PageApplier:
 		now: datetime,
 		report: StreamReport,
 	) -> ContactWrite | None:
-		email_address = getattr(contact, "email_address", None)
+		"""The one write a CC contact asks of the site, if any: match it, decide consent, then either
+		create the site contact or change only what differs."""
 		email = normalise_email(_address(contact))
 		if not email:
 			report.skip(None, f"CC contact {contact.contact_id} has no email address (SMS-only)")
 			return None
-		match = index.match(contact.contact_id, email)
-		site = match.contact
-		if match.duplicates:
-			report.warn(
-				email,
-				f"{len(match.duplicates) + 1} site contacts share this email; applied to "
-				f"{site.key if site else 'none'}, also {', '.join(match.duplicates)}",
-				site.key if site else None,
-			)
+		site = self._match(contact, email, index, report)
 		state = states.get(email) or consent.AddressConsent(email=email)
-		permission = getattr(email_address, "permission_to_send", None)
-		opt_in_source = getattr(email_address, "opt_in_source", None)
-		opt_in_date = getattr(email_address, "opt_in_date", None)
-		decision = consent.decide(
-			state,
-			permission,
-			getattr(email_address, "opt_out_date", None),
-			opt_in_date,
-			getattr(email_address, "updated_at", None),
-			opt_in_source,
-		)
-		if decision.unknown_permission:
-			report.warn(email, f"unknown permission_to_send {permission!r}: consent left as it was")
+		decision, rows, permission = self._consent(contact, state, now, report, email)
 		deleted = getattr(contact, "deleted_at", None) is not None
 		incoming = cc_values(contact, self.config.field_map, self.cf_names)
-		rows = consent.decide_rows(
-			state,
-			decision,
-			self._groups(contact),
-			self.managed_groups,
-			permission=permission,
-			opt_in_source=opt_in_source,
-			opt_in_date=opt_in_date,
-			deleted=deleted,
-			now=now,
-		)
 		write = ContactWrite(
 			key=site.key if site else None,
 			email=email,
@@ -171,7 +141,70 @@ class PageApplier:
 		)
 		if site is None:
 			return self._create(contact, write, decision, deleted, incoming, index, report)
+		return self._update(site, contact, write, decision, permission, deleted, incoming, now, report)
 
+	def _match(self, contact: Any, email: str, index: ContactIndex, report: StreamReport) -> Any:
+		"""The site contact this CC contact is, by CC id then address; several sharing it are reported."""
+		match = index.match(contact.contact_id, email)
+		site = match.contact
+		if match.duplicates:
+			report.warn(
+				email,
+				f"{len(match.duplicates) + 1} site contacts share this email; applied to "
+				f"{site.key if site else 'none'}, also {', '.join(match.duplicates)}",
+				site.key if site else None,
+			)
+		return site
+
+	def _consent(
+		self,
+		contact: Any,
+		state: consent.AddressConsent,
+		now: datetime,
+		report: StreamReport,
+		email: str,
+	) -> tuple[Any, Any, str | None]:
+		"""What the consent module decides for the address and for each mapped group, and CC's permission."""
+		email_address = getattr(contact, "email_address", None)
+		permission = getattr(email_address, "permission_to_send", None)
+		opt_in_source = getattr(email_address, "opt_in_source", None)
+		opt_in_date = getattr(email_address, "opt_in_date", None)
+		decision = consent.decide(
+			state,
+			permission,
+			getattr(email_address, "opt_out_date", None),
+			opt_in_date,
+			getattr(email_address, "updated_at", None),
+			opt_in_source,
+		)
+		if decision.unknown_permission:
+			report.warn(email, f"unknown permission_to_send {permission!r}: consent left as it was")
+		rows = consent.decide_rows(
+			state,
+			decision,
+			self._groups(contact),
+			self.managed_groups,
+			permission=permission,
+			opt_in_source=opt_in_source,
+			opt_in_date=opt_in_date,
+			deleted=getattr(contact, "deleted_at", None) is not None,
+			now=now,
+		)
+		return decision, rows, permission
+
+	def _update(
+		self,
+		site: Any,
+		contact: Any,
+		write: ContactWrite,
+		decision: Any,
+		permission: str | None,
+		deleted: bool,
+		incoming: dict[str, Any],
+		now: datetime,
+		report: StreamReport,
+	) -> ContactWrite | None:
+		"""Only what differs from the site contact goes into the write; nothing differing, no write."""
 		changed = False
 		if contact.contact_id and site.cc_contact_id != contact.contact_id:
 			write.cc_contact_id = contact.contact_id
@@ -203,13 +236,13 @@ class PageApplier:
 			if deleted:
 				report.deleted += 1
 				write.push_stop = DELETED_IN_CC
-		if rows:
+		if write.rows:
 			changed = True
 		if not changed:
 			report.unchanged += 1
 			return None
 		write.cc_updated_at = contact.updated_at
-		write.cc_email_updated_at = getattr(email_address, "updated_at", None)
+		write.cc_email_updated_at = getattr(getattr(contact, "email_address", None), "updated_at", None)
 		report.updated += 1
 		return write
 
