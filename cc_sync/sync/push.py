@@ -118,16 +118,38 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 
 	Skips are recorded on the records at once (unless dry run).
 	"""
-	report = ctx.report.stream(STREAM_PUSH)
-	store = ctx.store
-	# When each record's latest open import read its data: one edited since is sent again now, or the
-	# edit would be lost (the import carries the old values and the watermark moves past the edit).
+	outcomes: list[PushOutcome] = []
+	candidates = _candidates(ctx, source, outcomes, now)
+	by_lists = _rows_by_lists(ctx, candidates, outcomes, now)
+	if outcomes and not ctx.dry_run:
+		ctx.store.record_push(outcomes)
+		ctx.store.commit()
+	chunks = []
+	for lists, rows in sorted(by_lists.items()):
+		for chunk in plan_chunks(rows.values(), ctx.config.chunk_max_contacts, ctx.config.chunk_max_bytes):
+			chunk.list_ids = list(lists)
+			chunks.append(chunk)
+	return chunks
+
+
+def _in_flight(ctx: RunContext) -> dict[str, datetime]:
+	"""When each record's latest open import read its data: one edited since is sent again now, or the
+	edit would be lost (the import carries the old values and the watermark moves past the edit)."""
 	in_flight: dict[str, datetime] = {}
-	for record in store.open_activities():
+	for record in ctx.store.open_activities():
 		for key in record.keys:
 			in_flight[key] = max(in_flight.get(key, record.submitted_at), record.submitted_at)
+	return in_flight
+
+
+def _candidates(
+	ctx: RunContext, source: Iterable[PushCandidate], outcomes: list[PushOutcome], now
+) -> list[PushCandidate]:
+	"""The records worth sending: not in an import that read them as they are, not imported since their
+	last change, and with an address CC accepts (the others are skipped with the reason)."""
+	report = ctx.report.stream(STREAM_PUSH)
+	in_flight = _in_flight(ctx)
 	candidates: list[PushCandidate] = []
-	outcomes: list[PushOutcome] = []
 	for candidate in source:
 		queued_at = in_flight.get(candidate.key)
 		if queued_at is not None and (candidate.modified is None or candidate.modified <= queued_at):
@@ -142,7 +164,16 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 			outcomes.append(PushOutcome(candidate.key, STATUS_SKIPPED, problem, at=now))
 			continue
 		candidates.append(candidate)
+	return candidates
 
+
+def _rows_by_lists(
+	ctx: RunContext, candidates: list[PushCandidate], outcomes: list[PushOutcome], now
+) -> dict[tuple[str, ...], dict[str, tuple[list[str], dict[str, Any]]]]:
+	"""One import row per address, grouped by the CC lists it goes to; consent decides the lists, and an
+	address with none (opted out, left them all, or in CC already) gets its outcome instead."""
+	report = ctx.report.stream(STREAM_PUSH)
+	store = ctx.store
 	addresses = {normalise_email(c.email) for c in candidates}
 	states = store.consent_state(addresses) if addresses else {}
 	# Addresses CC already holds (linked on the site): CC-owned fields are not sent for them.
@@ -199,15 +230,7 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 		entry = ([candidate.key], row)
 		seen[email] = entry
 		by_lists.setdefault(tuple(lists), {})[email] = entry
-	if outcomes and not ctx.dry_run:
-		store.record_push(outcomes)
-		store.commit()
-	chunks = []
-	for lists, rows in sorted(by_lists.items()):
-		for chunk in plan_chunks(rows.values(), ctx.config.chunk_max_contacts, ctx.config.chunk_max_bytes):
-			chunk.list_ids = list(lists)
-			chunks.append(chunk)
-	return chunks
+	return by_lists
 
 
 def submit_chunk(ctx: RunContext, chunk: Chunk, list_ids: list[str], chunk_id: str) -> None:
