@@ -7,7 +7,7 @@ the first problem is shown, so the line always says what to do next.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import frappe
 from frappe import _
@@ -119,36 +119,43 @@ def deleted_mapped_lists() -> list[str]:
 	return [r[0] for r in rows]
 
 
+class Line(NamedTuple):
+	"""One health line: its colour, what it says, and the action that fixes it."""
+
+	level: str
+	message: str
+	label: str | None = None
+	route: str | None = None
+	detail: str | None = None
+
+
 def health() -> dict[str, Any]:
-	"""{level: green|orange|red, message, action: {label, route} or None, manager_only}."""
+	"""{level: green|orange|red, message, action: {label, route} or None, manager_only}.
+
+	The first problem found, in the order a person would fix them: setup and connection, the site's
+	scheduler and workers, the list mapping, the last run; a green line when there is none."""
 	v = _values()
-	manager = "System Manager" in frappe.get_roles()
+	line = _connection_line(v) or _machinery_line(v) or _mapping_line() or _last_run_line(v)
+	return {
+		"level": line.level,
+		"message": line.message,
+		"detail": line.detail,
+		"action": {"label": line.label, "route": line.route} if line.label else None,
+		"can_act": "System Manager" in frappe.get_roles(),
+	}
 
-	def result(
-		level: str,
-		message: str,
-		label: str | None = None,
-		route: str | None = None,
-		detail: str | None = None,
-	) -> dict:
-		return {
-			"level": level,
-			"message": message,
-			"detail": detail,
-			"action": {"label": label, "route": route} if label else None,
-			"can_act": manager,
-		}
 
+def _connection_line(v: dict[str, Any]) -> Line | None:
 	status = v.get("connection_status") or "Not connected"
 	if not v.get("client_id"):
-		return result(
+		return Line(
 			"orange",
 			_("Constant Contact is not set up yet: follow the setup steps."),
 			_("Open setup"),
 			SETTINGS_ROUTE,
 		)
 	if status == CONNECTION_ERROR:
-		return result(
+		return Line(
 			"red",
 			_("The connection to Constant Contact stopped working: press Reconnect and sign in again."),
 			_("Reconnect"),
@@ -156,23 +163,31 @@ def health() -> dict[str, Any]:
 			detail=v.get("last_error"),
 		)
 	if status != CONNECTION_CONNECTED:
-		return result("orange", _("Not connected to Constant Contact yet."), _("Connect"), SETTINGS_ROUTE)
+		return Line("orange", _("Not connected to Constant Contact yet."), _("Connect"), SETTINGS_ROUTE)
+	return None
+
+
+def _machinery_line(v: dict[str, Any]) -> Line | None:
 	problem = scheduler_problem()
 	if problem:
-		return result("red", problem, _("Open System Settings"), "/app/system-settings")
+		return Line("red", problem, _("Open System Settings"), "/app/system-settings")
 	problem = worker_problem()
 	if problem:
-		return result("red", problem)
+		return Line("red", problem)
 	if not cint(v.get("enabled")):
-		return result(
+		return Line(
 			"orange",
 			_("Connected, but scheduled sync is off: tick Enabled in the settings."),
 			_("Turn on"),
 			SETTINGS_ROUTE,
 		)
+	return None
+
+
+def _mapping_line() -> Line | None:
 	mapped = frappe.db.count("Constant Contact List Mapping", {"parent": SETTINGS, "enabled": 1})
 	if not mapped:
-		return result(
+		return Line(
 			"orange",
 			_("No Constant Contact list is mapped to an Email Group yet."),
 			_("Map a list"),
@@ -180,7 +195,7 @@ def health() -> dict[str, Any]:
 		)
 	gone = deleted_mapped_lists()
 	if gone:
-		return result(
+		return Line(
 			"red",
 			_("A mapped list was deleted in Constant Contact: {0}. Map another list.").format(
 				", ".join(gone)
@@ -188,6 +203,10 @@ def health() -> dict[str, Any]:
 			_("Fix mapping"),
 			SETTINGS_ROUTE,
 		)
+	return None
+
+
+def _last_run_line(v: dict[str, Any]) -> Line:
 	last = frappe.get_all(
 		SYNC_LOG,
 		filters={"dry_run": 0, "status": ["in", ["Success", "Partial", "Failed"]]},
@@ -196,7 +215,7 @@ def health() -> dict[str, Any]:
 		limit=1,
 	)
 	if last and last[0].status == "Failed":
-		return result(
+		return Line(
 			"red",
 			_("The last sync run failed: {0}").format(((last[0].error or "").splitlines() or [""])[0][:200]),
 			_("Open log"),
@@ -214,13 +233,13 @@ def health() -> dict[str, Any]:
 		else _("In sync with Constant Contact; {0}.").format(when)
 	)
 	if last and last[0].status == "Partial":
-		return result(
+		return Line(
 			"orange",
 			message + " " + _("Some records were skipped or failed."),
 			_("Open log"),
 			f"{LOG_ROUTE}/{last[0].name}",
 		)
-	return result("green", message, _("View logs"), LOG_ROUTE)
+	return Line("green", message, _("View logs"), LOG_ROUTE)
 
 
 @frappe.whitelist()
