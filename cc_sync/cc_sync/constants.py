@@ -11,8 +11,6 @@ from cc_sync.sync.records import (
 )
 from cc_sync.sync.streams import STREAMS
 
-MODULE = "CC Sync"
-
 # -- the app's DocTypes ------------------------------------------------------------------------
 SETTINGS = "Constant Contact Settings"
 LIST = "Constant Contact List"  # lists fetched from CC, to pick from

@@ -16,6 +16,7 @@ from frappe.utils import cint, get_datetime, now_datetime
 from cc_sync.cc_sync.constants import (
 	CONNECTION_CONNECTED,
 	CONNECTION_ERROR,
+	CONNECTION_NOT_CONNECTED,
 	LIST,
 	QUEUE,
 	SETTINGS,
@@ -146,7 +147,7 @@ def health() -> dict[str, Any]:
 
 
 def _connection_line(v: dict[str, Any]) -> Line | None:
-	status = v.get("connection_status") or "Not connected"
+	status = v.get("connection_status") or CONNECTION_NOT_CONNECTED
 	if not v.get("client_id"):
 		return Line(
 			"orange",
