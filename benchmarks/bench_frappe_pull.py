@@ -103,7 +103,7 @@ def main() -> None:
 	import frappe
 
 	from cc_sync.cc_sync.constants import SETTINGS
-	from cc_sync.cc_sync.frappe_store import FrappeStore
+	from cc_sync.cc_sync.store import FrappeStore
 
 	frappe.init(site=args.site, sites_path=args.sites_path or os.getcwd())
 	frappe.connect()

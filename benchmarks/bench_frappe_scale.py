@@ -93,7 +93,7 @@ class TimedStore:
 
 def FrappeStore():
 	"""The Frappe store, imported only once frappe is initialised."""
-	from cc_sync.cc_sync.frappe_store import FrappeStore as Store
+	from cc_sync.cc_sync.store import FrappeStore as Store
 
 	return Store()
 

@@ -16,9 +16,9 @@ from typing import Any
 import frappe
 from frappe.contacts.doctype.contact.contact import get_full_name
 
-from cc_sync.cc_sync import frappe_store
 from cc_sync.cc_sync.constants import CONTACT
-from cc_sync.cc_sync.frappe_store import _slices
+from cc_sync.cc_sync.store import sql as store_sql
+from cc_sync.cc_sync.store.sql import slices as _slices
 
 NAME_MAX = 120
 
@@ -103,9 +103,9 @@ class LegacyNaming:
 		return [frappe.generate_hash(length=10) for _ in rows]
 
 	def __enter__(self) -> LegacyNaming:
-		self._saved = frappe_store.row_names
-		frappe_store.row_names = self.names
+		self._saved = store_sql.row_names
+		store_sql.row_names = self.names
 		return self
 
 	def __exit__(self, *exc: Any) -> None:
-		frappe_store.row_names = self._saved
+		store_sql.row_names = self._saved

@@ -155,9 +155,9 @@ def refresh_lists() -> dict[str, Any]:
 
 
 def _naive(value: Any) -> Any:
-	from cc_sync.cc_sync.settings import to_site_datetime
+	from cc_sync.cc_sync.sitetime import to_site
 
-	return to_site_datetime(value) if value else None
+	return to_site(value) if value else None
 
 
 @frappe.whitelist(methods=["POST"])

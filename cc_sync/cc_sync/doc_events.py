@@ -33,7 +33,7 @@ def _turned_on(doc: Any, fieldname: str) -> bool:
 
 def _record_optout(email: str | None, *, reason: str) -> None:
 	"""Record the opt-out with this save (one transaction), then push it to CC once it commits."""
-	from cc_sync.cc_sync.frappe_store import record_local_optout
+	from cc_sync.cc_sync.store import record_local_optout
 
 	# Someone who is not logged in can only have used an unsubscribe link: the person's own choice.
 	by_person = frappe.session.user == "Guest"
@@ -64,7 +64,7 @@ def _record_group_leave(email: str | None, group: str) -> None:
 	if cint(all_stored_values().get("group_leave_is_global")):
 		_record_optout(email, reason=f"Unsubscribed from Email Group {group}")
 		return
-	from cc_sync.cc_sync.frappe_consent import record_group_leave
+	from cc_sync.cc_sync.store.consent import record_group_leave
 
 	if record_group_leave(email, group, by_person=frappe.session.user == "Guest"):
 		frappe.db.after_commit.add(enqueue_optout_push)
@@ -74,7 +74,7 @@ def email_group_member_before_insert(doc: Any, method: str | None = None) -> Non
 	"""Someone opted out who is added to a group (by a user, an import) joins it unsubscribed."""
 	if _from_sync(doc) or cint(doc.get("unsubscribed")) or not doc.get("email"):
 		return
-	from cc_sync.cc_sync.frappe_consent import consent_state
+	from cc_sync.cc_sync.store.consent import consent_state
 	from cc_sync.sync import consent
 	from cc_sync.sync.matching import normalise_email
 

@@ -23,13 +23,12 @@ from cc_sync.cc_sync.constants import (
 	SETTINGS_ROUTE,
 )
 from cc_sync.cc_sync.settings import (
-	from_site_datetime,
 	get_settings,
 	redirect_uri,
 	separate_transaction,
-	to_site_datetime,
 	update_settings,
 )
+from cc_sync.cc_sync.sitetime import from_site, to_site
 from cc_sync.constant_contact.auth import AUTH_BASE_URL, OAuthClient, OAuthTokenProvider, verify_state
 from cc_sync.constant_contact.errors import AuthError, ConstantContactError
 from cc_sync.constant_contact.models import TokenSet
@@ -193,7 +192,7 @@ def store_tokens(tokens: TokenSet) -> None:
 	set_encrypted_password(SETTINGS, SETTINGS, tokens.access_token, "access_token")
 	if tokens.refresh_token:
 		set_encrypted_password(SETTINGS, SETTINGS, tokens.refresh_token, "refresh_token")
-	update_settings({"token_expires_at": to_site_datetime(tokens.expires_at)})
+	update_settings({"token_expires_at": to_site(tokens.expires_at)})
 
 
 def load_tokens() -> TokenSet | None:
@@ -203,7 +202,7 @@ def load_tokens() -> TokenSet | None:
 		return None
 	refresh = get_decrypted_password(SETTINGS, SETTINGS, "refresh_token", raise_exception=False)
 	expires = frappe.db.get_single_value(SETTINGS, "token_expires_at")
-	return TokenSet(access_token=access, refresh_token=refresh, expires_at=from_site_datetime(expires))
+	return TokenSet(access_token=access, refresh_token=refresh, expires_at=from_site(expires))
 
 
 def persist_tokens(tokens: TokenSet) -> None:

@@ -161,7 +161,7 @@ def build_budget(settings: Any) -> DailyBudget:
 
 def build_store(settings: Any) -> Any:
 	"""The Frappe store; with no pushed DocType chosen the push finds nothing to send."""
-	from cc_sync.cc_sync.frappe_store import FrappeStore
+	from cc_sync.cc_sync.store import FrappeStore
 
 	return FrappeStore(
 		push_doctype=settings.push_doctype or "",

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import frappe
 from frappe import _
-from frappe.utils import cint, get_datetime, get_system_timezone, get_url
+from frappe.utils import cint, get_url
 
 from cc_sync.cc_sync.constants import (
 	CONNECTION_CONNECTED,
@@ -116,29 +116,6 @@ def separate_transaction() -> Iterator[None]:
 	finally:
 		frappe.local.db = outer
 		db.close()
-
-
-def to_site_datetime(value: datetime | None) -> datetime | None:
-	"""An aware instant as the naive system-time-zone datetime Frappe stores."""
-	if value is None:
-		return None
-	if value.tzinfo is None:
-		value = value.replace(tzinfo=timezone.utc)
-	from zoneinfo import ZoneInfo
-
-	return value.astimezone(ZoneInfo(get_system_timezone())).replace(tzinfo=None)
-
-
-def from_site_datetime(value: Any) -> datetime | None:
-	"""A stored naive system-time-zone datetime as an aware UTC instant."""
-	if not value:
-		return None
-	from zoneinfo import ZoneInfo
-
-	dt = get_datetime(value)
-	if dt.tzinfo is None:
-		dt = dt.replace(tzinfo=ZoneInfo(get_system_timezone()))
-	return dt.astimezone(timezone.utc)
 
 
 def field_rules(rows: list[Any]) -> tuple[FieldRule, ...]:

@@ -22,7 +22,7 @@ from cc_sync.cc_sync.constants import (
 	SYNC_LOG,
 	TRIGGER_SCHEDULER,
 )
-from cc_sync.cc_sync.settings import to_site_datetime
+from cc_sync.cc_sync.sitetime import to_site
 from cc_sync.sync.report import COUNTERS, RunReport, StreamReport, StreamStatus
 
 # A log keeps this many per-record notes and plan rows; the counts always hold the full totals.
@@ -122,8 +122,8 @@ def stream_row(stream: StreamReport) -> dict[str, Any]:
 		"summary": (stream.error if status == "Skipped" and stream.error else summary_text(counts))[:140],
 		**counts,
 		"api_calls": stream.api_calls,
-		"watermark_before": to_site_datetime(stream.watermark_before),
-		"watermark_after": to_site_datetime(stream.watermark_after),
+		"watermark_before": to_site(stream.watermark_before),
+		"watermark_after": to_site(stream.watermark_after),
 		"activity_ids": ", ".join(stream.activity_ids) or None,
 		"notice": stream.notice,
 		"error": stream.error,

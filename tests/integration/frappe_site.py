@@ -21,7 +21,7 @@ from cc_sync.cc_sync.constants import (
 	OPT_OUT,
 	SETTINGS,
 )
-from cc_sync.cc_sync.frappe_store import FrappeStore, record_local_optout
+from cc_sync.cc_sync.store import FrappeStore, record_local_optout
 
 # Every address a tier 2 test creates ends in one of these; cleanup removes whatever uses them.
 TEST_DOMAINS = ("example.com", "tier2.test")

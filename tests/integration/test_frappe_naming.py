@@ -47,7 +47,7 @@ def test_a_name_already_taken_is_retried_under_a_new_one_and_nothing_is_lost():
 	for each table is that one (the old code's random child names: the first one is)."""
 	import frappe
 
-	from cc_sync.cc_sync import frappe_store
+	from cc_sync.cc_sync.store import sql as store_sql
 
 	w = make_world()
 	squatter = w.site.add_contact(addr("squatter"), first_name="Squatter")
@@ -60,7 +60,7 @@ def test_a_name_already_taken_is_retried_under_a_new_one_and_nothing_is_lost():
 	frappe.db.sql("update `tabEmail Group Member` set name = %s where email = %s", (taken, addr("squatter")))
 	frappe.db.commit()
 	calls: dict[str, int] = {}
-	real_names = getattr(frappe_store, "row_names", None)
+	real_names = getattr(store_sql, "row_names", None)
 
 	def names(doctype, rows, writer):
 		out = real_names(doctype, rows, writer)
@@ -78,7 +78,7 @@ def test_a_name_already_taken_is_retried_under_a_new_one_and_nothing_is_lost():
 	for i in range(3):
 		w.emu.add_contact(addr(f"c{i}"), first_name=f"C{i}", list_ids=[w.list_id])
 	with (
-		mock.patch.object(frappe_store, "row_names", names, create=True),
+		mock.patch.object(store_sql, "row_names", names, create=True),
 		mock.patch.object(frappe, "generate_hash", generate_hash),
 		w.emu.mocked(),
 	):
@@ -94,12 +94,13 @@ def test_a_name_already_taken_is_retried_under_a_new_one_and_nothing_is_lost():
 def test_a_contact_insert_that_collides_is_retried_with_its_children_following_the_new_name():
 	import frappe
 
-	from cc_sync.cc_sync import frappe_store
+	from cc_sync.cc_sync.store import FrappeStore
+	from cc_sync.cc_sync.store import sql as store_sql
 
 	w = make_world()
 	existing = w.site.add_contact(addr("existing"), first_name="Existing")
 	calls = {"n": 0}
-	real_names = frappe_store.row_names
+	real_names = store_sql.row_names
 
 	def names(doctype, rows, writer):
 		out = real_names(doctype, rows, writer)
@@ -108,8 +109,8 @@ def test_a_contact_insert_that_collides_is_retried_with_its_children_following_t
 		calls["n"] += doctype == "Contact"
 		return out
 
-	store = frappe_store.FrappeStore()
-	with mock.patch.object(frappe_store, "row_names", names):
+	store = FrappeStore()
+	with mock.patch.object(store_sql, "row_names", names):
 		keys = store.apply_contacts(
 			[
 				ContactWrite(key=None, email=addr(f"k{i}"), opted_out=False, fields={"first_name": f"K{i}"})

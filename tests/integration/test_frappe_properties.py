@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import frappe
 
 from cc_sync.cc_sync.constants import CONTACT, EMAIL_GROUP_MEMBER, LEAD
-from cc_sync.cc_sync.frappe_store import record_local_optout, to_site
+from cc_sync.cc_sync.store import record_local_optout, to_site
 from cc_sync.sync.config import ListMapping
 from tests.consent_world import (
 	EMAILS,
@@ -43,8 +43,9 @@ EXAMPLES = int(os.environ.get("CC_SYNC_SITE_EXAMPLES", 8))
 NOW_BINDINGS = (
 	"frappe.utils.data.now_datetime",
 	"frappe.utils.now_datetime",
-	"cc_sync.cc_sync.frappe_store.now_datetime",
-	"cc_sync.cc_sync.frappe_consent.now_datetime",
+	"cc_sync.cc_sync.store.contact_writes.now_datetime",
+	"cc_sync.cc_sync.store.optouts.now_datetime",
+	"cc_sync.cc_sync.store.consent.now_datetime",
 	"cc_sync.tasks.now_datetime",
 )
 

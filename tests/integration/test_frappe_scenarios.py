@@ -55,7 +55,7 @@ def one_contact(world: World, email: str):
 
 def test_the_seeds_case_ends_unsubscribed_on_the_site():
 	"""updated_at 2023-01-30T18:04:55Z, unsubscribed at 2024-06-08T01:31:05Z, last sync 2024-06-01T01:31:05Z."""
-	from cc_sync.cc_sync.frappe_store import from_site
+	from cc_sync.cc_sync.sitetime import from_site
 
 	w = make_world(utc(2024, 5, 31, 9, 0, 0))
 	email = addr("abc")

@@ -26,6 +26,8 @@ from cc_sync.cc_sync.constants import (
 	LEAD,
 	OPT_OUT,
 )
+from cc_sync.cc_sync.sitetime import from_site, to_site
+from cc_sync.cc_sync.store.sql import base_columns, insert_named, select_in, slices
 from cc_sync.sync import consent
 from cc_sync.sync.consent import AddressConsent, MemberRow
 from cc_sync.sync.matching import normalise_email
@@ -33,32 +35,6 @@ from cc_sync.sync.records import ContactWrite
 
 OPTOUT_PENDING = "Pending"
 OPTOUT_DONE = "Done"
-SLICE = 1000
-
-
-def _slices(values: Iterable[Any], size: int = SLICE):
-	items = list(dict.fromkeys(values))
-	for start in range(0, len(items), size):
-		yield tuple(items[start : start + size])
-
-
-def _select_in(sql: str, values: Iterable[Any], **params: Any) -> list[frappe._dict]:
-	rows: list[frappe._dict] = []
-	for chunk in _slices(values):
-		rows.extend(frappe.db.sql(sql, {**params, "values": chunk}, as_dict=True))
-	return rows
-
-
-def _utc(value: Any) -> datetime | None:
-	from cc_sync.cc_sync.frappe_store import from_site
-
-	return from_site(value)
-
-
-def _site(value: datetime | None) -> datetime | None:
-	from cc_sync.cc_sync.frappe_store import to_site
-
-	return to_site(value)
 
 
 def _has_lead() -> bool:
@@ -75,7 +51,7 @@ def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -
 	channels: dict[str, list[str]] = {e: [] for e in wanted}
 	if not wanted:
 		return {}
-	for r in _select_in(
+	for r in select_in(
 		f"""select ce.email_id as email, c.unsubscribed, cast(c.`{CONTACT_OPTED_OUT_AT}` as char) as at,
 		c.`{CONTACT_OPTOUT_CC_CLOCK}` as cc_clock, c.`{CONTACT_CC_DELETED}` as deleted,
 		c.`{CONTACT_CC_PERMISSION}` as permission
@@ -88,13 +64,13 @@ def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -
 			continue
 		if r.unsubscribed:
 			channels[email].append("contact")
-			dates[email].append((_utc(r.at), bool(r.cc_clock)))
+			dates[email].append((from_site(r.at), bool(r.cc_clock)))
 		if r.deleted:
 			states[email].cc_deleted = True
 		if r.permission == "unsubscribed":
 			channels[email].append("cc")
 	if _has_lead():
-		for r in _select_in(
+		for r in select_in(
 			f"""select `{lead_email_field}` as email, cast(modified as char) as at from `tab{LEAD}`
 			where unsubscribed = 1 and `{lead_email_field}` in %(values)s""",
 			wanted,
@@ -102,9 +78,9 @@ def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -
 			email = normalise_email(r.email)
 			if email in states:
 				channels[email].append("lead")
-				lead_dates.setdefault(email, []).append(_utc(r.at))
+				lead_dates.setdefault(email, []).append(from_site(r.at))
 	group_leaves: dict[str, dict[str, datetime | None]] = {}
-	for r in _select_in(
+	for r in select_in(
 		"""select email, cast(creation as char) as at, global_unsubscribe, reference_doctype, reference_name
 		from `tabEmail Unsubscribe` where email in %(values)s""",
 		wanted,
@@ -113,11 +89,11 @@ def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -
 		if email not in states:
 			continue
 		if not r.global_unsubscribe and r.reference_doctype == EMAIL_GROUP:
-			group_leaves.setdefault(email, {})[r.reference_name] = _utc(r.at)
+			group_leaves.setdefault(email, {})[r.reference_name] = from_site(r.at)
 			continue
 		channels[email].append("unsubscribe")
-		dates[email].append((_utc(r.at), False))
-	for r in _select_in(
+		dates[email].append((from_site(r.at), False))
+	for r in select_in(
 		f"""select email, status, cast(opted_out_at as char) as at from `tab{OPT_OUT}`
 		where email in %(values)s and coalesce(email_group, '') = ''""",
 		wanted,
@@ -125,15 +101,15 @@ def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -
 		email = normalise_email(r.email)
 		if email in states:
 			channels[email].append("pending" if r.status == OPTOUT_PENDING else "optout")
-			dates[email].append((_utc(r.at), False))
-	for r in _select_in(
+			dates[email].append((from_site(r.at), False))
+	for r in select_in(
 		f"""select email, email_group, unsubscribed, cast(modified as char) as at from `tab{EMAIL_GROUP_MEMBER}`
 		where email in %(values)s""",
 		wanted,
 	):
 		email = normalise_email(r.email)
 		if email in states:
-			states[email].rows[r.email_group] = MemberRow(bool(r.unsubscribed), _utc(r.at))
+			states[email].rows[r.email_group] = MemberRow(bool(r.unsubscribed), from_site(r.at))
 	for email, state in states.items():
 		for group, at in group_leaves.get(email, {}).items():
 			# An Email Unsubscribe for one group is a leave of it, as an unsubscribed member row is.
@@ -147,7 +123,7 @@ def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -
 # -- writing -------------------------------------------------------------------------------------
 def contacts_of(emails: Iterable[str]) -> dict[str, list[str]]:
 	out: dict[str, list[str]] = {}
-	for r in _select_in(
+	for r in select_in(
 		"""select distinct parent, email_id from `tabContact Email`
 		where parenttype = 'Contact' and email_id in %(values)s""",
 		emails,
@@ -161,9 +137,9 @@ def opt_out_everywhere(
 ) -> None:
 	"""Every record of the address says opted out: its Contacts (the latest date stands) and Leads."""
 	user = frappe.session.user
-	when = _site(at) if at else now
+	when = to_site(at) if at else now
 	contacts = contacts_of([email]).get(email, [])
-	for chunk in _slices(contacts):
+	for chunk in slices(contacts):
 		frappe.db.sql(
 			f"""update `tabContact` set unsubscribed = 1, `{CONTACT_OPTED_OUT_AT}` = %(when)s,
 			`{CONTACT_OPTOUT_CC_CLOCK}` = %(clock)s, modified = %(now)s, modified_by = %(user)s
@@ -220,13 +196,12 @@ def write_rows(items: Sequence[tuple[str, dict[str, MemberRow | None]]], now: da
 	user = frappe.session.user
 	existing: dict[tuple[str, str], Any] = {
 		(normalise_email(r.email), r.email_group): r
-		for r in _select_in(
+		for r in select_in(
 			f"""select name, email, email_group, unsubscribed from `tab{EMAIL_GROUP_MEMBER}`
 			where email in %(values)s""",
 			{email for email, _ in items},
 		)
 	}
-	from cc_sync.cc_sync.frappe_store import _base_columns, _insert_named
 
 	delta: dict[str, int] = {}
 	inserts: dict[tuple[str, str], dict[str, Any]] = {}
@@ -246,12 +221,12 @@ def write_rows(items: Sequence[tuple[str, dict[str, MemberRow | None]]], now: da
 					existing.pop(key)
 					delta[group] = delta.get(group, 0) - 1
 				continue
-			at = _site(row.at) if row.at else now
+			at = to_site(row.at) if row.at else now
 			if pending is not None:
 				pending.update(modified=at, unsubscribed=1 if row.unsubscribed else 0)
 			elif current is None:
 				inserts[key] = {
-					**_base_columns(now),
+					**base_columns(now),
 					"modified": at,
 					"email_group": group,
 					"email": email,
@@ -267,18 +242,18 @@ def write_rows(items: Sequence[tuple[str, dict[str, MemberRow | None]]], now: da
 				current.unsubscribed = 1 if row.unsubscribed else 0
 			if not row.unsubscribed:
 				rejoined.add(key)
-	for chunk in _slices(deletes):
+	for chunk in slices(deletes):
 		frappe.db.sql(f"delete from `tab{EMAIL_GROUP_MEMBER}` where name in %(values)s", {"values": chunk})
 	if rejoined:
 		# Rejoined: a pending leave of this group has nothing left to tell CC.
-		for row in _select_in(
+		for row in select_in(
 			f"select name, email, email_group from `tab{OPT_OUT}` where status = %(pending)s and email in %(values)s",
 			{email for email, _ in rejoined},
 			pending=OPTOUT_PENDING,
 		):
 			if (normalise_email(row.email), row.email_group) in rejoined:
 				frappe.db.sql(f"delete from `tab{OPT_OUT}` where name = %s", row.name)
-	_insert_named(EMAIL_GROUP_MEMBER, list(inserts.values()))
+	insert_named(EMAIL_GROUP_MEMBER, list(inserts.values()))
 	return delta
 
 
@@ -296,12 +271,11 @@ def apply_consent(writes: Sequence[ContactWrite], now: datetime, lead_email_fiel
 def queue_optouts(requests: dict[tuple[str, str | None], dict[str, Any]], now: datetime) -> None:
 	"""One opt-out row per address (and per group left): new rows inserted, resolved ones reopened,
 	pending ones moved to the latest opt-out (which is what a CC opt-in must be newer than)."""
-	from cc_sync.cc_sync.frappe_store import _base_columns, _insert_named
 
 	emails = {email for email, _ in requests}
 	existing = {
 		(normalise_email(r.email), r.email_group or None): r
-		for r in _select_in(
+		for r in select_in(
 			f"""select name, email, email_group, status, opted_out_at from `tab{OPT_OUT}`
 			where email in %(values)s""",
 			emails,
@@ -314,7 +288,7 @@ def queue_optouts(requests: dict[tuple[str, str | None], dict[str, Any]], now: d
 		if row is None:
 			rows.append(
 				{
-					**_base_columns(now),
+					**base_columns(now),
 					"email": email,
 					"email_group": group,
 					"status": OPTOUT_PENDING,
@@ -353,7 +327,7 @@ def queue_optouts(requests: dict[tuple[str, str | None], dict[str, Any]], now: d
 					"name": row.name,
 				},
 			)
-	_insert_named(OPT_OUT, rows)
+	insert_named(OPT_OUT, rows)
 
 
 def record_group_leave(
@@ -365,7 +339,7 @@ def record_group_leave(
 	if not address or not group:
 		return False
 	now = now_datetime()
-	when = _site(at) if at else now
+	when = to_site(at) if at else now
 	frappe.db.sql(
 		f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = 1, modified = %s, modified_by = %s
 		where email = %s and email_group = %s and unsubscribed = 0""",

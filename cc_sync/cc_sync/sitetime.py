@@ -1,0 +1,41 @@
+"""Site time: the engine speaks timezone-aware UTC; a Frappe site stores naive datetimes in its system
+timezone, as every Datetime field does. Conversion happens here only: the store, the settings, the sync
+logs and the OAuth flow all convert through these two functions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from frappe.utils import get_datetime, get_system_timezone
+
+
+def site_tz() -> ZoneInfo:
+	return ZoneInfo(get_system_timezone())
+
+
+def to_site(value: datetime | None) -> datetime | None:
+	"""An engine datetime (aware; naive is taken as UTC) as the site stores it: naive, system timezone."""
+	if value is None:
+		return None
+	if value.tzinfo is None:
+		value = value.replace(tzinfo=timezone.utc)
+	return value.astimezone(site_tz()).replace(tzinfo=None)
+
+
+def from_site(value: Any) -> datetime | None:
+	"""A site Datetime value as the engine wants it: aware, UTC."""
+	if not value:
+		return None
+	if isinstance(value, str):
+		try:
+			value = datetime.fromisoformat(value)
+		except ValueError:
+			value = get_datetime(value)
+	elif not isinstance(value, datetime):
+		value = get_datetime(value)
+	if value.year <= 1:
+		# An empty Datetime of a Single reads back as 0001-01-01.
+		return None
+	return value.replace(tzinfo=site_tz()).astimezone(timezone.utc)

@@ -1,0 +1,77 @@
+"""The sync store on a Frappe site: Contacts, Leads, Email Groups and the app's own DocTypes.
+
+It implements `cc_sync.sync.store.SyncStore` with batched SQL, because the engine applies pages of 500
+contacts and a first pull can bring hundreds of thousands: a page costs a handful of queries, never one
+document load per row. Writes go straight to the tables (the sync's own bookkeeping must not fire the
+doc_events that would echo a change back to CC), and bump `modified` wherever a user-visible value
+changes, so a form left open on a stale copy cannot silently undo a consent change.
+
+One module a concern: `contacts` (reads) and `contact_writes`, `leads`, `optouts`, `push`, `activities`,
+`state` (watermarks), `consent` (every opt-out channel as one answer), and `sql` (batched reads and
+writes). Datetimes cross the boundary through `cc_sync.cc_sync.sitetime`. `FrappeStore` is assembled here
+from each concern's part.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+
+import frappe
+
+from cc_sync.cc_sync.constants import CONTACT, LEAD, SETTINGS
+from cc_sync.cc_sync.sitetime import from_site, to_site
+from cc_sync.cc_sync.store.activities import ActivitiesMixin
+from cc_sync.cc_sync.store.contact_writes import ContactWritesMixin
+from cc_sync.cc_sync.store.contacts import RESERVED, ContactReadsMixin
+from cc_sync.cc_sync.store.leads import LeadsMixin
+from cc_sync.cc_sync.store.optouts import OptOutsMixin, record_local_optout
+from cc_sync.cc_sync.store.push import PushMixin
+from cc_sync.cc_sync.store.sql import column_specs, doctype_exists
+from cc_sync.cc_sync.store.state import StateMixin
+from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
+
+
+class FrappeStore(
+	StateMixin, ContactReadsMixin, ContactWritesMixin, LeadsMixin, OptOutsMixin, PushMixin, ActivitiesMixin
+):
+	"""The engine's view of one Frappe site.
+
+	`site_fields` are the Contact fields the field map uses (read for change detection, written on pull);
+	`push_doctype` is what the push sends (Lead, when ERPNext is installed), narrowed by `push_filters`,
+	a Frappe filter list (or its JSON).
+	"""
+
+	def __init__(
+		self,
+		push_doctype: str = LEAD,
+		push_filters: list | str | None = None,
+		settings_doctype: str = SETTINGS,
+		site_fields: Collection[str] | None = None,
+		email_field: str = "email_id",
+	) -> None:
+		self.push_doctype = push_doctype
+		self.push_filters = json.loads(push_filters) if isinstance(push_filters, str) else push_filters
+		self.settings_doctype = settings_doctype
+		self.email_field = email_field
+		wanted = site_fields if site_fields is not None else [r.site_field for r in DEFAULT_FIELD_MAP]
+		meta = frappe.get_meta(CONTACT)
+		columns = set(frappe.db.get_table_columns(CONTACT))
+		self.site_fields = [f for f in dict.fromkeys(wanted) if f in columns and f not in RESERVED]
+		self._contact_types = {
+			f: (meta.get_field(f).fieldtype if meta.get_field(f) else "Data") for f in columns
+		}
+		self._columns = column_specs(CONTACT, meta)
+		# Values changed to fit their columns, as (email, reason), until the engine collects them.
+		self._notes: list[tuple[str | None, str]] = []
+		self.has_lead = doctype_exists(LEAD)
+		self.writes = 0
+
+	def commit(self) -> None:
+		frappe.db.commit()
+
+	def rollback(self) -> None:
+		frappe.db.rollback()
+
+
+__all__ = ["FrappeStore", "from_site", "record_local_optout", "to_site"]

@@ -1,0 +1,296 @@
+"""Contacts, written: a page of the engine's writes as a few batched INSERTs and one UPDATE per changed
+contact, values fitted to their columns, `modified` bumped wherever a user-visible value changes."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+import frappe
+from frappe.contacts.doctype.contact.contact import get_full_name
+from frappe.utils import now_datetime
+
+from cc_sync.cc_sync.column_fit import fit
+from cc_sync.cc_sync.constants import (
+	CONTACT,
+	CONTACT_CC_DELETED,
+	CONTACT_CC_EMAIL_UPDATED_AT,
+	CONTACT_CC_ID,
+	CONTACT_CC_PERMISSION,
+	CONTACT_CC_UPDATED_AT,
+	CONTACT_EMAIL,
+	CONTACT_LAST_SYNCED,
+	CONTACT_OPTED_OUT_AT,
+	CONTACT_OPTOUT_CC_CLOCK,
+	DYNAMIC_LINK,
+	EMAIL_GROUP,
+	LEAD,
+	LEAD_CC_ID,
+)
+from cc_sync.cc_sync.sitetime import to_site
+from cc_sync.cc_sync.store import consent as site_consent
+from cc_sync.cc_sync.store.contacts import NUMERIC, RESERVED
+from cc_sync.cc_sync.store.sql import (
+	base_columns,
+	insert_named,
+	select_in,
+)
+from cc_sync.sync import consent
+from cc_sync.sync.consent import AddressConsent
+from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.records import (
+	ContactWrite,
+)
+
+
+class ContactWritesMixin:
+	"""Part of `FrappeStore` (see `store/__init__.py`)."""
+
+	def apply_contacts(
+		self, writes: Sequence[ContactWrite], managed_groups: Collection[str] = ()
+	) -> list[str | None]:
+		if not writes:
+			return []
+		now = now_datetime()
+		states = site_consent.consent_state({w.email for w in writes}, self.email_field)
+		keys: list[str | None] = [None] * len(writes)
+		held = [
+			i
+			for i, w in enumerate(writes)
+			if consent.premise_holds(w, states.get(w.email) or AddressConsent(email=w.email))
+		]
+		writes_held = [writes[i] for i in held]
+		created_by_email: dict[str, str] = {}
+		creates = [(i, writes[i]) for i in held if writes[i].key is None]
+		if creates:
+			names = self._create_contacts([w for _, w in creates], now)
+			for (i, w), name in zip(creates, names, strict=True):
+				keys[i] = name
+				created_by_email.setdefault(w.email, name)
+		updates = []
+		for i in held:
+			w = writes[i]
+			if w.key is None:
+				continue
+			key = w.key
+			if key.startswith("(new:"):
+				# A repeat, within one page, of a contact this page creates.
+				key = created_by_email.get(w.email) or self._contact_by_email(w.email) or key
+			keys[i] = key
+			updates.append((key, w))
+		if updates:
+			self._update_contacts(updates, now)
+		count_subscribers(site_consent.apply_consent(writes_held, now, self.email_field))
+		self._queue_from_writes(writes_held, now)
+		self._stop_pushes(writes_held)
+		self.writes += len(writes_held)
+		return keys
+
+	def _fitted(self, write: ContactWrite) -> dict[str, Any]:
+		"""The write's field values converted, cut or left out to fit their columns, each change noted."""
+		out: dict[str, Any] = {}
+		for field, value in write.fields.items():
+			if field not in self._contact_types or field in RESERVED:
+				continue
+			fitted, note, keep = fit(field, value, self._columns.get(field))
+			if note:
+				self._notes.append((write.email, note))
+			if not keep:
+				continue
+			out[field] = to_site(fitted) if isinstance(fitted, datetime) else fitted
+		return out
+
+	def drain_notes(self) -> list[tuple[str | None, str]]:
+		"""What the writes since the last call changed to fit the site's columns, with the reasons."""
+		notes, self._notes = self._notes, []
+		return notes
+
+	def _create_contacts(self, writes: Sequence[ContactWrite], now: datetime) -> list[str]:
+		emails = [w.email for w in writes]
+		users = {
+			normalise_email(r.email): r.name
+			for r in select_in("select name, email from `tabUser` where email in %(values)s", emails)
+		}
+		leads = self._leads_by_email(emails)
+		base = base_columns(now)
+		contact_rows: list[dict[str, Any]] = []
+		email_rows: list[dict[str, Any]] = []
+		link_rows: list[dict[str, Any]] = []
+		lead_ids: dict[str, str] = {}
+		for w in writes:
+			fields = self._fitted(w)
+			local_part = w.email.split("@", 1)[0]
+			first = fields.get("first_name") or local_part
+			fields["first_name"] = first
+			row = {
+				**base,
+				**fields,
+				"full_name": get_full_name(
+					first, fields.get("middle_name"), fields.get("last_name"), fields.get("company_name")
+				),
+				"email_id": w.email,
+				"user": users.get(w.email),
+				"status": "Passive",
+				"unsubscribed": 1 if w.opted_out else 0,
+				CONTACT_CC_ID: w.cc_contact_id or None,
+				CONTACT_CC_PERMISSION: w.cc_permission,
+				CONTACT_OPTED_OUT_AT: to_site(w.opted_out_at) if w.opted_out else None,
+				CONTACT_OPTOUT_CC_CLOCK: 1 if w.opted_out and w.cc_clock else 0,
+				CONTACT_CC_UPDATED_AT: to_site(w.cc_updated_at),
+				CONTACT_CC_EMAIL_UPDATED_AT: to_site(w.cc_email_updated_at),
+				CONTACT_CC_DELETED: 1 if w.cc_deleted else 0,
+				CONTACT_LAST_SYNCED: to_site(w.synced_at),
+			}
+			contact_rows.append(row)
+			email_rows.append(
+				{
+					**base,
+					"parent": len(contact_rows) - 1,
+					"parenttype": CONTACT,
+					"parentfield": "email_ids",
+					"idx": 1,
+					"email_id": w.email,
+					"is_primary": 1,
+				}
+			)
+			for idx, lead in enumerate(leads.get(w.email, ()), 1):
+				link_rows.append(
+					{
+						**base,
+						"parent": len(contact_rows) - 1,
+						"parenttype": CONTACT,
+						"parentfield": "links",
+						"idx": idx,
+						"link_doctype": LEAD,
+						"link_name": lead.name,
+						"link_title": lead.get("lead_name") or lead.name,
+					}
+				)
+				if w.cc_contact_id and not lead.get(LEAD_CC_ID):
+					lead_ids[lead.name] = w.cc_contact_id
+		self._bulk_insert(CONTACT, contact_rows)
+		names = [row["name"] for row in contact_rows]
+		for child in (*email_rows, *link_rows):
+			child["parent"] = names[child["parent"]]
+		self._bulk_insert(CONTACT_EMAIL, email_rows)
+		self._bulk_insert(DYNAMIC_LINK, link_rows)
+		self._set_lead_cc_ids(lead_ids)
+		return names
+
+	def _bulk_insert(self, doctype: str, rows: list[dict[str, Any]]) -> None:
+		"""Insert new rows under names of their own (set on each row)."""
+		if not rows:
+			return
+		types = self._contact_types if doctype == CONTACT else {}
+		columns = dict.fromkeys(c for row in rows for c in row)
+		blank = {c: (0 if types.get(c) in NUMERIC else None) for c in columns}
+		insert_named(doctype, rows, blank)
+
+	def _update_contacts(
+		self, updates: Sequence[tuple[str, ContactWrite]], now: datetime
+	) -> dict[str, datetime | None]:
+		"""One UPDATE per changed contact, with only the columns that change; returns each one's opt-out time."""
+		keys = [k for k, _ in updates]
+		current = {
+			r.name: r
+			for r in select_in(
+				f"""select name, first_name, middle_name, last_name, company_name, email_id,
+				`{CONTACT_OPTED_OUT_AT}` as opted_out_at from `tabContact` where name in %(values)s""",
+				keys,
+			)
+		}
+		addresses: dict[str, set[str]] = {}
+		for r in select_in(
+			"""select parent, email_id from `tabContact Email`
+			where parenttype = 'Contact' and parent in %(values)s""",
+			keys,
+		):
+			addresses.setdefault(r.parent, set()).add(normalise_email(r.email_id))
+		lead_ids: dict[str, str] = {}
+		linked_emails: dict[str, str] = {}
+		user = frappe.session.user
+		opted_out: dict[str, datetime | None] = {}
+		for key, w in updates:
+			row = current.get(key)
+			if row is None:
+				continue
+			values: dict[str, Any] = {}
+			fields = self._fitted(w)
+			values.update(fields)
+			if fields.keys() & {"first_name", "middle_name", "last_name", "company_name"}:
+				merged = {**row, **fields}
+				values["full_name"] = get_full_name(
+					merged.get("first_name"),
+					merged.get("middle_name"),
+					merged.get("last_name"),
+					merged.get("company_name"),
+				)
+			if w.cc_contact_id:
+				values[CONTACT_CC_ID] = w.cc_contact_id
+				linked_emails[w.email] = w.cc_contact_id
+			if w.cc_permission is not None:
+				values[CONTACT_CC_PERMISSION] = w.cc_permission
+			if w.cc_updated_at is not None:
+				values[CONTACT_CC_UPDATED_AT] = to_site(w.cc_updated_at)
+			if w.cc_email_updated_at is not None:
+				values[CONTACT_CC_EMAIL_UPDATED_AT] = to_site(w.cc_email_updated_at)
+			if w.cc_deleted is not None:
+				values[CONTACT_CC_DELETED] = 1 if w.cc_deleted else 0
+			if w.synced_at is not None:
+				values[CONTACT_LAST_SYNCED] = to_site(w.synced_at)
+			if w.email and w.email not in addresses.get(key, set()):
+				self._change_email(key, w.email, now)
+				values["email_id"] = w.email
+			if not values:
+				continue
+			values["modified"] = now
+			values["modified_by"] = user
+			assignments = ", ".join(f"`{column}` = %({column})s" for column in values)
+			frappe.db.sql(
+				f"update `tabContact` set {assignments} where name = %(_key)s", {**values, "_key": key}
+			)
+		if linked_emails and self.has_lead:
+			for lead in self._leads_by_email(linked_emails).values():
+				for row in lead:
+					if not row.get(LEAD_CC_ID):
+						lead_ids[row.name] = linked_emails[normalise_email(row.get(self.email_field))]
+			self._link_leads(linked_emails, now)
+		self._set_lead_cc_ids(lead_ids)
+		return opted_out
+
+	def _change_email(self, key: str, email: str, now: datetime) -> None:
+		"""CC changed the address: the new one becomes primary; the old stays as a secondary row."""
+		frappe.db.sql(
+			"update `tabContact Email` set is_primary = 0 where parenttype = 'Contact' and parent = %s",
+			key,
+		)
+		idx = frappe.db.sql("select coalesce(max(idx), 0) from `tabContact Email` where parent = %s", key)[0][
+			0
+		]
+		self._bulk_insert(
+			CONTACT_EMAIL,
+			[
+				{
+					**base_columns(now),
+					"parent": key,
+					"parenttype": CONTACT,
+					"parentfield": "email_ids",
+					"idx": idx + 1,
+					"email_id": email,
+					"is_primary": 1,
+				}
+			],
+		)
+
+
+def count_subscribers(delta: dict[str, int]) -> None:
+	"""Keep Email Group.total_subscribers as Email Group Member's own hooks would, by the rows added and
+	removed (recounting every group on every page would cost more than the page)."""
+	for group, change in delta.items():
+		if change:
+			frappe.db.sql(
+				f"""update `tab{EMAIL_GROUP}` set total_subscribers = greatest(0, total_subscribers + %s)
+				where name = %s""",
+				(change, group),
+			)

@@ -1,0 +1,177 @@
+"""Site opt-outs on their way to CC: queued with the save that made them, handed to the engine, deferred
+or resolved as the opt-out push goes."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+import frappe
+from frappe.utils import now_datetime
+
+from cc_sync.cc_sync.constants import (
+	CONTACT,
+	CONTACT_CC_ID,
+	CONTACT_CC_PERMISSION,
+	EMAIL_GROUP_MEMBER,
+	OPT_OUT,
+)
+from cc_sync.cc_sync.sitetime import from_site, to_site
+from cc_sync.cc_sync.store import consent as site_consent
+from cc_sync.cc_sync.store.consent import OPTOUT_DONE, OPTOUT_PENDING
+from cc_sync.cc_sync.store.sql import (
+	execute_in,
+)
+from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.records import (
+	ContactWrite,
+	LocalOptOut,
+)
+
+UNSUBSCRIBED = "unsubscribed"
+
+
+class OptOutsMixin:
+	"""Part of `FrappeStore` (see `store/__init__.py`)."""
+
+	def _queue_from_writes(self, writes: Sequence[ContactWrite], now: datetime) -> None:
+		requests = {}
+		for w in writes:
+			if w.request_cc_optout and (w.email, None) not in requests:
+				at = to_site(w.opted_out_at) if w.opted_out_at else now
+				requests[(w.email, None)] = {"opted_out_at": at, "cc_contact_id": w.cc_contact_id}
+		if requests:
+			site_consent.queue_optouts(requests, now)
+
+	def pending_optouts(self) -> list[LocalOptOut]:
+		rows = frappe.db.sql(
+			f"""select email, email_group, opted_out_at, cc_contact_id, reason, by_person, attempts, retry_at,
+			last_error from `tab{OPT_OUT}` where status = %s order by opted_out_at, email, email_group""",
+			OPTOUT_PENDING,
+			as_dict=True,
+		)
+		return [
+			LocalOptOut(
+				email=normalise_email(r.email),
+				at=from_site(r.opted_out_at) or from_site(now_datetime()),
+				cc_contact_id=r.cc_contact_id or None,
+				reason=r.reason or None,
+				by_person=bool(r.by_person),
+				attempts=r.attempts or 0,
+				retry_at=from_site(r.retry_at),
+				last_error=r.last_error or None,
+				group=r.email_group or None,
+			)
+			for r in rows
+		]
+
+	def defer_optout(
+		self, email: str, attempts: int, retry_at: datetime, error: str, group: str | None = None
+	) -> None:
+		frappe.db.sql(
+			f"""update `tab{OPT_OUT}` set attempts = %(attempts)s, retry_at = %(retry_at)s,
+			last_error = %(error)s, modified = %(now)s where email = %(email)s and status = %(pending)s
+			and coalesce(email_group, '') = %(group)s""",
+			{
+				"group": group or "",
+				"attempts": attempts,
+				"retry_at": to_site(retry_at),
+				"error": error,
+				"now": now_datetime(),
+				"email": normalise_email(email),
+				"pending": OPTOUT_PENDING,
+			},
+		)
+		self.writes += 1
+
+	def resolve_optout(
+		self, email: str, cc_contact_id: str | None, at: datetime, group: str | None = None
+	) -> None:
+		address = normalise_email(email)
+		frappe.db.sql(
+			f"""update `tab{OPT_OUT}` set status = %(done)s, resolved_at = %(at)s, modified = %(now)s,
+			cc_contact_id = coalesce(%(cc_id)s, cc_contact_id)
+			where email = %(email)s and status = %(pending)s and coalesce(email_group, '') = %(group)s""",
+			{
+				"group": group or "",
+				"done": OPTOUT_DONE,
+				"pending": OPTOUT_PENDING,
+				"at": to_site(at),
+				"now": now_datetime(),
+				"cc_id": cc_contact_id,
+				"email": address,
+			},
+		)
+		if cc_contact_id and group is None:
+			names = contacts_with_email(address)
+			if names:
+				execute_in(
+					f"update `tabContact` set `{CONTACT_CC_PERMISSION}` = %(perm)s where name in %(values)s",
+					names,
+					perm=UNSUBSCRIBED,
+				)
+				taken = frappe.db.exists(CONTACT, {CONTACT_CC_ID: cc_contact_id})
+				if not taken:
+					frappe.db.sql(
+						f"""update `tabContact` set `{CONTACT_CC_ID}` = %s
+						where name = %s and coalesce(`{CONTACT_CC_ID}`, '') = ''""",
+						(cc_contact_id, sorted(names)[0]),
+					)
+		self.writes += 1
+
+	def opted_out_emails(self, emails: Collection[str]) -> set[str]:
+		return {e for e, state in self.consent_state(emails).items() if state.never_push}
+
+
+def record_local_optout(
+	email: str | None, *, by_person: bool = False, reason: str | None = None, at: datetime | None = None
+) -> bool:
+	"""An address was opted out on this site: mark it everywhere here and queue it for CC.
+
+	Sets Contact.unsubscribed, every Email Group Member row and Lead.unsubscribed for the address with
+	plain UPDATEs (no document saves, so no doc_event fires again), and keeps one Pending opt-out row.
+	Rows already in that state are left untouched, so the document whose save called this sees no
+	timestamp conflict. Returns False when there is no address.
+	"""
+	address = normalise_email(email)
+	if not address:
+		return False
+	now = now_datetime()
+	when = to_site(at) if at else now
+	site_consent.opt_out_everywhere(address, at or from_site(now), False, now)
+	frappe.db.sql(
+		f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = 1, modified = %s, modified_by = %s
+		where email = %s and unsubscribed = 0""",
+		(when, frappe.session.user, address),
+	)
+	names = contacts_with_email(address)
+	cc_id = None
+	if names:
+		cc_id = frappe.db.sql(
+			f"""select `{CONTACT_CC_ID}` from `tabContact` where name in %(values)s
+			and coalesce(`{CONTACT_CC_ID}`, '') != '' order by creation limit 1""",
+			{"values": tuple(names)},
+		)
+		cc_id = cc_id[0][0] if cc_id else None
+	site_consent.queue_optouts(
+		{
+			(address, None): {
+				"opted_out_at": when,
+				"cc_contact_id": cc_id,
+				"reason": reason,
+				"by_person": by_person,
+			}
+		},
+		now,
+	)
+	return True
+
+
+def contacts_with_email(email: str) -> list[str]:
+	return [
+		r[0]
+		for r in frappe.db.sql(
+			"select distinct parent from `tabContact Email` where parenttype = 'Contact' and email_id = %s",
+			email,
+		)
+	]

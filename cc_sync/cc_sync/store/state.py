@@ -1,0 +1,81 @@
+"""The sync's own state on the settings single: each stream's watermark, the engine's named states, the
+count of contacts CC has deleted."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import frappe
+from frappe.utils import cint
+
+from cc_sync.cc_sync.constants import (
+	CONTACT_CC_DELETED,
+	CONTACT_CC_ID,
+	SETTINGS_DELETED_COUNT,
+	SETTINGS_SYNC_STATE,
+)
+from cc_sync.cc_sync.sitetime import from_site, to_site
+from cc_sync.cc_sync.store.sql import (
+	json_value,
+)
+
+
+class StateMixin:
+	"""Part of `FrappeStore` (see `store/__init__.py`)."""
+
+	def _watermark_field(self, stream: str) -> str:
+		fieldname = f"{stream}_watermark"
+		if not frappe.get_meta(self.settings_doctype).has_field(fieldname):
+			raise ValueError(f"{self.settings_doctype} has no field {fieldname}: run bench migrate")
+		return fieldname
+
+	def get_watermark(self, stream: str) -> datetime | None:
+		value = frappe.db.get_single_value(self.settings_doctype, self._watermark_field(stream), cache=False)
+		return from_site(value)
+
+	def set_watermark(self, stream: str, value: datetime) -> None:
+		# Not bumping `modified`: a stale settings form saved later only moves watermarks back, which
+		# re-reads an overlap and is harmless; a timestamp conflict on every run would not be.
+		frappe.db.set_single_value(
+			self.settings_doctype, self._watermark_field(stream), to_site(value), update_modified=False
+		)
+		self.writes += 1
+
+	def _states(self) -> dict[str, Any]:
+		value = frappe.db.get_single_value(self.settings_doctype, SETTINGS_SYNC_STATE, cache=False)
+		states = json_value(value, {})
+		return states if isinstance(states, dict) else {}
+
+	def get_state(self, name: str) -> dict[str, Any] | None:
+		return self._states().get(name)
+
+	def set_state(self, name: str, value: dict[str, Any]) -> None:
+		states = self._states()
+		states[name] = value
+		frappe.db.set_single_value(
+			self.settings_doctype,
+			SETTINGS_SYNC_STATE,
+			json.dumps(states, default=str, sort_keys=True),
+			update_modified=False,
+		)
+		self.writes += 1
+
+	def get_deleted_count(self) -> int | None:
+		value = frappe.db.get_single_value(self.settings_doctype, SETTINGS_DELETED_COUNT, cache=False)
+		# An Int field reads 0 before the first run: only a run that saw deleted contacts stores one.
+		return cint(value) if value else None
+
+	def set_deleted_count(self, count: int) -> None:
+		frappe.db.set_single_value(
+			self.settings_doctype, SETTINGS_DELETED_COUNT, count, update_modified=False
+		)
+		self.writes += 1
+
+	def count_cc_deleted(self) -> int:
+		rows = frappe.db.sql(
+			f"""select count(distinct `{CONTACT_CC_ID}`) from `tabContact`
+			where `{CONTACT_CC_DELETED}`=1 and ifnull(`{CONTACT_CC_ID}`, '')!=''"""
+		)
+		return cint(rows[0][0]) if rows else 0
