@@ -19,11 +19,11 @@ from datetime import datetime, timezone
 from cc_sync.constant_contact.auth import StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.emulator import ConstantContactEmulator
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.engine import SyncEngine
-from cc_sync.sync.memory_store import MemoryStore
 from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES
+from cc_sync_testkit.emulator import ConstantContactEmulator
+from cc_sync_testkit.memory_store import MemoryStore
 
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 

@@ -22,9 +22,9 @@ from benchmarks.common import account, timed
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.engine import SyncEngine
 from cc_sync.sync.exports import export_calls, paging_calls
-from cc_sync.sync.memory_store import MemoryStore
 from cc_sync.sync.optouts import STATE
 from cc_sync.sync.records import STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
+from cc_sync_testkit.memory_store import MemoryStore
 
 RATE = 4  # CC's calls per second per API key
 DAILY = 10_000
@@ -117,7 +117,7 @@ def optout_world(contacts: int, mode: str):
 
 	w = make_world(rate_limit=None, optout_after=mode)
 	w.engine.config = replace(w.config, export_threshold=0)
-	from cc_sync.constant_contact.emulator import generate_account
+	from cc_sync_testkit.emulator import generate_account
 
 	generate_account(w.emu, contacts=contacts, lists=0, custom_fields=0, seed=3)
 	return w

@@ -26,10 +26,10 @@ if __package__ in (None, ""):
 from cc_sync.constant_contact.auth import StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.emulator import ConstantContactEmulator, generate_account
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.engine import SyncEngine
 from cc_sync.sync.records import STREAM_CHANGES
+from cc_sync_testkit.emulator import ConstantContactEmulator, generate_account
 
 DOMAIN = "ccbench.test"
 GROUP_PREFIX = "CC Bench List"

@@ -13,7 +13,7 @@ from typing import Any
 from cc_sync.constant_contact.auth import StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.emulator import ConstantContactEmulator, generate_account
+from cc_sync_testkit.emulator import ConstantContactEmulator, generate_account
 
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 

@@ -14,11 +14,11 @@ from typing import Any
 from cc_sync.constant_contact.auth import OAuthClient, OAuthTokenProvider, StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.emulator import ConstantContactEmulator
 from cc_sync.constant_contact.models import TokenSet
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.engine import SyncEngine
-from cc_sync.sync.memory_store import MemoryStore
+from cc_sync_testkit.emulator import ConstantContactEmulator
+from cc_sync_testkit.memory_store import MemoryStore
 
 START = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
 

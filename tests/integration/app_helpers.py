@@ -147,7 +147,7 @@ def serve_emulator(*extra: str) -> Iterator[dict[str, str]]:
 	repo = Path(__file__).resolve().parents[2]
 	proc = subprocess.Popen(
 		[
-			*(sys.executable, "-m", "cc_sync.constant_contact.emulator", "serve", "--port", str(port)),
+			*(sys.executable, "-m", "cc_sync_testkit.emulator", "serve", "--port", str(port)),
 			*("--contacts", "60", "--lists", "2", "--seed", "7", "--no-rate-limit", "--quiet", *extra),
 		],
 		cwd=repo,

@@ -35,7 +35,7 @@ GROUP = "tier2 CC newsletter"
 
 @pytest.fixture
 def emulator():
-	"""`python -m cc_sync.constant_contact.emulator serve` on a free loopback port."""
+	"""`python -m cc_sync_testkit.emulator serve` on a free loopback port."""
 	with serve_emulator() as info:
 		yield info
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.emulator import ConstantContactEmulator
+from cc_sync_testkit.emulator import ConstantContactEmulator
 
 BASE = "https://api.cc.email"
 

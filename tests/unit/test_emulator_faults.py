@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.emulator import ConstantContactEmulator, FaultConfig
+from cc_sync_testkit.emulator import ConstantContactEmulator, FaultConfig
 
 BASE = "https://api.cc.email"
 

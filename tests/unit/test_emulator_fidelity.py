@@ -17,8 +17,8 @@ import requests
 from cc_sync.constant_contact.auth import OAuthClient, OAuthTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.emulator import ConstantContactEmulator
 from cc_sync.constant_contact.models import TokenSet
+from cc_sync_testkit.emulator import ConstantContactEmulator
 
 BASE = "https://api.cc.email"
 TOKEN = "https://authz.constantcontact.com/oauth2/default/v1/token"

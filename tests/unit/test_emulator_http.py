@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from cc_sync.constant_contact.emulator import ConstantContactEmulator, generate_account
-from cc_sync.constant_contact.emulator.__main__ import main
+from cc_sync_testkit.emulator import ConstantContactEmulator, generate_account
+from cc_sync_testkit.emulator.__main__ import main
 
 
 def test_real_http_server_on_a_free_port():

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.emulator import ConstantContactEmulator
+from cc_sync_testkit.emulator import ConstantContactEmulator
 from tests.swagger import needs_swagger, spec
 
 BASE = "https://api.cc.email"

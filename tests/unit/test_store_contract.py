@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cc_sync.sync.memory_store import MemoryStore
+from cc_sync_testkit.memory_store import MemoryStore
 from tests.store_contract import StoreContract
 
 

@@ -1,4 +1,4 @@
-"""`python -m cc_sync.constant_contact.emulator serve --port 8765 --contacts 1000 --lists 5 --seed 1`."""
+"""`python -m cc_sync_testkit.emulator serve --port 8765 --contacts 1000 --lists 5 --seed 1`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .generator import generate_account
 
 
 def main(argv: list[str] | None = None) -> int:
-	parser = argparse.ArgumentParser(prog="python -m cc_sync.constant_contact.emulator")
+	parser = argparse.ArgumentParser(prog="python -m cc_sync_testkit.emulator")
 	sub = parser.add_subparsers(dest="command", required=True)
 	serve = sub.add_parser("serve", help="serve a seeded account over HTTP on loopback")
 	serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")

@@ -1,7 +1,7 @@
 """A stateful emulator of the Constant Contact V3 API, with CC's real quirks, limits and faults.
 
 Use it in-process (`with emu.mocked():` routes `requests` to it through `responses`) or over HTTP on
-loopback (`emu.start_server()`, or `python -m cc_sync.constant_contact.emulator serve`).
+loopback (`emu.start_server()`, or `python -m cc_sync_testkit.emulator serve`).
 """
 
 from .api import ApiError, ConstantContactEmulator

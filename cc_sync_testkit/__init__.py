@@ -1,0 +1,9 @@
+"""Test apparatus and development tools for cc_sync, kept apart from what a site installs.
+
+- `emulator`: a stateful Constant Contact V3 emulator (in-process through `responses`, or over HTTP:
+  `python -m cc_sync_testkit.emulator serve`);
+- `memory_store`: the in-memory reference store the engine's tier 1 tests and the store contract use.
+
+The app's wheel carries only `cc_sync`; this package is importable from a checkout or an editable
+install (as a bench has), with the `[test]` extra's dependencies.
+"""
