@@ -272,17 +272,20 @@ class AccountState:
 		"""The person re-subscribes themselves: explicit permission, opt-out cleared, top level untouched."""
 		with self._lock:
 			rec = self._need(contact_id)
-			now = self.now()
-			rec.update(
-				permission="explicit",
-				opt_in_date=now,
-				opt_in_source="Contact",
-				opt_out_date=None,
-				opt_out_source=None,
-				opt_out_reason=None,
-				email_updated_at=now,
-			)
+			self._opt_in(rec, self.now())
 			self.version += 1
+
+	@staticmethod
+	def _opt_in(rec: dict[str, Any], now: Any) -> None:
+		rec.update(
+			permission="explicit",
+			opt_in_date=now,
+			opt_in_source="Contact",
+			opt_out_date=None,
+			opt_out_source=None,
+			opt_out_reason=None,
+			email_updated_at=now,
+		)
 
 	def revive(self, contact_id: str) -> None:
 		"""A deleted person signs up again on a CC form: the contact is back, with their own opt-in.
@@ -294,15 +297,7 @@ class AccountState:
 			rec = self._need(contact_id)
 			now = self.now()
 			rec.update(deleted_at=None, updated_at=now, update_source="Contact")
-			rec.update(
-				permission="explicit",
-				opt_in_date=now,
-				opt_in_source="Contact",
-				opt_out_date=None,
-				opt_out_source=None,
-				opt_out_reason=None,
-				email_updated_at=now,
-			)
+			self._opt_in(rec, now)
 			self.version += 1
 
 	def delete_contact(self, contact_id: str) -> None:
