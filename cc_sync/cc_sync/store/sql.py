@@ -4,7 +4,7 @@ their own, the database's own column types."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,15 +42,41 @@ def execute_in(sql: str, values: Iterable[Any], **params: Any) -> None:
 
 
 def insert_rows(doctype: str, columns: Sequence[str], rows: Sequence[tuple], size: int = 500) -> None:
-	"""Multi-row INSERTs with driver-side escaping (frappe.db.bulk_insert builds its SQL far slower)."""
+	"""Multi-row INSERTs, their values escaped here (frappe.db.bulk_insert builds its SQL far slower, and
+	the driver's own escaping of 20 values a row took a fifth of a page's time)."""
 	names = ", ".join(f"`{c}`" for c in columns)
-	placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+	literal = literal_for(frappe.db._conn)
 	for start in range(0, len(rows), size):
 		chunk = rows[start : start + size]
-		frappe.db.sql(
-			f"insert into `tab{doctype}` ({names}) values {', '.join([placeholder] * len(chunk))}",
-			[value for row in chunk for value in row],
-		)
+		values = ", ".join("(" + ", ".join([literal(v) for v in row]) + ")" for row in chunk)
+		frappe.db.sql(f"insert into `tab{doctype}` ({names}) values {values}")
+
+
+def literal_for(connection: Any) -> Callable[[Any], str]:
+	"""The driver's SQL literal of a value, with strings escaped by the connection itself (so its
+	escaping mode holds) and repeated non-text values (dates, owners' flags) escaped once."""
+	escape_string = connection.escape_string
+	generic = connection.literal
+	cache: dict[tuple[type, Any], str] = {}
+
+	def literal(value: Any) -> str:
+		kind = type(value)
+		if kind is str:
+			return "'" + escape_string(value) + "'"
+		if value is None:
+			return "NULL"
+		if kind is int:
+			return str(value)
+		key = (kind, value)
+		try:
+			return cache[key]
+		except KeyError:
+			cache[key] = text = generic(value)
+			return text
+		except TypeError:  # unhashable: escaped each time
+			return generic(value)
+
+	return literal
 
 
 def column_specs(doctype: str, meta: Any) -> dict[str, Column]:
