@@ -261,3 +261,40 @@ def test_a_lead_for_someone_cc_holds_adds_them_to_no_list():
 	assert w.site.member_rows(seen) == {GROUP: True}
 	assert [w.site.lead(k).cc_push_status for k in leads] == ["Pushed"] * 3
 	assert all(w.site.lead(k).get(LEAD_CC_ID) for k in leads)
+
+
+def test_a_page_of_cc_optouts_reaches_every_record_of_each_address_and_the_latest_date_stands():
+	"""CC opt-outs applied a page at a time: each address's Contacts (duplicates too) and Leads say opted
+	out, and a Contact already opted out keeps the date it has."""
+	from cc_sync.cc_sync.constants import CONTACT_OPTED_OUT_AT
+
+	w = make_world()
+	emails = [addr(f"page{i}") for i in range(30)]
+	ids = [w.emu.add_contact(e, list_ids=[w.list_id]) for e in emails]
+	with w.emu.mocked():
+		w.run()
+	twin = w.site.add_contact(emails[0], first_name="Twin")
+	lead = w.site.add_lead(emails[0], first_name="Lead")
+	earlier, later = emails[1], emails[2]
+	long_ago = datetime(2020, 1, 1)
+	far_ahead = datetime.now() + timedelta(days=3650)
+	for email, when in ((earlier, long_ago), (later, far_ahead)):
+		frappe.db.sql(
+			f"update `tabContact` set unsubscribed = 1, `{CONTACT_OPTED_OUT_AT}` = %s where name = %s",
+			(when, one_contact(w, email).name),
+		)
+	frappe.db.commit()
+	w.clock.advance(3600)
+	for cc_id in ids:
+		w.emu.unsubscribe(cc_id)
+	w.clock.advance(900)
+	with w.emu.mocked():
+		w.run()
+	for email in emails:
+		for contact in w.site.contacts(email):
+			assert contact.unsubscribed == 1, (email, contact.name)
+	assert twin in {c.name for c in w.site.contacts(emails[0])}
+	assert w.site.lead(lead).unsubscribed == 1
+	for email, when in ((earlier, long_ago), (later, far_ahead)):
+		kept = one_contact(w, email).get(CONTACT_OPTED_OUT_AT)
+		assert abs((kept - when).total_seconds()) < 1, (email, kept, when)
