@@ -15,7 +15,6 @@ from cc_sync.sync.streams import STREAMS
 SETTINGS = "Constant Contact Settings"
 LIST = "Constant Contact List"  # lists fetched from CC, to pick from
 LIST_MAPPING = "Constant Contact List Mapping"
-FIELD_MAP = "Constant Contact Field Map"  # child table of the settings
 SYNC_LOG = "Constant Contact Sync Log"
 SYNC_LOG_ITEM = "Constant Contact Sync Log Item"  # child table: per-record skips, errors, warnings
 SYNC_LOG_STREAM = "Constant Contact Sync Log Stream"  # child table: one row per stream of the run

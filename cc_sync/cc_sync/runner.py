@@ -111,7 +111,7 @@ class WatchedClient:
 		if name == "iter_contact_pages" and kwargs.get("include_count") and kwargs.get("limit") != 1:
 			self.total, self.done = None, 0
 			return "pages"
-		if name in ("read_contact_export", "download_contact_export"):
+		if name == "read_contact_export":
 			self.done = 0
 			return "export"
 		if name == "iter_contact_pages" and kwargs.get("limit") != 1:

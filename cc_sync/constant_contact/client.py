@@ -12,8 +12,6 @@ contacts unsubscribed.
 
 from __future__ import annotations
 
-import csv
-import io
 import json as jsonlib
 import logging
 import random
@@ -32,7 +30,6 @@ from cc_sync.constant_contact.errors import (
 	ConstantContactError,
 	MalformedResponse,
 	QuotaExceeded,
-	ResubscribeRefused,
 	ServerError,
 	Throttled,
 	TransportError,
@@ -469,7 +466,7 @@ class ConstantContactClient:
 		return self._contact(body)
 
 	def put_contact(self, contact_id: str, body: dict[str, Any]) -> Contact:
-		"""Raw PUT. Core fields missing from `body` are nulled by CC; prefer `update_contact`.
+		"""Raw PUT. Core fields missing from `body` are nulled by CC, so send the whole contact.
 
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Contacts/putContact
 		"""
@@ -478,59 +475,14 @@ class ConstantContactClient:
 		result = self._request("PUT", f"/contacts/{quote(contact_id, safe='')}", json=body)
 		return self._contact(result)
 
-	@staticmethod
-	def build_put_body(contact: Contact, changes: dict[str, Any], update_source: str) -> dict[str, Any]:
-		"""A ContactPutRequest that keeps every core field of `contact`, with `changes` on top.
-
-		`changes["email_address"]` may be partial (e.g. only `permission_to_send`); it is merged
-		into the current address. A change to None clears that field (CC nulls what is absent).
-		"""
-		body: dict[str, Any] = {name: getattr(contact, name) for name in CORE_FIELDS}
-		email: dict[str, Any] = {}
-		ea = contact.email_address
-		if ea is not None and ea.address:
-			email = {"address": ea.address, "permission_to_send": ea.permission_to_send}
-			if ea.opt_out_reason is not None:
-				email["opt_out_reason"] = ea.opt_out_reason
-		for key, value in changes.items():
-			if key != "email_address":
-				body[key] = value
-			elif isinstance(value, dict):
-				email = {**email, **value}
-			elif value is not None:
-				raise TypeError("changes['email_address'] must be a dict of EmailAddressPut fields")
-		# Consent is a ratchet: a sync never moves an unsubscribed address back to sendable.
-		current = ea.permission_to_send if ea is not None else None
-		if current == "unsubscribed" and email and email.get("permission_to_send") != "unsubscribed":
-			raise ResubscribeRefused(
-				f"contact {contact.contact_id} is unsubscribed; only the person can opt back in"
-			)
-		if email.get("address"):
-			body["email_address"] = {k: v for k, v in email.items() if v is not None}
-		elif email:
-			raise ValueError("email_address needs an address")
-		body["update_source"] = update_source
-		return {k: v for k, v in body.items() if v is not None}
-
-	def update_contact(
-		self, contact_id: str, changes: dict[str, Any], *, update_source: str = "Account"
-	) -> Contact:
-		"""Read-modify-write: GET the contact, PUT back all core fields with `changes` applied.
-
-		`update_source="Contact"` only when the person asked for the change themselves.
-
-		ref: https://developer.constantcontact.com/api_reference/index.html#!/Contacts/putContact
-		"""
-		contact = self.get_contact(contact_id)
-		return self.put_contact(contact_id, self.build_put_body(contact, changes, update_source))
-
 	def unsubscribe_contact(
 		self, contact_id: str, *, reason: str | None = None, update_source: str = "Account"
 	) -> Contact:
 		"""Opt the contact's email address out, keeping every other core field.
 
 		An already unsubscribed contact is returned without a PUT, so the original opt-out
-		(date, source) is never disturbed.
+		(date, source) is never disturbed. `update_source="Contact"` only when the person asked
+		for the opt-out themselves.
 
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Contacts/putContact
 		"""
@@ -539,20 +491,16 @@ class ConstantContactClient:
 			raise ValueError(f"contact {contact_id} has no email address to unsubscribe")
 		if contact.is_unsubscribed:
 			return contact
-		email_change: dict[str, Any] = {"permission_to_send": "unsubscribed"}
-		if reason is not None:
-			email_change["opt_out_reason"] = reason[:255]
-		body = self.build_put_body(contact, {"email_address": email_change}, update_source)
-		return self.put_contact(contact_id, body)
+		return self.put_contact(contact_id, _unsubscribe_body(contact, reason, update_source))
 
 	# ---------------------------------------------------------------- lists and custom fields
 
-	def iter_contact_lists(
+	def get_contact_lists(
 		self,
 		include_membership_count: str | None = None,
 		status: str | Sequence[str] | None = None,
 		limit: int = MAX_PAGE_SIZE,
-	) -> Iterator[ContactList]:
+	) -> list[ContactList]:
 		"""Every contact list (small collection, no date filter: always fetched whole).
 
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Contact_Lists/getLists
@@ -564,21 +512,10 @@ class ConstantContactClient:
 			"status": _csv(status),
 			"limit": limit,
 		}
+		out: list[ContactList] = []
 		for body in self._iter_pages("/contact_lists", params):
-			for item in body.get("lists") or []:
-				yield self._model(ContactList, item)
-
-	def get_contact_lists(
-		self,
-		include_membership_count: str | None = None,
-		status: str | Sequence[str] | None = None,
-		limit: int = MAX_PAGE_SIZE,
-	) -> list[ContactList]:
-		"""All contact lists as a list.
-
-		ref: https://developer.constantcontact.com/api_reference/index.html#!/Contact_Lists/getLists
-		"""
-		return list(self.iter_contact_lists(include_membership_count, status, limit))
+			out.extend(self._model(ContactList, item) for item in body.get("lists") or [])
+		return out
 
 	def get_custom_fields(self) -> list[CustomField]:
 		"""All custom fields; imports address them as `cf:<name>` (not the label).
@@ -618,28 +555,16 @@ class ConstantContactClient:
 			raise ValueError(f"import body is {size} bytes; CC ignores everything past 4 MB")
 		return self._model(Activity, self._request("POST", "/activities/contacts_json_import", json=body))
 
-	def _list_membership_activity(
-		self, path: str, contact_ids: Sequence[str], list_ids: Sequence[str]
-	) -> Activity:
-		body = {
-			"source": {"contact_ids": _check_ids("contact_ids", contact_ids, MAX_ACTIVITY_CONTACT_IDS)},
-			"list_ids": _check_ids("list_ids", list_ids, MAX_ACTIVITY_LISTS),
-		}
-		return self._model(Activity, self._request("POST", path, json=body))
-
-	def add_list_memberships(self, contact_ids: Sequence[str], list_ids: Sequence[str]) -> Activity:
-		"""Queue adding up to 500 contacts to up to 50 lists.
-
-		ref: https://developer.constantcontact.com/api_reference/index.html#!/Bulk_Activities/postListAddContact
-		"""
-		return self._list_membership_activity("/activities/add_list_memberships", contact_ids, list_ids)
-
 	def remove_list_memberships(self, contact_ids: Sequence[str], list_ids: Sequence[str]) -> Activity:
 		"""Queue removing up to 500 contacts from up to 50 lists (this does not unsubscribe them).
 
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Bulk_Activities/postListRemoveContact
 		"""
-		return self._list_membership_activity("/activities/remove_list_memberships", contact_ids, list_ids)
+		body = {
+			"source": {"contact_ids": _check_ids("contact_ids", contact_ids, MAX_ACTIVITY_CONTACT_IDS)},
+			"list_ids": _check_ids("list_ids", list_ids, MAX_ACTIVITY_LISTS),
+		}
+		return self._model(Activity, self._request("POST", "/activities/remove_list_memberships", json=body))
 
 	def create_contact_export(
 		self,
@@ -669,18 +594,11 @@ class ConstantContactClient:
 			body["fields"] = list(fields)
 		return self._model(Activity, self._request("POST", "/activities/contact_exports", json=body))
 
-	def download_contact_export(self, results_href_or_id: str) -> Iterator[dict[str, str]]:
-		"""Rows of a finished export's CSV, one dict per contact keyed by column header.
+	def read_contact_export(self, results_href_or_id: str, reader: ExportReader) -> Iterator[ExportRow]:
+		"""A finished export's rows as `Contact`s, read from CC's human-readable headers by `reader`.
 
 		Pass the activity's `results_href` as given (the spec example misspells the path) or the
 		bare `file_export_id`.
-
-		ref: https://developer.constantcontact.com/api_reference/index.html#!/Bulk_Activities/getContactsExport
-		"""
-		yield from csv.DictReader(io.StringIO(self._export_text(results_href_or_id).lstrip("\ufeff")))
-
-	def read_contact_export(self, results_href_or_id: str, reader: ExportReader) -> Iterator[ExportRow]:
-		"""A finished export's rows as `Contact`s, read from CC's human-readable headers by `reader`.
 
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Bulk_Activities/getContactsExport
 		"""
@@ -719,6 +637,21 @@ def _body_and_headers(json: Any, accept_csv: bool) -> tuple[bytes | None, dict[s
 	# Any body without exactly this content type is answered with 415.
 	headers["Content-Type"] = "application/json"
 	return jsonlib.dumps(json, separators=(",", ":")).encode("utf-8"), headers
+
+
+def _unsubscribe_body(contact: Contact, reason: str | None, update_source: str) -> dict[str, Any]:
+	"""A ContactPutRequest that keeps every core field of `contact` and opts its address out."""
+	body: dict[str, Any] = {name: getattr(contact, name) for name in CORE_FIELDS}
+	ea = contact.email_address
+	assert ea is not None and ea.address
+	email: dict[str, Any] = {"address": ea.address, "permission_to_send": "unsubscribed"}
+	if reason is not None:
+		email["opt_out_reason"] = reason[:255]
+	elif ea.opt_out_reason is not None:
+		email["opt_out_reason"] = ea.opt_out_reason
+	body["email_address"] = email
+	body["update_source"] = update_source
+	return {k: v for k, v in body.items() if v is not None}
 
 
 def _never_connected(exc: BaseException) -> bool:

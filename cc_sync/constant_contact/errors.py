@@ -113,13 +113,6 @@ class MalformedResponse(ConstantContactError):
 	"""A success status whose body is not JSON, or not the shape the contract promises."""
 
 
-class ResubscribeRefused(ValueError):
-	"""A write would move an unsubscribed address back to a sendable permission.
-
-	Only the person can opt back in (CC's re-subscribe confirmation email), never a sync.
-	"""
-
-
 def parse_error_body(body_text: str | None) -> tuple[str | None, str]:
 	"""Pull (error_key, message) out of any of the error bodies CC sends.
 

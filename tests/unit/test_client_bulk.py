@@ -1,12 +1,14 @@
 """Bulk activities: import, list memberships, export and CSV download, activity status."""
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 import requests
 import responses
 
 from cc_sync.constant_contact.errors import ServerError, TransportError
+from cc_sync.constant_contact.export_format import ExportReader
 
 API = "https://api.cc.email/v3"
 L1 = "07936f78-662a-11eb-af0a-fa163e56c9b0"
@@ -89,21 +91,14 @@ def test_import_is_resent_when_cc_provably_did_not_accept_it(rsps, client):
 	assert len(rsps.calls) == 3
 
 
-@pytest.mark.parametrize(
-	"method, path",
-	[
-		("add_list_memberships", "/activities/add_list_memberships"),
-		("remove_list_memberships", "/activities/remove_list_memberships"),
-	],
-)
-def test_list_membership_bodies(rsps, client, method, path):
+def test_list_membership_body(rsps, client):
 	rsps.add(
 		responses.POST,
-		f"{API}{path}",
+		f"{API}/activities/remove_list_memberships",
 		status=201,
 		json=activity(status={"items_total_count": 2, "list_count": 1}),
 	)
-	act = getattr(client, method)(["c1", "c2"], [L1])
+	act = client.remove_list_memberships(["c1", "c2"], [L1])
 	assert json.loads(rsps.calls[0].request.body) == {
 		"source": {"contact_ids": ["c1", "c2"]},
 		"list_ids": [L1],
@@ -117,7 +112,7 @@ def test_list_membership_bodies(rsps, client, method, path):
 )
 def test_list_membership_limits(rsps, client, contact_ids, list_ids):
 	with pytest.raises(ValueError):
-		client.add_list_memberships(contact_ids, list_ids)
+		client.remove_list_memberships(contact_ids, list_ids)
 	assert len(rsps.calls) == 0
 
 
@@ -146,8 +141,8 @@ def test_export_then_download_csv(rsps, client):
 	assert finished.is_finished and finished.results_href == "/v3/contact_exports/exp-1"
 
 	csv_text = (
-		"\ufeffEmail Address,Email Opt-Out Date,Email Opt-Out Source\r\n"
-		'a@example.com,2024-06-08T09:00:00Z,Contact\r\n"b,quoted"@example.com,,Account\r\n'
+		"\ufeffEmail Address,Confirmed Opt-Out Date,Confirmed Opt-Out Source\r\n"
+		'a@example.com,2024-06-08 09:00:00 +0000,Contact\r\n"b,quoted"@example.com,,Account\r\n'
 	)
 	rsps.add(
 		responses.GET,
@@ -155,30 +150,23 @@ def test_export_then_download_csv(rsps, client):
 		body=csv_text.encode("utf-8"),
 		content_type="text/csv",
 	)
-	rows = list(client.download_contact_export(finished.results_href))
-	assert rows == [
-		{
-			"Email Address": "a@example.com",
-			"Email Opt-Out Date": "2024-06-08T09:00:00Z",
-			"Email Opt-Out Source": "Contact",
-		},
-		{
-			"Email Address": "b,quoted@example.com",
-			"Email Opt-Out Date": "",
-			"Email Opt-Out Source": "Account",
-		},
+	rows = list(client.read_contact_export(finished.results_href, ExportReader()))
+	assert [(r.contact.email, r.contact.email_address.opt_out_source) for r in rows] == [
+		("a@example.com", "Contact"),
+		("b,quoted@example.com", "Account"),
 	]
+	assert rows[0].contact.email_address.opt_out_date == datetime(2024, 6, 8, 9, tzinfo=timezone.utc)
 	assert rsps.calls[-1].request.headers["Accept"] == "text/csv"
 
 
-def test_download_by_bare_export_id(rsps, client):
+def test_read_by_bare_export_id(rsps, client):
 	rsps.add(
 		responses.GET,
 		f"{API}/contact_exports/exp-2",
-		body="email_address\r\nx@y.z\r\n",
+		body="email address\r\nx@y.z\r\n",
 		content_type="text/csv",
 	)
-	assert list(client.download_contact_export("exp-2")) == [{"email_address": "x@y.z"}]
+	assert [r.contact.email for r in client.read_contact_export("exp-2", ExportReader())] == ["x@y.z"]
 
 
 def test_export_filters_that_cc_rejects_together_are_refused(rsps, client):

@@ -10,7 +10,7 @@ import responses
 from cc_sync.constant_contact.auth import StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient, format_cc_datetime
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.errors import MalformedResponse, ResubscribeRefused
+from cc_sync.constant_contact.errors import MalformedResponse
 
 UTC = timezone.utc
 API = "https://api.cc.email/v3"
@@ -222,55 +222,19 @@ CORE = {
 }
 
 
-def test_update_contact_keeps_every_core_field(rsps, client):
-	rsps.add(responses.GET, f"{API}/contacts/{CID}", json=contact())
-	rsps.add(responses.PUT, f"{API}/contacts/{CID}", json=contact(job_title="CTO"))
-	updated = client.update_contact(CID, {"job_title": "CTO"})
-	put = rsps.calls[1].request
-	assert put.headers["Content-Type"] == "application/json"
-	assert json.loads(put.body) == {**CORE, "job_title": "CTO", "update_source": "Account"}
-	assert updated.job_title == "CTO"
-
-
-def test_update_contact_merges_a_partial_email_change_and_can_clear_a_field(rsps, client):
-	rsps.add(responses.GET, f"{API}/contacts/{CID}", json=contact())
-	rsps.add(responses.PUT, f"{API}/contacts/{CID}", json=contact())
-	client.update_contact(
-		CID,
-		{"email_address": {"address": "new@example.com"}, "anniversary": None, "custom_fields": []},
-		update_source="Contact",
+def test_unsubscribe_of_a_contact_with_an_earlier_reason_keeps_it_when_none_is_given(rsps, client):
+	left = contact(
+		email_address={"address": "a@b.c", "permission_to_send": "implicit", "opt_out_reason": "no"}
 	)
-	body = json.loads(rsps.calls[1].request.body)
-	expected = {**CORE, "custom_fields": [], "update_source": "Contact"}
-	expected["email_address"] = {"address": "new@example.com", "permission_to_send": "implicit"}
-	del expected["anniversary"]
-	assert body == expected
-
-
-def test_update_contact_never_resubscribes(rsps, client):
-	unsub = contact(
-		email_address={"address": "a@b.c", "permission_to_send": "unsubscribed", "opt_out_reason": "no"}
-	)
-	rsps.add(responses.GET, f"{API}/contacts/{CID}", json=unsub)
-	with pytest.raises(ResubscribeRefused):
-		client.update_contact(CID, {"email_address": {"permission_to_send": "explicit"}})
-	assert [c.request.method for c in rsps.calls] == ["GET"]
-
-
-def test_update_of_unsubscribed_contact_keeps_unsubscribed_and_reason(rsps, client):
-	unsub = contact(
-		email_address={"address": "a@b.c", "permission_to_send": "unsubscribed", "opt_out_reason": "no"}
-	)
-	rsps.add(responses.GET, f"{API}/contacts/{CID}", json=unsub)
-	rsps.add(responses.PUT, f"{API}/contacts/{CID}", json=unsub)
-	client.update_contact(CID, {"first_name": "Deb"})
+	rsps.add(responses.GET, f"{API}/contacts/{CID}", json=left)
+	rsps.add(responses.PUT, f"{API}/contacts/{CID}", json=left)
+	client.unsubscribe_contact(CID)
 	body = json.loads(rsps.calls[1].request.body)
 	assert body["email_address"] == {
 		"address": "a@b.c",
 		"permission_to_send": "unsubscribed",
 		"opt_out_reason": "no",
 	}
-	assert body["first_name"] == "Deb"
 
 
 def test_unsubscribe_contact_body(rsps, client):

@@ -63,7 +63,14 @@ def test_a_delete_is_seen_when_a_revival_keeps_ccs_deleted_count_unchanged():
 		w.clock.advance(3600)
 		w.run()  # the changes watermark is now past both contacts' updated_at
 		# Between two runs: one contact revived (a PUT moves updated_at), another deleted.
-		w.client.update_contact(back, {"first_name": "Back"}, update_source="Account")
+		w.client.put_contact(
+			back,
+			{
+				"email_address": {"address": "back@example.com", "permission_to_send": "implicit"},
+				"first_name": "Back",
+				"update_source": "Account",
+			},
+		)
 		w.emu.delete_contact(gone)
 		w.clock.advance(600)
 		w.run()

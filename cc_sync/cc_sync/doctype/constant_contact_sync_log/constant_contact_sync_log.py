@@ -115,10 +115,6 @@ class ConstantContactSyncLog(Document):
 		updated: DF.Int
 	# end: auto-generated types
 
-	def moved_counts(self) -> list[str]:
-		"""The counts worth a glance ("280 created", "4 skipped"), in a fixed order; zeros left out."""
-		return count_phrases(self.as_dict())
-
 	def validate(self) -> None:
 		"""A title and a summary that say what happened, and how long it took."""
 		self.summary = (
