@@ -157,7 +157,7 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 					for k in keys
 				]
 				continue
-			reason = _why_not_held(record, email, messages, getattr(status, "error_count", None))
+			reason = _why_not_held(record, email, messages, status.error_count if status else None)
 			report.fail(email or None, reason)
 			outcomes += [PushOutcome(k, STATUS_FAILED, reason, record.activity_id, at=now) for k in keys]
 		_reflect_list_adds(ctx, record, sorted(unread))
@@ -176,8 +176,8 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 	record.result = {
 		"held": len(held),
 		"not_held": len(keys_by_email) - len(held),
-		"error_count": getattr(status, "error_count", None),
-		"cannot_add_to_list_count": getattr(status, "cannot_add_to_list_count", None),
+		"error_count": status.error_count if status else None,
+		"cannot_add_to_list_count": status.cannot_add_to_list_count if status else None,
 	}
 	ctx.store.save_activity(record)
 	ctx.store.record_push(outcomes)

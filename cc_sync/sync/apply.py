@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from cc_sync.constant_contact.models import Contact, EmailAddress
 from cc_sync.sync import consent
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.fieldmap import cc_values, fields_to_pull
@@ -46,7 +47,7 @@ class PageApplier:
 		# Contacts share few distinct list combinations: map each combination once.
 		self._groups_cache: dict[tuple[str, ...], frozenset[str]] = {}
 
-	def apply(self, contacts: Sequence[Any]) -> list[ContactWrite]:
+	def apply(self, contacts: Sequence[Contact]) -> list[ContactWrite]:
 		"""Apply one page; returns the writes (planned only, on a dry run).
 
 		A write the store refuses because the site changed under it (an opt-out or a group leave committed
@@ -85,13 +86,15 @@ class PageApplier:
 				)
 		return applied
 
-	def _decide_page(self, contacts: Sequence[Any], *, count: bool) -> tuple[list[ContactWrite], list[Any]]:
+	def _decide_page(
+		self, contacts: Sequence[Contact], *, count: bool
+	) -> tuple[list[ContactWrite], list[Contact]]:
 		cc_ids = [c.contact_id for c in contacts if c.contact_id]
 		emails = [e for e in (normalise_email(_address(c)) for c in contacts) if e]
 		index = ContactIndex(self.store.find_contacts(cc_ids, emails))
 		states = self.store.consent_state(emails) if emails else {}
 		writes: list[ContactWrite] = []
-		sources: list[Any] = []
+		sources: list[Contact] = []
 		now = self.now()
 		# A second decision of the same contacts is not counted again.
 		report = self.report if count else StreamReport(self.report.stream)
@@ -108,7 +111,7 @@ class PageApplier:
 
 	def _decide(
 		self,
-		contact: Any,
+		contact: Contact,
 		index: ContactIndex,
 		states: Mapping[str, consent.AddressConsent],
 		now: datetime,
@@ -123,7 +126,7 @@ class PageApplier:
 		site = self._match(contact, email, index, report)
 		state = states.get(email) or consent.AddressConsent(email=email)
 		decision, rows, permission = self._consent(contact, state, now, report, email)
-		deleted = getattr(contact, "deleted_at", None) is not None
+		deleted = contact.is_deleted
 		incoming = cc_values(contact, self.config.field_map, self.cf_names)
 		write = ContactWrite(
 			key=site.key if site else None,
@@ -143,7 +146,9 @@ class PageApplier:
 			return self._create(contact, write, decision, deleted, incoming, index, report)
 		return self._update(site, contact, write, decision, permission, deleted, incoming, now, report)
 
-	def _match(self, contact: Any, email: str, index: ContactIndex, report: StreamReport) -> Any:
+	def _match(
+		self, contact: Contact, email: str, index: ContactIndex, report: StreamReport
+	) -> SiteContact | None:
 		"""The site contact this CC contact is, by CC id then address; several sharing it are reported."""
 		match = index.match(contact.contact_id, email)
 		site = match.contact
@@ -158,24 +163,22 @@ class PageApplier:
 
 	def _consent(
 		self,
-		contact: Any,
+		contact: Contact,
 		state: consent.AddressConsent,
 		now: datetime,
 		report: StreamReport,
 		email: str,
-	) -> tuple[Any, Any, str | None]:
+	) -> tuple[consent.ConsentDecision, dict[str, consent.MemberRow | None], str | None]:
 		"""What the consent module decides for the address and for each mapped group, and CC's permission."""
-		email_address = getattr(contact, "email_address", None)
-		permission = getattr(email_address, "permission_to_send", None)
-		opt_in_source = getattr(email_address, "opt_in_source", None)
-		opt_in_date = getattr(email_address, "opt_in_date", None)
+		email_address = contact.email_address or EmailAddress()
+		permission = email_address.permission_to_send
 		decision = consent.decide(
 			state,
 			permission,
-			getattr(email_address, "opt_out_date", None),
-			opt_in_date,
-			getattr(email_address, "updated_at", None),
-			opt_in_source,
+			email_address.opt_out_date,
+			email_address.opt_in_date,
+			email_address.updated_at,
+			email_address.opt_in_source,
 		)
 		if decision.unknown_permission:
 			report.warn(email, f"unknown permission_to_send {permission!r}: consent left as it was")
@@ -185,19 +188,19 @@ class PageApplier:
 			self._groups(contact),
 			self.managed_groups,
 			permission=permission,
-			opt_in_source=opt_in_source,
-			opt_in_date=opt_in_date,
-			deleted=getattr(contact, "deleted_at", None) is not None,
+			opt_in_source=email_address.opt_in_source,
+			opt_in_date=email_address.opt_in_date,
+			deleted=contact.is_deleted,
 			now=now,
 		)
 		return decision, rows, permission
 
 	def _update(
 		self,
-		site: Any,
-		contact: Any,
+		site: SiteContact,
+		contact: Contact,
 		write: ContactWrite,
-		decision: Any,
+		decision: consent.ConsentDecision,
 		permission: str | None,
 		deleted: bool,
 		incoming: dict[str, Any],
@@ -242,13 +245,13 @@ class PageApplier:
 			report.unchanged += 1
 			return None
 		write.cc_updated_at = contact.updated_at
-		write.cc_email_updated_at = getattr(getattr(contact, "email_address", None), "updated_at", None)
+		write.cc_email_updated_at = contact.email_address.updated_at if contact.email_address else None
 		report.updated += 1
 		return write
 
 	def _create(
 		self,
-		contact: Any,
+		contact: Contact,
 		write: ContactWrite,
 		decision: consent.ConsentDecision,
 		deleted: bool,
@@ -261,14 +264,14 @@ class PageApplier:
 		if not decision.opted_out and not deleted and not self.config.create_unknown_contacts:
 			report.skip(write.email, "not on the site, and creating contacts from CC is off")
 			return None
-		email_address = getattr(contact, "email_address", None)
+		email_address = contact.email_address or EmailAddress()
 		write.cc_contact_id = contact.contact_id
 		write.fields = incoming
 		if decision.opted_out:
 			write.opted_out_at = write.opted_out_at or write.synced_at
-		write.cc_permission = getattr(email_address, "permission_to_send", None)
+		write.cc_permission = email_address.permission_to_send
 		write.cc_updated_at = contact.updated_at
-		write.cc_email_updated_at = getattr(email_address, "updated_at", None)
+		write.cc_email_updated_at = email_address.updated_at
 		write.cc_deleted = deleted
 		if deleted:
 			write.push_stop = DELETED_IN_CC
@@ -293,14 +296,14 @@ class PageApplier:
 		)
 		return write
 
-	def _groups(self, contact: Any) -> frozenset[str] | None:
+	def _groups(self, contact: Contact) -> frozenset[str] | None:
 		"""Mapped Email Groups CC says this contact is in; None when memberships were not fetched."""
 		if not self.group_by_list:
 			return None
-		if getattr(contact, "deleted_at", None) is not None:
+		if contact.is_deleted:
 			# CC takes a deleted contact off every list, whether or not memberships were fetched.
 			return frozenset()
-		memberships = getattr(contact, "list_memberships", None)
+		memberships = contact.list_memberships
 		if memberships is None:
 			return None
 		key = tuple(memberships)
@@ -311,13 +314,12 @@ class PageApplier:
 		return groups
 
 
-def _address(contact: Any) -> str | None:
-	email_address = getattr(contact, "email_address", None)
-	return getattr(email_address, "address", None) if email_address is not None else None
+def _address(contact: Contact) -> str | None:
+	return contact.email_address.address if contact.email_address is not None else None
 
 
 def _plan_line(write: ContactWrite) -> dict[str, Any]:
-	line: dict[str, Any] = {"action": "create" if write.key is None else "update", "email": write.email}
+	line: dict[str, Any] = {"action": "create" if write.is_create else "update", "email": write.email}
 	if write.key:
 		line["contact"] = write.key
 	if write.fields:

@@ -18,6 +18,7 @@ from typing import Any
 
 from cc_sync.constant_contact.clock import Clock, SystemClock
 from cc_sync.constant_contact.errors import AuthError, QuotaExceeded, TransportError
+from cc_sync.constant_contact.models import Contact
 from cc_sync.sync import activities, optout_push, pull, push, streams
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.context import RunContext
@@ -209,16 +210,16 @@ _STATE_BY_PERMISSION = {
 }
 
 
-def cc_state(contact: Any) -> str:
+def cc_state(contact: Contact) -> str:
 	"""deleted, unsubscribed, subscribed, pending confirmation, not set, on hold, SMS only, or unknown.
 
 	Never "subscribed" for anything CC would not mail: an SMS-only contact has no email permission at
 	all, and a value CC has not documented is shown as unknown rather than guessed.
 	"""
-	if getattr(contact, "deleted_at", None) is not None:
+	if contact.is_deleted:
 		return "deleted"
-	email_address = getattr(contact, "email_address", None)
-	if email_address is None or not getattr(email_address, "address", None):
+	email_address = contact.email_address
+	if email_address is None or not email_address.address:
 		return "SMS only"
 	return _STATE_BY_PERMISSION.get(email_address.permission_to_send or "", "unknown")
 

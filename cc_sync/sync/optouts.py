@@ -32,7 +32,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cc_sync.constant_contact.errors import NotFound
-from cc_sync.constant_contact.models import parse_datetime
+from cc_sync.constant_contact.models import Contact, parse_datetime
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.records import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
 
@@ -52,12 +52,11 @@ def query_start(watermark: datetime | None, overlap: timedelta) -> datetime:
 	return watermark - max(overlap, MIN_WINDOW)
 
 
-def _opted_out(contact: Any) -> tuple[bool, datetime | None]:
-	email = getattr(contact, "email_address", None)
-	return getattr(email, "permission_to_send", None) == "unsubscribed", getattr(email, "opt_out_date", None)
+def _opted_out(contact: Contact) -> tuple[bool, datetime | None]:
+	return contact.is_unsubscribed, contact.email_address.opt_out_date if contact.email_address else None
 
 
-def latest_optout(contacts: Iterable[Any], current: datetime | None) -> datetime | None:
+def latest_optout(contacts: Iterable[Contact], current: datetime | None) -> datetime | None:
 	"""The newest CC `opt_out_date` among unsubscribed contacts, or `current` when none is newer."""
 	latest = current
 	for contact in contacts:
@@ -78,7 +77,7 @@ def load_state(ctx: RunContext) -> dict[str, Any]:
 	return state
 
 
-def expect(ctx: RunContext, contact: Any) -> None:
+def expect(ctx: RunContext, contact: Contact) -> None:
 	"""Note an opt-out the app just pushed: the next opt-out pull must return it."""
 	out, when = _opted_out(contact)
 	if ctx.dry_run or not out or when is None or not contact.contact_id:
@@ -155,7 +154,7 @@ def run_optouts(ctx: RunContext) -> None:
 			seen.update(c.contact_id for c in page.contacts if c.contact_id)
 			held.update(c.contact_id for c in page.contacts if _held_optout(c))
 			# A record CC sent that could not be read was still returned (and is logged by itself).
-			unreadable += sum(1 for p in page.problems if getattr(p, "skipped", False))
+			unreadable += sum(1 for p in page.problems if p.skipped)
 			latest = latest_optout(page.contacts, latest)
 			if not ctx.dry_run:
 				store.commit()
@@ -205,7 +204,7 @@ def run_optouts(ctx: RunContext) -> None:
 	report.watermark_after = latest
 
 
-def _held_optout(contact: Any) -> bool:
+def _held_optout(contact: Contact) -> bool:
 	"""Unsubscribed (deleted or not, so a delete between the count and the query raises no alarm)."""
 	return _opted_out(contact)[0] and bool(contact.contact_id)
 
@@ -215,13 +214,13 @@ def _unsubscribed_count(ctx: RunContext) -> int | None:
 	return page.contacts_count if page is not None else None
 
 
-def _after(contact: Any, since: datetime) -> bool:
+def _after(contact: Contact, since: datetime) -> bool:
 	"""Unsubscribed, and not known to have opted out before `since`."""
 	out, when = _opted_out(contact)
 	return out and (when is None or when >= since)
 
 
-def _dated_after(contact: Any, since: datetime) -> bool:
+def _dated_after(contact: Contact, since: datetime) -> bool:
 	"""What a working `optout_after` may return: an opt-out dated after the bound (the person may have
 	opted in again since), or an opt-out CC sent without a date."""
 	out, when = _opted_out(contact)

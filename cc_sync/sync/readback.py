@@ -87,7 +87,5 @@ def held_by_cc(
 
 def _held(contact: Any, wanted: set[str]) -> bool:
 	return (
-		normalise_email(contact.email) in wanted
-		and contact.contact_id is not None
-		and getattr(contact, "deleted_at", None) is None
+		normalise_email(contact.email) in wanted and contact.contact_id is not None and not contact.is_deleted
 	)

@@ -93,12 +93,10 @@ def test_sync_now_says_when_cc_sent_the_person_unreadably():
 
 
 def test_an_undocumented_permission_is_unknown_not_subscribed():
-	from types import SimpleNamespace
-
+	from cc_sync.constant_contact.models import Contact
 	from cc_sync.sync.engine import cc_state
 
-	contact = SimpleNamespace(
-		deleted_at=None,
-		email_address=SimpleNamespace(address="x@example.com", permission_to_send="brand_new"),
+	contact = Contact.model_validate(
+		{"email_address": {"address": "x@example.com", "permission_to_send": "brand_new"}}
 	)
 	assert cc_state(contact) == "unknown"
