@@ -20,17 +20,16 @@ moved back so the next push sends them again.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from cc_sync.constant_contact.errors import NotFound
-from cc_sync.sync import consent
+from cc_sync.sync import consent, watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.push import STATUS_FAILED, STATUS_PUSHED
 from cc_sync.sync.readback import held_by_cc, window
 from cc_sync.sync.records import (
 	STREAM_ACTIVITIES,
-	STREAM_PUSH,
 	ActivityRecord,
 	ContactWrite,
 	PushOutcome,
@@ -43,9 +42,6 @@ SUBMIT_SKEW = timedelta(minutes=5)
 SUBMIT_WAIT = timedelta(hours=6)
 # Entries of CC's activity list looked at for running activities (newest first).
 ACTIVITY_LIST_LOOK = 50
-# Watermark that makes the next push consider every record again (each is still skipped when it was
-# pushed since its last change).
-PUSH_REWIND = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def run_activities(ctx: RunContext) -> None:
@@ -221,7 +217,7 @@ def _settle_unknown(ctx: RunContext, record: ActivityRecord, state: str, why: st
 	ctx.store.save_activity(record)
 	ctx.store.record_push(outcomes)
 	if released:
-		ctx.store.set_watermark(STREAM_PUSH, PUSH_REWIND)
+		watermarks.rewind_push(ctx.store)
 	ctx.store.commit()
 	report.warn(None, f"{why}: {len(held)} contact(s) seen in CC, {released} sent again on the next push")
 

@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from cc_sync.constant_contact.models import Contact, EmailAddress
-from cc_sync.sync import consent
+from cc_sync.sync import consent, watermarks
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.fieldmap import cc_values, fields_to_pull
 from cc_sync.sync.matching import ContactIndex, normalise_email
-from cc_sync.sync.records import STREAM_PUSH, ContactWrite, SiteContact
+from cc_sync.sync.records import ContactWrite, SiteContact
 from cc_sync.sync.report import StreamReport
 from cc_sync.sync.store import SyncStore
 
@@ -72,9 +72,7 @@ class PageApplier:
 			if any(w.push_again for i, w in enumerate(writes) if keys[i] is not None):
 				# Records skipped while the person was opted out are candidates again: the push
 				# looks at every record once more (records already sent are not sent twice).
-				from cc_sync.sync.activities import PUSH_REWIND
-
-				self.store.set_watermark(STREAM_PUSH, PUSH_REWIND)
+				watermarks.rewind_push(self.store)
 			if not refused:
 				break
 			pending = [sources[i] for i in refused]

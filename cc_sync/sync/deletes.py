@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cc_sync.sync import exports
+from cc_sync.sync import exports, watermarks
+from cc_sync.sync.apply import PageApplier
 from cc_sync.sync.context import RunContext
-from cc_sync.sync.pull import _finish, _query, _read
+from cc_sync.sync.pages import apply_pages
 from cc_sync.sync.records import STREAM_DELETES
 
 
@@ -28,23 +29,21 @@ def run_deletes(ctx: RunContext) -> None:
 	"""
 	report = ctx.report.stream(STREAM_DELETES)
 	store = ctx.store
-	watermark = store.get_watermark(STREAM_DELETES)
-	report.watermark_before = watermark
-	started = ctx.now()
-	since = watermark - ctx.config.overlap if watermark is not None else None
+	mark = watermarks.read(ctx, STREAM_DELETES)
+	since = mark.since
 	unheld = store.get_deleted_count() or 0
-	query = _query(ctx, STREAM_DELETES, None)
+	query = {"status": "deleted", "include_count": True, "limit": ctx.config.page_limit}
 	cc_deleted = _deleted_total(ctx, query)
 	if cc_deleted - store.count_cc_deleted() != unheld:
 		applier = ctx.applier(report)
 		if since is not None:
-			_read(ctx, {**query, "updated_after": since}, applier)
+			apply_pages(ctx, {**query, "updated_after": since}, applier)
 		if since is None or cc_deleted - store.count_cc_deleted() != unheld:
 			_read_all(ctx, query, applier, cc_deleted)
 			unheld = cc_deleted - store.count_cc_deleted()
 			if not ctx.dry_run:
 				store.set_deleted_count(unheld)
-	_finish(ctx, STREAM_DELETES, watermark, started)
+	watermarks.advance(ctx, mark, mark.started)
 
 
 def _deleted_total(ctx: RunContext, query: dict[str, Any]) -> int:
@@ -56,11 +55,11 @@ def _deleted_total(ctx: RunContext, query: dict[str, Any]) -> int:
 	return 0
 
 
-def _read_all(ctx: RunContext, query: dict[str, Any], applier: Any, count: int) -> None:
+def _read_all(ctx: RunContext, query: dict[str, Any], applier: PageApplier, count: int) -> None:
 	"""The whole deleted list: paged when small, through CC's export when large."""
 	threshold = ctx.config.export_threshold
 	if not threshold or count <= threshold:
-		_read(ctx, query, applier)
+		apply_pages(ctx, query, applier)
 		return
 	report = applier.report
 	report.warn(

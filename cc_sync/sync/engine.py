@@ -23,6 +23,7 @@ from cc_sync.sync import activities, optout_push, pull, push, streams
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.pages import note_problems
 from cc_sync.sync.records import (
 	ALL_STREAMS,
 	STREAM_ACTIVITIES,
@@ -144,7 +145,7 @@ class SyncEngine:
 			for page in self.client.iter_contact_pages(
 				email=address, status="all", include=list(self.config.include), limit=1
 			):
-				pull.note_problems(stream, page.problems)
+				note_problems(stream, page.problems)
 				found.extend(page.contacts)
 				# CC holds someone it sent unreadably: never import them as if CC did not.
 				unreadable.extend(p for p in page.problems if p.skipped)

@@ -22,6 +22,7 @@ from cc_sync.constant_contact.export_format import (
 	ExportReader,
 )
 from cc_sync.sync.context import RunContext
+from cc_sync.sync.pages import note_problems
 from cc_sync.sync.report import StreamReport
 
 BATCH = 500
@@ -54,8 +55,6 @@ def contacts(
 	Returns (exported, batches). `export_status` is the export's `status` filter that selects the same
 	contacts as `query`.
 	"""
-	from cc_sync.sync.pull import note_problems
-
 	pages = ctx.client.iter_contact_pages(**{**query, "include_count": True})
 	first = next(pages, None)
 	count = first.contacts_count if first is not None else None
@@ -132,8 +131,6 @@ def unsubscribed_batches(ctx: RunContext, report: StreamReport) -> Iterator[list
 	yield from batches
 	if exported:
 		return
-	from cc_sync.sync.pull import note_problems
-
 	for page in ctx.client.iter_contact_pages(status="deleted", limit=limit):
 		note_problems(report, page.problems)
 		yield page.contacts

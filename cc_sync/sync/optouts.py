@@ -33,7 +33,9 @@ from typing import Any
 
 from cc_sync.constant_contact.errors import NotFound
 from cc_sync.constant_contact.models import Contact, parse_datetime
+from cc_sync.sync import exports, watermarks
 from cc_sync.sync.context import RunContext
+from cc_sync.sync.pages import note_problems
 from cc_sync.sync.records import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
 
 # The first opt-out pull asks for every opt-out since before CC's V3 API existed.
@@ -118,14 +120,11 @@ def _notice(state: dict[str, Any], cost: dict[str, int] | None = None) -> str:
 
 
 def run_optouts(ctx: RunContext) -> None:
-	from cc_sync.sync.pull import note_problems
-
 	report = ctx.report.stream(STREAM_OPTOUTS)
 	store = ctx.store
 	state = load_state(ctx)
-	watermark = store.get_watermark(STREAM_OPTOUTS)
-	report.watermark_before = watermark
-	started = ctx.now()
+	mark = watermarks.read(ctx, STREAM_OPTOUTS)
+	watermark, started = mark.before, mark.started
 	since = query_start(watermark, ctx.config.overlap)
 	applier = ctx.applier(report)
 	latest = watermark
@@ -192,16 +191,12 @@ def run_optouts(ctx: RunContext) -> None:
 	if not state["reliable"]:
 		cost, latest = _fallback_scan(ctx, since, latest)
 	report.notice = _notice(state, cost)
-	if ctx.dry_run:
-		report.watermark_after = watermark
-		return
-	state["expected"] = []
-	state["ran_at"] = _ts(started)
-	store.set_state(STATE, state)
-	if latest is not None and latest != watermark:
-		store.set_watermark(STREAM_OPTOUTS, latest)
-	store.commit()
-	report.watermark_after = latest
+	if not ctx.dry_run:
+		state["expected"] = []
+		state["ran_at"] = _ts(started)
+		store.set_state(STATE, state)
+	# CC's newest opt-out date, only when it moved (the watermark is on CC's clock).
+	watermarks.advance(ctx, mark, latest if latest != watermark else None)
 
 
 def _held_optout(contact: Contact) -> bool:
@@ -254,8 +249,6 @@ def _fallback_scan(
 	calls_before = getattr(ctx.client, "calls", 0)
 	read = 0
 	fetched_before = report.fetched
-	from cc_sync.sync import exports
-
 	for contacts in exports.unsubscribed_batches(ctx, report):
 		read += len(contacts)
 		applier.apply([c for c in contacts if _after(c, since)])
@@ -281,8 +274,6 @@ def _seen_until(watermark: datetime | None, ran_at: str | None) -> datetime | No
 
 def run_optout_scan(ctx: RunContext) -> None:
 	"""The safety net: every opt-out CC holds, applied; what the stream missed is reported one by one."""
-	from cc_sync.sync import exports
-
 	report = ctx.report.stream(STREAM_OPTOUT_SCAN)
 	applier = ctx.applier(report)
 	seen_until = _seen_until(ctx.store.get_watermark(STREAM_OPTOUTS), load_state(ctx).get("ran_at"))
@@ -324,7 +315,4 @@ def run_optout_scan(ctx: RunContext) -> None:
 		f"{len(missed)} opt-out(s) the stream had missed."
 	)
 	if not ctx.dry_run:
-		now = ctx.now()
-		ctx.store.set_watermark(STREAM_OPTOUT_SCAN, now)
-		ctx.store.commit()
-		report.watermark_after = now
+		watermarks.move(ctx, STREAM_OPTOUT_SCAN, ctx.now())

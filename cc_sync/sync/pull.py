@@ -23,15 +23,17 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from cc_sync.sync import exports, optouts, resume
+from cc_sync.sync import exports, optouts, resume, watermarks
+from cc_sync.sync.apply import PageApplier
 from cc_sync.sync.context import RunContext
-from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.deletes import run_deletes
 from cc_sync.sync.records import (
 	STREAM_CHANGES,
 	STREAM_DELETES,
 	STREAM_OPTOUT_SCAN,
 	STREAM_OPTOUTS,
 	STREAM_RECONCILE,
+	ContactWrite,
 )
 
 
@@ -44,11 +46,6 @@ def _query(ctx: RunContext, stream: str, since: datetime | None) -> dict[str, An
 		if since is not None:
 			query["updated_after"] = since
 		return query
-	if stream == STREAM_DELETES:
-		query = {"status": "deleted", "include_count": True, "limit": limit}
-		if since is not None:
-			query["updated_after"] = since
-		return query
 	if stream == STREAM_RECONCILE:
 		return {"status": "all", "include": include, "limit": limit}
 	raise ValueError(f"not a pull stream: {stream}")
@@ -56,8 +53,6 @@ def _query(ctx: RunContext, stream: str, since: datetime | None) -> dict[str, An
 
 def run_pull(ctx: RunContext, stream: str) -> None:
 	if stream == STREAM_DELETES:
-		from cc_sync.sync.deletes import run_deletes
-
 		run_deletes(ctx)
 		return
 	if stream == STREAM_OPTOUTS:
@@ -67,14 +62,11 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 		optouts.run_optout_scan(ctx)
 		return
 	report = ctx.report.stream(stream)
-	store = ctx.store
-	watermark = store.get_watermark(stream)
-	report.watermark_before = watermark
-	started = ctx.now()
-	since = watermark - ctx.config.overlap if watermark is not None else None
-	query = _query(ctx, stream, since)
+	mark = watermarks.read(ctx, stream)
+	started = mark.started
+	query = _query(ctx, stream, mark.since)
 	applier = ctx.applier(report)
-	if stream == STREAM_RECONCILE or since is None:
+	if stream == STREAM_RECONCILE or mark.since is None:
 		# A whole-account read (the reconcile, or the first sync's backfill): CC's export when large.
 		writes = _read_whole(ctx, query, applier)
 		if stream == STREAM_RECONCILE:
@@ -84,12 +76,12 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 		# An incremental read: it carries on where an unfinished one stopped (see `resume`).
 		started = resume.read_pages(ctx, stream, query, applier, started)
 		resume.clear(ctx, stream)
-	_finish(ctx, stream, watermark, started)
+	watermarks.advance(ctx, mark, started)
 
 
-def _read_whole(ctx: RunContext, query: dict[str, Any], applier: Any) -> list[Any]:
+def _read_whole(ctx: RunContext, query: dict[str, Any], applier: PageApplier) -> list[ContactWrite]:
 	"""Apply every contact of a whole-account query, paged or exported; returns the writes made."""
-	writes: list[Any] = []
+	writes: list[ContactWrite] = []
 	_exported, batches = exports.contacts(ctx, applier.report, query)
 	for batch in batches:
 		writes.extend(applier.apply(batch))
@@ -111,7 +103,7 @@ CORRECTION_KINDS = (
 )
 
 
-def correction_kinds(write: Any) -> list[str]:
+def correction_kinds(write: ContactWrite) -> list[str]:
 	"""The kinds of correction one write makes."""
 	if write.key is None:
 		return ["created"]
@@ -133,7 +125,7 @@ def correction_kinds(write: Any) -> list[str]:
 	return kinds
 
 
-def corrections_summary(writes: Iterable[Any]) -> str:
+def corrections_summary(writes: Iterable[ContactWrite]) -> str:
 	"""What a reconcile corrected, per kind: "Corrected 4 contacts: 1 contacts created, 3 field values"."""
 	counts: dict[str, int] = {}
 	total = 0
@@ -145,41 +137,3 @@ def corrections_summary(writes: Iterable[Any]) -> str:
 		return "Nothing to correct: the site matched CC."
 	parts = [f"{counts[kind]} {label}" for kind, label in CORRECTION_KINDS if counts.get(kind)]
 	return f"Corrected {total} contact(s): {', '.join(parts) or 'CC state only'}."
-
-
-def _read(ctx: RunContext, query: dict[str, Any], applier: Any) -> int | None:
-	"""Apply every page of one query, committing each; returns CC's count when the query asked for it."""
-	count = None
-	for number, page in enumerate(ctx.client.iter_contact_pages(**query)):
-		if number == 0:
-			count = page.contacts_count
-		note_problems(applier.report, page.problems)
-		applier.apply(page.contacts)
-		if not ctx.dry_run:
-			ctx.store.commit()
-	return count
-
-
-def _finish(ctx: RunContext, stream: str, watermark: datetime | None, started: datetime) -> None:
-	report = ctx.report.stream(stream)
-	if ctx.dry_run:
-		report.watermark_after = watermark
-		return
-	ctx.store.set_watermark(stream, started)
-	ctx.store.commit()
-	report.watermark_after = started
-
-
-def note_problems(report: Any, problems: Iterable[Any]) -> None:
-	"""Log the records of a page that were skipped or read in part, each with its reason and raw start."""
-	for problem in problems:
-		email = normalise_email(problem.email) if isinstance(problem.email, str) else None
-		who = "" if email else f" (CC contact {problem.contact_id})" if problem.contact_id else ""
-		if problem.skipped:
-			report.fetched += 1
-			report.skip(
-				email,
-				f"CC sent a record that cannot be read{who}, skipped: {problem.reason}. Raw: {problem.snippet}",
-			)
-		else:
-			report.warn(email, f"applied; {problem.reason}{who}. Raw: {problem.snippet}")

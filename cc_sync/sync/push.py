@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from cc_sync.constant_contact.errors import Refused
-from cc_sync.sync import consent
+from cc_sync.sync import consent, watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.fieldmap import import_row
 from cc_sync.sync.matching import email_problem, normalise_email, written_email
@@ -64,15 +64,13 @@ def run_push(ctx: RunContext) -> None:
 	report = ctx.report.stream(STREAM_PUSH)
 	store = ctx.store
 	list_ids = ctx.config.push_list_ids
-	watermark = store.get_watermark(STREAM_PUSH)
-	report.watermark_before = watermark
+	mark = watermarks.read(ctx, STREAM_PUSH)
 	if not list_ids:
 		report.status = StreamStatus.SKIPPED
 		report.error = "no CC list is mapped for push: map one in Constant Contact List Mapping"
 		return
-	started = ctx.now()
-	since = watermark - ctx.config.overlap if watermark is not None else None
-	chunks = _prepare(ctx, store.push_candidates(since), started)
+	started = mark.started
+	chunks = _prepare(ctx, store.push_candidates(mark.since), started)
 	if ctx.dry_run:
 		for n, chunk in enumerate(chunks, 1):
 			report.plan.append(
@@ -84,13 +82,11 @@ def run_push(ctx: RunContext) -> None:
 					"list_ids": chunk.list_ids,
 				}
 			)
-		report.watermark_after = watermark
+		watermarks.advance(ctx, mark, started)
 		return
 	for n, chunk in enumerate(chunks, 1):
 		submit_chunk(ctx, chunk, chunk.list_ids, f"{started:%Y%m%dT%H%M%S%f}-{n:05d}")
-	store.set_watermark(STREAM_PUSH, started)
-	store.commit()
-	report.watermark_after = started
+	watermarks.advance(ctx, mark, started)
 
 
 def push_email(ctx: RunContext, email: str) -> None:

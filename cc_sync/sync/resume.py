@@ -24,6 +24,7 @@ from typing import Any
 
 from cc_sync.constant_contact.errors import ConstantContactError, NotFound, ValidationError
 from cc_sync.sync.context import RunContext
+from cc_sync.sync.pages import note_problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +89,6 @@ def read_pages(
 	"""Apply every page of `query`, carrying on from a usable resume point if there is one, and keeping
 	one after every applied page. Returns the time the watermark moves to: this run's start, or the start
 	of the run whose read this one finished."""
-	from cc_sync.sync.pull import note_problems
-
 	report = ctx.report.stream(stream)
 	query_key = fingerprint(query)
 	point = None if ctx.dry_run else _usable(ctx, stream, query_key)
