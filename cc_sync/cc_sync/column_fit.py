@@ -16,7 +16,7 @@ from typing import Any
 
 from dateutil import parser as date_parser
 
-from cc_sync.constant_contact.models import parse_date, parse_datetime
+from cc_sync.constant_contact.values import parse_date, parse_datetime
 
 _TEXT = frozenset({"varchar", "char", "tinytext", "text", "mediumtext", "longtext"})
 # Byte limits of the text types (utf8mb4 counts bytes, not characters, for these).

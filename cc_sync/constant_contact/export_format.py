@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cc_sync.constant_contact.models import Contact, parse_datetime
+from cc_sync.constant_contact.models import Contact
+from cc_sync.constant_contact.values import parse_datetime
 
 EXPORT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 PHONE_KINDS = ("home", "work", "mobile", "other")

@@ -13,14 +13,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from dateutil import parser as _dateutil_parser
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-UTC = timezone.utc
+from cc_sync.constant_contact.values import (
+	UTC,
+	CCModel,
+	Date,
+	DateTime,
+	OptBool,
+	OptInt,
+	StrList,
+	link_href,
+	opt_int,
+)
 
 # A contact's core fields (ContactPutRequest). CC overwrites every core field left out of a PUT with
 # null (subresources left out are kept), so a write must always carry all of them.
@@ -39,100 +48,6 @@ KNOWN_PERMISSIONS = frozenset(
 FINISHED_STATES = frozenset({"completed", "cancelled", "failed", "timed_out"})
 
 
-def parse_datetime(value: Any) -> datetime | None:
-	"""Any CC timestamp as an aware UTC datetime; None for missing or unreadable values.
-
-	Real responses use `2026-09-29T14:33:39Z`, the spec shows `.108Z` and `-05:00`, and
-	`deleted_at` is a bare date. The fast path handles all of those with `fromisoformat` (which
-	returns the `timezone.utc` singleton for a zero offset, so no conversion is needed); anything
-	odd falls back to dateutil, and garbage gives None.
-	"""
-	if type(value) is str:
-		try:
-			dt = _fromisoformat(value[:-1] + "+00:00" if value[-1:] == "Z" else value)
-		except ValueError:
-			dt = _slow_parse(value)
-			if dt is None:
-				return None
-	elif isinstance(value, datetime):
-		dt = value
-	elif isinstance(value, date):
-		return datetime(value.year, value.month, value.day, tzinfo=UTC)
-	else:
-		return None
-	tz = dt.tzinfo
-	if tz is UTC:
-		return dt
-	if tz is None:
-		return dt.replace(tzinfo=UTC)
-	try:
-		return dt.astimezone(UTC)
-	except (OverflowError, ValueError):
-		return None
-
-
-_fromisoformat = datetime.fromisoformat
-
-
-def _slow_parse(value: str) -> datetime | None:
-	text = value.strip()
-	if not text:
-		return None
-	try:
-		return _dateutil_parser.isoparse(text)
-	except (ValueError, OverflowError, TypeError):
-		return None
-
-
-def parse_date(value: Any) -> date | None:
-	"""A calendar date (CC's `deleted_at` is date-only); full timestamps give their UTC date."""
-	if value is None:
-		return None
-	if isinstance(value, date) and not isinstance(value, datetime):
-		return value
-	if isinstance(value, str) and len(value) == 10:
-		try:
-			return date.fromisoformat(value)
-		except ValueError:
-			pass
-	dt = parse_datetime(value)
-	return dt.date() if dt else None
-
-
-def _opt_int(value: Any) -> int | None:
-	if value is None or isinstance(value, bool):
-		return None
-	if isinstance(value, int):
-		return value
-	try:
-		return int(float(value))
-	except (TypeError, ValueError, OverflowError):
-		return None
-
-
-def _opt_bool(value: Any) -> bool | None:
-	if value is None or isinstance(value, bool):
-		return value
-	if isinstance(value, str):
-		lowered = value.strip().lower()
-		if lowered in ("true", "1", "yes"):
-			return True
-		if lowered in ("false", "0", "no"):
-			return False
-		return None
-	if isinstance(value, int | float):
-		return bool(value)
-	return None
-
-
-def _str_list(value: Any) -> list[str] | None:
-	if value is None:
-		return None
-	if not isinstance(value, list):
-		return None
-	return [str(v) for v in value if v is not None]
-
-
 def _activity_errors(value: Any) -> list[str]:
 	# Most activity schemas send strings; the generic one sends {"message": "..."} objects.
 	if not isinstance(value, list):
@@ -147,29 +62,6 @@ def _activity_errors(value: Any) -> list[str]:
 		elif item is not None:
 			out.append(str(item))
 	return out
-
-
-DateTime = Annotated[datetime | None, BeforeValidator(parse_datetime)]
-Date = Annotated[date | None, BeforeValidator(parse_date)]
-OptInt = Annotated[int | None, BeforeValidator(_opt_int)]
-OptBool = Annotated[bool | None, BeforeValidator(_opt_bool)]
-StrList = Annotated[list[str] | None, BeforeValidator(_str_list)]
-
-
-class CCModel(BaseModel):
-	"""Shared config: unknown fields kept in `model_extra`, numbers accepted where text is expected."""
-
-	model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, populate_by_name=True)
-
-
-def _next_href(links: Any, rel: str = "next") -> str | None:
-	if not isinstance(links, dict):
-		return None
-	link = links.get(rel)
-	if not isinstance(link, dict):
-		return None
-	href = link.get("href")
-	return href if isinstance(href, str) and href else None
 
 
 class EmailAddress(CCModel):
@@ -373,7 +265,7 @@ class ContactPage(CCModel):
 	@classmethod
 	def _lift_links(cls, data: Any) -> Any:
 		if isinstance(data, dict) and "_links" in data and "next_href" not in data:
-			return {**data, "next_href": _next_href(data["_links"])}
+			return {**data, "next_href": link_href(data["_links"])}
 		return data
 
 	@model_validator(mode="before")
@@ -450,8 +342,8 @@ class Activity(CCModel):
 			links = data["_links"]
 			return {
 				**data,
-				"self_href": data.get("self_href") or _next_href(links, "self"),
-				"results_href": data.get("results_href") or _next_href(links, "results"),
+				"self_href": data.get("self_href") or link_href(links, "self"),
+				"results_href": data.get("results_href") or link_href(links, "results"),
 			}
 		return data
 
@@ -471,7 +363,7 @@ class TokenSet(CCModel):
 	@classmethod
 	def from_token_response(cls, body: dict[str, Any], now: datetime) -> TokenSet:
 		"""Build from the token endpoint's JSON, turning `expires_in` (seconds) into a UTC instant."""
-		expires_in = _opt_int(body.get("expires_in"))
+		expires_in = opt_int(body.get("expires_in"))
 		data = {k: v for k, v in body.items() if k != "expires_in"}
 		if expires_in is not None:
 			data["expires_at"] = now.astimezone(UTC) + timedelta(seconds=expires_in)

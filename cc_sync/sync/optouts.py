@@ -32,7 +32,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cc_sync.constant_contact.errors import NotFound
-from cc_sync.constant_contact.models import Contact, parse_datetime
+from cc_sync.constant_contact.models import Contact
+from cc_sync.constant_contact.values import parse_datetime
 from cc_sync.sync import exports, watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.pages import note_problems

@@ -13,8 +13,8 @@ from cc_sync.constant_contact.models import (
 	ContactPage,
 	CustomField,
 	TokenSet,
-	parse_datetime,
 )
+from cc_sync.constant_contact.values import parse_datetime
 
 UTC = timezone.utc
 
