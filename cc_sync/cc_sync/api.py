@@ -29,16 +29,7 @@ from cc_sync.cc_sync.constants import (
 )
 from cc_sync.cc_sync.jobs import enqueue_stream
 from cc_sync.cc_sync.oauth import account_name, load_tokens
-from cc_sync.cc_sync.runner import (
-	build,
-	build_budget,
-	build_client,
-	end_run,
-	new_log,
-	run_error,
-	save_budget,
-	write_report,
-)
+from cc_sync.cc_sync.runner import end_run, new_log, run_error, write_report
 from cc_sync.cc_sync.settings import (
 	JOB_STREAMS,
 	get_settings,
@@ -46,6 +37,7 @@ from cc_sync.cc_sync.settings import (
 	require_connection,
 	update_settings,
 )
+from cc_sync.cc_sync.wiring import build, build_budget, build_client, save_budget
 from cc_sync.constant_contact.errors import AuthError, ConstantContactError, TransportError
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.report import RunReport
