@@ -28,6 +28,7 @@ unreliable.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -121,83 +122,114 @@ def _notice(state: dict[str, Any], cost: dict[str, int] | None = None) -> str:
 
 
 def run_optouts(ctx: RunContext) -> None:
+	"""Read the opt-outs since the watermark, through `optout_after` while it proves reliable and by a
+	full scan once it has not, then keep what the self-check concluded and move the watermark."""
 	report = ctx.report.stream(STREAM_OPTOUTS)
-	store = ctx.store
 	state = load_state(ctx)
 	mark = watermarks.read(ctx, STREAM_OPTOUTS)
-	watermark, started = mark.before, mark.started
-	since = query_start(watermark, ctx.config.overlap)
-	applier = ctx.applier(report)
-	latest = watermark
-	seen: set[str] = set()
-	held: set[str] = set()
-	unreadable = 0
+	since = query_start(mark.before, ctx.config.overlap)
+	latest = mark.before
 	cost = None
-	counted = None
-	# Only a first read (no watermark) asks for every opt-out ever, so only then can what it returns be
-	# held against CC's count; a site that read opt-outs before this check existed is not first.
-	first_read = watermark is None
-	if state["reliable"] and not state.get("counted") and first_read:
-		# Counted before the query: an opt-out made in between only adds to what the query returns.
-		counted = _unsubscribed_count(ctx)
 	if state["reliable"]:
-		query = {
-			"status": "all",
-			"optout_after": since,
-			"include": list(ctx.config.include),
-			"limit": ctx.config.page_limit,
-		}
-		for page in ctx.client.iter_contact_pages(**query):
-			note_problems(report, page.problems)
-			stray = [c for c in page.contacts if not _dated_after(c, since)]
-			applier.apply([c for c in page.contacts if _dated_after(c, since)])
-			seen.update(c.contact_id for c in page.contacts if c.contact_id)
-			held.update(c.contact_id for c in page.contacts if _held_optout(c))
-			# A record CC sent that could not be read was still returned (and is logged by itself).
-			unreadable += sum(1 for p in page.problems if p.skipped)
-			latest = latest_optout(page.contacts, latest)
-			if not ctx.dry_run:
-				store.commit()
-			if stray:
-				# Stop reading: with the filter ignored, this query would read the whole account.
-				_conclude_unreliable(
-					ctx,
-					state,
-					f"optout_after returned {len(stray)} contact(s) that did not opt out after "
-					f"{since:%Y-%m-%d %H:%M:%S} UTC (the filter is ignored)",
-				)
-				break
-		if state["reliable"] and not state.get("counted"):
-			# The first run asks for every opt-out ever: it must return at least every contact CC counts
-			# as unsubscribed. Checked once (one call), so a quiet account does not pay for it every run.
-			state["counted"] = True
-			if counted is not None and len(held) + unreadable < counted:
-				_conclude_unreliable(
-					ctx,
-					state,
-					f"optout_after since {since:%Y-%m-%d} returned {len(held)} unsubscribed contact(s) while "
-					f"CC counts {counted}",
-				)
-		if state["reliable"]:
-			missing = _missing_expected(ctx, state["expected"], since, seen)
-			if missing:
-				_conclude_unreliable(
-					ctx,
-					state,
-					f"optout_after did not return {len(missing)} opt-out(s) the app itself pushed to CC "
-					f"({', '.join(missing[:5])})",
-				)
-			else:
-				state["checked"] = state.get("checked", 0) + len(state["expected"])
+		# Only a first read (no watermark) asks for every opt-out ever, so only then can what it returns
+		# be held against CC's count; a site that read opt-outs before this check existed is not first.
+		latest = _read_and_check(ctx, state, since, latest, first_read=mark.before is None)
 	if not state["reliable"]:
 		cost, latest = _fallback_scan(ctx, since, latest)
 	report.notice = _notice(state, cost)
 	if not ctx.dry_run:
 		state["expected"] = []
-		state["ran_at"] = _ts(started)
-		store.set_state(STATE, state)
+		state["ran_at"] = _ts(mark.started)
+		ctx.store.set_state(STATE, state)
 	# CC's newest opt-out date, only when it moved (the watermark is on CC's clock).
-	watermarks.advance(ctx, mark, latest if latest != watermark else None)
+	watermarks.advance(ctx, mark, latest if latest != mark.before else None)
+
+
+@dataclass
+class _OptoutRead:
+	"""What one `optout_after` read returned."""
+
+	latest: datetime | None
+	# Every contact id returned, and those returned unsubscribed.
+	seen: set[str] = field(default_factory=set)
+	held: set[str] = field(default_factory=set)
+	# Records CC returned that could not be read (still returned, and logged by themselves).
+	unreadable: int = 0
+
+
+def _read_and_check(
+	ctx: RunContext, state: dict[str, Any], since: datetime, latest: datetime | None, *, first_read: bool
+) -> datetime | None:
+	"""Apply what `optout_after` returns, then hold it against what it must have returned; any failed
+	check marks the filter unreliable in `state`. Returns the newest opt-out date seen."""
+	counted = None
+	if not state.get("counted") and first_read:
+		# Counted before the query: an opt-out made in between only adds to what the query returns.
+		counted = _unsubscribed_count(ctx)
+	read = _read_optout_after(ctx, state, since, latest)
+	if state["reliable"] and not state.get("counted"):
+		# The first run asks for every opt-out ever: it must return at least every contact CC counts
+		# as unsubscribed. Checked once (one call), so a quiet account does not pay for it every run.
+		state["counted"] = True
+		if counted is not None and len(read.held) + read.unreadable < counted:
+			_conclude_unreliable(
+				ctx,
+				state,
+				f"optout_after since {since:%Y-%m-%d} returned {len(read.held)} unsubscribed contact(s) while "
+				f"CC counts {counted}",
+			)
+	if state["reliable"]:
+		_check_expected(ctx, state, since, read.seen)
+	return read.latest
+
+
+def _read_optout_after(
+	ctx: RunContext, state: dict[str, Any], since: datetime, latest: datetime | None
+) -> _OptoutRead:
+	"""Apply every page of `optout_after=since`, committing each; stop at the first page showing that CC
+	ignored the filter (with the filter ignored, the query would read the whole account)."""
+	report = ctx.report.stream(STREAM_OPTOUTS)
+	applier = ctx.applier(report)
+	read = _OptoutRead(latest)
+	query = {
+		"status": "all",
+		"optout_after": since,
+		"include": list(ctx.config.include),
+		"limit": ctx.config.page_limit,
+	}
+	for page in ctx.client.iter_contact_pages(**query):
+		note_problems(report, page.problems)
+		stray = [c for c in page.contacts if not _dated_after(c, since)]
+		applier.apply([c for c in page.contacts if _dated_after(c, since)])
+		read.seen.update(c.contact_id for c in page.contacts if c.contact_id)
+		read.held.update(c.contact_id for c in page.contacts if _held_optout(c))
+		read.unreadable += sum(1 for p in page.problems if p.skipped)
+		read.latest = latest_optout(page.contacts, read.latest)
+		if not ctx.dry_run:
+			ctx.store.commit()
+		if stray:
+			_conclude_unreliable(
+				ctx,
+				state,
+				f"optout_after returned {len(stray)} contact(s) that did not opt out after "
+				f"{since:%Y-%m-%d %H:%M:%S} UTC (the filter is ignored)",
+			)
+			break
+	return read
+
+
+def _check_expected(ctx: RunContext, state: dict[str, Any], since: datetime, seen: set[str]) -> None:
+	"""Every opt-out the app pushed to CC since the last run must have come back."""
+	missing = _missing_expected(ctx, state["expected"], since, seen)
+	if missing:
+		_conclude_unreliable(
+			ctx,
+			state,
+			f"optout_after did not return {len(missing)} opt-out(s) the app itself pushed to CC "
+			f"({', '.join(missing[:5])})",
+		)
+	else:
+		state["checked"] = state.get("checked", 0) + len(state["expected"])
 
 
 def _held_optout(contact: Contact) -> bool:
