@@ -6,7 +6,7 @@ import click
 
 from frappe.commands import get_site, pass_context
 
-from cc_sync.cc_sync.constants import JOB_STREAMS
+from cc_sync.cc_sync.constants import JOB_STREAMS, LogStatus
 
 # The jobs a desk button or the scheduler can run, and nothing else.
 STREAM_CHOICES = ("all", *(s for s in JOB_STREAMS if s != "all"))
@@ -53,7 +53,7 @@ def status(context) -> None:
 				f"{stream:<11} {every:>9}  {s.get(f'last_{stream}_run') or '-'!s:<20} "
 				f"{s.get(f'last_{stream}_status') or '-':<9} {s.get(f'{stream}_watermark') or '-'!s:<20} {queued}"
 			)
-		failed = frappe.db.count(SYNC_LOG, {"status": ["in", ["Failed", "Partial"]]})
+		failed = frappe.db.count(SYNC_LOG, {"status": ["in", [LogStatus.FAILED, LogStatus.PARTIAL]]})
 		click.echo("")
 		click.echo(f"Last log:      {s.last_sync_log or '-'}; failed or partial logs kept: {failed}")
 	finally:
@@ -109,7 +109,7 @@ def format_log(log) -> str:
 
 def stream_failed(log) -> bool:
 	"""The shell's exit status: non-zero when the run or any of its streams failed."""
-	return log.status == "Failed" or any(row.status == "Failed" for row in log.streams)
+	return log.status == LogStatus.FAILED or any(row.status == LogStatus.FAILED for row in log.streams)
 
 
 commands = [cc_sync_group]

@@ -18,11 +18,13 @@ from cc_sync.sync import consent
 from cc_sync.sync.consent import AddressConsent, MemberRow
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import (
+	SENT_STATUSES,
 	ActivityRecord,
 	ContactWrite,
 	LocalOptOut,
 	PushCandidate,
 	PushOutcome,
+	PushStatus,
 	SiteContact,
 )
 
@@ -36,7 +38,7 @@ class MemoryLead:
 	unsubscribed_at: datetime | None = None
 	modified: datetime | None = None
 	cc_contact_id: str | None = None
-	push_status: str | None = None
+	push_status: PushStatus | None = None
 	push_error: str | None = None
 	pushed_at: datetime | None = None
 
@@ -355,13 +357,13 @@ class MemoryStore:
 			for lead in self._leads_for(email):
 				old_lead = replace(lead, fields=dict(lead.fields))
 				self._undo.append(lambda o=old_lead: self.leads.__setitem__(o.key, o))
-				lead.push_status, lead.push_error, lead.pushed_at = "Skipped", write.push_stop, None
+				lead.push_status, lead.push_error, lead.pushed_at = PushStatus.SKIPPED, write.push_stop, None
 		if write.push_again:
 			for lead in self._leads_for(email):
-				if lead.push_status == "Skipped":
+				if lead.push_status == PushStatus.SKIPPED:
 					old_lead = replace(lead, fields=dict(lead.fields))
 					self._undo.append(lambda o=old_lead: self.leads.__setitem__(o.key, o))
-					lead.push_status, lead.push_error, lead.pushed_at = "Pending", AGAIN, None
+					lead.push_status, lead.push_error, lead.pushed_at = PushStatus.PENDING, AGAIN, None
 		if write.request_cc_optout and (email, None) not in self.optouts:
 			self.optouts[(email, None)] = LocalOptOut(
 				email=email,
@@ -514,7 +516,7 @@ class MemoryStore:
 			self._undo.append(lambda o=old: self.leads.__setitem__(o.key, o))
 			lead.push_status = outcome.status
 			lead.push_error = outcome.reason
-			lead.pushed_at = outcome.at if outcome.status in ("Queued", "Pushed") else None
+			lead.pushed_at = outcome.at if outcome.status in SENT_STATUSES else None
 			if outcome.cc_contact_id:
 				lead.cc_contact_id = outcome.cc_contact_id
 

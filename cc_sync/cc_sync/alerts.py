@@ -6,7 +6,7 @@ from __future__ import annotations
 import frappe
 from frappe import _
 
-from cc_sync.cc_sync.constants import SYNC_LOG
+from cc_sync.cc_sync.constants import SYNC_LOG, WORKED, LogStatus
 
 # What the managers were last told about: "connection", "failed", or nothing while all is well.
 ALERT_KEY = "cc_sync:alerted"
@@ -14,10 +14,10 @@ ALERT_KEY = "cc_sync:alerted"
 
 def note_run(status: str, *, connection_broken: bool, log_name: str, error: str | None) -> bool:
 	"""Called after every real run; returns True when it notified."""
-	kind = "connection" if connection_broken else ("failed" if status == "Failed" else None)
+	kind = "connection" if connection_broken else ("failed" if status == LogStatus.FAILED else None)
 	told = frappe.cache.get_value(ALERT_KEY)
 	if kind is None:
-		if told and status in ("Success", "Partial"):
+		if told and status in WORKED:
 			frappe.cache.delete_value(ALERT_KEY)
 		return False
 	if told == kind or told == "connection":

@@ -1,4 +1,6 @@
-"""Every DocType and field name the app uses on the site, in one place."""
+"""Every DocType and field name the app uses on the site, and the statuses its DocTypes store, in one place."""
+
+from enum import Enum
 
 from cc_sync.sync import schedule
 from cc_sync.sync.records import (
@@ -8,7 +10,9 @@ from cc_sync.sync.records import (
 	STREAM_OPTOUTS,
 	STREAM_PUSH,
 	STREAM_RECONCILE,
+	PushStatus,
 )
+from cc_sync.sync.report import StreamStatus
 from cc_sync.sync.streams import STREAMS
 
 # -- the app's DocTypes ------------------------------------------------------------------------
@@ -55,7 +59,8 @@ LEAD_CC_ID = "cc_contact_id"
 LEAD_PUSH_STATUS = "cc_push_status"
 LEAD_PUSHED_AT = "cc_pushed_at"
 LEAD_PUSH_ERROR = "cc_push_error"
-PUSH_STATUSES = ("", "Pending", "Queued", "Pushed", "Skipped", "Failed")
+# The Lead field's options: none yet, then the push's own statuses.
+PUSH_STATUSES = ("", *(s.value for s in PushStatus))
 
 # -- site config keys (test hosts only; never set from the UI) ----------------------------------
 CONF_API_BASE = "cc_sync_api_base_url"
@@ -108,3 +113,42 @@ PROGRESS_EVENT = "cc_sync_progress"
 CONNECTION_NOT_CONNECTED = "Not connected"
 CONNECTION_CONNECTED = "Connected"
 CONNECTION_ERROR = "Error"
+
+
+# -- statuses the DocTypes store (each read and stored as its plain word; the desk translates it) ------
+class LogStatus(str, Enum):
+	"""A Sync Log's status; a log's stream rows take the four a finished stream can have."""
+
+	QUEUED = "Queued"
+	RUNNING = "Running"
+	SUCCESS = "Success"
+	PARTIAL = "Partial"
+	FAILED = "Failed"
+	SKIPPED = "Skipped"
+
+	def __str__(self) -> str:
+		return self.value
+
+
+# How a log names the engine's stream and run statuses (a stream never reached counts as skipped).
+STATUS_LABELS = {
+	StreamStatus.SUCCESS: LogStatus.SUCCESS,
+	StreamStatus.PARTIAL: LogStatus.PARTIAL,
+	StreamStatus.FAILED: LogStatus.FAILED,
+	StreamStatus.SKIPPED: LogStatus.SKIPPED,
+	StreamStatus.PENDING: LogStatus.SKIPPED,
+}
+# A run that did its work, whether or not some records failed.
+WORKED = (LogStatus.SUCCESS, LogStatus.PARTIAL)
+# The statuses a finished stream row of a log can have.
+STREAM_ROW_STATUSES = (LogStatus.SUCCESS, LogStatus.PARTIAL, LogStatus.FAILED, LogStatus.SKIPPED)
+
+
+class OptOutStatus(str, Enum):
+	"""A site opt-out on its way to CC (Constant Contact Opt Out): waiting, or settled."""
+
+	PENDING = "Pending"
+	DONE = "Done"
+
+	def __str__(self) -> str:
+		return self.value

@@ -25,6 +25,7 @@ from cc_sync.cc_sync.constants import (
 	SYNC_LOG,
 )
 from cc_sync.constant_contact.ratelimit import DailyBudget
+from cc_sync.sync.records import PushStatus
 
 RECENT_DAYS = 7
 
@@ -85,12 +86,12 @@ def _leads(status: str | list) -> dict[str, Any]:
 
 @frappe.whitelist()
 def pending_pushes(filters: Any = None) -> dict[str, Any]:
-	return _leads(["Pending", "Queued"])
+	return _leads([PushStatus.PENDING, PushStatus.QUEUED])
 
 
 @frappe.whitelist()
 def failed_pushes(filters: Any = None) -> dict[str, Any]:
-	return _leads("Failed")
+	return _leads(PushStatus.FAILED)
 
 
 def _since() -> str:

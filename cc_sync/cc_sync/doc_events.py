@@ -15,8 +15,7 @@ from frappe.utils import cint
 from cc_sync.cc_sync.constants import EMAIL_GROUP, FLAG_FROM_SYNC, LEAD_PUSH_STATUS
 from cc_sync.cc_sync.jobs import enqueue_optout_push, sync_is_on
 from cc_sync.cc_sync.settings import all_stored_values
-
-PENDING = "Pending"
+from cc_sync.sync.records import PushStatus
 
 
 def _from_sync(doc: Any) -> bool:
@@ -112,6 +111,6 @@ def lead_on_change(doc: Any, method: str | None = None) -> None:
 		_record_optout(doc.email_id, reason=f"Unsubscribed on Lead {doc.name}")
 	if not frappe.get_meta(doc.doctype).has_field(LEAD_PUSH_STATUS):
 		return
-	if doc.get(LEAD_PUSH_STATUS) == PENDING:
+	if doc.get(LEAD_PUSH_STATUS) == PushStatus.PENDING:
 		return
-	doc.db_set(LEAD_PUSH_STATUS, PENDING, update_modified=False, notify=False)
+	doc.db_set(LEAD_PUSH_STATUS, PushStatus.PENDING, update_modified=False, notify=False)

@@ -22,6 +22,8 @@ from cc_sync.cc_sync.constants import (
 	SETTINGS,
 	SETTINGS_ROUTE,
 	SYNC_LOG,
+	WORKED,
+	LogStatus,
 )
 from cc_sync.cc_sync.settings import all_stored_values
 
@@ -210,12 +212,12 @@ def _mapping_line() -> Line | None:
 def _last_run_line(v: dict[str, Any]) -> Line:
 	last = frappe.get_all(
 		SYNC_LOG,
-		filters={"dry_run": 0, "status": ["in", ["Success", "Partial", "Failed"]]},
+		filters={"dry_run": 0, "status": ["in", [*WORKED, LogStatus.FAILED]]},
 		fields=["name", "status", "ended", "error"],
 		order_by="creation desc",
 		limit=1,
 	)
-	if last and last[0].status == "Failed":
+	if last and last[0].status == LogStatus.FAILED:
 		return Line(
 			"red",
 			_("The last sync run failed: {0}").format(((last[0].error or "").splitlines() or [""])[0][:200]),
@@ -233,7 +235,7 @@ def _last_run_line(v: dict[str, Any]) -> Line:
 		if who
 		else _("In sync with Constant Contact; {0}.").format(when)
 	)
-	if last and last[0].status == "Partial":
+	if last and last[0].status == LogStatus.PARTIAL:
 		return Line(
 			"orange",
 			message + " " + _("Some records were skipped or failed."),

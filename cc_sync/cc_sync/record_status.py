@@ -26,6 +26,7 @@ from cc_sync.cc_sync.constants import (
 	LIST,
 	LIST_MAPPING,
 	OPT_OUT,
+	OptOutStatus,
 )
 from cc_sync.sync.engine import stored_state
 
@@ -106,7 +107,7 @@ def _optout(row: dict, emails: list[str]) -> tuple[str, Any]:
 	if not sent:
 		return "site", at
 	latest = sent[0]
-	if latest.status == "Pending":
+	if latest.status == OptOutStatus.PENDING:
 		source = "site_pending"
 	else:
 		source = "site_sent" if latest.cc_contact_id else "site_not_in_cc"

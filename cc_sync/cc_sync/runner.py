@@ -27,7 +27,10 @@ from cc_sync.cc_sync.constants import (
 	PROGRESS_EVENT,
 	SETTINGS,
 	SETTINGS_OPTOUT_CHECK,
+	STATUS_LABELS,
 	TRIGGER_SCHEDULER,
+	WORKED,
+	LogStatus,
 )
 from cc_sync.cc_sync.settings import (
 	JOB_STREAMS,
@@ -38,7 +41,7 @@ from cc_sync.cc_sync.settings import (
 	stored_values,
 	update_settings,
 )
-from cc_sync.cc_sync.sync_log import STATUS_LABELS, finish_log, job_label, new_log, write_report
+from cc_sync.cc_sync.sync_log import finish_log, job_label, new_log, write_report
 from cc_sync.cc_sync.wiring import WatchedClient, Wiring, build, save_budget
 from cc_sync.constant_contact.errors import AuthError
 from cc_sync.sync.records import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
@@ -99,18 +102,18 @@ def run_job(
 	log = new_log(stream, trigger, dry_run=dry_run, run_id=run_id)
 	scheduled = stream in SCHEDULE and not dry_run
 	if scheduled:
-		update_settings({f"last_{stream}_run": log.started, f"last_{stream}_status": "Running"})
+		update_settings({f"last_{stream}_run": log.started, f"last_{stream}_status": LogStatus.RUNNING})
 	frappe.db.commit()
 
 	with site_run_lock(RUN_LOCK_WAIT_SECONDS) as held:
 		if held:
 			return _run_locked(log, stream, dry_run, scheduled)
-	finish_log(log, status="Skipped", error=_("Another sync run of this site was still busy."))
+	finish_log(log, status=LogStatus.SKIPPED, error=_("Another sync run of this site was still busy."))
 	if scheduled:
 		# Not run: the scheduler offers it again at its next tick.
-		update_settings({f"last_{stream}_run": None, f"last_{stream}_status": "Skipped"})
+		update_settings({f"last_{stream}_run": None, f"last_{stream}_status": LogStatus.SKIPPED})
 	frappe.db.commit()
-	return RunResult("Skipped", [log.name], error=log.error)
+	return RunResult(LogStatus.SKIPPED, [log.name], error=log.error)
 
 
 @contextmanager
@@ -140,23 +143,23 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 	except Exception as exc:
 		frappe.db.rollback()
 		message = run_error(exc)
-		finish_log(log, status="Failed", error=message, tb=traceback.format_exc())
+		finish_log(log, status=LogStatus.FAILED, error=message, tb=traceback.format_exc())
 		auth_error = isinstance(exc, AuthError) or (wiring is not None and wiring.client.auth_error)
-		_update_status(stream, "Failed", log.name, scheduled, auth_error=bool(auth_error))
+		_update_status(stream, LogStatus.FAILED, log.name, scheduled, auth_error=bool(auth_error))
 		if not dry_run:
-			note_run("Failed", connection_broken=bool(auth_error), log_name=log.name, error=message)
+			note_run(LogStatus.FAILED, connection_broken=bool(auth_error), log_name=log.name, error=message)
 		end_run(log, wiring, exc)
-		progress.publish(_("Failed"), done=True, status="Failed", log=log.name, error=message)
-		return RunResult("Failed", [log.name], error=message)
+		progress.publish(_("Failed"), done=True, status=LogStatus.FAILED, log=log.name, error=message)
+		return RunResult(LogStatus.FAILED, [log.name], error=message)
 
 	log = write_report(log, report, stream)[0]
-	status = STATUS_LABELS.get(report.status, "Failed")
+	status = STATUS_LABELS.get(report.status, LogStatus.FAILED)
 	auth = wiring.client.auth_error
 	_update_status(stream, status, log.name, scheduled, auth_error=bool(auth))
 	if not dry_run:
 		# Every scheduled stream that ran counts as that stream's turn, whoever started the run.
 		ran = {
-			name: STATUS_LABELS.get(s.status, "Failed")
+			name: STATUS_LABELS.get(s.status, LogStatus.FAILED)
 			for name, s in report.streams.items()
 			if name in SCHEDULE and s.status not in (StreamStatus.SKIPPED, StreamStatus.PENDING)
 		}
@@ -193,9 +196,11 @@ def end_run(log: Any, wiring: Wiring | None, exc: BaseException | None = None) -
 		mark_connection_broken(auth)
 	if wiring is not None:
 		save_budget(wiring.client, wiring.budget)
-	if log.status == "Running":
+	if log.status == LogStatus.RUNNING:
 		error = run_error(exc) if exc is not None else _("The run ended without a result.")
-		finish_log(log, status="Failed", error=error, tb=traceback.format_exc() if exc is not None else None)
+		finish_log(
+			log, status=LogStatus.FAILED, error=error, tb=traceback.format_exc() if exc is not None else None
+		)
 	frappe.db.commit()
 
 
@@ -213,7 +218,7 @@ def _update_status(
 	if scheduled:
 		values[f"last_{stream}_status"] = status
 	# A broken connection is marked by `end_run`; a run that worked clears an earlier mark.
-	if not auth_error and status in ("Success", "Partial"):
+	if not auth_error and status in WORKED:
 		current = stored_values(("connection_status",)).get("connection_status")
 		if current == CONNECTION_ERROR:
 			values["connection_status"] = CONNECTION_CONNECTED

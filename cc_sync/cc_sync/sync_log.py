@@ -18,9 +18,11 @@ from frappe.utils import getdate, now_datetime
 from cc_sync.cc_sync.constants import (
 	JOB_ALL_LABEL,
 	JOB_RECORD_LABEL,
+	STATUS_LABELS,
 	STREAM_LABELS,
 	SYNC_LOG,
 	TRIGGER_SCHEDULER,
+	LogStatus,
 )
 from cc_sync.cc_sync.sitetime import to_site
 from cc_sync.sync.report import COUNTERS, RunReport, StreamReport, StreamStatus
@@ -28,13 +30,6 @@ from cc_sync.sync.report import COUNTERS, RunReport, StreamReport, StreamStatus
 # A log keeps this many per-record notes and plan rows; the counts always hold the full totals.
 MAX_LOG_ITEMS = 500
 MAX_PLAN_ENTRIES = 2000
-STATUS_LABELS = {
-	StreamStatus.SUCCESS: "Success",
-	StreamStatus.PARTIAL: "Partial",
-	StreamStatus.FAILED: "Failed",
-	StreamStatus.SKIPPED: "Skipped",
-	StreamStatus.PENDING: "Skipped",
-}
 # Counts that say a run changed something; reading (fetched, unchanged) alone does not.
 CHANGE_COUNTERS = tuple(c for c in COUNTERS if c not in ("fetched", "unchanged"))
 
@@ -54,7 +49,7 @@ def new_log(stream: str, trigger: str, *, dry_run: bool, run_id: str, reference:
 		{
 			"doctype": SYNC_LOG,
 			"stream": job_label(stream, reference),
-			"status": "Running",
+			"status": LogStatus.RUNNING,
 			"trigger": trigger,
 			"dry_run": int(bool(dry_run)),
 			"started": now_datetime(),
@@ -83,10 +78,10 @@ def write_report(log: Any, report: RunReport, main_stream: str | None = None) ->
 	"""
 	streams = list(report.streams.values())
 	if not streams:
-		finish_log(log, status="Skipped", error=_("Nothing to do."))
+		finish_log(log, status=LogStatus.SKIPPED, error=_("Nothing to do."))
 		return [log]
 	streams.sort(key=lambda s: s.stream != main_stream)
-	log.status = STATUS_LABELS.get(report.status, "Failed")
+	log.status = STATUS_LABELS.get(report.status, LogStatus.FAILED)
 	for name, value in report.totals().items():
 		log.set(name, value)
 	log.api_calls = report.api_calls
@@ -115,11 +110,13 @@ def stream_row(stream: StreamReport) -> dict[str, Any]:
 	from cc_sync.cc_sync.doctype.constant_contact_sync_log.constant_contact_sync_log import summary_text
 
 	counts = stream.counts()
-	status = STATUS_LABELS.get(stream.status, "Failed")
+	status = STATUS_LABELS.get(stream.status, LogStatus.FAILED)
 	return {
 		"stream": STREAM_LABELS.get(stream.stream, stream.stream),
 		"status": status,
-		"summary": (stream.error if status == "Skipped" and stream.error else summary_text(counts))[:140],
+		"summary": (stream.error if status == LogStatus.SKIPPED and stream.error else summary_text(counts))[
+			:140
+		],
 		**counts,
 		"api_calls": stream.api_calls,
 		"watermark_before": to_site(stream.watermark_before),
@@ -227,8 +224,11 @@ def is_quiet(log: Any) -> bool:
 	return (
 		not log.dry_run
 		and log.trigger == TRIGGER_SCHEDULER
-		and log.status == "Success"
-		and all(row.status != "Failed" and (row.status == "Skipped" or not row.error) for row in log.streams)
+		and log.status == LogStatus.SUCCESS
+		and all(
+			row.status != LogStatus.FAILED and (row.status == LogStatus.SKIPPED or not row.error)
+			for row in log.streams
+		)
 		and not log.items
 		and not log.activity_ids
 		and not any(log.get(c) for c in CHANGE_COUNTERS)

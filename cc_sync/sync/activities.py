@@ -26,13 +26,13 @@ from cc_sync.constant_contact.errors import NotFound
 from cc_sync.sync import consent, watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
-from cc_sync.sync.push import STATUS_FAILED, STATUS_PUSHED
 from cc_sync.sync.readback import held_by_cc, window
 from cc_sync.sync.records import (
 	STREAM_ACTIVITIES,
 	ActivityRecord,
 	ContactWrite,
 	PushOutcome,
+	PushStatus,
 )
 
 FAILED_STATES = {"failed", "cancelled", "timed_out"}
@@ -135,7 +135,7 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 		for email, keys in keys_by_email.items():
 			report.fail(email, f"import {record.activity_id} {activity.state}")
 			outcomes += [
-				PushOutcome(k, STATUS_FAILED, f"import {activity.state}", record.activity_id, at=now)
+				PushOutcome(k, PushStatus.FAILED, f"import {activity.state}", record.activity_id, at=now)
 				for k in keys
 			]
 	else:
@@ -148,14 +148,14 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 				outcomes += [
 					# Stamped with the submit time: an edit made while the import ran is pushed again.
 					PushOutcome(
-						k, STATUS_PUSHED, None, record.activity_id, held[email], at=record.submitted_at
+						k, PushStatus.PUSHED, None, record.activity_id, held[email], at=record.submitted_at
 					)
 					for k in keys
 				]
 				continue
 			reason = _why_not_held(record, email, messages, status.error_count if status else None)
 			report.fail(email or None, reason)
-			outcomes += [PushOutcome(k, STATUS_FAILED, reason, record.activity_id, at=now) for k in keys]
+			outcomes += [PushOutcome(k, PushStatus.FAILED, reason, record.activity_id, at=now) for k in keys]
 		_reflect_list_adds(ctx, record, sorted(unread))
 		named = {m for m in messages if any(e and e in m.lower() for e in keys_by_email)}
 		for message in messages:
@@ -205,11 +205,15 @@ def _settle_unknown(ctx: RunContext, record: ActivityRecord, state: str, why: st
 		if email in held:
 			report.pushed += 1
 			outcomes += [
-				PushOutcome(k, STATUS_PUSHED, None, record.activity_id, held[email], at=record.submitted_at)
+				PushOutcome(
+					k, PushStatus.PUSHED, None, record.activity_id, held[email], at=record.submitted_at
+				)
 				for k in keys
 			]
 		else:
-			outcomes += [PushOutcome(k, "Pending", f"{why}: sent again on the next push") for k in keys]
+			outcomes += [
+				PushOutcome(k, PushStatus.PENDING, f"{why}: sent again on the next push") for k in keys
+			]
 	released = len(keys_by_email) - len(held)
 	record.state = state
 	record.finished = True

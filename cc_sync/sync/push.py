@@ -21,13 +21,8 @@ from cc_sync.sync import consent, watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.fieldmap import import_row
 from cc_sync.sync.matching import email_problem, normalise_email, written_email
-from cc_sync.sync.records import STREAM_PUSH, ActivityRecord, PushCandidate, PushOutcome
+from cc_sync.sync.records import STREAM_PUSH, ActivityRecord, PushCandidate, PushOutcome, PushStatus
 from cc_sync.sync.report import StreamStatus
-
-STATUS_QUEUED = "Queued"
-STATUS_PUSHED = "Pushed"
-STATUS_SKIPPED = "Skipped"
-STATUS_FAILED = "Failed"
 
 
 @dataclass
@@ -157,7 +152,7 @@ def _candidates(
 		problem = email_problem(candidate.email)
 		if problem:
 			report.skip(candidate.email, problem, candidate.key)
-			outcomes.append(PushOutcome(candidate.key, STATUS_SKIPPED, problem, at=now))
+			outcomes.append(PushOutcome(candidate.key, PushStatus.SKIPPED, problem, at=now))
 			continue
 		candidates.append(candidate)
 	return candidates
@@ -191,11 +186,11 @@ def _rows_by_lists(
 		if state is not None and state.never_push:
 			reason = "opted out or deleted on one side: never pushed"
 			report.skip(email, reason, candidate.key)
-			outcomes.append(PushOutcome(candidate.key, STATUS_SKIPPED, reason, at=now))
+			outcomes.append(PushOutcome(candidate.key, PushStatus.SKIPPED, reason, at=now))
 			continue
 		if email in in_place:
 			note, cc_id = in_place[email]
-			outcomes.append(PushOutcome(candidate.key, STATUS_PUSHED, note, cc_contact_id=cc_id, at=now))
+			outcomes.append(PushOutcome(candidate.key, PushStatus.PUSHED, note, cc_contact_id=cc_id, at=now))
 			continue
 		if email in seen:
 			# Two leads, one address: one row, both leads follow its outcome.
@@ -214,14 +209,14 @@ def _rows_by_lists(
 			# CC holds them, on every push list they have not left: nothing to import, and they are in CC.
 			note = "in CC already: the push adds no CC list to a contact CC holds"
 			cc_id = candidate.cc_contact_id or in_cc.get(email)
-			outcomes.append(PushOutcome(candidate.key, STATUS_PUSHED, note, cc_contact_id=cc_id, at=now))
+			outcomes.append(PushOutcome(candidate.key, PushStatus.PUSHED, note, cc_contact_id=cc_id, at=now))
 			in_place[email] = (note, cc_id)
 			report.unchanged += 1
 			continue
 		if not lists:
 			reason = "left every CC list mapped for push: never put back on one"
 			report.skip(email, reason, candidate.key)
-			outcomes.append(PushOutcome(candidate.key, STATUS_SKIPPED, reason, at=now))
+			outcomes.append(PushOutcome(candidate.key, PushStatus.SKIPPED, reason, at=now))
 			continue
 		entry = ([candidate.key], row)
 		seen[email] = entry
@@ -254,7 +249,7 @@ def submit_chunk(ctx: RunContext, chunk: Chunk, list_ids: list[str], chunk_id: s
 		record.result = {"error": str(exc)}
 		store.save_activity(record)
 		store.record_push(
-			[PushOutcome(k, STATUS_FAILED, f"import refused: {exc}", at=now) for k in chunk.keys]
+			[PushOutcome(k, PushStatus.FAILED, f"import refused: {exc}", at=now) for k in chunk.keys]
 		)
 		for row in chunk.rows:
 			report.fail(row["email"], f"import refused: {exc}")
@@ -263,7 +258,9 @@ def submit_chunk(ctx: RunContext, chunk: Chunk, list_ids: list[str], chunk_id: s
 	record.activity_id = activity.activity_id
 	record.state = activity.state or "initialized"
 	store.save_activity(record)
-	store.record_push([PushOutcome(k, STATUS_QUEUED, None, activity.activity_id, at=now) for k in chunk.keys])
+	store.record_push(
+		[PushOutcome(k, PushStatus.QUEUED, None, activity.activity_id, at=now) for k in chunk.keys]
+	)
 	store.commit()
 	report.pushed += len(chunk.rows)
 	report.activity_ids.append(activity.activity_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from cc_sync.sync.consent import MemberRow
@@ -133,11 +134,28 @@ class PushCandidate:
 	pushed_at: datetime | None = None
 
 
+class PushStatus(str, Enum):
+	"""Where a pushed record stands (the Lead's "CC Push Status"); reads and stores as its plain word."""
+
+	PENDING = "Pending"
+	QUEUED = "Queued"
+	PUSHED = "Pushed"
+	SKIPPED = "Skipped"
+	FAILED = "Failed"
+
+	def __str__(self) -> str:
+		return self.value
+
+
+# Outcomes that mark a record as sent; the others clear its pushed-at.
+SENT_STATUSES = frozenset({PushStatus.QUEUED, PushStatus.PUSHED})
+
+
 @dataclass(slots=True)
 class PushOutcome:
 	key: str
-	# "Queued" and "Pushed" set the record's pushed_at to `at`; "Skipped", "Failed" and "Pending" clear it.
-	status: str
+	# QUEUED and PUSHED set the record's pushed_at to `at`; SKIPPED, FAILED and PENDING clear it.
+	status: PushStatus
 	reason: str | None = None
 	activity_id: str | None = None
 	cc_contact_id: str | None = None

@@ -25,6 +25,7 @@ from cc_sync.cc_sync.constants import (
 	EMAIL_GROUP_MEMBER,
 	LEAD,
 	OPT_OUT,
+	OptOutStatus,
 )
 from cc_sync.cc_sync.sitetime import from_site, to_site
 from cc_sync.cc_sync.store.sql import base_columns, execute_in, insert_named, select_in, slices
@@ -33,8 +34,8 @@ from cc_sync.sync.consent import AddressConsent, MemberRow
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import ContactWrite
 
-OPTOUT_PENDING = "Pending"
-OPTOUT_DONE = "Done"
+OPTOUT_PENDING = OptOutStatus.PENDING
+OPTOUT_DONE = OptOutStatus.DONE
 
 
 def _has_lead() -> bool:

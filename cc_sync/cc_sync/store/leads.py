@@ -24,10 +24,7 @@ from cc_sync.cc_sync.store.sql import (
 	select_in,
 )
 from cc_sync.sync.matching import normalise_email
-from cc_sync.sync.push import STATUS_SKIPPED
-from cc_sync.sync.records import (
-	ContactWrite,
-)
+from cc_sync.sync.records import ContactWrite, PushStatus
 
 # Lead fields that hold what Contact calls otherwise (ERPNext v15 names).
 CONTACT_TO_LEAD = {"designation": "job_title"}
@@ -109,15 +106,20 @@ class LeadsMixin:
 		for w in writes:
 			if w.push_again:
 				frappe.db.sql(
-					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = 'Pending', `{LEAD_PUSH_ERROR}` = %s,
-					`{LEAD_PUSHED_AT}` = null where `{self.email_field}` = %s and `{LEAD_PUSH_STATUS}` = 'Skipped'""",
-					("opted in again in CC: pushed on the next push", w.email),
+					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %s, `{LEAD_PUSH_ERROR}` = %s,
+					`{LEAD_PUSHED_AT}` = null where `{self.email_field}` = %s and `{LEAD_PUSH_STATUS}` = %s""",
+					(
+						PushStatus.PENDING,
+						"opted in again in CC: pushed on the next push",
+						w.email,
+						PushStatus.SKIPPED,
+					),
 				)
 			if w.push_stop:
 				frappe.db.sql(
 					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %s, `{LEAD_PUSH_ERROR}` = %s,
 					`{LEAD_PUSHED_AT}` = null where `{self.email_field}` = %s""",
-					(STATUS_SKIPPED, w.push_stop, w.email),
+					(PushStatus.SKIPPED, w.push_stop, w.email),
 				)
 
 

@@ -21,14 +21,7 @@ from cc_sync.cc_sync.store.sql import (
 	doctype_exists,
 	execute_in,
 )
-from cc_sync.sync.push import STATUS_PUSHED, STATUS_QUEUED
-from cc_sync.sync.records import (
-	PushCandidate,
-	PushOutcome,
-)
-
-# Push outcomes that mark a record as sent; the others clear its pushed-at.
-SENT_STATUSES = (STATUS_QUEUED, STATUS_PUSHED)
+from cc_sync.sync.records import SENT_STATUSES, PushCandidate, PushOutcome
 
 PUSH_PAGE = 2000
 

@@ -11,7 +11,7 @@ from frappe.query_builder import Interval
 from frappe.query_builder.functions import Now
 from frappe.utils import get_datetime
 
-from cc_sync.cc_sync.constants import SYNC_LOG, SYNC_LOG_ITEM, SYNC_LOG_PLAN, SYNC_LOG_STREAM
+from cc_sync.cc_sync.constants import SYNC_LOG, SYNC_LOG_ITEM, SYNC_LOG_PLAN, SYNC_LOG_STREAM, LogStatus
 
 # The counts a headline shows, in this order, each with its own translatable phrase.
 HEADLINE_COUNTS = (
@@ -118,7 +118,9 @@ class ConstantContactSyncLog(Document):
 	def validate(self) -> None:
 		"""A title and a summary that say what happened, and how long it took."""
 		self.summary = (
-			summary_text(self.as_dict())[:140] if self.status not in ("Queued", "Running") else None
+			summary_text(self.as_dict())[:140]
+			if self.status not in (LogStatus.QUEUED, LogStatus.RUNNING)
+			else None
 		)
 		self.title = self.make_title()[:140]
 		if self.started and self.ended:
@@ -141,7 +143,7 @@ class ConstantContactSyncLog(Document):
 		frappe.db.delete(
 			table,
 			filters=(table.creation < (Now() - Interval(days=days)))
-			& (table.status.isin(["Success", "Skipped"])),
+			& (table.status.isin([LogStatus.SUCCESS, LogStatus.SKIPPED])),
 		)
 		frappe.db.delete(table, filters=(table.creation < (Now() - Interval(days=days * 3))))
 		# Their child rows go with them.
