@@ -20,6 +20,7 @@ from cc_sync.constant_contact.models import (
 	ContactList,
 	ContactPage,
 	CustomField,
+	Permission,
 	parse_contact,
 )
 from cc_sync.constant_contact.transport import MAX_PAGE_SIZE, Transport, check_limit, csv_param
@@ -242,7 +243,7 @@ def _unsubscribe_body(contact: Contact, reason: str | None, update_source: str) 
 	body: dict[str, Any] = {name: getattr(contact, name) for name in CORE_FIELDS}
 	ea = contact.email_address
 	assert ea is not None and ea.address
-	email: dict[str, Any] = {"address": ea.address, "permission_to_send": "unsubscribed"}
+	email: dict[str, Any] = {"address": ea.address, "permission_to_send": Permission.UNSUBSCRIBED.value}
 	if reason is not None:
 		email["opt_out_reason"] = reason[:255]
 	elif ea.opt_out_reason is not None:

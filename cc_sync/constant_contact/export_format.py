@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cc_sync.constant_contact.models import Contact
+from cc_sync.constant_contact.models import Contact, Permission
 from cc_sync.constant_contact.values import parse_datetime
 
 EXPORT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
@@ -218,7 +218,7 @@ class ExportReader:
 		permission = _permission(cells.get("email permission status"))
 		if permission is None:
 			status = _permission(cells.get("email status"))
-			permission = "unsubscribed" if status == "unsubscribed" else None
+			permission = Permission.UNSUBSCRIBED.value if status == Permission.UNSUBSCRIBED else None
 		email: dict[str, Any] = {
 			"address": cells.get("email address") or None,
 			"permission_to_send": permission,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -42,9 +43,27 @@ CORE_FIELDS = (
 	"birthday_day",
 	"anniversary",
 )
-KNOWN_PERMISSIONS = frozenset(
-	{"explicit", "implicit", "not_set", "pending_confirmation", "temp_hold", "unsubscribed"}
-)
+
+
+class Permission(str, Enum):
+	"""CC's `email_address.permission_to_send`, as the API spells it; reads and compares as its word.
+
+	A value CC adds later stays plain text on the model (`permission_known` is then False), so it is
+	never mistaken for consent.
+	"""
+
+	EXPLICIT = "explicit"
+	IMPLICIT = "implicit"
+	PENDING_CONFIRMATION = "pending_confirmation"
+	NOT_SET = "not_set"
+	TEMP_HOLD = "temp_hold"
+	UNSUBSCRIBED = "unsubscribed"
+
+	def __str__(self) -> str:
+		return self.value
+
+
+KNOWN_PERMISSIONS = frozenset(Permission)
 FINISHED_STATES = frozenset({"completed", "cancelled", "failed", "timed_out"})
 
 
@@ -164,7 +183,7 @@ class Contact(CCModel):
 
 	@property
 	def is_unsubscribed(self) -> bool:
-		return self.permission == "unsubscribed"
+		return self.permission == Permission.UNSUBSCRIBED
 
 
 # Parts of a contact that can be left out when unreadable: the rest of the record still applies.

@@ -56,11 +56,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-UNSUBSCRIBED = "unsubscribed"
-EXPLICIT = "explicit"
+from cc_sync.constant_contact.models import KNOWN_PERMISSIONS, Permission
+
+UNSUBSCRIBED = Permission.UNSUBSCRIBED
+EXPLICIT = Permission.EXPLICIT
+# CC's opt_in_source when the person opted in themselves (not the account).
 BY_PERSON = "Contact"
-SUBSCRIBED_PERMISSIONS = frozenset({"explicit", "implicit", "pending_confirmation", "not_set", "temp_hold"})
-KNOWN_PERMISSIONS = SUBSCRIBED_PERMISSIONS | {UNSUBSCRIBED}
 # More than the clock difference between CC and any site this is meant to run on (minutes, not hours).
 SKEW_MARGIN = timedelta(minutes=10)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from cc_sync.constant_contact.clock import Clock, SystemClock
 from cc_sync.constant_contact.errors import AuthError, QuotaExceeded, TransportError
-from cc_sync.constant_contact.models import Contact
+from cc_sync.constant_contact.models import Contact, Permission
 from cc_sync.sync import activities, optout_push, pull, push, streams
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.context import RunContext
@@ -199,15 +199,15 @@ class SyncEngine:
 STATE_SUBSCRIBED = "subscribed"
 STATE_NOT_IN_CC = "not in CC"
 _STATE_BY_PERMISSION = {
-	"explicit": STATE_SUBSCRIBED,
-	"implicit": STATE_SUBSCRIBED,
-	"unsubscribed": "unsubscribed",
+	Permission.EXPLICIT: STATE_SUBSCRIBED,
+	Permission.IMPLICIT: STATE_SUBSCRIBED,
+	Permission.UNSUBSCRIBED: "unsubscribed",
 	# Waiting for the person to confirm (confirmed opt-in): not mailed yet.
-	"pending_confirmation": "pending confirmation",
+	Permission.PENDING_CONFIRMATION: "pending confirmation",
 	# No permission recorded: not mailed.
-	"not_set": "not set",
+	Permission.NOT_SET: "not set",
 	# Held by CC for now (bounces, review): not mailed while held.
-	"temp_hold": "on hold",
+	Permission.TEMP_HOLD: "on hold",
 }
 
 

@@ -95,3 +95,16 @@ def test_the_connection_statuses_are_the_settings_options():
 	script = (DOCTYPES / "constant_contact_settings" / "constant_contact_settings.js").read_text()
 	named = set(re.findall(r'connection_status === "([^"]+)"', script))
 	assert named and named <= set(declared)
+
+
+def test_the_permission_vocabulary_is_the_clients_and_every_value_has_a_state_the_forms_show():
+	from cc_sync.constant_contact import models
+	from cc_sync.sync import consent, engine
+
+	assert consent.KNOWN_PERMISSIONS is models.KNOWN_PERMISSIONS == frozenset(models.Permission)
+	assert set(engine._STATE_BY_PERMISSION) == set(models.Permission)
+	script = (DOCTYPES.parents[1] / "public" / "js" / "record_sync.bundle.js").read_text()
+	table = re.search(r"cc_sync\.STORED_STATES = \{(.*?)\n\};", script, re.S).group(1)
+	shown = set(re.findall(r'^\t"?([^":\n]+)"?:', table, re.M))
+	states = {*engine._STATE_BY_PERMISSION.values(), engine.STATE_NOT_IN_CC, "deleted", "unknown"}
+	assert states <= shown, states - shown
