@@ -23,7 +23,7 @@ def status(context) -> None:
 	"""Show the connection, each stream's last run and watermark, and today's API calls."""
 	import frappe
 
-	from cc_sync.cc_sync.constants import JOB_PREFIX, SYNC_LOG
+	from cc_sync.cc_sync.constants import JOB_PREFIX, SYNC_LOG, WATERMARK_FIELD
 	from cc_sync.cc_sync.settings import SCHEDULE, get_settings
 
 	site = get_site(context)
@@ -45,13 +45,13 @@ def status(context) -> None:
 		click.echo(f"API calls:     {s.api_calls_today or 0} on {s.api_calls_day or '-'} (UTC), of 10,000")
 		click.echo("")
 		click.echo(f"{'stream':<11} {'every':>9}  {'last run':<20} {'status':<9} {'watermark':<20} queued")
-		for stream, (field, unit) in SCHEDULE.items():
-			minutes = (s.get(field) or 0) * unit
+		for stream, job in SCHEDULE.items():
+			minutes = (s.get(job.interval) or 0) * job.minutes_per_unit
 			every = f"{minutes} min" if minutes else "off"
 			queued = "yes" if is_job_enqueued(f"{JOB_PREFIX}{stream}") else ""
 			click.echo(
-				f"{stream:<11} {every:>9}  {s.get(f'last_{stream}_run') or '-'!s:<20} "
-				f"{s.get(f'last_{stream}_status') or '-':<9} {s.get(f'{stream}_watermark') or '-'!s:<20} {queued}"
+				f"{stream:<11} {every:>9}  {s.get(job.last_run) or '-'!s:<20} "
+				f"{s.get(job.last_status) or '-':<9} {s.get(WATERMARK_FIELD[stream]) or '-'!s:<20} {queued}"
 			)
 		failed = frappe.db.count(SYNC_LOG, {"status": ["in", [LogStatus.FAILED, LogStatus.PARTIAL]]})
 		click.echo("")

@@ -37,11 +37,11 @@ def enqueue_due_streams() -> list[str]:
 	queued = []
 	# Two gates fired at once (two scheduler hosts, a manual run) must not both enqueue.
 	with frappe.cache.lock(frappe.cache.make_key(GATE_LOCK_KEY), timeout=60, blocking_timeout=30):
-		for stream, (interval_field, minutes_per_unit) in SCHEDULE.items():
-			minutes = cint(values.get(interval_field)) * minutes_per_unit
+		for stream, job in SCHEDULE.items():
+			minutes = cint(values.get(job.interval)) * job.minutes_per_unit
 			if minutes <= 0:
 				continue
-			last = values.get(f"last_{stream}_run")
+			last = values.get(job.last_run)
 			if last and now - get_datetime(last) < timedelta(minutes=minutes):
 				continue
 			if enqueue_stream(stream, TRIGGER_SCHEDULER):

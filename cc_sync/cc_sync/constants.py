@@ -1,5 +1,6 @@
 """Every DocType and field name the app uses on the site, and the statuses its DocTypes store, in one place."""
 
+from dataclasses import dataclass
 from enum import Enum
 
 from cc_sync.sync import schedule
@@ -95,14 +96,42 @@ OAUTH_CALLBACK_PATH = "/api/method/cc_sync.cc_sync.oauth.callback"
 SETTINGS_ROUTE = "/app/constant-contact-settings"
 # Jobs: one per scheduled stream, plus the immediate opt-out push fired by a local unsubscribe.
 JOB_METHOD = "cc_sync.cc_sync.jobs.run_stream"
-# Scheduled jobs: settings field holding the interval, and minutes per unit of that field.
-SCHEDULE: dict[str, tuple[str, int]] = {
-	STREAM_OPTOUTS: ("optouts_interval", 1),
-	STREAM_CHANGES: ("changes_interval", 1),
-	STREAM_DELETES: ("deletes_interval", 1),
-	STREAM_PUSH: ("push_interval", 1),
-	STREAM_RECONCILE: ("reconcile_interval_hours", 60),
-	STREAM_OPTOUT_SCAN: ("optout_scan_interval_hours", 60),
+
+
+@dataclass(frozen=True, slots=True)
+class JobFields:
+	"""Where the settings keep one scheduled job: handed to the code that reads or writes them, so no
+	field name is ever built from a job's name."""
+
+	# How often it runs, in units of `minutes_per_unit` minutes (1: minutes, 60: hours).
+	interval: str
+	minutes_per_unit: int
+	# When it last ran, and how that run ended (a LogStatus).
+	last_run: str
+	last_status: str
+
+
+# Scheduled jobs, in the order the gate queues them.
+SCHEDULE: dict[str, JobFields] = {
+	STREAM_OPTOUTS: JobFields("optouts_interval", 1, "last_optouts_run", "last_optouts_status"),
+	STREAM_CHANGES: JobFields("changes_interval", 1, "last_changes_run", "last_changes_status"),
+	STREAM_DELETES: JobFields("deletes_interval", 1, "last_deletes_run", "last_deletes_status"),
+	STREAM_PUSH: JobFields("push_interval", 1, "last_push_run", "last_push_status"),
+	STREAM_RECONCILE: JobFields(
+		"reconcile_interval_hours", 60, "last_reconcile_run", "last_reconcile_status"
+	),
+	STREAM_OPTOUT_SCAN: JobFields(
+		"optout_scan_interval_hours", 60, "last_optout_scan_run", "last_optout_scan_status"
+	),
+}
+# Each stream's watermark field (what each watermark follows is declared with the streams).
+WATERMARK_FIELD: dict[str, str] = {
+	STREAM_OPTOUTS: "optouts_watermark",
+	STREAM_CHANGES: "changes_watermark",
+	STREAM_DELETES: "deletes_watermark",
+	STREAM_PUSH: "push_watermark",
+	STREAM_RECONCILE: "reconcile_watermark",
+	STREAM_OPTOUT_SCAN: "optout_scan_watermark",
 }
 # What each job asks the engine for (declared with the jobs' default intervals, in the engine). These are
 # also the command line's and the settings form's choices.

@@ -100,18 +100,20 @@ def run_job(
 		frappe.throw(_("Unknown stream {0}").format(stream))
 	run_id = frappe.generate_hash(length=10)
 	log = new_log(stream, trigger, dry_run=dry_run, run_id=run_id)
-	scheduled = stream in SCHEDULE and not dry_run
-	if scheduled:
-		update_settings({f"last_{stream}_run": log.started, f"last_{stream}_status": LogStatus.RUNNING})
+	# A scheduled job's turn is noted on the settings (a dry run is nobody's turn).
+	job = SCHEDULE.get(stream) if not dry_run else None
+	scheduled = job is not None
+	if job is not None:
+		update_settings({job.last_run: log.started, job.last_status: LogStatus.RUNNING})
 	frappe.db.commit()
 
 	with site_run_lock(RUN_LOCK_WAIT_SECONDS) as held:
 		if held:
 			return _run_locked(log, stream, dry_run, scheduled)
 	finish_log(log, status=LogStatus.SKIPPED, error=_("Another sync run of this site was still busy."))
-	if scheduled:
+	if job is not None:
 		# Not run: the scheduler offers it again at its next tick.
-		update_settings({f"last_{stream}_run": None, f"last_{stream}_status": LogStatus.SKIPPED})
+		update_settings({job.last_run: None, job.last_status: LogStatus.SKIPPED})
 	frappe.db.commit()
 	return RunResult(LogStatus.SKIPPED, [log.name], error=log.error)
 
@@ -164,8 +166,8 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 			if name in SCHEDULE and s.status not in (StreamStatus.SKIPPED, StreamStatus.PENDING)
 		}
 		update_settings(
-			{f"last_{name}_run": log.started for name in ran}
-			| {f"last_{n}_status": v for n, v in ran.items()}
+			{SCHEDULE[name].last_run: log.started for name in ran}
+			| {SCHEDULE[name].last_status: v for name, v in ran.items()}
 		)
 	if not dry_run:
 		save_optout_check(report)
@@ -216,7 +218,7 @@ def _update_status(
 	worked after it was marked broken."""
 	values: dict[str, Any] = {"last_sync_log": log_name}
 	if scheduled:
-		values[f"last_{stream}_status"] = status
+		values[SCHEDULE[stream].last_status] = status
 	# A broken connection is marked by `end_run`; a run that worked clears an earlier mark.
 	if not auth_error and status in WORKED:
 		current = stored_values(("connection_status",)).get("connection_status")

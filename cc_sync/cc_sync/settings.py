@@ -27,12 +27,15 @@ from cc_sync.cc_sync.constants import (
 	SETTINGS_DELETED_COUNT,
 	SETTINGS_OPTOUT_CHECK,
 	SETTINGS_SYNC_STATE,
+	WATERMARK_FIELD,
 )
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP, FieldRule, parse_field_map
 
-WATERMARK_FIELDS = tuple(f"{s}_watermark" for s in SCHEDULE)
-RUN_FIELDS = tuple(f"last_{s}_run" for s in SCHEDULE) + tuple(f"last_{s}_status" for s in SCHEDULE)
+WATERMARK_FIELDS = tuple(WATERMARK_FIELD.values())
+RUN_FIELDS = tuple(job.last_run for job in SCHEDULE.values()) + tuple(
+	job.last_status for job in SCHEDULE.values()
+)
 # Written only by the sync and the OAuth flow; a form save keeps the stored values.
 MACHINE_FIELDS = (
 	*WATERMARK_FIELDS,

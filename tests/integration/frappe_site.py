@@ -20,6 +20,7 @@ from cc_sync.cc_sync.constants import (
 	LEAD,
 	OPT_OUT,
 	SETTINGS,
+	WATERMARK_FIELD,
 )
 from cc_sync.cc_sync.store import FrappeStore, record_local_optout
 
@@ -98,7 +99,7 @@ def begin_test() -> SiteState:
 	purge()
 	state = SiteState(rows={doctype: _names(doctype) for doctype in TRACKED if _exists(doctype)})
 	for stream in WATERMARKS:
-		fieldname = f"{stream}_watermark"
+		fieldname = WATERMARK_FIELD[stream]
 		value = frappe.db.get_single_value(SETTINGS, fieldname, cache=False)
 		state.watermarks[fieldname] = value if value and value.year > 1 else None
 		frappe.db.set_single_value(SETTINGS, fieldname, None, update_modified=False)

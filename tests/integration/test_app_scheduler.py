@@ -19,7 +19,7 @@ def due_settings():
 	"""Enabled, connected, every stream due (never run)."""
 	with settings_restored():
 		values = {"enabled": 1, "connection_status": CONNECTION_CONNECTED}
-		values |= {f"last_{s}_run": None for s in SCHEDULE}
+		values |= {job.last_run: None for job in SCHEDULE.values()}
 		values |= {"changes_interval": 15, "optouts_interval": 15, "deletes_interval": 60}
 		values |= {"push_interval": 15, "reconcile_interval_hours": 168, "optout_scan_interval_hours": 24}
 		update_settings(values, commit=True)

@@ -77,8 +77,11 @@ def test_every_job_asks_for_known_streams_and_every_scheduled_job_is_a_job():
 
 def test_each_scheduled_job_has_its_settings_fields():
 	fields = _fieldnames("constant_contact_settings")
-	for job, (interval_field, _unit) in constants.SCHEDULE.items():
-		assert {interval_field, f"{job}_watermark", f"last_{job}_run", f"last_{job}_status"} <= fields, job
+	for job, named in constants.SCHEDULE.items():
+		assert {named.interval, named.last_run, named.last_status} <= fields, job
+	assert set(constants.WATERMARK_FIELD.values()) <= fields
+	# Every stream that keeps a watermark has its field (the reconcile also notes when it last finished).
+	assert set(constants.WATERMARK_FIELD) >= {s.name for s in streams.STREAMS if s.watermark}
 
 
 def test_the_settings_form_offers_the_jobs_and_shows_the_schedule():
@@ -86,8 +89,11 @@ def test_the_settings_form_offers_the_jobs_and_shows_the_schedule():
 	assert len(offered) == len(set(offered))
 	# Every job but the opt-out push, which a site opt-out starts by itself.
 	assert set(offered) == set(constants.JOB_STREAMS) - {"optout_push"}
-	scheduled = [(r[0], r[2], int(r[3])) for r in _first_of_each(_js_rows("CC_SCHEDULED"))]
-	assert scheduled == [(job, field, unit) for job, (field, unit) in constants.SCHEDULE.items()]
+	scheduled = [(r[0], r[2], int(r[3]), r[4], r[5]) for r in _first_of_each(_js_rows("CC_SCHEDULED"))]
+	assert scheduled == [
+		(job, f.interval, f.minutes_per_unit, f.last_run, f.last_status)
+		for job, f in constants.SCHEDULE.items()
+	]
 
 
 def test_the_command_line_offers_every_job():

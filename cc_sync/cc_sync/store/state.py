@@ -15,6 +15,7 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_CC_ID,
 	SETTINGS_DELETED_COUNT,
 	SETTINGS_SYNC_STATE,
+	WATERMARK_FIELD,
 )
 from cc_sync.cc_sync.sitetime import from_site, to_site
 from cc_sync.cc_sync.store.sql import (
@@ -26,7 +27,9 @@ class StateMixin:
 	"""Part of `FrappeStore` (see `store/__init__.py`)."""
 
 	def _watermark_field(self, stream: str) -> str:
-		fieldname = f"{stream}_watermark"
+		fieldname = WATERMARK_FIELD.get(stream)
+		if fieldname is None:
+			raise ValueError(f"the stream {stream} keeps no watermark")
 		if not frappe.get_meta(self.settings_doctype).has_field(fieldname):
 			raise ValueError(f"{self.settings_doctype} has no field {fieldname}: run bench migrate")
 		return fieldname

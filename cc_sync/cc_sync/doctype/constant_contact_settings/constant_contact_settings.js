@@ -10,13 +10,14 @@ const CC_STREAMS = [
 	["reconcile", __("Full reconcile")],
 	["optout_scan", __("Opt-out safety scan")],
 ];
+// Each scheduled job: its name, label, interval field, minutes per unit, last-run and last-status fields.
 const CC_SCHEDULED = [
-	["optouts", __("Opt-outs"), "optouts_interval", 1],
-	["changes", __("Changes"), "changes_interval", 1],
-	["deletes", __("Deletes"), "deletes_interval", 1],
-	["push", __("Push"), "push_interval", 1],
-	["reconcile", __("Reconcile"), "reconcile_interval_hours", 60],
-	["optout_scan", __("Opt-out scan"), "optout_scan_interval_hours", 60],
+	["optouts", __("Opt-outs"), "optouts_interval", 1, "last_optouts_run", "last_optouts_status"],
+	["changes", __("Changes"), "changes_interval", 1, "last_changes_run", "last_changes_status"],
+	["deletes", __("Deletes"), "deletes_interval", 1, "last_deletes_run", "last_deletes_status"],
+	["push", __("Push"), "push_interval", 1, "last_push_run", "last_push_status"],
+	["reconcile", __("Reconcile"), "reconcile_interval_hours", 60, "last_reconcile_run", "last_reconcile_status"],
+	["optout_scan", __("Opt-out scan"), "optout_scan_interval_hours", 60, "last_optout_scan_run", "last_optout_scan_status"],
 ];
 const CC_DAILY_LIMIT = 10000;
 
@@ -256,10 +257,10 @@ function cc_headline(frm) {
 		const who = doc.connected_account ? " " + __("as {0}", [esc(doc.connected_account)]) : "";
 		parts.push(`<div><b>${__("Connected")}${who}</b>; ${__("scheduled sync on")}</div>`);
 	}
-	const runs = CC_SCHEDULED.map(([stream, label, field, unit]) => {
+	const runs = CC_SCHEDULED.map(([, label, field, unit, last_run, last_status]) => {
 		const minutes = (doc[field] || 0) * unit;
-		const last = doc[`last_${stream}_run`];
-		const status = doc[`last_${stream}_status`] || "";
+		const last = doc[last_run];
+		const status = doc[last_status] || "";
 		const dot = { Success: "green", Partial: "orange", Failed: "red", Running: "blue" }[status] || "gray";
 		const when = last ? frappe.datetime.comment_when(last) : __("never");
 		const every = minutes ? "" : ` (${__("off")})`;
