@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cc_sync.constant_contact.models import KNOWN_PERMISSIONS, Permission
+from cc_sync.constant_contact.models import KNOWN_PERMISSIONS, EmailAddress, Permission
 
 UNSUBSCRIBED = Permission.UNSUBSCRIBED
 EXPLICIT = Permission.EXPLICIT
@@ -161,6 +161,16 @@ def opted_in_after(
 		return False
 	margin = timedelta(0) if cc_clock else SKEW_MARGIN
 	return opt_in_date > left_at + margin
+
+
+def person_opted_in_after(email_address: EmailAddress | None, left_at: datetime | None) -> bool:
+	"""Does CC's record of an address carry the person's own opt-in, newer than a site-dated opt-out or
+	leave (`opted_in_after` with the skew margin)?"""
+	if email_address is None:
+		return False
+	return opted_in_after(
+		email_address.permission_to_send, email_address.opt_in_source, email_address.opt_in_date, left_at
+	)
 
 
 def decide(

@@ -147,12 +147,7 @@ def push_one(ctx: RunContext, optout: LocalOptOut) -> None:
 			ctx.store.resolve_optout(optout.email, contact.contact_id, now)
 			ctx.store.commit()
 		return
-	if consent.opted_in_after(
-		permission,
-		email_address.opt_in_source if email_address else None,
-		email_address.opt_in_date if email_address else None,
-		optout.at,
-	):
+	if consent.person_opted_in_after(email_address, optout.at):
 		# The person opted in again in CC after opting out here: CC's newer explicit consent stands,
 		# and the pull applies it to the site.
 		report.skip(optout.email, "CC holds a newer explicit opt-in by the person")
@@ -192,12 +187,7 @@ def _push_group_leave(ctx: RunContext, optout: LocalOptOut) -> None:
 	contact = _find(ctx, optout, ["list_memberships"]) if lists else None
 	on_lists = [i for i in lists if contact is not None and i in (contact.list_memberships or ())]
 	email_address = contact.email_address if contact is not None else None
-	if on_lists and consent.opted_in_after(
-		email_address.permission_to_send if email_address else None,
-		email_address.opt_in_source if email_address else None,
-		email_address.opt_in_date if email_address else None,
-		optout.at,
-	):
+	if on_lists and consent.person_opted_in_after(email_address, optout.at):
 		report.skip(optout.email, f"CC holds a newer explicit opt-in by the person: {optout.group} stands")
 		on_lists = []
 	if ctx.dry_run:
