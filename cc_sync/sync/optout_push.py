@@ -24,6 +24,7 @@ from cc_sync.constant_contact.errors import (
 	Throttled,
 	TransportError,
 )
+from cc_sync.constant_contact.models import Contact
 from cc_sync.sync import consent, optouts
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
@@ -97,7 +98,9 @@ def defer(ctx: RunContext, optout: LocalOptOut, exc: Exception, now: datetime) -
 		ctx.store.commit()
 
 
-def _find(ctx: RunContext, optout: LocalOptOut, include: list[str] | None = None):
+def _find(ctx: RunContext, optout: LocalOptOut, include: list[str] | None = None) -> Contact | None:
+	"""The CC contact the opt-out is about: by its known CC id while that still holds the address, else
+	by the address."""
 	if optout.cc_contact_id:
 		try:
 			contact = ctx.client.get_contact(optout.cc_contact_id, include=include)
@@ -113,49 +116,57 @@ def _find(ctx: RunContext, optout: LocalOptOut, include: list[str] | None = None
 
 
 def push_one(ctx: RunContext, optout: LocalOptOut) -> None:
+	"""Settle one site opt-out with CC: unsubscribe the person there, unless CC needs nothing."""
 	if optout.group is not None:
 		_push_group_leave(ctx, optout)
 		return
-	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
 	contact = _find(ctx, optout)
 	now = ctx.now()
 	if contact is None:
-		if _in_open_import(ctx, optout.email):
-			# The import would create the contact subscribed after this opt-out: keep it for then.
-			report.skip(
-				optout.email,
-				"not in CC yet, but an import carrying it is still running: pushed once CC holds it",
-			)
-			return
-		report.skip(optout.email, "not in CC: nothing to unsubscribe there")
-		if not ctx.dry_run:
-			ctx.store.resolve_optout(optout.email, None, now)
-			ctx.store.commit()
+		_not_in_cc(ctx, optout, now)
+	elif not _settled_in_cc(ctx, optout, contact, now):
+		_unsubscribe_in_cc(ctx, optout, contact, now)
+
+
+def _not_in_cc(ctx: RunContext, optout: LocalOptOut, now: datetime) -> None:
+	"""CC holds nobody at the address: nothing to unsubscribe, unless an import carrying it still runs."""
+	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
+	if _in_open_import(ctx, optout.email):
+		# The import would create the contact subscribed after this opt-out: keep it for then.
+		report.skip(
+			optout.email,
+			"not in CC yet, but an import carrying it is still running: pushed once CC holds it",
+		)
 		return
+	report.skip(optout.email, "not in CC: nothing to unsubscribe there")
+	_resolve(ctx, optout, None, now)
+
+
+def _settled_in_cc(ctx: RunContext, optout: LocalOptOut, contact: Contact, now: datetime) -> bool:
+	"""When CC needs no opt-out for this contact (deleted there, already unsubscribed, or opted in again
+	by the person since), settle the opt-out and return True."""
+	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
 	email_address = contact.email_address
 	permission = email_address.permission_to_send if email_address else None
 	if contact.deleted_at is not None and permission != consent.UNSUBSCRIBED:
 		report.skip(optout.email, "deleted in CC: left deleted (unsubscribing would revive it); never pushed")
-		if not ctx.dry_run:
-			ctx.applier(report).apply([contact])
-			ctx.store.resolve_optout(optout.email, None, now)
-			ctx.store.commit()
-		return
-	if permission == consent.UNSUBSCRIBED:
+		_resolve(ctx, optout, None, now, apply=contact)
+	elif permission == consent.UNSUBSCRIBED:
 		report.unchanged += 1
-		if not ctx.dry_run:
-			ctx.store.resolve_optout(optout.email, contact.contact_id, now)
-			ctx.store.commit()
-		return
-	if consent.person_opted_in_after(email_address, optout.at):
+		_resolve(ctx, optout, contact.contact_id, now)
+	elif consent.person_opted_in_after(email_address, optout.at):
 		# The person opted in again in CC after opting out here: CC's newer explicit consent stands,
 		# and the pull applies it to the site.
 		report.skip(optout.email, "CC holds a newer explicit opt-in by the person")
-		if not ctx.dry_run:
-			ctx.applier(ctx.report.stream(STREAM_OPTOUT_PUSH)).apply([contact])
-			ctx.store.resolve_optout(optout.email, contact.contact_id, now)
-			ctx.store.commit()
-		return
+		_resolve(ctx, optout, contact.contact_id, now, apply=contact)
+	else:
+		return False
+	return True
+
+
+def _unsubscribe_in_cc(ctx: RunContext, optout: LocalOptOut, contact: Contact, now: datetime) -> None:
+	"""The PUT that opts the person out in CC, as the person (an unsubscribe link) or as the account."""
+	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
 	if ctx.dry_run:
 		report.plan.append({"action": "unsubscribe in CC", "email": optout.email})
 		return
@@ -168,6 +179,23 @@ def push_one(ctx: RunContext, optout: LocalOptOut) -> None:
 	# The next opt-out pull must return this opt-out: the stream's self-check.
 	optouts.expect(ctx, unsubscribed)
 	ctx.store.resolve_optout(optout.email, contact.contact_id, now)
+	ctx.store.commit()
+
+
+def _resolve(
+	ctx: RunContext,
+	optout: LocalOptOut,
+	cc_contact_id: str | None,
+	now: datetime,
+	*,
+	apply: Contact | None = None,
+) -> None:
+	"""Mark the opt-out settled (never on a dry run), after applying CC's record of the person if given."""
+	if ctx.dry_run:
+		return
+	if apply is not None:
+		ctx.applier(ctx.report.stream(STREAM_OPTOUT_PUSH)).apply([apply])
+	ctx.store.resolve_optout(optout.email, cc_contact_id, now)
 	ctx.store.commit()
 
 
@@ -201,6 +229,6 @@ def _push_group_leave(ctx: RunContext, optout: LocalOptOut) -> None:
 	ctx.store.commit()
 
 
-def _address(contact) -> str | None:
+def _address(contact: Contact) -> str | None:
 	email_address = contact.email_address
 	return email_address.address if email_address is not None else None
