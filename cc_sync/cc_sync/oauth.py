@@ -80,57 +80,18 @@ def callback(
 	Whatever goes wrong, the person sees a page of this app saying what happened and a button back
 	to the settings; a working connection is never broken by a sign-in that did not complete.
 	"""
-	if "System Manager" not in frappe.get_roles():
-		_failure_page(_("Only a System Manager can connect this site to Constant Contact."), 403)
-		return
-	key = STATE_CACHE_KEY.format(user=frappe.session.user)
-	pending = frappe.cache.get_value(key) or {}
-	# Single use: whatever happens next, this state cannot be replayed.
-	frappe.cache.delete_value(key)
-	if not verify_state(pending.get("state"), state):
-		_failure_page(
-			_(
-				"This answer from Constant Contact does not belong to a connection started here: it may be "
-				"older than ten minutes, come from another browser tab, or have been used already."
-			),
-			400,
-		)
-		return
-	if error or not code:
-		_failure_page(
-			_("Constant Contact did not grant access ({0}).").format(
-				error_description or error or _("no code")
-			),
-			400,
-		)
-		return
-	client = oauth_client()
 	try:
-		tokens = client.exchange_code(code, pending.get("verifier"))
-		if client.client_secret and tokens.refresh_token:
-			# The code exchange of a PKCE flow does not prove the secret; the first refresh does. Do it
-			# now, so a mistyped secret is found here and not at the first refresh an hour later.
-			tokens = client.refresh(tokens.refresh_token)
-	except AuthError as exc:
-		if exc.error_key == "invalid_client":
-			_failure_page(
-				_(
-					"Constant Contact did not accept the Client ID and Client secret. Copy both again from "
-					"your application in Constant Contact's developer portal, save the settings and press "
-					"Connect."
+		verifier = _take_pending_flow(state)
+		if error or not code:
+			raise _SignInFailed(
+				_("Constant Contact did not grant access ({0}).").format(
+					error_description or error or _("no code")
 				),
 				400,
-				detail=str(exc),
 			)
-		else:
-			_failure_page(_("Constant Contact did not accept the sign-in."), 400, detail=str(exc))
-		return
-	except ConstantContactError as exc:
-		_failure_page(
-			_("Constant Contact could not be reached; nothing was changed. Try Connect again in a minute."),
-			502,
-			detail=str(exc),
-		)
+		tokens = _exchange(code, verifier)
+	except _SignInFailed as failed:
+		_failure_page(failed.message, failed.status, detail=failed.detail)
 		return
 	store_tokens(tokens)
 	update_settings(
@@ -145,6 +106,65 @@ def callback(
 	tick_steps()
 	frappe.db.commit()
 	_redirect_to_settings()
+
+
+class _SignInFailed(Exception):
+	"""A sign-in that cannot complete: what the person is told, the page's HTTP status, CC's own words."""
+
+	def __init__(self, message: str, status: int, detail: str | None = None) -> None:
+		super().__init__(message)
+		self.message = message
+		self.status = status
+		self.detail = detail
+
+
+def _take_pending_flow(state: str | None) -> str | None:
+	"""The PKCE verifier of the flow this System Manager started, if `state` is that flow's; the flow is
+	used up whatever happens next, so it cannot be replayed."""
+	if "System Manager" not in frappe.get_roles():
+		raise _SignInFailed(_("Only a System Manager can connect this site to Constant Contact."), 403)
+	key = STATE_CACHE_KEY.format(user=frappe.session.user)
+	pending = frappe.cache.get_value(key) or {}
+	frappe.cache.delete_value(key)
+	if not verify_state(pending.get("state"), state):
+		raise _SignInFailed(
+			_(
+				"This answer from Constant Contact does not belong to a connection started here: it may be "
+				"older than ten minutes, come from another browser tab, or have been used already."
+			),
+			400,
+		)
+	return pending.get("verifier")
+
+
+def _exchange(code: str, verifier: str | None) -> TokenSet:
+	"""The tokens for CC's code; with a client secret, refreshed once at once to prove the secret."""
+	client = oauth_client()
+	try:
+		tokens = client.exchange_code(code, verifier)
+		if client.client_secret and tokens.refresh_token:
+			# The code exchange of a PKCE flow does not prove the secret; the first refresh does. Do it
+			# now, so a mistyped secret is found here and not at the first refresh an hour later.
+			tokens = client.refresh(tokens.refresh_token)
+	except AuthError as exc:
+		if exc.error_key == "invalid_client":
+			raise _SignInFailed(
+				_(
+					"Constant Contact did not accept the Client ID and Client secret. Copy both again from "
+					"your application in Constant Contact's developer portal, save the settings and press "
+					"Connect."
+				),
+				400,
+				detail=str(exc),
+			)
+		raise _SignInFailed(_("Constant Contact did not accept the sign-in."), 400, detail=str(exc))
+	except ConstantContactError as exc:
+		raise _SignInFailed(
+			_("Constant Contact could not be reached; nothing was changed. Try Connect again in a minute."),
+			502,
+			detail=str(exc),
+		)
+	return tokens
 
 
 def _failure_page(message: str, status: int, detail: str | None = None) -> None:
