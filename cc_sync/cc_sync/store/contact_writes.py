@@ -107,6 +107,8 @@ class ContactWritesMixin:
 		return notes
 
 	def _create_contacts(self, writes: Sequence[ContactWrite], now: datetime) -> list[str]:
+		"""New Contacts in a few multi-row INSERTs: each with its address, linked to the Leads that share it
+		(and those Leads to the CC contact); returns the new names, in the order of `writes`."""
 		emails = [w.email for w in writes]
 		users = {
 			normalise_email(r.email): r.name
@@ -115,68 +117,49 @@ class ContactWritesMixin:
 		leads = self._leads_by_email(emails)
 		base = base_columns(now)
 		contact_rows: list[dict[str, Any]] = []
-		email_rows: list[dict[str, Any]] = []
-		link_rows: list[dict[str, Any]] = []
+		# Child rows name their parent by its place in `contact_rows` until the parents have names.
+		child_rows: dict[str, list[dict[str, Any]]] = {CONTACT_EMAIL: [], DYNAMIC_LINK: []}
 		lead_ids: dict[str, str] = {}
 		for w in writes:
-			fields = self._fitted(w)
-			local_part = w.email.split("@", 1)[0]
-			first = fields.get("first_name") or local_part
-			fields["first_name"] = first
-			row = {
-				**base,
-				**fields,
-				"full_name": get_full_name(
-					first, fields.get("middle_name"), fields.get("last_name"), fields.get("company_name")
-				),
-				"email_id": w.email,
-				"user": users.get(w.email),
-				"status": "Passive",
-				"unsubscribed": 1 if w.opted_out else 0,
-				CONTACT_CC_ID: w.cc_contact_id or None,
-				CONTACT_CC_PERMISSION: w.cc_permission,
-				CONTACT_OPTED_OUT_AT: to_site(w.opted_out_at) if w.opted_out else None,
-				CONTACT_OPTOUT_CC_CLOCK: 1 if w.opted_out and w.cc_clock else 0,
-				CONTACT_CC_UPDATED_AT: to_site(w.cc_updated_at),
-				CONTACT_CC_EMAIL_UPDATED_AT: to_site(w.cc_email_updated_at),
-				CONTACT_CC_DELETED: 1 if w.cc_deleted else 0,
-				CONTACT_LAST_SYNCED: to_site(w.synced_at),
-			}
-			contact_rows.append(row)
-			email_rows.append(
-				{
-					**base,
-					"parent": len(contact_rows) - 1,
-					"parenttype": CONTACT,
-					"parentfield": "email_ids",
-					"idx": 1,
-					"email_id": w.email,
-					"is_primary": 1,
-				}
-			)
+			parent = len(contact_rows)
+			contact_rows.append({**base, **self._new_contact_columns(w, users.get(w.email))})
+			child_rows[CONTACT_EMAIL].append(_email_row(base, parent, 1, w.email))
 			for idx, lead in enumerate(leads.get(w.email, ()), 1):
-				link_rows.append(
-					{
-						**base,
-						"parent": len(contact_rows) - 1,
-						"parenttype": CONTACT,
-						"parentfield": "links",
-						"idx": idx,
-						"link_doctype": LEAD,
-						"link_name": lead.name,
-						"link_title": lead.get("lead_name") or lead.name,
-					}
-				)
+				child_rows[DYNAMIC_LINK].append(_lead_link_row(base, parent, idx, lead))
 				if w.cc_contact_id and not lead.get(LEAD_CC_ID):
 					lead_ids[lead.name] = w.cc_contact_id
 		self._bulk_insert(CONTACT, contact_rows)
 		names = [row["name"] for row in contact_rows]
-		for child in (*email_rows, *link_rows):
-			child["parent"] = names[child["parent"]]
-		self._bulk_insert(CONTACT_EMAIL, email_rows)
-		self._bulk_insert(DYNAMIC_LINK, link_rows)
+		for doctype, rows in child_rows.items():
+			for child in rows:
+				child["parent"] = names[child["parent"]]
+			self._bulk_insert(doctype, rows)
 		self._set_lead_cc_ids(lead_ids)
 		return names
+
+	def _new_contact_columns(self, w: ContactWrite, user: str | None) -> dict[str, Any]:
+		"""A new Contact's columns: the mapped fields (a first name at least) and what the sync keeps."""
+		fields = self._fitted(w)
+		first = fields.get("first_name") or w.email.split("@", 1)[0]
+		fields["first_name"] = first
+		return {
+			**fields,
+			"full_name": get_full_name(
+				first, fields.get("middle_name"), fields.get("last_name"), fields.get("company_name")
+			),
+			"email_id": w.email,
+			"user": user,
+			"status": "Passive",
+			"unsubscribed": 1 if w.opted_out else 0,
+			CONTACT_CC_ID: w.cc_contact_id or None,
+			CONTACT_CC_PERMISSION: w.cc_permission,
+			CONTACT_OPTED_OUT_AT: to_site(w.opted_out_at) if w.opted_out else None,
+			CONTACT_OPTOUT_CC_CLOCK: 1 if w.opted_out and w.cc_clock else 0,
+			CONTACT_CC_UPDATED_AT: to_site(w.cc_updated_at),
+			CONTACT_CC_EMAIL_UPDATED_AT: to_site(w.cc_email_updated_at),
+			CONTACT_CC_DELETED: 1 if w.cc_deleted else 0,
+			CONTACT_LAST_SYNCED: to_site(w.synced_at),
+		}
 
 	def _bulk_insert(self, doctype: str, rows: list[dict[str, Any]]) -> None:
 		"""Insert new rows under names of their own (set on each row)."""
@@ -187,16 +170,15 @@ class ContactWritesMixin:
 		blank = {c: (0 if types.get(c) in NUMERIC else None) for c in columns}
 		insert_named(doctype, rows, blank)
 
-	def _update_contacts(
-		self, updates: Sequence[tuple[str, ContactWrite]], now: datetime
-	) -> dict[str, datetime | None]:
-		"""One UPDATE per changed contact, with only the columns that change; returns each one's opt-out time."""
+	def _update_contacts(self, updates: Sequence[tuple[str, ContactWrite]], now: datetime) -> None:
+		"""One UPDATE per changed contact, with only the columns that change; then the Leads of the
+		addresses newly linked to a CC contact are linked too."""
 		keys = [k for k, _ in updates]
 		current = {
 			r.name: r
 			for r in select_in(
-				f"""select name, first_name, middle_name, last_name, company_name, email_id,
-				`{CONTACT_OPTED_OUT_AT}` as opted_out_at from `tabContact` where name in %(values)s""",
+				"""select name, first_name, middle_name, last_name, company_name, email_id
+				from `tabContact` where name in %(values)s""",
 				keys,
 			)
 		}
@@ -207,49 +189,54 @@ class ContactWritesMixin:
 			keys,
 		):
 			addresses.setdefault(r.parent, set()).add(normalise_email(r.email_id))
-		lead_ids: dict[str, str] = {}
 		linked_emails: dict[str, str] = {}
-		user = frappe.session.user
-		opted_out: dict[str, datetime | None] = {}
 		for key, w in updates:
 			row = current.get(key)
 			if row is None:
 				continue
-			values: dict[str, Any] = {}
-			fields = self._fitted(w)
-			values.update(fields)
-			if fields.keys() & {"first_name", "middle_name", "last_name", "company_name"}:
-				merged = {**row, **fields}
-				values["full_name"] = get_full_name(
-					merged.get("first_name"),
-					merged.get("middle_name"),
-					merged.get("last_name"),
-					merged.get("company_name"),
-				)
+			values = self._changed_columns(row, w)
 			if w.cc_contact_id:
-				values[CONTACT_CC_ID] = w.cc_contact_id
 				linked_emails[w.email] = w.cc_contact_id
-			if w.cc_permission is not None:
-				values[CONTACT_CC_PERMISSION] = w.cc_permission
-			if w.cc_updated_at is not None:
-				values[CONTACT_CC_UPDATED_AT] = to_site(w.cc_updated_at)
-			if w.cc_email_updated_at is not None:
-				values[CONTACT_CC_EMAIL_UPDATED_AT] = to_site(w.cc_email_updated_at)
-			if w.cc_deleted is not None:
-				values[CONTACT_CC_DELETED] = 1 if w.cc_deleted else 0
-			if w.synced_at is not None:
-				values[CONTACT_LAST_SYNCED] = to_site(w.synced_at)
 			if w.email and w.email not in addresses.get(key, set()):
 				self._change_email(key, w.email, now)
 				values["email_id"] = w.email
-			if not values:
-				continue
-			values["modified"] = now
-			values["modified_by"] = user
-			assignments = ", ".join(f"`{column}` = %({column})s" for column in values)
-			frappe.db.sql(
-				f"update `tabContact` set {assignments} where name = %(_key)s", {**values, "_key": key}
+			if values:
+				values["modified"] = now
+				values["modified_by"] = frappe.session.user
+				assignments = ", ".join(f"`{column}` = %({column})s" for column in values)
+				frappe.db.sql(
+					f"update `tabContact` set {assignments} where name = %(_key)s", {**values, "_key": key}
+				)
+		self._link_leads_to_cc(linked_emails, now)
+
+	def _changed_columns(self, row: Any, w: ContactWrite) -> dict[str, Any]:
+		"""The columns of an existing Contact that the write changes (the full name follows the names)."""
+		values: dict[str, Any] = self._fitted(w)
+		if values.keys() & {"first_name", "middle_name", "last_name", "company_name"}:
+			merged = {**row, **values}
+			values["full_name"] = get_full_name(
+				merged.get("first_name"),
+				merged.get("middle_name"),
+				merged.get("last_name"),
+				merged.get("company_name"),
 			)
+		if w.cc_contact_id:
+			values[CONTACT_CC_ID] = w.cc_contact_id
+		if w.cc_permission is not None:
+			values[CONTACT_CC_PERMISSION] = w.cc_permission
+		if w.cc_updated_at is not None:
+			values[CONTACT_CC_UPDATED_AT] = to_site(w.cc_updated_at)
+		if w.cc_email_updated_at is not None:
+			values[CONTACT_CC_EMAIL_UPDATED_AT] = to_site(w.cc_email_updated_at)
+		if w.cc_deleted is not None:
+			values[CONTACT_CC_DELETED] = 1 if w.cc_deleted else 0
+		if w.synced_at is not None:
+			values[CONTACT_LAST_SYNCED] = to_site(w.synced_at)
+		return values
+
+	def _link_leads_to_cc(self, linked_emails: dict[str, str], now: datetime) -> None:
+		"""The Leads of addresses now linked to a CC contact: linked to their Contact, and given the CC id."""
+		lead_ids: dict[str, str] = {}
 		if linked_emails and self.has_lead:
 			for lead in self._leads_by_email(linked_emails).values():
 				for row in lead:
@@ -257,7 +244,6 @@ class ContactWritesMixin:
 						lead_ids[row.name] = linked_emails[normalise_email(row.get(self.email_field))]
 			self._link_leads(linked_emails, now)
 		self._set_lead_cc_ids(lead_ids)
-		return opted_out
 
 	def _change_email(self, key: str, email: str, now: datetime) -> None:
 		"""CC changed the address: the new one becomes primary; the old stays as a secondary row."""
@@ -268,20 +254,7 @@ class ContactWritesMixin:
 		idx = frappe.db.sql("select coalesce(max(idx), 0) from `tabContact Email` where parent = %s", key)[0][
 			0
 		]
-		self._bulk_insert(
-			CONTACT_EMAIL,
-			[
-				{
-					**base_columns(now),
-					"parent": key,
-					"parenttype": CONTACT,
-					"parentfield": "email_ids",
-					"idx": idx + 1,
-					"email_id": email,
-					"is_primary": 1,
-				}
-			],
-		)
+		self._bulk_insert(CONTACT_EMAIL, [_email_row(base_columns(now), key, idx + 1, email)])
 
 
 def count_subscribers(delta: dict[str, int]) -> None:
@@ -294,3 +267,30 @@ def count_subscribers(delta: dict[str, int]) -> None:
 				where name = %s""",
 				(change, group),
 			)
+
+
+def _email_row(base: dict[str, Any], parent: Any, idx: int, email: str) -> dict[str, Any]:
+	"""A Contact Email row: the address as the contact's primary one."""
+	return {
+		**base,
+		"parent": parent,
+		"parenttype": CONTACT,
+		"parentfield": "email_ids",
+		"idx": idx,
+		"email_id": email,
+		"is_primary": 1,
+	}
+
+
+def _lead_link_row(base: dict[str, Any], parent: Any, idx: int, lead: Any) -> dict[str, Any]:
+	"""A Dynamic Link row tying a new Contact to a Lead of the same address."""
+	return {
+		**base,
+		"parent": parent,
+		"parenttype": CONTACT,
+		"parentfield": "links",
+		"idx": idx,
+		"link_doctype": LEAD,
+		"link_name": lead.name,
+		"link_title": lead.get("lead_name") or lead.name,
+	}
