@@ -291,7 +291,7 @@ def test_the_guided_setup_ticks_each_step_when_its_state_exists(connected):
 
 def test_test_connection_says_plainly_when_cc_cannot_be_reached(connected, monkeypatch):
 	import socket
-	from datetime import timedelta
+	from datetime import datetime, timedelta, timezone
 
 	from frappe.utils import now_datetime
 	from frappe.utils.password import set_encrypted_password
@@ -305,7 +305,8 @@ def test_test_connection_says_plainly_when_cc_cannot_be_reached(connected, monke
 	set_encrypted_password(SETTINGS, SETTINGS, "tier2-refresh", "refresh_token")
 	set_encrypted_password(SETTINGS, SETTINGS, "tier2-secret", "client_secret")
 	update_settings({"token_expires_at": now_datetime() + timedelta(hours=2), "api_calls_today": 7})
-	update_settings({"api_calls_day": frappe.utils.getdate(frappe.utils.now_datetime())}, commit=True)
+	# The day's count is kept per UTC day (CC's budget resets at 00:00 UTC), whatever the site's time zone.
+	update_settings({"api_calls_day": datetime.now(timezone.utc).date()}, commit=True)
 	monkeypatch.setitem(frappe.local.conf, CONF_API_BASE, f"http://127.0.0.1:{closed}/v3")
 	answer = api.test_connection()
 	assert answer == {
