@@ -11,7 +11,7 @@ chunk is recorded.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -158,26 +158,21 @@ def _candidates(
 	return candidates
 
 
+# One import row, with the keys of every record (lead) of its address: they all follow its outcome.
+RowEntry = tuple[list[str], dict[str, Any]]
+
+
 def _rows_by_lists(
 	ctx: RunContext, candidates: list[PushCandidate], outcomes: list[PushOutcome], now
-) -> dict[tuple[str, ...], dict[str, tuple[list[str], dict[str, Any]]]]:
+) -> dict[tuple[str, ...], dict[str, RowEntry]]:
 	"""One import row per address, grouped by the CC lists it goes to; consent decides the lists, and an
 	address with none (opted out, left them all, or in CC already) gets its outcome instead."""
 	report = ctx.report.stream(STREAM_PUSH)
-	store = ctx.store
 	addresses = {normalise_email(c.email) for c in candidates}
-	states = store.consent_state(addresses) if addresses else {}
-	# Addresses CC already holds (linked on the site): CC-owned fields are not sent for them.
-	# A Contact made from CC's export carries CC's permission but no CC id (exports name none).
-	in_cc = {
-		c.email: c.cc_contact_id
-		for c in store.find_contacts((), addresses)
-		if c.cc_contact_id or c.cc_permission
-	}
-	list_groups = ctx.config.push_list_groups
-	pulled = ctx.config.managed_groups
-	by_lists: dict[tuple[str, ...], dict[str, tuple[list[str], dict[str, Any]]]] = {}
-	seen: dict[str, tuple[list[str], dict[str, Any]]] = {}
+	states = ctx.store.consent_state(addresses) if addresses else {}
+	in_cc = _held_in_cc(ctx, addresses)
+	by_lists: dict[tuple[str, ...], dict[str, RowEntry]] = {}
+	seen: dict[str, RowEntry] = {}
 	in_place: dict[str, tuple[str | None, str | None]] = {}
 	for candidate in candidates:
 		email = normalise_email(candidate.email)
@@ -197,14 +192,7 @@ def _rows_by_lists(
 			seen[email][0].append(candidate.key)
 			continue
 		known = bool(candidate.cc_contact_id) or email in in_cc
-		# Matched on the key, sent as the person wrote it.
-		row = import_row(
-			written_email(candidate.email) or email, candidate.fields, ctx.config.field_map, known
-		)
-		lists = consent.push_lists(state, list_groups, known_in_cc=known, pulled_groups=pulled)
-		if known and len(row) == 1:
-			# Nothing but the address to send someone CC holds: no import at all.
-			lists = []
+		lists, row = _lists_and_row(ctx, candidate, email, state, known)
 		if not lists and known:
 			# CC holds them, on every push list they have not left: nothing to import, and they are in CC.
 			note = "in CC already: the push adds no CC list to a contact CC holds"
@@ -212,16 +200,45 @@ def _rows_by_lists(
 			outcomes.append(PushOutcome(candidate.key, PushStatus.PUSHED, note, cc_contact_id=cc_id, at=now))
 			in_place[email] = (note, cc_id)
 			report.unchanged += 1
-			continue
-		if not lists:
+		elif not lists:
 			reason = "left every CC list mapped for push: never put back on one"
 			report.skip(email, reason, candidate.key)
 			outcomes.append(PushOutcome(candidate.key, PushStatus.SKIPPED, reason, at=now))
-			continue
-		entry = ([candidate.key], row)
-		seen[email] = entry
-		by_lists.setdefault(tuple(lists), {})[email] = entry
+		else:
+			seen[email] = entry = ([candidate.key], row)
+			by_lists.setdefault(tuple(lists), {})[email] = entry
 	return by_lists
+
+
+def _held_in_cc(ctx: RunContext, addresses: Collection[str]) -> dict[str, str | None]:
+	"""Addresses CC already holds (linked on the site), with the CC id when the site knows it: CC-owned
+	fields are not sent for them. A Contact made from CC's export carries CC's permission but no CC id
+	(exports name none)."""
+	return {
+		c.email: c.cc_contact_id
+		for c in ctx.store.find_contacts((), addresses)
+		if c.cc_contact_id or c.cc_permission
+	}
+
+
+def _lists_and_row(
+	ctx: RunContext,
+	candidate: PushCandidate,
+	email: str,
+	state: consent.AddressConsent | None,
+	known: bool,
+) -> tuple[list[str], dict[str, Any]]:
+	"""The CC lists consent allows for the address, and its import row (none for someone CC holds when
+	the row would carry nothing but the address)."""
+	# Matched on the key, sent as the person wrote it.
+	row = import_row(written_email(candidate.email) or email, candidate.fields, ctx.config.field_map, known)
+	lists = consent.push_lists(
+		state, ctx.config.push_list_groups, known_in_cc=known, pulled_groups=ctx.config.managed_groups
+	)
+	if known and len(row) == 1:
+		# Nothing but the address to send someone CC holds: no import at all.
+		lists = []
+	return lists, row
 
 
 def submit_chunk(ctx: RunContext, chunk: Chunk, list_ids: list[str], chunk_id: str) -> None:
