@@ -12,6 +12,8 @@ export_python_type_annotations = True
 after_install = "cc_sync.cc_sync.install.after_install"
 after_migrate = "cc_sync.cc_sync.install.after_migrate"
 before_uninstall = "cc_sync.cc_sync.install.before_uninstall"
+# ERPNext installed after cc_sync: Lead gets its fields at once.
+after_app_install = "cc_sync.cc_sync.install.after_app_install"
 
 # One cheap gate; each stream's own interval (in the settings) decides whether it is due.
 scheduler_events = {

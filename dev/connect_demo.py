@@ -1,6 +1,8 @@
 """Connect the demo site to the CC emulator as a person would, over HTTP: enter the application's
 keys, press Connect and grant access (the OAuth authorization-code flow), refresh the lists, map one
-list onto an Email Group, enable the sync and run it once on the site's background worker.
+list onto an Email Group, enable the sync and run it once on the site's background worker. Where the
+site has Lead (ERPNext, or the testkit's stand-in), it pushes Leads: a few are made before the first
+sync (it pushes them) and two after it (waiting for the next push, or for Sync now on the Lead).
 
 Run by `dev/site up` with the bench's Python; reads the site URL, the admin password and the
 emulator's client id and secret from the environment.
@@ -24,6 +26,45 @@ def call(session: requests.Session, method: str, **data) -> dict:
 	if not r.ok:
 		sys.exit(f"{method} answered {r.status_code}: {r.text[:500]}")
 	return r.json().get("message")
+
+
+# Leads a marketer can push: (first name, last name, organization, source); their addresses are made
+# up from the names on a domain of their own. One has opted out on the site, so the push skips it.
+LEADS_FIRST = [
+	("Ada", "Lovelace", "Analytical Engines", "Advertisement"),
+	("Grace", "Hopper", "Cobol Works", "Exhibition"),
+	("Alan", "Turing", "Bletchley Labs", "Reference"),
+	("Katherine", "Johnson", "Langley Flight", "Cold Calling"),
+	("Edsger", "Dijkstra", "Shortest Path BV", "Mass Mailing"),
+	("Barbara", "Liskov", "Substitution Inc", "Walk In"),
+	("Dennis", "Ritchie", None, "Campaign"),
+	("Margaret", "Hamilton", "Apollo Software", "Reference", "unsubscribed"),
+]
+LEADS_LATER = [
+	("Frances", "Allen", "Optimizing Compilers", "Exhibition"),
+	("John", "Backus", None, "Advertisement"),
+]
+LEAD_DOMAIN = "leads.example.org"
+
+
+def add_leads(s: requests.Session, leads: list[tuple]) -> int:
+	"""Create the leads not yet on the site (found by address), as a person would on the Lead form."""
+	added = 0
+	for first, last, company, source, *flags in leads:
+		email = f"{first}.{last}@{LEAD_DOMAIN}".lower()
+		found = s.get(
+			f"{SITE}/api/resource/Lead", params={"filters": f'[["email_id","=","{email}"]]'}, timeout=60
+		).json()["data"]
+		if found:
+			continue
+		lead = {"first_name": first, "last_name": last, "email_id": email, "source": source}
+		if company:
+			lead["company_name"] = company
+		if "unsubscribed" in flags:
+			lead["unsubscribed"] = 1
+		s.post(f"{SITE}/api/resource/Lead", json=lead, timeout=60).raise_for_status()
+		added += 1
+	return added
 
 
 def main() -> int:
@@ -76,16 +117,17 @@ def main() -> int:
 	if not s.get(f"{SITE}/api/resource/Email Group/{GROUP}", timeout=60).ok:
 		s.post(f"{SITE}/api/resource/Email Group", json={"title": GROUP}, timeout=60).raise_for_status()
 	mapping = {"cc_list": rows[0]["name"], "email_group": GROUP, "direction": "both", "enabled": 1}
-	s.put(SETTINGS_URL, json={"list_mappings": [mapping], "enabled": 1}, timeout=60).raise_for_status()
+	values = {"list_mappings": [mapping], "enabled": 1}
+	has_lead = s.get(f"{SITE}/api/resource/DocType/Lead", timeout=60).ok
+	if has_lead:
+		values["push_doctype"] = "Lead"
+	s.put(SETTINGS_URL, json=values, timeout=60).raise_for_status()
 	print(f"mapped CC list {rows[0]['list_name']!r} onto Email Group {GROUP!r}; sync enabled")
+	if has_lead:
+		print(f"leads to push: {add_leads(s, LEADS_FIRST)} new (the first sync pushes them)")
 
-	before = s.get(SETTINGS_URL, timeout=60).json()["data"].get("last_sync_log")
-	queued = call(s, "cc_sync.cc_sync.api.sync_now", stream="all")
-	print(f"first sync queued on the worker: {queued}")
-	deadline = time.monotonic() + 600
-	while time.monotonic() < deadline:
-		time.sleep(2)
-		logs = s.get(
+	def settings_button_logs() -> list[dict]:
+		return s.get(
 			f"{SITE}/api/resource/Constant Contact Sync Log",
 			params={
 				"fields": '["*"]',
@@ -95,18 +137,30 @@ def main() -> int:
 			},
 			timeout=60,
 		).json()["data"]
-		latest = s.get(SETTINGS_URL, timeout=60).json()["data"].get("last_sync_log")
-		if logs and latest != before and all(log.get("status") != "Running" for log in logs):
+
+	# The run this queues is the Settings-button log that was not there before (another run, such as the
+	# opt-out a new unsubscribed Lead sends, leaves a log of its own and is not it).
+	before = {log["name"] for log in settings_button_logs()}
+	queued = call(s, "cc_sync.cc_sync.api.sync_now", stream="all")
+	print(f"first sync queued on the worker: {queued}")
+	deadline = time.monotonic() + 600
+	while time.monotonic() < deadline:
+		time.sleep(2)
+		logs = [log for log in settings_button_logs() if log["name"] not in before]
+		if logs and all(log.get("status") != "Running" for log in logs):
 			for log in reversed(logs):
 				print(
 					f"  {log.get('stream', '?'):<12} {log.get('status', '?'):<8} fetched {log.get('fetched', 0)}, "
 					f"created {log.get('created', 0)}, unsubscribed {log.get('unsubscribed', 0)}, "
-					f"API calls {log.get('api_calls', 0)}"
+					f"pushed {log.get('pushed', 0)}, API calls {log.get('api_calls', 0)}"
 				)
 			contacts = s.get(
 				f"{SITE}/api/method/frappe.client.get_count", params={"doctype": "Contact"}, timeout=60
 			).json()["message"]
 			print(f"contacts on the site: {contacts}")
+			if has_lead:
+				added = add_leads(s, LEADS_LATER)
+				print(f"leads waiting for the next push (try Sync now on one): {added} new")
 			return 0
 	sys.exit("the first sync did not finish within 10 minutes: is the worker running? (logs/worker.log)")
 

@@ -234,6 +234,13 @@ def after_migrate() -> None:
 	desk_setup()
 
 
+def after_app_install(app_name: str) -> None:
+	"""An app installed after cc_sync (ERPNext) may bring Lead: its fields are added at once, not at the
+	next migrate, so the first push finds them."""
+	if app_name != "cc_sync" and frappe.db.exists("DocType", LEAD):
+		setup()
+
+
 def desk_setup() -> None:
 	"""The workspace's status block and its link from Integrations (see desk_setup)."""
 	from cc_sync.cc_sync import desk_setup as desk

@@ -29,58 +29,34 @@ TEST_DOMAINS = ("example.com", "tier2.test")
 WATERMARKS = ("changes", "optouts", "deletes", "reconcile", "push")
 
 
-def ensure_test_setup() -> str:
-	"""A stand-in Lead DocType when ERPNext is absent, then the app's custom fields on it.
+STANDIN_APP = "cc_sync_testkit"
 
-	The stand-in exists in the test site only (custom=1, never shipped with the app): ERPNext v15's
-	Lead field names, so the store's Lead features run without installing ERPNext. With ERPNext
-	installed, its own Lead is used and nothing is created. Returns which Lead the tests use.
+
+def ensure_test_setup() -> str:
+	"""The Lead the tests push: ERPNext's own, or where ERPNext is absent the testkit's stand-in.
+
+	The stand-in is a standard DocType with ERPNext v15's Lead field names, shipped as a Frappe app in
+	the test apparatus (cc_sync_testkit, never in what a site installs) and installed by `dev/site` on
+	its sites; being standard, its form loads cc_sync's Lead form script as ERPNext's Lead does (a custom
+	DocType would not). Then the app's custom fields, as after_migrate puts them. Returns which Lead the
+	tests use.
 	"""
-	if "erpnext" in frappe.get_installed_apps():
-		install.setup()
-		frappe.db.commit()
-		return "ERPNext's Lead"
-	if not frappe.db.exists("DocType", LEAD):
-		frappe.get_doc(
-			{
-				"doctype": "DocType",
-				"name": LEAD,
-				"module": "Custom",
-				"custom": 1,
-				"autoname": "hash",
-				"title_field": "lead_name",
-				"fields": [
-					{"fieldname": "lead_name", "label": "Person Name", "fieldtype": "Data"},
-					{"fieldname": "first_name", "label": "First Name", "fieldtype": "Data"},
-					{"fieldname": "last_name", "label": "Last Name", "fieldtype": "Data"},
-					{"fieldname": "email_id", "label": "Email", "fieldtype": "Data", "options": "Email"},
-					{"fieldname": "company_name", "label": "Organization Name", "fieldtype": "Data"},
-					{"fieldname": "job_title", "label": "Job Title", "fieldtype": "Data"},
-					{
-						"fieldname": "status",
-						"label": "Status",
-						"fieldtype": "Select",
-						"options": "Lead\nOpen\nReplied\nOpportunity\nQuotation\nLost Quotation\nInterested"
-						"\nConverted\nDo Not Contact",
-						"default": "Lead",
-					},
-					{
-						"fieldname": "unsubscribed",
-						"label": "Unsubscribed",
-						"fieldtype": "Check",
-						"default": "0",
-					},
-					{"fieldname": "mobile_no", "label": "Mobile No", "fieldtype": "Data"},
-					{"fieldname": "phone", "label": "Phone", "fieldtype": "Data"},
-				],
-				"permissions": [{"role": "System Manager", "read": 1, "write": 1, "create": 1, "delete": 1}],
-			}
-		).insert(ignore_permissions=True)
-		frappe.db.commit()
-	# What after_migrate does on a site that has Lead.
+	installed = frappe.get_installed_apps()
+	if "erpnext" in installed:
+		lead = "ERPNext's Lead"
+	elif STANDIN_APP in installed:
+		lead = (
+			"the stand-in Lead of cc_sync_testkit, with ERPNext v15's field names (ERPNext is not installed)"
+		)
+	else:
+		raise RuntimeError(
+			"tier 2 needs a Lead DocType: install ERPNext, or the stand-in "
+			f"(add {STANDIN_APP} to sites/apps.txt, then bench --site SITE install-app {STANDIN_APP}; "
+			"dev/site does both)"
+		)
 	install.setup()
 	frappe.db.commit()
-	return "a stand-in Lead DocType with ERPNext v15's field names (ERPNext is not installed)"
+	return lead
 
 
 # Rows a test may create, by DocType; whatever a test adds to these is removed after it, by name.

@@ -167,6 +167,19 @@ def test_a_lead_shows_the_cc_status_of_the_contact_holding_its_email_and_its_pus
 	assert view["state"] == "subscribed" and view["contact"] == cname and view["push_status"] == "Pushed"
 
 
+@pytest.mark.parametrize("doctype", [CONTACT, LEAD])
+def test_the_contact_and_lead_forms_load_the_constant_contact_block_and_sync_now(doctype):
+	"""The form script (hooks.py doctype_js) reaches the browser with the form: Frappe adds it to a
+	standard DocType only, so the Lead tier 2 uses must be ERPNext's or the testkit's standard stand-in."""
+	from frappe.desk.form.meta import get_meta
+
+	assert not frappe.db.get_value("DocType", doctype, "custom"), f"{doctype} is a custom DocType"
+	script = get_meta(doctype, cached=False).get("__js") or ""
+	assert "cc_sync.show_record_status(frm)" in script
+	assert "cc_sync.add_record_sync_button(frm)" in script
+	assert frappe.get_meta(doctype).has_field("cc_status_html")
+
+
 def test_the_status_is_refused_to_a_user_who_cannot_read_the_contact(mapped):
 	name = contact("st-private@tier2.test", cc_contact_id="cc-st-private", cc_permission="explicit")
 	user = make_user("tier2-noread@tier2.test", ())
