@@ -7,7 +7,6 @@ day's API calls are saved whatever happened.
 
 from __future__ import annotations
 
-import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,14 +23,13 @@ from cc_sync.cc_sync.constants import (
 	CONNECTION_CONNECTED,
 	CONNECTION_ERROR,
 	JOB_TIMEOUT,
-	PROGRESS_EVENT,
-	SETTINGS,
 	SETTINGS_OPTOUT_CHECK,
 	STATUS_LABELS,
 	TRIGGER_SCHEDULER,
 	WORKED,
 	LogStatus,
 )
+from cc_sync.cc_sync.progress import Progress
 from cc_sync.cc_sync.settings import (
 	JOB_STREAMS,
 	SCHEDULE,
@@ -41,7 +39,7 @@ from cc_sync.cc_sync.settings import (
 	stored_values,
 	update_settings,
 )
-from cc_sync.cc_sync.sync_log import finish_log, job_label, new_log, write_report
+from cc_sync.cc_sync.sync_log import finish_log, new_log, write_report
 from cc_sync.cc_sync.wiring import WatchedClient, Wiring, build, save_budget
 from cc_sync.constant_contact.errors import AuthError
 from cc_sync.sync.records import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
@@ -54,7 +52,6 @@ __all__ = ["WatchedClient", "Wiring", "build", "finish_log", "new_log", "save_bu
 RUN_LOCK_KEY = "cc_sync:run"
 # How long a job waits for another run of this site to finish before it gives its turn away.
 RUN_LOCK_WAIT_SECONDS = 120
-PROGRESS_EVERY_SECONDS = 1.0
 
 
 def save_optout_check(report: RunReport) -> None:
@@ -139,7 +136,10 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 	progress = Progress(stream, log.run_id, dry_run=dry_run)
 	wiring: Wiring | None = None
 	try:
-		wiring = build(get_settings(), progress.tick)
+		settings = get_settings()
+		progress.push_doctype = settings.push_doctype or ""
+		wiring = build(settings, progress.tick)
+		wiring.engine.on_progress = progress.stream_progress
 		progress.publish(_("Running"))
 		report = wiring.engine.run(JOB_STREAMS[stream] or None, dry_run=dry_run)
 	except Exception as exc:
@@ -178,7 +178,15 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 		tick_steps()
 	end_run(log, wiring)
 	progress.calls, progress.contacts = wiring.client.calls, wiring.client.contacts_read
-	progress.publish(status, done=True, status=status, log=log.name, totals=report.totals(), error=log.error)
+	progress.publish(
+		status,
+		done=True,
+		status=status,
+		log=log.name,
+		totals=report.totals(),
+		error=log.error,
+		push_message=progress.push_message(),
+	)
 	return RunResult(status, [log.name], report=report, error=report.stopped_by)
 
 
@@ -226,46 +234,3 @@ def _update_status(
 			values["connection_status"] = CONNECTION_CONNECTED
 			values["last_error"] = None
 	update_settings(values)
-
-
-class Progress:
-	"""Tells an open settings form how a running sync is doing (throttled to about once a second)."""
-
-	def __init__(self, stream: str, run_id: str, *, dry_run: bool = False) -> None:
-		self.stream = stream
-		self.dry_run = dry_run
-		self.run_id = run_id
-		self.calls = 0
-		self.contacts = 0
-		self.done = 0
-		self.total: int | None = None
-		self._last = 0.0
-
-	def tick(self, client: WatchedClient) -> None:
-		self.calls = client.calls
-		self.contacts = client.contacts_read
-		self.total = client.total
-		self.done = min(client.done, client.total) if client.total is not None else 0
-		now = time.monotonic()
-		if now - self._last >= PROGRESS_EVERY_SECONDS:
-			self._last = now
-			if self.total is not None:
-				self.publish(_("{0} of {1} contacts read").format(f"{self.done:,}", f"{self.total:,}"))
-			else:
-				self.publish(_("{0} contacts read").format(f"{self.contacts:,}"))
-
-	def publish(self, message: str, *, done: bool = False, **extra: Any) -> None:
-		data = {
-			"stream": self.stream,
-			"label": _(job_label(self.stream)),
-			"dry_run": self.dry_run,
-			"run_id": self.run_id,
-			"message": message,
-			"api_calls": self.calls,
-			"contacts": self.contacts,
-			# "X of N" where CC gave N: the bar on the settings form; None while the size is unknown.
-			"progress": {"read": self.done, "total": self.total} if self.total else None,
-			"done": done,
-			**extra,
-		}
-		frappe.publish_realtime(PROGRESS_EVENT, data, doctype=SETTINGS, docname=SETTINGS)

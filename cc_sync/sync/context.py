@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,10 +21,17 @@ class RunContext:
 	clock: Any  # cc_sync.constant_contact.clock.Clock
 	report: RunReport
 	dry_run: bool = False
+	# Told how far a stream that knows its size has got: (stream, done, total).
+	on_progress: Callable[[str, int, int], None] | None = None
 	_cf_names: dict[str, str] | None = field(default=None, repr=False)
 
 	def now(self) -> datetime:
 		return self.clock.now()
+
+	def progress(self, stream: str, done: int, total: int) -> None:
+		"""Say how far a stream has got, where someone listens (the site's "X of N" while a push sends)."""
+		if self.on_progress is not None:
+			self.on_progress(stream, done, total)
 
 	def cf_names(self) -> dict[str, str]:
 		"""custom_field_id → name, fetched once per run and only when the field map uses `cf:` fields."""

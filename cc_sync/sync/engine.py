@@ -13,7 +13,7 @@ its stream, rolls back its uncommitted writes, and the run goes on.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from cc_sync.constant_contact.clock import Clock, SystemClock
@@ -49,12 +49,19 @@ DEFAULT_STREAMS = streams.names(default=True)
 
 class SyncEngine:
 	def __init__(
-		self, client: Any, store: SyncStore, config: SyncConfig | None = None, clock: Clock | None = None
+		self,
+		client: Any,
+		store: SyncStore,
+		config: SyncConfig | None = None,
+		clock: Clock | None = None,
+		on_progress: Callable[[str, int, int], None] | None = None,
 	) -> None:
 		self.client = client
 		self.store = store
 		self.config = config or SyncConfig()
 		self.clock = clock or SystemClock()
+		# (stream, done, total) as a stream that knows its size goes: the push's leads sent of its N.
+		self.on_progress = on_progress
 
 	def run(self, streams: Iterable[str] | None = None, *, dry_run: bool = False) -> RunReport:
 		wanted = set(streams or DEFAULT_STREAMS)
@@ -65,7 +72,15 @@ class SyncEngine:
 			# Pull before push: the push needs this run's opt-out, changes and deletes pulls.
 			wanted.update(PUSH_NEEDS)
 		report = RunReport(started=self.clock.now(), dry_run=dry_run)
-		ctx = RunContext(self.client, self.store, self.config, self.clock, report, dry_run=dry_run)
+		ctx = RunContext(
+			self.client,
+			self.store,
+			self.config,
+			self.clock,
+			report,
+			dry_run=dry_run,
+			on_progress=self.on_progress,
+		)
 
 		steps: list[tuple[str, Any]] = [(s, lambda c, s=s: pull.run_pull(c, s)) for s in PULL_STREAMS]
 		steps += [

@@ -79,8 +79,15 @@ def run_push(ctx: RunContext) -> None:
 			)
 		watermarks.advance(ctx, mark, started)
 		return
+	# "X of N": the records handed to CC so far, of those this run sends (a record per lead, not per row).
+	total = sum(len(chunk.keys) for chunk in chunks)
+	sent = 0
+	if total:
+		ctx.progress(STREAM_PUSH, sent, total)
 	for n, chunk in enumerate(chunks, 1):
 		submit_chunk(ctx, chunk, chunk.list_ids, f"{started:%Y%m%dT%H%M%S%f}-{n:05d}")
+		sent += len(chunk.keys)
+		ctx.progress(STREAM_PUSH, sent, total)
 	watermarks.advance(ctx, mark, started)
 
 

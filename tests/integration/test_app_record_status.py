@@ -8,7 +8,7 @@ import pytest
 
 import frappe
 
-from cc_sync.cc_sync import runner
+from cc_sync.cc_sync import progress, runner
 from cc_sync.cc_sync.constants import (
 	CONTACT,
 	LEAD,
@@ -210,7 +210,7 @@ def test_a_sync_reports_x_of_n_contacts_read_as_cc_counts_them(monkeypatch):
 
 	sent = []
 	monkeypatch.setattr(runner, "build", build)
-	monkeypatch.setattr(runner, "PROGRESS_EVERY_SECONDS", 0)
+	monkeypatch.setattr(progress, "PROGRESS_EVERY_SECONDS", 0)
 	monkeypatch.setattr(
 		frappe,
 		"publish_realtime",
@@ -225,3 +225,38 @@ def test_a_sync_reports_x_of_n_contacts_read_as_cc_counts_them(monkeypatch):
 	assert reads == sorted(reads) and reads[-1] == 7 and 3 in reads
 	assert any(d["message"] == "7 of 7 contacts read" for d in sent)
 	assert sent[-1]["done"] and sent[-1]["totals"]["created"] == 7
+
+
+def test_a_push_reports_x_of_n_leads_sent_and_the_finished_toast_says_so(monkeypatch):
+	from cc_sync.cc_sync.settings import update_settings
+
+	w = make_world()
+	w.engine.config = replace(w.engine.config, chunk_max_contacts=2)
+	run = frappe.generate_hash(length=6)
+	for i in range(5):
+		w.site.add_lead(addr(f"sent-{run}-{i}"), first_name="Sent")
+	w.site.add_lead(addr(f"sent-{run}-out"), first_name="Out", unsubscribed=True)
+
+	def build(settings, on_progress=None):
+		wiring = runner.Wiring(
+			engine=w.engine, client=runner.WatchedClient(w.client, on_progress), budget=DailyBudget()
+		)
+		w.engine.client = wiring.client
+		return wiring
+
+	sent = []
+	monkeypatch.setattr(runner, "build", build)
+	monkeypatch.setattr(
+		frappe,
+		"publish_realtime",
+		lambda event, data, **kw: sent.append(data) if event == PROGRESS_EVENT else None,
+	)
+	with settings_restored(), w.emu.mocked():
+		update_settings(
+			{"connection_status": "Connected", "last_error": None, "push_doctype": LEAD}, commit=True
+		)
+		runner.run_job("push", TRIGGER_SHELL)
+	pushing = [d for d in sent if not d["done"] and "leads sent" in d["message"]]
+	assert [d["message"] for d in pushing] == [f"{n} of 5 leads sent" for n in (0, 2, 4, 5)]
+	assert [d["progress"] for d in pushing] == [{"read": n, "total": 5} for n in (0, 2, 4, 5)]
+	assert sent[-1]["done"] and sent[-1]["push_message"] == "5 of 5 leads sent"

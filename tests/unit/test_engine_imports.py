@@ -204,3 +204,23 @@ def test_read_backs_grow_with_the_leads_not_their_square():
 	assert all(lead.push_status == "Pushed" for lead in w.store.leads.values())
 	# Its own 10 rows are 2 pages; at most the previous import's rows share its window.
 	assert read_backs <= imports * 4, read_backs
+
+
+def test_the_push_says_how_many_of_its_leads_it_has_handed_to_cc():
+	"""The push says "X of N": N is the leads this run sends (opted-out ones are not), X grows per chunk."""
+	w = make_world()
+	_chunked(w, 2)
+	for i in range(5):
+		w.store.add_lead(f"p{i}@example.com", first_name="P")
+	w.store.add_lead("gone@example.com", first_name="Gone", unsubscribed=True)
+	w.store.commit()
+	said = []
+	w.engine.on_progress = lambda stream, done, total: said.append((stream, done, total))
+	with w.emu.mocked():
+		w.run()
+	assert said == [(STREAM_PUSH, n, 5) for n in (0, 2, 4, 5)]
+	with w.emu.mocked():
+		w.clock.advance(900)
+		said.clear()
+		w.run()
+	assert said == [], "a run with nothing to send says nothing about sending"

@@ -181,8 +181,14 @@ function cc_show_progress(frm, data) {
 	if (data.done) {
 		frm.dashboard.clear_headline();
 		const totals = data.totals || {};
-		const changes = CC_TOAST_COUNTS.filter(([k]) => totals[k])
-			.map(([k, phrase]) => __(phrase, [format_number(totals[k], null, 0)]))
+		// The push says "X of N leads sent" in place of its bare count.
+		const changes = CC_TOAST_COUNTS.map(([k, phrase]) => {
+			if (k === "pushed" && data.push_message) {
+				return frappe.utils.escape_html(data.push_message);
+			}
+			return totals[k] ? __(phrase, [format_number(totals[k], null, 0)]) : null;
+		})
+			.filter(Boolean)
 			.join(", ");
 		// How many contacts CC sent, then what changed: "3,150 read from CC; no changes".
 		const read = totals.fetched
