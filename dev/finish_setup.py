@@ -24,4 +24,9 @@ if not settings.setup_complete:
 
 	add_standard_navbar_items()
 	frappe.db.commit()
+# As the wizard does: the person's own time zone is the site's, so the desk shows times as stored.
+system_tz = frappe.db.get_single_value("System Settings", "time_zone")
+if system_tz and frappe.db.get_value("User", "Administrator", "time_zone") != system_tz:
+	frappe.db.set_value("User", "Administrator", "time_zone", system_tz)
+	frappe.db.commit()
 frappe.destroy()
