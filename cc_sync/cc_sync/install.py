@@ -182,7 +182,24 @@ def custom_fields() -> dict[str, list[dict]]:
 	fields = {CONTACT: contact_fields()}
 	if frappe.db.exists("DocType", LEAD):
 		fields[LEAD] = lead_fields()
+	for doctype, rows in fields.items():
+		rows[0]["insert_after"] = section_end(doctype, SECTION_FIELD["insert_after"])
 	return fields
+
+
+def section_end(doctype: str, fieldname: str) -> str:
+	"""The last standard field of the section holding `fieldname`: the app's section starts after all of
+	it, so no field of the host's (ERPNext's Blog Subscriber after Unsubscribed on Lead) lands in it."""
+	fields = [df for df in frappe.get_meta(doctype).fields if not df.get("is_custom_field")]
+	names = [df.fieldname for df in fields]
+	if fieldname not in names:
+		return fieldname
+	last = fieldname
+	for df in fields[names.index(fieldname) + 1 :]:
+		if df.fieldtype in ("Section Break", "Tab Break"):
+			break
+		last = df.fieldname
+	return last
 
 
 # Settings that must not read as 0 (off) on a site that has never stored them: fields added after

@@ -180,6 +180,19 @@ def test_the_contact_and_lead_forms_load_the_constant_contact_block_and_sync_now
 	assert frappe.get_meta(doctype).has_field("cc_status_html")
 
 
+@pytest.mark.parametrize("doctype", [CONTACT, LEAD])
+def test_the_constant_contact_section_holds_only_the_apps_fields(doctype):
+	"""No field of the host's (ERPNext's Blog Subscriber follows Unsubscribed on Lead) lands in it."""
+	fields = frappe.get_meta(doctype).fields
+	start = [df.fieldname for df in fields].index("cc_sync_section")
+	inside = []
+	for df in fields[start + 1 :]:
+		if df.fieldtype in ("Section Break", "Tab Break"):
+			break
+		inside.append(df)
+	assert inside and all(df.get("is_custom_field") for df in inside), [df.fieldname for df in inside]
+
+
 def test_the_status_is_refused_to_a_user_who_cannot_read_the_contact(mapped):
 	name = contact("st-private@tier2.test", cc_contact_id="cc-st-private", cc_permission="explicit")
 	user = make_user("tier2-noread@tier2.test", ())
