@@ -38,6 +38,7 @@ CONTACT_VIEW_FIELDS = (
 	CONTACT_OPTED_OUT_AT,
 	CONTACT_OPTOUT_CC_CLOCK,
 	CONTACT_LAST_SYNCED,
+	"full_name",
 )
 
 
@@ -60,6 +61,8 @@ def record_status(doctype: str, name: str) -> dict[str, Any]:
 		"permission_to_send": row.get(CONTACT_CC_PERMISSION),
 		"cc_contact_id": cc_id,
 		"contact": contact,
+		# The Contact's name as a person reads it (its document name can be a hash).
+		"contact_name": row.get("full_name") or contact,
 		"unsubscribed": unsubscribed,
 		"opted_out_at": optout[1],
 		"optout_source": optout[0],

@@ -165,6 +165,7 @@ def test_a_lead_shows_the_cc_status_of_the_contact_holding_its_email_and_its_pus
 	frappe.db.set_value(LEAD, lead.name, "cc_push_status", "Pushed", update_modified=False)
 	view = record_status(LEAD, lead.name)
 	assert view["state"] == "subscribed" and view["contact"] == cname and view["push_status"] == "Pushed"
+	assert view["contact_name"] == "st-lead", "the Contact is named as a person reads it"
 
 
 @pytest.mark.parametrize("doctype", [CONTACT, LEAD])

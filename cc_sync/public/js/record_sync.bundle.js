@@ -143,7 +143,7 @@ cc_sync.render_record_status = function (frm, s) {
 		if (s.contact) {
 			rows.push([
 				__("Contact"),
-				`<a href="/app/contact/${encodeURIComponent(s.contact)}">${esc(s.contact)}</a>`,
+				`<a href="/app/contact/${encodeURIComponent(s.contact)}">${esc(s.contact_name || s.contact)}</a>`,
 			]);
 		}
 	}
