@@ -76,7 +76,7 @@ STREAMS: tuple[Stream, ...] = (
 		"Full reconcile",
 		Phase.PULL,
 		"GET /contacts?status=all, or a contacts export when the account is large",
-		None,
+		"the time read before its last complete read (never queried from)",
 		default=False,
 	),
 	Stream(

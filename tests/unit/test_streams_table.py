@@ -80,8 +80,8 @@ def test_each_scheduled_job_has_its_settings_fields():
 	for job, named in constants.SCHEDULE.items():
 		assert {named.interval, named.last_run, named.last_status} <= fields, job
 	assert set(constants.WATERMARK_FIELD.values()) <= fields
-	# Every stream that keeps a watermark has its field (the reconcile also notes when it last finished).
-	assert set(constants.WATERMARK_FIELD) >= {s.name for s in streams.STREAMS if s.watermark}
+	# Every stream that keeps a watermark has its field, and no other stream has one.
+	assert set(constants.WATERMARK_FIELD) == {s.name for s in streams.STREAMS if s.watermark}
 
 
 def test_the_settings_form_offers_the_jobs_and_shows_the_schedule():
