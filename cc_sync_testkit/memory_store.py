@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from cc_sync.constant_contact.models import Permission
 from cc_sync.sync import consent
 from cc_sync.sync.consent import AddressConsent, MemberRow
 from cc_sync.sync.matching import normalise_email
@@ -276,7 +277,7 @@ class MemoryStore:
 					dates.append((contact.opted_out_at, contact.optout_cc_clock))
 				if contact.cc_deleted:
 					state.cc_deleted = True
-				if contact.cc_permission == "unsubscribed":
+				if contact.cc_permission == Permission.UNSUBSCRIBED:
 					channels.append("cc")
 			lead_dates = [lead.unsubscribed_at for lead in self._leads_for(email) if lead.unsubscribed]
 			if lead_dates:
@@ -474,7 +475,7 @@ class MemoryStore:
 			contact = self.contacts[key]
 			snapshot = replace(contact, fields=dict(contact.fields))
 			self._undo.append(lambda s=snapshot: self._restore_contact(s))
-			contact.cc_permission = "unsubscribed" if cc_contact_id else contact.cc_permission
+			contact.cc_permission = Permission.UNSUBSCRIBED.value if cc_contact_id else contact.cc_permission
 			if cc_contact_id and not contact.cc_contact_id:
 				contact.cc_contact_id = cc_contact_id
 				self._by_cc_id[cc_contact_id] = key

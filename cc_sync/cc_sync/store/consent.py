@@ -29,6 +29,7 @@ from cc_sync.cc_sync.constants import (
 )
 from cc_sync.cc_sync.sitetime import from_site, to_site
 from cc_sync.cc_sync.store.sql import base_columns, execute_in, insert_named, select_in, slices
+from cc_sync.constant_contact.models import Permission
 from cc_sync.sync import consent
 from cc_sync.sync.consent import AddressConsent, MemberRow
 from cc_sync.sync.matching import normalise_email
@@ -68,7 +69,7 @@ def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -
 			dates[email].append((from_site(r.at), bool(r.cc_clock)))
 		if r.deleted:
 			states[email].cc_deleted = True
-		if r.permission == "unsubscribed":
+		if r.permission == Permission.UNSUBSCRIBED:
 			channels[email].append("cc")
 	if _has_lead():
 		for r in select_in(

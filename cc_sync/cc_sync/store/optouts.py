@@ -22,13 +22,14 @@ from cc_sync.cc_sync.store.consent import OPTOUT_DONE, OPTOUT_PENDING
 from cc_sync.cc_sync.store.sql import (
 	execute_in,
 )
+from cc_sync.constant_contact.models import Permission
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import (
 	ContactWrite,
 	LocalOptOut,
 )
 
-UNSUBSCRIBED = "unsubscribed"
+UNSUBSCRIBED = Permission.UNSUBSCRIBED
 
 
 class OptOutsMixin:
