@@ -10,6 +10,7 @@ from __future__ import annotations
 import frappe
 from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
 
+from cc_sync.cc_sync import indexes
 from cc_sync.cc_sync.constants import (
 	CONTACT,
 	CONTACT_CC_DELETED,
@@ -17,11 +18,9 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_CC_ID,
 	CONTACT_CC_PERMISSION,
 	CONTACT_CC_UPDATED_AT,
-	CONTACT_EMAIL,
 	CONTACT_LAST_SYNCED,
 	CONTACT_OPTED_OUT_AT,
 	CONTACT_OPTOUT_CC_CLOCK,
-	EMAIL_GROUP_MEMBER,
 	LEAD,
 	LEAD_CC_ID,
 	LEAD_PUSH_ERROR,
@@ -34,14 +33,6 @@ from cc_sync.cc_sync.constants import (
 
 SECTION = "cc_sync_section"
 COLUMN = "cc_sync_column"
-
-# (doctype, columns): lookups the store makes on every page. Two columns each, because Frappe's schema
-# sync drops any single-column index on a field its DocType does not mark `search_index`.
-INDEXES = (
-	(CONTACT_EMAIL, ("email_id", "parent")),
-	(EMAIL_GROUP_MEMBER, ("email", "email_group")),
-)
-LEAD_INDEXES = ((LEAD, ("email_id", "unsubscribed")),)
 
 
 # Both forms get the app's fields in a collapsed "Constant Contact" section after Unsubscribed.
@@ -222,23 +213,7 @@ def setup() -> None:
 	ensure_settings_defaults()
 	fields = custom_fields()
 	create_custom_fields(fields, update=True)
-	indexes = list(INDEXES)
-	if LEAD in fields:
-		indexes += LEAD_INDEXES
-	for doctype, columns in indexes:
-		ensure_index(doctype, columns)
-
-
-def ensure_index(doctype: str, columns: tuple[str, ...]) -> None:
-	"""Add a plain index unless one already starts with these columns (a unique index serves too)."""
-	table = f"tab{doctype}"
-	rows = frappe.db.sql(f"SHOW INDEX FROM `{table}`", as_dict=True)
-	leading: dict[str, list[str]] = {}
-	for row in sorted(rows, key=lambda r: (r["Key_name"], r["Seq_in_index"])):
-		leading.setdefault(row["Key_name"], []).append(row["Column_name"])
-	if any(tuple(cols[: len(columns)]) == columns for cols in leading.values()):
-		return
-	frappe.db.add_index(doctype, list(columns), index_name=f"cc_sync_{'_'.join(columns)}")
+	indexes.ensure_indexes(with_lead=LEAD in fields)
 
 
 def after_install() -> None:
@@ -266,7 +241,9 @@ def desk_setup() -> None:
 
 
 def before_uninstall() -> None:
-	"""Remove the custom fields (their columns stay, as Frappe keeps data until `bench trim-tables`)."""
+	"""Remove the custom fields (their columns stay, as Frappe keeps data until `bench trim-tables`) and
+	give Email Group Member back Frappe's own unique index."""
+	indexes.restore_frappe_member_index()
 	for doctype, fields in custom_fields().items():
 		for field in fields:
 			name = frappe.db.get_value(

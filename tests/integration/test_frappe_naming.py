@@ -190,12 +190,3 @@ def test_text_the_sync_writes_arrives_as_it_was_sent_whatever_it_holds():
 	for local, (first, last) in awkward.items():
 		contact = one_contact(w, addr(local))
 		assert (contact.first_name, contact.last_name) == (first, last)
-
-
-def test_the_cc_id_has_one_index_and_it_is_unique():
-	"""A second, plain index on the CC id would cost every new contact a random page once the table
-	outgrows MariaDB's buffer pool; the unique one serves every lookup and refuses a duplicate."""
-	import frappe
-
-	rows = frappe.db.sql("show index from `tabContact` where Column_name = 'cc_contact_id'", as_dict=True)
-	assert [(r.Key_name, r.Non_unique) for r in rows] == [("cc_contact_id", 0)]

@@ -1,0 +1,86 @@
+"""The indexes the sync keeps on host tables: one per lookup it makes, each pair still unique.
+
+Every index on a random key (a CC id, an address) costs each new contact a disk read and a page write
+once the tables outgrow MariaDB's buffer pool, so none is kept twice."""
+
+from __future__ import annotations
+
+import pytest
+
+import frappe
+
+from cc_sync.cc_sync import indexes
+from cc_sync.cc_sync.constants import EMAIL_GROUP, EMAIL_GROUP_MEMBER
+from tests.integration.test_frappe_scenarios import addr
+
+MEMBERS = f"tab{EMAIL_GROUP_MEMBER}"
+GROUP = "Tier2 Index Group"
+
+
+def _member_indexes() -> dict[str, tuple[tuple[str, ...], bool]]:
+	return indexes._indexes(EMAIL_GROUP_MEMBER)
+
+
+@pytest.fixture
+def group():
+	if not frappe.db.exists(EMAIL_GROUP, GROUP):
+		frappe.get_doc({"doctype": EMAIL_GROUP, "title": GROUP}).insert(ignore_permissions=True)
+	frappe.db.commit()
+	yield GROUP
+	# Whatever a test did to the table, it leaves it as the app keeps it.
+	frappe.db.sql(f"delete from `{MEMBERS}` where email_group = %s", GROUP)
+	frappe.db.commit()
+	indexes.use_one_member_index()
+
+
+def test_the_cc_id_has_one_index_and_it_is_unique():
+	rows = frappe.db.sql("show index from `tabContact` where Column_name = 'cc_contact_id'", as_dict=True)
+	assert [(r.Key_name, r.Non_unique) for r in rows] == [("cc_contact_id", 0)]
+
+
+def test_member_rows_have_one_unique_index_on_address_and_group():
+	have = _member_indexes()
+	assert have[indexes.MEMBER_INDEX] == (("email", "email_group"), True)
+	assert indexes.FRAPPE_MEMBER_UNIQUE not in have
+	pairs = [cols for cols, _ in have.values() if set(cols[:2]) == {"email", "email_group"}]
+	assert pairs == [("email", "email_group")]
+	assert ("email_group",) in {cols[:1] for cols, _ in have.values()}  # Frappe's, for newsletters
+
+
+def test_an_address_still_cannot_join_a_group_twice(group):
+	member = {"doctype": EMAIL_GROUP_MEMBER, "email_group": group, "email": addr("twice")}
+	frappe.get_doc(member).insert(ignore_permissions=True)
+	with pytest.raises(frappe.UniqueValidationError):
+		frappe.get_doc(member).insert(ignore_permissions=True)
+	frappe.db.rollback()
+
+
+def test_a_site_with_frappes_index_and_the_old_plain_one_ends_with_the_one_unique_index(group):
+	frappe.db.sql_ddl(
+		f"""alter table `{MEMBERS}` drop index `{indexes.MEMBER_INDEX}`,
+		add index `{indexes.MEMBER_INDEX}` (`email`, `email_group`),
+		add unique index `{indexes.FRAPPE_MEMBER_UNIQUE}` (`email_group`, `email`)"""
+	)
+	indexes.use_one_member_index()
+	assert _member_indexes()[indexes.MEMBER_INDEX] == (("email", "email_group"), True)
+	assert indexes.FRAPPE_MEMBER_UNIQUE not in _member_indexes()
+	# Uninstalling gives Frappe its own index back.
+	indexes.restore_frappe_member_index()
+	have = _member_indexes()
+	assert have[indexes.FRAPPE_MEMBER_UNIQUE] == (("email_group", "email"), True)
+	assert indexes.MEMBER_INDEX not in have
+
+
+def test_a_pair_held_twice_keeps_a_plain_index_and_says_why(group):
+	frappe.db.sql_ddl(f"alter table `{MEMBERS}` drop index `{indexes.MEMBER_INDEX}`")
+	for name in ("tier2dup1", "tier2dup2"):
+		frappe.db.sql(
+			f"""insert into `{MEMBERS}` (name, creation, modified, owner, modified_by, email_group, email)
+			values (%s, now(), now(), 'Administrator', 'Administrator', %s, %s)""",
+			(name, group, addr("dup")),
+		)
+	frappe.db.commit()
+	logged = frappe.db.count("Error Log")
+	indexes.use_one_member_index()
+	assert _member_indexes()[indexes.MEMBER_INDEX] == (("email", "email_group"), False)
+	assert frappe.db.count("Error Log") == logged + 1
