@@ -8,12 +8,12 @@ re-subscribe anyone. The only write to a contact is an opt-out (`unsubscribe_con
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from cc_sync.constant_contact.errors import MalformedResponse, ServerError
+from cc_sync.constant_contact.errors import MalformedResponse
 from cc_sync.constant_contact.models import (
 	CORE_FIELDS,
 	Contact,
@@ -28,10 +28,6 @@ from cc_sync.constant_contact.transport import MAX_PAGE_SIZE, Transport, check_l
 log = logging.getLogger(__name__)
 
 MAX_CUSTOM_FIELD_PAGE_SIZE = 100
-MAX_FILTER_LISTS = 25
-MAX_FILTER_TAGS = 50
-SEGMENT_POLL_SECONDS = 2.0
-SEGMENT_POLL_ATTEMPTS = 30
 
 
 def format_cc_datetime(value: datetime | date | str) -> str:
@@ -49,11 +45,6 @@ def format_cc_datetime(value: datetime | date | str) -> str:
 	if isinstance(value, date):
 		return f"{value.isoformat()}T00:00:00.000Z"
 	raise TypeError(f"not a date or datetime: {value!r}")
-
-
-def _count_ids(value: str | Iterable[str] | None) -> int:
-	text = csv_param(value)
-	return len([v for v in text.split(",") if v.strip()]) if text else 0
 
 
 class ContactsAPI(Transport):
@@ -76,21 +67,16 @@ class ContactsAPI(Transport):
 		*,
 		status: str | Sequence[str] | None = None,
 		email: str | None = None,
-		lists: str | Sequence[str] | None = None,
-		segment_id: str | int | None = None,
-		tags: str | Sequence[str] | None = None,
 		updated_after: datetime | date | str | None = None,
 		updated_before: datetime | date | str | None = None,
 		created_after: datetime | date | str | None = None,
 		created_before: datetime | date | str | None = None,
 		optout_after: datetime | date | str | None = None,
-		optout_before: datetime | date | str | None = None,
 		include: str | Sequence[str] | None = None,
 		include_count: bool = False,
-		sms_status: str | Sequence[str] | None = None,
 		limit: int = MAX_PAGE_SIZE,
 	) -> Iterator[ContactPage]:
-		"""Page through contacts matching the filters.
+		"""Page through contacts matching the filters (those the sync uses; CC offers more).
 
 		Without `status`, CC hides deleted contacts; pass `status="all"` to see them. Note that
 		`updated_after` does not see unsubscribes (they move only `email_address.updated_at`):
@@ -99,40 +85,23 @@ class ContactsAPI(Transport):
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Contacts/getContacts
 		"""
 		check_limit(limit, MAX_PAGE_SIZE)
-		if _count_ids(lists) > MAX_FILTER_LISTS:
-			raise ValueError(f"lists: at most {MAX_FILTER_LISTS} list ids per query")
-		if _count_ids(tags) > MAX_FILTER_TAGS:
-			raise ValueError(f"tags: at most {MAX_FILTER_TAGS} tag ids per query")
 		dates = {
 			"updated_after": updated_after,
 			"updated_before": updated_before,
 			"created_after": created_after,
 			"created_before": created_before,
 			"optout_after": optout_after,
-			"optout_before": optout_before,
 		}
 		params: dict[str, Any] = {
 			"status": csv_param(status),
 			"email": email,
-			"lists": csv_param(lists),
-			"tags": csv_param(tags),
 			"include": csv_param(include),
-			"sms_status": csv_param(sms_status),
 			"include_count": "true" if include_count else None,
 			**{k: format_cc_datetime(v) for k, v in dates.items() if v is not None},
+			"limit": limit,
 		}
-		if segment_id is not None:
-			if any(v is not None for v in params.values()):
-				raise ValueError("segment_id can only be combined with limit")
-			params = {"segment_id": str(segment_id)}
-		params["limit"] = limit
-
 		for body in self._iter_pages("/contacts", params):
-			page = self._model(ContactPage, body)
-			if segment_id is not None and page.status == "processing" and not page.contacts:
-				yield from self._wait_for_segment(params)
-				return
-			yield page
+			yield self._model(ContactPage, body)
 
 	def continue_contact_pages(self, next_href: str) -> Iterator[ContactPage]:
 		"""Page on from a `next_href` an earlier page gave (its cursor carries the filters and limit).
@@ -141,21 +110,6 @@ class ContactsAPI(Transport):
 		"""
 		for body in self._iter_pages(next_href, {}):
 			yield self._model(ContactPage, body)
-
-	def _wait_for_segment(self, params: dict[str, Any]) -> Iterator[ContactPage]:
-		# A segment query answers 202 {"status": "processing"} until CC has computed it; the same
-		# request is repeated until it returns contacts.
-		for _ in range(SEGMENT_POLL_ATTEMPTS):
-			self.clock.sleep(SEGMENT_POLL_SECONDS)
-			first = self._model(ContactPage, self._request("GET", "/contacts", params=params))
-			if first.status == "processing" and not first.contacts:
-				continue
-			yield first
-			if first.next_href:
-				for body in self._iter_pages(first.next_href, {}):
-					yield self._model(ContactPage, body)
-			return
-		raise ServerError(202, "processing", "segment still processing after polling")
 
 	def iter_contacts(self, **filters: Any) -> Iterator[Contact]:
 		"""Every contact matching the filters of `iter_contact_pages`, across all pages.

@@ -275,8 +275,6 @@ class ContactPage(CCModel):
 	contacts: list[Contact] = Field(default_factory=list)
 	contacts_count: OptInt = None
 	next_href: str | None = None
-	# Only on a 202 for `segment_id` queries: the segment is still being computed.
-	status: str | None = None
 	# Records of this page that were skipped or read in part, with the reason and a raw snippet.
 	problems: list[RecordProblem] = Field(default_factory=list)
 

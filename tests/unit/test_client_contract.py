@@ -37,13 +37,11 @@ def recorded():
 			client.iter_contacts(
 				status=["all"],
 				email="a@example.com",
-				lists=[list_id],
 				updated_after=T,
 				updated_before=T,
 				created_after=T,
 				created_before=T,
 				optout_after=T,
-				optout_before=T,
 				include=["custom_fields", "list_memberships", "phone_numbers", "street_addresses"],
 				include_count=True,
 				limit=500,
