@@ -70,3 +70,25 @@ def test_an_import_cc_forgot_is_settled_and_never_blocks_the_activities_stream()
 	assert report.streams[STREAM_ACTIVITIES].status in ("success", "partial")
 	assert w.emu.find_by_email(addr("forgotten")) is not None
 	assert w.site.lead(old).cc_push_status == "Pushed"
+
+
+def test_push_candidates_page_through_leads_that_share_a_modified_time_each_once(monkeypatch):
+	"""Candidates are read a page at a time from where the last page ended (not by offset, which re-reads
+	every earlier row): leads saved in the same instant, across page ends, each come once and in order."""
+	import frappe
+
+	from cc_sync.cc_sync.store import push as store_push
+
+	w = make_world()
+	monkeypatch.setattr(store_push, "PUSH_PAGE", 7)
+	leads = [w.site.add_lead(addr(f"page{i:02d}"), first_name=f"P{i}") for i in range(23)]
+	frappe.db.sql(
+		"update `tabLead` set modified = %s where name in %s",
+		("2031-01-01 10:00:00.000000", tuple(leads[:15])),
+	)
+	frappe.db.commit()
+	w.store.push_filters = [["Lead", "name", "in", leads]]
+	keys = [c.key for c in w.store.push_candidates(None)]
+	assert sorted(keys) == sorted(leads) and len(keys) == len(set(keys))
+	same_instant = sorted(leads[:15])
+	assert keys[-15:] == same_instant  # the latest modified last, ties by name

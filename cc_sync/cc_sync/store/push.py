@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import frappe
 
@@ -53,16 +54,9 @@ class PushMixin:
 		filters = list(self.push_filters or [])
 		if since is not None:
 			filters.append([doctype, "modified", ">", to_site(since)])
-		start = 0
+		after: tuple[Any, str] | None = None
 		while True:
-			rows = frappe.get_all(
-				doctype,
-				filters=filters,
-				fields=fields,
-				order_by="modified asc, name asc",
-				limit_start=start,
-				limit_page_length=PUSH_PAGE,
-			)
+			rows = _candidate_page(doctype, filters, fields, after)
 			for row in rows:
 				values = {site: row.get(col) for site, col in source.items()}
 				split_lead_name(values, row.get("lead_name"))
@@ -76,7 +70,7 @@ class PushMixin:
 				)
 			if len(rows) < PUSH_PAGE:
 				return
-			start += PUSH_PAGE
+			after = (rows[-1].modified, rows[-1].name)
 
 	def record_push(self, outcomes: Sequence[PushOutcome]) -> None:
 		"""Status, error and pushed-at on each record, without bumping `modified`, so a push never makes a
@@ -102,3 +96,27 @@ class PushMixin:
 		if self.push_doctype == LEAD:
 			self._set_lead_cc_ids(cc_ids)
 		self.writes += len(outcomes)
+
+
+def _candidate_page(doctype: str, filters: list, fields: list[str], after: tuple[Any, str] | None) -> list:
+	"""The next page of candidates in (modified, name) order, read from where the last page ended.
+
+	Not by offset: an offset re-reads every row before it (a million leads cost half a billion index
+	reads), and skips rows whenever the push itself takes earlier ones out of the filters."""
+
+	def read(extra: list, limit: int) -> list:
+		return frappe.get_all(
+			doctype,
+			filters=[*filters, *extra],
+			fields=fields,
+			order_by="modified asc, name asc",
+			limit_page_length=limit,
+		)
+
+	if after is None:
+		return read([], PUSH_PAGE)
+	modified, name = after
+	rows = read([[doctype, "modified", "=", modified], [doctype, "name", ">", name]], PUSH_PAGE)
+	if len(rows) < PUSH_PAGE:
+		rows += read([[doctype, "modified", ">", modified]], PUSH_PAGE - len(rows))
+	return rows
