@@ -270,9 +270,10 @@ function cc_headline(frm) {
 		const dot = { Success: "green", Partial: "orange", Failed: "red", Running: "blue" }[status] || "gray";
 		const when = last ? frappe.datetime.comment_when(last) : __("never");
 		const every = minutes ? "" : ` (${__("off")})`;
-		return `<span class="indicator ${dot}" style="margin-right: 14px; white-space: nowrap">${label}${every}: ${when}${
+		// One inner span: the indicator is a flex box, which would drop the spaces around the time's own span.
+		return `<span class="indicator ${dot}" style="margin-right: 14px; white-space: nowrap"><span>${label}${every}: ${when}${
 			status ? " · " + __(status) : ""
-		}</span>`;
+		}</span></span>`;
 	}).join(" ");
 	parts.push(`<div style="margin-top: 4px">${runs}</div>`);
 	if (doc.optout_check) {
