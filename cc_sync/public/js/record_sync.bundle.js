@@ -25,6 +25,36 @@ cc_sync.add_record_sync_button = function (frm) {
 	);
 };
 
+cc_sync.RUN_STATUSES = {
+	success: __("Success"),
+	partial: __("Partial"),
+	failed: __("Failed"),
+	skipped: __("Skipped"),
+};
+cc_sync.RECORD_COUNTS = {
+	fetched: __("{0} read from CC"),
+	created: __("{0} created"),
+	updated: __("{0} updated"),
+	unsubscribed: __("{0} unsubscribed"),
+	resubscribed: __("{0} resubscribed"),
+	deleted: __("{0} deleted"),
+	corrected: __("{0} corrected"),
+	skipped: __("{0} skipped"),
+	failed: __("{0} failed"),
+};
+
+// Date and time in the user's format and time zone, for the ISO values the answer carries: CC's carry
+// their zone, the site's are in the system time zone (Frappe's str_to_user shows an ISO value's date only).
+cc_sync.date_and_time = function (value) {
+	if (!value) {
+		return "-";
+	}
+	const zoned = /([zZ]|[+-]\d\d:?\d\d)$/.test(value);
+	const at = zoned ? moment(value) : moment.tz(value.replace("T", " "), frappe.boot.time_zone.system);
+	const format = frappe.datetime.get_user_date_fmt().toUpperCase() + " " + frappe.datetime.get_user_time_fmt();
+	return frappe.utils.escape_html(at.tz(frappe.boot.time_zone.user).format(format));
+};
+
 cc_sync.show_record_result = function (res) {
 	const states = {
 		subscribed: ["green", __("Subscribed in Constant Contact")],
@@ -52,17 +82,19 @@ cc_sync.show_record_result = function (res) {
 	const rows = [
 		[__("Email"), esc(res.email)],
 		[__("Permission to send"), esc(res.cc.permission_to_send || "-")],
-		[__("Opted out in CC"), res.cc.opt_out_date ? frappe.datetime.str_to_user(res.cc.opt_out_date) : "-"],
-		[__("Updated in CC"), res.cc.updated_at ? frappe.datetime.str_to_user(res.cc.updated_at) : "-"],
+		[__("Opted out in CC"), cc_sync.date_and_time(res.cc.opt_out_date)],
+		[__("Updated in CC"), cc_sync.date_and_time(res.cc.updated_at)],
 		[__("Unsubscribed here"), res.site.unsubscribed ? __("Yes") : __("No")],
-		[__("Last synced"), res.site.last_synced ? frappe.datetime.str_to_user(res.site.last_synced) : "-"],
+		[__("Last synced"), cc_sync.date_and_time(res.site.last_synced)],
 	];
 	if (res.site.cc_push_status) {
 		rows.push([__("Push status"), esc(res.site.cc_push_status)]);
 	}
+	// What this sync did, in words: the push's own row above says whether the record reached CC (its
+	// count would be told twice, once sent and once read back).
 	const totals = Object.entries(res.totals)
-		.filter(([, n]) => n)
-		.map(([k, n]) => `${esc(k)} ${n}`)
+		.filter(([k, n]) => n && cc_sync.RECORD_COUNTS[k])
+		.map(([k, n]) => __(cc_sync.RECORD_COUNTS[k], [format_number(n, null, 0)]))
 		.join(", ");
 	const notes = [...res.errors, ...res.notes].map((n) => `<li>${esc(n)}</li>`).join("");
 	const logs = res.logs
@@ -76,7 +108,9 @@ cc_sync.show_record_result = function (res) {
 			<table class="table table-bordered table-condensed">
 				${rows.map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join("")}
 			</table>
-			<p>${__("This sync")}: ${esc(__(res.status))}${totals ? " (" + totals + ")" : ""}</p>
+			<p>${__("This sync")}: ${esc(cc_sync.RUN_STATUSES[res.status] || res.status)}${
+				totals ? " (" + totals + ")" : ""
+			}</p>
 			${notes ? `<ul>${notes}</ul>` : ""}
 			<p class="text-muted">${__("Log")}: ${logs}</p>`,
 	});
