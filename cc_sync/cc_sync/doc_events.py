@@ -73,7 +73,7 @@ def email_group_member_before_insert(doc: Any, method: str | None = None) -> Non
 	"""Someone opted out who is added to a group (by a user, an import) joins it unsubscribed."""
 	if _from_sync(doc) or cint(doc.get("unsubscribed")) or not doc.get("email"):
 		return
-	from cc_sync.cc_sync.store.consent import consent_state
+	from cc_sync.cc_sync.store.consent_reads import consent_state
 	from cc_sync.sync import consent
 	from cc_sync.sync.matching import normalise_email
 

@@ -1,15 +1,12 @@
-"""Consent on a Frappe site: reading every opt-out channel as one answer, and writing what the engine
-decided. No consent rule lives here: the engine's consent module decides, this module reads and writes.
+"""Consent on a Frappe site: writing what the engine decided (reading it is `consent_reads`). No consent
+rule lives here: the engine's consent module decides, this module writes.
 
-Channels of an address's opt-out: Contact.unsubscribed, Lead.unsubscribed, Email Unsubscribe (global, or
-for one document other than an Email Group), and the app's own opt-out rows (pending or done). An
-Email Group Member row that is unsubscribed, or an Email Unsubscribe for one Email Group, is a leave of
-that group only. Writes are plain SQL (no document saves, so no doc_event echoes them back to CC).
+Writes are plain SQL (no document saves, so no doc_event echoes them back to CC).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +14,6 @@ import frappe
 from frappe.utils import get_datetime, now_datetime
 
 from cc_sync.cc_sync.constants import (
-	CONTACT_CC_DELETED,
-	CONTACT_CC_PERMISSION,
 	CONTACT_OPTED_OUT_AT,
 	CONTACT_OPTOUT_CC_CLOCK,
 	EMAIL_GROUP,
@@ -27,11 +22,9 @@ from cc_sync.cc_sync.constants import (
 	OPT_OUT,
 	OptOutStatus,
 )
-from cc_sync.cc_sync.sitetime import from_site, to_site
+from cc_sync.cc_sync.sitetime import to_site
 from cc_sync.cc_sync.store.sql import base_columns, execute_in, insert_named, select_in, slices
-from cc_sync.constant_contact.models import Permission
-from cc_sync.sync import consent
-from cc_sync.sync.consent import AddressConsent, MemberRow
+from cc_sync.sync.consent import MemberRow
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import ContactWrite
 
@@ -41,85 +34,6 @@ OPTOUT_DONE = OptOutStatus.DONE
 
 def _has_lead() -> bool:
 	return bool(frappe.db.table_exists(LEAD))
-
-
-# -- reading -------------------------------------------------------------------------------------
-def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -> dict[str, AddressConsent]:
-	"""Every channel of each address together, in a handful of batched queries."""
-	wanted = {e for e in (normalise_email(e) for e in emails) if e}
-	dates: dict[str, list[tuple[datetime | None, bool]]] = {e: [] for e in wanted}
-	lead_dates: dict[str, list[datetime | None]] = {}
-	states = {e: AddressConsent(email=e) for e in wanted}
-	channels: dict[str, list[str]] = {e: [] for e in wanted}
-	if not wanted:
-		return {}
-	for r in select_in(
-		f"""select ce.email_id as email, c.unsubscribed, cast(c.`{CONTACT_OPTED_OUT_AT}` as char) as at,
-		c.`{CONTACT_OPTOUT_CC_CLOCK}` as cc_clock, c.`{CONTACT_CC_DELETED}` as deleted,
-		c.`{CONTACT_CC_PERMISSION}` as permission
-		from `tabContact Email` ce join `tabContact` c on c.name = ce.parent
-		where ce.parenttype = 'Contact' and ce.email_id in %(values)s""",
-		wanted,
-	):
-		email = normalise_email(r.email)
-		if email not in states:
-			continue
-		if r.unsubscribed:
-			channels[email].append("contact")
-			dates[email].append((from_site(r.at), bool(r.cc_clock)))
-		if r.deleted:
-			states[email].cc_deleted = True
-		if r.permission == Permission.UNSUBSCRIBED:
-			channels[email].append("cc")
-	if _has_lead():
-		for r in select_in(
-			f"""select `{lead_email_field}` as email, cast(modified as char) as at from `tab{LEAD}`
-			where unsubscribed = 1 and `{lead_email_field}` in %(values)s""",
-			wanted,
-		):
-			email = normalise_email(r.email)
-			if email in states:
-				channels[email].append("lead")
-				lead_dates.setdefault(email, []).append(from_site(r.at))
-	group_leaves: dict[str, dict[str, datetime | None]] = {}
-	for r in select_in(
-		"""select email, cast(creation as char) as at, global_unsubscribe, reference_doctype, reference_name
-		from `tabEmail Unsubscribe` where email in %(values)s""",
-		wanted,
-	):
-		email = normalise_email(r.email)
-		if email not in states:
-			continue
-		if not r.global_unsubscribe and r.reference_doctype == EMAIL_GROUP:
-			group_leaves.setdefault(email, {})[r.reference_name] = from_site(r.at)
-			continue
-		channels[email].append("unsubscribe")
-		dates[email].append((from_site(r.at), False))
-	for r in select_in(
-		f"""select email, status, cast(opted_out_at as char) as at from `tab{OPT_OUT}`
-		where email in %(values)s and coalesce(email_group, '') = ''""",
-		wanted,
-	):
-		email = normalise_email(r.email)
-		if email in states:
-			channels[email].append("pending" if r.status == OPTOUT_PENDING else "optout")
-			dates[email].append((from_site(r.at), False))
-	for r in select_in(
-		f"""select email, email_group, unsubscribed, cast(modified as char) as at from `tab{EMAIL_GROUP_MEMBER}`
-		where email in %(values)s""",
-		wanted,
-	):
-		email = normalise_email(r.email)
-		if email in states:
-			states[email].rows[r.email_group] = MemberRow(bool(r.unsubscribed), from_site(r.at))
-	for email, state in states.items():
-		for group, at in group_leaves.get(email, {}).items():
-			# An Email Unsubscribe for one group is a leave of it, as an unsubscribed member row is.
-			row = state.rows.get(group)
-			if row is None or not row.unsubscribed:
-				state.rows[group] = MemberRow(True, at)
-		consent.settle_state(state, channels[email], dates[email], lead_dates.get(email, []))
-	return states
 
 
 # -- writing -------------------------------------------------------------------------------------

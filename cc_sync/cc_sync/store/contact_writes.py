@@ -30,6 +30,7 @@ from cc_sync.cc_sync.constants import (
 )
 from cc_sync.cc_sync.sitetime import to_site
 from cc_sync.cc_sync.store import consent as site_consent
+from cc_sync.cc_sync.store import consent_reads
 from cc_sync.cc_sync.store.contacts import NUMERIC, RESERVED
 from cc_sync.cc_sync.store.sql import (
 	base_columns,
@@ -53,7 +54,7 @@ class ContactWritesMixin:
 		if not writes:
 			return []
 		now = now_datetime()
-		states = site_consent.consent_state({w.email for w in writes}, self.email_field)
+		states = consent_reads.consent_state({w.email for w in writes}, self.email_field)
 		keys: list[str | None] = [None] * len(writes)
 		held = [
 			i

@@ -17,7 +17,7 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_OPTOUT_CC_CLOCK,
 )
 from cc_sync.cc_sync.sitetime import from_site
-from cc_sync.cc_sync.store import consent as site_consent
+from cc_sync.cc_sync.store import consent_reads
 from cc_sync.cc_sync.store.sql import (
 	select_in,
 )
@@ -119,7 +119,7 @@ class ContactReadsMixin:
 			hits = matched.get(name, [])
 			email_of[name] = primary if (primary in hits or not hits) else hits[0]
 		addresses = {e for e in email_of.values() if e}
-		states = site_consent.consent_state(addresses, self.email_field)
+		states = consent_reads.consent_state(addresses, self.email_field)
 		out = []
 		for name in sorted(rows):
 			row = rows[name]
@@ -145,7 +145,7 @@ class ContactReadsMixin:
 		return out
 
 	def consent_state(self, emails: Collection[str]) -> dict[str, AddressConsent]:
-		return site_consent.consent_state(emails, self.email_field)
+		return consent_reads.consent_state(emails, self.email_field)
 
 	def _contact_by_email(self, email: str) -> str | None:
 		row = frappe.db.sql(
