@@ -18,6 +18,7 @@ from frappe.utils import getdate, now_datetime
 from cc_sync.cc_sync.constants import (
 	JOB_ALL_LABEL,
 	JOB_RECORD_LABEL,
+	LIST,
 	STATUS_LABELS,
 	STREAM_LABELS,
 	SYNC_LOG,
@@ -187,11 +188,23 @@ ACTION_LABELS = {
 }
 
 
+def list_names(list_ids: list[str]) -> list[str]:
+	"""CC lists as a person knows them: by name (the id where the site has not fetched the list)."""
+	if not list_ids:
+		return []
+	rows = frappe.get_all(LIST, filters={"name": ["in", list(list_ids)]}, fields=["name", "list_name"])
+	names = {row.name: row.list_name for row in rows}
+	return [names.get(i) or str(i) for i in list_ids]
+
+
 def plan_row(stream: str, line: dict[str, Any]) -> dict[str, Any]:
 	rest = dict(line)
 	action = str(rest.pop("action", ""))
 	email = rest.pop("email", None)
-	record = rest.pop("contact", None) or rest.pop("activity", None) or rest.pop("chunk", None)
+	record = rest.pop("contact", None) or rest.pop("activity", None)
+	chunk = rest.pop("chunk", None)
+	if record is None and chunk is not None:
+		record = _("chunk {0}").format(chunk)
 	details = []
 	if rest.pop("unsubscribed", None) is not None:
 		details.append(_("unsubscribe") if line["unsubscribed"] else _("resubscribe"))
@@ -201,10 +214,18 @@ def plan_row(stream: str, line: dict[str, Any]) -> dict[str, Any]:
 		details.append(_("mark as deleted in CC"))
 	if "fields" in rest:
 		details.append(_("fields: {0}").format(", ".join(map(str, rest.pop("fields")))))
+	emails = list(rest.pop("emails", None) or ())
 	if "contacts" in rest:
-		details.append(_("{0} contacts").format(rest.pop("contacts")))
+		count = int(rest.pop("contacts"))
+		if count == 1 and len(emails) == 1 and not email:
+			email = emails.pop()
+		details.append(_("1 contact") if count == 1 else _("{0} contacts").format(f"{count:,}"))
+		if emails:
+			more = count - len(emails)
+			named = ", ".join(emails)
+			details.append(named if more <= 0 else _("{0} and {1} more").format(named, f"{more:,}"))
 	if "list_ids" in rest:
-		details.append(_("lists: {0}").format(", ".join(map(str, rest.pop("list_ids")))))
+		details.append(_("lists: {0}").format(", ".join(list_names(rest.pop("list_ids")))))
 	details += [f"{key}: {value}" for key, value in sorted(rest.items())]
 	return {
 		"stream": STREAM_LABELS.get(stream, stream),

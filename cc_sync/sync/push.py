@@ -24,6 +24,9 @@ from cc_sync.sync.matching import email_problem, normalise_email, written_email
 from cc_sync.sync.records import STREAM_PUSH, ActivityRecord, PushCandidate, PushOutcome, PushStatus
 from cc_sync.sync.report import StreamStatus
 
+# Addresses a dry run names per chunk it would import (the rest are counted).
+PLAN_EMAILS = 5
+
 
 @dataclass
 class Chunk:
@@ -75,6 +78,8 @@ def run_push(ctx: RunContext) -> None:
 					"contacts": len(chunk.rows),
 					"bytes": chunk.size,
 					"list_ids": chunk.list_ids,
+					# Who would be sent, as far as a person reads a table: the first few addresses.
+					"emails": [row["email"] for row in chunk.rows[:PLAN_EMAILS]],
 				}
 			)
 		watermarks.advance(ctx, mark, started)

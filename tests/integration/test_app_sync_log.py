@@ -143,6 +143,39 @@ def test_a_dry_run_is_labelled_and_reads_as_a_table_with_a_csv_download(logs):
 	assert "new@tier2.test" in lines[1] and len(lines) == 3
 
 
+def test_a_dry_run_push_names_who_would_be_sent_and_the_lists_by_name(logs):
+	frappe.get_doc(
+		{"doctype": "Constant Contact List", "list_id": "tier2-plan-list", "list_name": "Tier2 Plan"}
+	).insert(ignore_permissions=True)
+	try:
+		one = {"action": "import", "chunk": 1, "contacts": 1, "list_ids": ["tier2-plan-list"]}
+		one["emails"] = ["ada@tier2.test"]
+		many = {
+			"action": "import",
+			"chunk": 2,
+			"contacts": 1207,
+			"list_ids": ["tier2-plan-list", "gone-list"],
+		}
+		many["emails"] = [f"p{i}@tier2.test" for i in range(5)]
+		rep = report(dry_run=True, push=dict(plan=[one, many]))
+		[log] = run(TRIGGER_SETTINGS, rep)
+		rows = [
+			(r.action, r.email, r.record, r.details) for r in frappe.get_doc(SYNC_LOG, log.name).plan_rows
+		]
+	finally:
+		frappe.delete_doc("Constant Contact List", "tier2-plan-list", force=True, ignore_permissions=True)
+	assert rows == [
+		("Import into CC", "ada@tier2.test", "chunk 1", "1 contact; lists: Tier2 Plan"),
+		(
+			"Import into CC",
+			None,
+			"chunk 2",
+			"1,207 contacts; p0@tier2.test, p1@tier2.test, p2@tier2.test, p3@tier2.test, p4@tier2.test "
+			"and 1,202 more; lists: Tier2 Plan, gone-list",
+		),
+	]
+
+
 def test_a_record_sync_is_titled_by_its_record(logs):
 	[log] = run(TRIGGER_CONTACT, report(changes=dict(fetched=1, updated=1)), "changes", reference="Contact X")
 	assert log.stream == "One record" and log.title == "Sync now: Contact X"

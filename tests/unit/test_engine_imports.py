@@ -224,3 +224,15 @@ def test_the_push_says_how_many_of_its_leads_it_has_handed_to_cc():
 		said.clear()
 		w.run()
 	assert said == [], "a run with nothing to send says nothing about sending"
+
+
+def test_a_dry_run_push_names_the_first_addresses_of_each_chunk_it_would_import():
+	w = make_world()
+	for i in range(7):
+		w.store.add_lead(f"d{i}@example.com", first_name="D")
+	w.store.commit()
+	with w.emu.mocked():
+		report = w.run(dry_run=True)
+	[line] = report.streams[STREAM_PUSH].plan
+	assert line["contacts"] == 7 and len(line["emails"]) == 5
+	assert set(line["emails"]) <= {f"d{i}@example.com" for i in range(7)}
