@@ -107,11 +107,10 @@ def _conclude_unreliable(
 def _notice(state: dict[str, Any], cost: dict[str, int] | None = None) -> str:
 	if state.get("reliable", True):
 		checked = state.get("checked", 0)
-		return (
-			f"optout_after is working: every one of the {checked} opt-out(s) the app pushed came back."
-			if checked
-			else "optout_after is trusted; no opt-out pushed by the app has been checked yet."
-		)
+		if not checked:
+			return "CC's opt-out filter (optout_after) is trusted; no opt-out this site sent has been checked yet."
+		which = "the 1 opt-out" if checked == 1 else f"all {checked:,} opt-outs"
+		return f"CC's opt-out filter (optout_after) works: {which} this site sent to CC came back."
 	text = (
 		f"optout_after is NOT reliable on this account (concluded {state.get('since', '?')[:19]} UTC: "
 		f"{state.get('reason')}). Opt-outs are read by a full scan of unsubscribed and deleted contacts."

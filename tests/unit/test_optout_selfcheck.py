@@ -54,7 +54,10 @@ def test_with_optout_after_working_every_pushed_opt_out_comes_back_and_nothing_e
 	with w.emu.mocked():
 		report = w.run(*JOB).streams[STREAM_OPTOUTS]
 	assert report.status == "success" and not report.warnings
-	assert report.notice.startswith("optout_after is working: every one of the 1 opt-out(s)")
+	assert (
+		report.notice
+		== "CC's opt-out filter (optout_after) works: the 1 opt-out this site sent to CC came back."
+	)
 	assert w.store.get_state(STATE)["reliable"] is True and w.store.get_state(STATE)["expected"] == []
 	assert w.store.contact_by_email("p2@example.com").unsubscribed
 	assert report.api_calls == 1
