@@ -142,9 +142,11 @@ def _finish(ctx: RunContext, record: ActivityRecord, activity) -> None:
 		start, end = window(activity, record.submitted_at - SUBMIT_SKEW)
 		held, unread = held_by_cc(ctx, report, keys_by_email, start, end)
 		messages = list(activity.activity_errors or ())
+		# An import this run sent was counted by the push already: a record counts once per run.
+		sent_earlier = record.submitted_at < ctx.report.started
 		for email, keys in keys_by_email.items():
 			if email in held:
-				report.pushed += 1
+				report.pushed += int(sent_earlier)
 				outcomes += [
 					# Stamped with the submit time: an edit made while the import ran is pushed again.
 					PushOutcome(

@@ -274,3 +274,4 @@ def test_a_push_reports_x_of_n_leads_sent_and_the_finished_toast_says_so(monkeyp
 	assert [d["message"] for d in pushing] == [f"{n} of 5 leads sent" for n in (0, 2, 4, 5)]
 	assert [d["progress"] for d in pushing] == [{"read": n, "total": 5} for n in (0, 2, 4, 5)]
 	assert sent[-1]["done"] and sent[-1]["push_message"] == "5 of 5 leads sent"
+	assert sent[-1]["totals"]["pushed"] == 5, "sent and read back in one run, each lead counts once"

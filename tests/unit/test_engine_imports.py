@@ -236,3 +236,14 @@ def test_a_dry_run_push_names_the_first_addresses_of_each_chunk_it_would_import(
 	[line] = report.streams[STREAM_PUSH].plan
 	assert line["contacts"] == 7 and len(line["emails"]) == 5
 	assert set(line["emails"]) <= {f"d{i}@example.com" for i in range(7)}
+
+
+def test_a_lead_sent_and_confirmed_in_one_run_is_counted_once():
+	"""The push counts what it sent; the read-back of that same import in the same run adds nothing."""
+	w = make_world()
+	w.store.add_lead("once@example.com", first_name="Once")
+	w.store.commit()
+	with w.emu.mocked():
+		report = w.run()
+	assert _lead_status(w, "once@example.com") == "Pushed", "confirmed in the same run"
+	assert report.totals()["pushed"] == 1
