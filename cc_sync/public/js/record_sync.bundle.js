@@ -39,6 +39,7 @@ cc_sync.RECORD_COUNTS = {
 	resubscribed: __("{0} resubscribed"),
 	deleted: __("{0} deleted"),
 	corrected: __("{0} corrected"),
+	pushed: __("{0} pushed"),
 	skipped: __("{0} skipped"),
 	failed: __("{0} failed"),
 };
@@ -90,8 +91,7 @@ cc_sync.show_record_result = function (res) {
 	if (res.site.cc_push_status) {
 		rows.push([__("Push status"), esc(res.site.cc_push_status)]);
 	}
-	// What this sync did, in words: the push's own row above says whether the record reached CC (its
-	// count would be told twice, once sent and once read back).
+	// What this sync did, in words.
 	const totals = Object.entries(res.totals)
 		.filter(([k, n]) => n && cc_sync.RECORD_COUNTS[k])
 		.map(([k, n]) => __(cc_sync.RECORD_COUNTS[k], [format_number(n, null, 0)]))
