@@ -29,8 +29,6 @@ class BulkActivitiesAPI(Transport):
 		self,
 		import_data: list[dict[str, Any]],
 		list_ids: Sequence[str],
-		*,
-		sms_permission_to_send: str | None = None,
 	) -> Activity:
 		"""Queue a JSON import. New contacts become `implicit`; unsubscribed ones stay out of lists.
 
@@ -44,8 +42,6 @@ class BulkActivitiesAPI(Transport):
 				f"import_data: between 1 and {MAX_IMPORT_CONTACTS} contacts, got {len(import_data)}"
 			)
 		body: dict[str, Any] = {"import_data": import_data, "list_ids": lists}
-		if sms_permission_to_send is not None:
-			body["sms_permission_to_send"] = sms_permission_to_send
 		size = len(jsonlib.dumps(body, separators=(",", ":")).encode("utf-8"))
 		if size >= MAX_IMPORT_BYTES:
 			raise ValueError(f"import body is {size} bytes; CC ignores everything past 4 MB")
@@ -65,25 +61,15 @@ class BulkActivitiesAPI(Transport):
 	def create_contact_export(
 		self,
 		*,
-		contact_ids: Sequence[str] | None = None,
-		list_ids: Sequence[str] | None = None,
 		status: str | None = None,
 		fields: Sequence[str] | None = None,
 	) -> Activity:
-		"""Queue a CSV export; with no filter every contact is exported.
-
-		`contact_ids` and `list_ids` exclude each other; `status` combines with either. Ask for
-		`email_address` in `fields` to get the email opt-in/opt-out columns.
+		"""Queue a CSV export of every contact, or of those in one `status`. Ask for `email_address` in
+		`fields` to get the email opt-in/opt-out columns.
 
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Bulk_Activities/postContactsExport
 		"""
-		if contact_ids is not None and list_ids is not None:
-			raise ValueError("contact_ids and list_ids cannot be combined in one export")
 		body: dict[str, Any] = {}
-		if contact_ids is not None:
-			body["contact_ids"] = check_ids("contact_ids", contact_ids, MAX_ACTIVITY_CONTACT_IDS)
-		if list_ids is not None:
-			body["list_ids"] = check_ids("list_ids", list_ids, MAX_ACTIVITY_LISTS)
 		if status is not None:
 			body["status"] = status
 		if fields is not None:
@@ -114,12 +100,12 @@ class BulkActivitiesAPI(Transport):
 		body = self._request("GET", f"/activities/{quote(activity_id, safe='')}")
 		return self._model(Activity, body)
 
-	def iter_activities(self, state: str | None = None, limit: int = 50) -> Iterator[Activity]:
+	def iter_activities(self, limit: int = 50) -> Iterator[Activity]:
 		"""Activities of the last 10 days; used to find an import whose POST outcome is unknown.
 
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Bulk_Activities/getActivityStatusCollection
 		"""
 		check_limit(limit, MAX_PAGE_SIZE)
-		for body in self._iter_pages("/activities", {"state": state, "limit": limit}):
+		for body in self._iter_pages("/activities", {"limit": limit}):
 			for item in body.get("activities") or []:
 				yield self._model(Activity, item)

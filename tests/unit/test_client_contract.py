@@ -57,7 +57,7 @@ def recorded():
 		)
 		client.get_activity(activity.activity_id)
 		client.remove_list_memberships([cid], [list_id])
-		export = client.create_contact_export(list_ids=[list_id], fields=["email_address", "first_name"])
+		export = client.create_contact_export(status="all", fields=["email_address", "first_name"])
 		done = client.get_activity(export.activity_id)
 		list(client.read_contact_export(done.results_href or export.activity_id, ExportReader()))
 		list(client.iter_activities(limit=10))
