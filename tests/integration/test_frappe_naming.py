@@ -182,6 +182,7 @@ def test_text_the_sync_writes_arrives_as_it_was_sent_whatever_it_holds():
 		"pct": ("100% sure", "%(values)s"),
 		"uni": ("Zoë 😀", "Łukasz—Ørsted"),
 		"semi": ("a'); drop table `tabContact`; --", '"quoted"'),
+		"ifnull": ("IFNULL(first)", "ifnull(last, 0)"),
 	}
 	for local, (first, last) in awkward.items():
 		w.emu.add_contact(addr(local), first_name=first, last_name=last, list_ids=[w.list_id])

@@ -73,10 +73,14 @@ def opt_out_all(
 	user = frappe.session.user
 	per_contact: dict[str, tuple[datetime, bool]] = {}
 	for email, names in contacts_of(latest).items():
+		stated = latest.get(email)
+		if stated is None:
+			# Matched only by the column's collation (straße and strasse, josé and jose): not this address.
+			continue
 		for name in names:
 			held = per_contact.get(name)
-			if held is None or latest[email][0] > held[0]:
-				per_contact[name] = latest[email]
+			if held is None or stated[0] > held[0]:
+				per_contact[name] = stated
 	for chunk in slices(per_contact, 500):
 		dated = " union all ".join(
 			["select %s as name, cast(%s as datetime(6)) as at, %s as clock"] * len(chunk)
@@ -205,21 +209,31 @@ def write_rows(items: Sequence[tuple[str, dict[str, MemberRow | None]]], now: da
 
 def apply_consent(writes: Sequence[ContactWrite], now: datetime, lead_email_field: str) -> dict[str, int]:
 	"""The consent part of applied writes: address opt-outs, lifts, and member rows."""
-	lifted = {w.email for w in writes if w.lift_optout and not w.opted_out}
-	if lifted & {w.email for w in writes if w.opted_out}:
-		# An address both opted out and lifted within the page: applied in order, one at a time.
+	opted = [w for w in writes if w.opted_out]
+	lifted = list(dict.fromkeys(w.email for w in writes if w.lift_optout and not w.opted_out))
+	if lifted and _lifts_meet_optouts(lifted, [w.email for w in opted]):
+		# A lift and an opt-out reach one record: the page's order decides, one address at a time.
 		for w in writes:
 			if w.opted_out:
 				opt_out_everywhere(w.email, w.opted_out_at, w.cc_clock, now, lead_email_field)
 			elif w.lift_optout:
 				lift(w.email, now, lead_email_field)
 	else:
-		opt_out_all(
-			[(w.email, w.opted_out_at, w.cc_clock) for w in writes if w.opted_out], now, lead_email_field
-		)
-		for email in dict.fromkeys(w.email for w in writes if w.lift_optout and not w.opted_out):
+		opt_out_all([(w.email, w.opted_out_at, w.cc_clock) for w in opted], now, lead_email_field)
+		for email in lifted:
 			lift(email, now, lead_email_field)
 	return write_rows([(w.email, w.rows) for w in writes if w.rows], now)
+
+
+def _lifts_meet_optouts(lifted: Sequence[str], opted: Sequence[str]) -> bool:
+	"""Whether a lift and an opt-out of one page reach one record: the same address (a Lead), or two
+	addresses of one Contact."""
+	if set(lifted) & set(opted):
+		return True
+	if not opted:
+		return False
+	lifted_contacts = {name for names in contacts_of(lifted).values() for name in names}
+	return any(name in lifted_contacts for names in contacts_of(opted).values() for name in names)
 
 
 # -- the opt-out queue ---------------------------------------------------------------------------
