@@ -7,6 +7,7 @@ Writes are plain SQL (no document saves, so no doc_event echoes them back to CC)
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -143,8 +144,7 @@ def write_rows(items: Sequence[tuple[str, dict[str, MemberRow | None]]], now: da
 	items = [(email, rows) for email, rows in items if rows]
 	if not items:
 		return {}
-	user = frappe.session.user
-	existing: dict[tuple[str, str], Any] = {
+	existing = {
 		(normalise_email(r.email), r.email_group): r
 		for r in select_in(
 			f"""select name, email, email_group, unsubscribed from `tab{EMAIL_GROUP_MEMBER}`
@@ -152,59 +152,79 @@ def write_rows(items: Sequence[tuple[str, dict[str, MemberRow | None]]], now: da
 			{email for email, _ in items},
 		)
 	}
-
-	delta: dict[str, int] = {}
-	inserts: dict[tuple[str, str], dict[str, Any]] = {}
-	deletes: list[str] = []
-	rejoined: set[tuple[str, str]] = set()
+	plan = _MemberPlan(existing, now)
 	for email, rows in items:
 		for group, row in rows.items():
-			key = (email, group)
-			current = existing.get(key)
-			pending = inserts.get(key)
 			if row is None:
-				if pending is not None:
-					inserts.pop(key)
-					delta[group] = delta.get(group, 0) - 1
-				elif current is not None:
-					deletes.append(current.name)
-					existing.pop(key)
-					delta[group] = delta.get(group, 0) - 1
-				continue
-			at = to_site(row.at) if row.at else now
-			if pending is not None:
-				pending.update(modified=at, unsubscribed=1 if row.unsubscribed else 0)
-			elif current is None:
-				inserts[key] = {
-					**base_columns(now),
-					"modified": at,
-					"email_group": group,
-					"email": email,
-					"unsubscribed": 1 if row.unsubscribed else 0,
-				}
-				delta[group] = delta.get(group, 0) + 1
-			elif bool(current.unsubscribed) != row.unsubscribed:
-				frappe.db.sql(
-					f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = %s, modified = %s, modified_by = %s
-					where name = %s""",
-					(1 if row.unsubscribed else 0, at, user, current.name),
-				)
-				current.unsubscribed = 1 if row.unsubscribed else 0
-			if not row.unsubscribed:
-				rejoined.add(key)
-	for chunk in slices(deletes):
-		frappe.db.sql(f"delete from `tab{EMAIL_GROUP_MEMBER}` where name in %(values)s", {"values": chunk})
-	if rejoined:
-		# Rejoined: a pending leave of this group has nothing left to tell CC.
-		for row in select_in(
-			f"select name, email, email_group from `tab{OPT_OUT}` where status = %(pending)s and email in %(values)s",
-			{email for email, _ in rejoined},
-			pending=OPTOUT_PENDING,
-		):
-			if (normalise_email(row.email), row.email_group) in rejoined:
-				frappe.db.sql(f"delete from `tab{OPT_OUT}` where name = %s", row.name)
-	insert_named(EMAIL_GROUP_MEMBER, list(inserts.values()))
-	return delta
+				plan.remove((email, group))
+			else:
+				plan.state((email, group), row)
+	plan.write()
+	return plan.delta
+
+
+@dataclass
+class _MemberPlan:
+	"""A page's member-row changes: new rows (inserted together), removals, changed states, rejoins."""
+
+	existing: dict[tuple[str, str], Any]
+	now: datetime
+	delta: dict[str, int] = field(default_factory=dict)
+	inserts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+	deletes: list[str] = field(default_factory=list)
+	rejoined: set[tuple[str, str]] = field(default_factory=set)
+
+	def count(self, group: str, change: int) -> None:
+		self.delta[group] = self.delta.get(group, 0) + change
+
+	def remove(self, key: tuple[str, str]) -> None:
+		if self.inserts.pop(key, None) is not None:
+			self.count(key[1], -1)
+		elif (current := self.existing.pop(key, None)) is not None:
+			self.deletes.append(current.name)
+			self.count(key[1], -1)
+
+	def state(self, key: tuple[str, str], row: MemberRow) -> None:
+		at = to_site(row.at) if row.at else self.now
+		flag = 1 if row.unsubscribed else 0
+		current = self.existing.get(key)
+		if (pending := self.inserts.get(key)) is not None:
+			pending.update(modified=at, unsubscribed=flag)
+		elif current is None:
+			email, group = key
+			self.inserts[key] = {
+				**base_columns(self.now),
+				"modified": at,
+				"email_group": group,
+				"email": email,
+				"unsubscribed": flag,
+			}
+			self.count(group, 1)
+		elif bool(current.unsubscribed) != row.unsubscribed:
+			frappe.db.sql(
+				f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = %s, modified = %s, modified_by = %s
+				where name = %s""",
+				(flag, at, frappe.session.user, current.name),
+			)
+			current.unsubscribed = flag
+		if not row.unsubscribed:
+			self.rejoined.add(key)
+
+	def write(self) -> None:
+		for chunk in slices(self.deletes):
+			frappe.db.sql(
+				f"delete from `tab{EMAIL_GROUP_MEMBER}` where name in %(values)s", {"values": chunk}
+			)
+		if self.rejoined:
+			# Rejoined: a pending leave of this group has nothing left to tell CC.
+			for row in select_in(
+				f"select name, email, email_group from `tab{OPT_OUT}` where status = %(pending)s and email in %(values)s",
+				{email for email, _ in self.rejoined},
+				pending=OPTOUT_PENDING,
+			):
+				if (normalise_email(row.email), row.email_group) in self.rejoined:
+					frappe.db.sql(f"delete from `tab{OPT_OUT}` where name = %s", row.name)
+		insert_named(EMAIL_GROUP_MEMBER, list(self.inserts.values()))
 
 
 def apply_consent(writes: Sequence[ContactWrite], now: datetime, lead_email_field: str) -> dict[str, int]:
@@ -253,50 +273,54 @@ def queue_optouts(requests: dict[tuple[str, str | None], dict[str, Any]], now: d
 	rows = []
 	for (email, group), values in requests.items():
 		row = existing.get((email, group))
-		at = values.get("opted_out_at") or now
+		request = {
+			"at": values.get("opted_out_at") or now,
+			"reason": values.get("reason"),
+			"by_person": 1 if values.get("by_person") else 0,
+			"cc_id": values.get("cc_contact_id"),
+			"now": now,
+		}
 		if row is None:
-			rows.append(
-				{
-					**base_columns(now),
-					"email": email,
-					"email_group": group,
-					"status": OPTOUT_PENDING,
-					"opted_out_at": at,
-					"cc_contact_id": values.get("cc_contact_id"),
-					"reason": values.get("reason"),
-					"by_person": 1 if values.get("by_person") else 0,
-				}
-			)
+			rows.append(_new_optout(email, group, request))
 		elif row.status == OPTOUT_PENDING:
-			if row.opted_out_at is None or get_datetime(at) > get_datetime(row.opted_out_at):
-				frappe.db.sql(
-					f"""update `tab{OPT_OUT}` set opted_out_at = %(at)s, reason = coalesce(%(reason)s, reason),
-					by_person = %(by_person)s, modified = %(now)s where name = %(name)s""",
-					{
-						"at": at,
-						"reason": values.get("reason"),
-						"by_person": 1 if values.get("by_person") else 0,
-						"now": now,
-						"name": row.name,
-					},
-				)
+			_move_pending(row, request)
 		else:
-			frappe.db.sql(
-				f"""update `tab{OPT_OUT}` set status = %(pending)s, opted_out_at = %(at)s, resolved_at = null,
-				reason = %(reason)s, by_person = %(by_person)s, modified = %(now)s, attempts = 0,
-				retry_at = null, last_error = null,
-				cc_contact_id = coalesce(%(cc_id)s, cc_contact_id) where name = %(name)s""",
-				{
-					"pending": OPTOUT_PENDING,
-					"at": at,
-					"reason": values.get("reason"),
-					"by_person": 1 if values.get("by_person") else 0,
-					"now": now,
-					"cc_id": values.get("cc_contact_id"),
-					"name": row.name,
-				},
-			)
+			_reopen(row, request)
 	insert_named(OPT_OUT, rows)
+
+
+def _new_optout(email: str, group: str | None, request: dict[str, Any]) -> dict[str, Any]:
+	return {
+		**base_columns(request["now"]),
+		"email": email,
+		"email_group": group,
+		"status": OPTOUT_PENDING,
+		"opted_out_at": request["at"],
+		"cc_contact_id": request["cc_id"],
+		"reason": request["reason"],
+		"by_person": request["by_person"],
+	}
+
+
+def _move_pending(row: Any, request: dict[str, Any]) -> None:
+	"""A pending opt-out takes a later date (what a CC opt-in must be newer than); an earlier one is kept."""
+	if row.opted_out_at is None or get_datetime(request["at"]) > get_datetime(row.opted_out_at):
+		frappe.db.sql(
+			f"""update `tab{OPT_OUT}` set opted_out_at = %(at)s, reason = coalesce(%(reason)s, reason),
+			by_person = %(by_person)s, modified = %(now)s where name = %(name)s""",
+			{**request, "name": row.name},
+		)
+
+
+def _reopen(row: Any, request: dict[str, Any]) -> None:
+	"""A resolved opt-out is pending again, from its first attempt."""
+	frappe.db.sql(
+		f"""update `tab{OPT_OUT}` set status = %(pending)s, opted_out_at = %(at)s, resolved_at = null,
+		reason = %(reason)s, by_person = %(by_person)s, modified = %(now)s, attempts = 0,
+		retry_at = null, last_error = null,
+		cc_contact_id = coalesce(%(cc_id)s, cc_contact_id) where name = %(name)s""",
+		{**request, "pending": OPTOUT_PENDING, "name": row.name},
+	)
 
 
 def record_group_leave(
