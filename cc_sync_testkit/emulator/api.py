@@ -341,6 +341,7 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 		if isinstance(body, str):
 			body = body.encode()
 		with self._lock:
+			self._tick()
 			parts = urlsplit(url)
 			path = parts.path or "/"
 			lower = {k.lower(): v for k, v in headers.items()}
@@ -1004,13 +1005,19 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 		return out
 
 	def _tick(self) -> None:
-		"""Clock-driven completion, when `activity_seconds` is set."""
-		if self.activity_seconds is None:
+		"""Clock-driven completion, when `activity_seconds` is set: as real CC, which finishes an activity
+		in its own time whether or not anyone polls it. Each is stamped with the time it finished."""
+		if self.activity_seconds is None or self._work_time is not None:
 			return
 		t = self.clock.monotonic()
 		for act in list(self._activities.values()):
-			if act["state"] in PENDING and t - act["created_mono"] >= self.activity_seconds:
-				self._complete_through(act)
+			late = t - act["created_mono"] - self.activity_seconds
+			if act["state"] in PENDING and late >= 0:
+				self._work_time = self.clock.now() - timedelta(seconds=late)
+				try:
+					self._complete_through(act)
+				finally:
+					self._work_time = None
 
 	def _poll(self, act: dict[str, Any]) -> None:
 		self._tick()

@@ -110,6 +110,8 @@ class AccountState:
 		self._fields: dict[str, dict[str, Any]] = {}
 		self._fields_by_name: dict[str, dict[str, Any]] = {}
 		self.version = 0
+		# While work CC does on its own time is applied (a bulk activity finishing), the time it finished.
+		self._work_time: datetime | None = None
 		# Recorded CC: addresses are rewritten on write (`CA` → `California`, `US` → `United States`).
 		self.normalise_addresses = True
 
@@ -117,7 +119,15 @@ class AccountState:
 
 	def now(self) -> str:
 		"""The emulator clock as a wire timestamp (whole seconds, like CC)."""
-		return self.clock.now().astimezone(timezone.utc).strftime(TS_FORMAT)
+		when = self._work_time or self.clock.now()
+		return when.astimezone(timezone.utc).strftime(TS_FORMAT)
+
+	def _tick(self) -> None:
+		"""Catch up on work CC does on its own time (the API finishes bulk activities by the clock).
+
+		Every event and every read calls it first, as every request does: whoever looks at the account,
+		or changes it, finds what CC had finished by then.
+		"""
 
 	def today(self) -> str:
 		return self.clock.now().astimezone(timezone.utc).date().isoformat()
@@ -198,6 +208,7 @@ class AccountState:
 	) -> str:
 		"""Add a contact as if entered in CC's screens; returns its contact_id."""
 		with self._lock:
+			self._tick()
 			if email.lower() in self._by_email:
 				raise EmulatorError(f"email already exists: {email}")
 			if permission not in PERMISSIONS:
@@ -234,6 +245,7 @@ class AccountState:
 		Accepts the core fields, `email` (a new address) and `custom_fields` ({name: value}).
 		"""
 		with self._lock:
+			self._tick()
 			rec = self._need(contact_id)
 			now = self.now()
 			for key, value in fields.items():
@@ -257,6 +269,7 @@ class AccountState:
 		top-level `updated_at` stays put, so `updated_after` never reports an unsubscribe.
 		"""
 		with self._lock:
+			self._tick()
 			rec = self._need(contact_id)
 			now = self.now()
 			rec.update(
@@ -271,6 +284,7 @@ class AccountState:
 	def opt_in(self, contact_id: str) -> None:
 		"""The person re-subscribes themselves: explicit permission, opt-out cleared, top level untouched."""
 		with self._lock:
+			self._tick()
 			rec = self._need(contact_id)
 			self._opt_in(rec, self.now())
 			self.version += 1
@@ -294,6 +308,7 @@ class AccountState:
 		come back), which is the only revival the sync may see: the app itself never revives anyone.
 		"""
 		with self._lock:
+			self._tick()
 			rec = self._need(contact_id)
 			now = self.now()
 			rec.update(deleted_at=None, updated_at=now, update_source="Contact")
@@ -307,6 +322,7 @@ class AccountState:
 		its top-level `updated_at` does not move, so no `updated_after` query ever sees the delete.
 		"""
 		with self._lock:
+			self._tick()
 			rec = self._need(contact_id)
 			self._delete(rec)
 			self.version += 1
@@ -314,12 +330,14 @@ class AccountState:
 	def add_to_list(self, contact_id: str, list_id: str) -> None:
 		"""A list-tool edit in CC's screens; deliberately does not move `updated_at` (the worst case)."""
 		with self._lock:
+			self._tick()
 			self._link(self._need(contact_id), self._need_list(list_id))
 			self.version += 1
 
 	def remove_from_list(self, contact_id: str, list_id: str) -> None:
 		"""A list-tool removal; does not move `updated_at` and does not unsubscribe."""
 		with self._lock:
+			self._tick()
 			self._unlink(self._need(contact_id), self._need_list(list_id))
 			self.version += 1
 
@@ -329,16 +347,19 @@ class AccountState:
 		resource is replaced as given, in every answer. Passing nothing puts the contact back to normal.
 		"""
 		with self._lock:
+			self._tick()
 			self._need(contact_id)["malformed"] = dict(fields)
 			self.version += 1
 
 	def get(self, contact_id: str) -> dict[str, Any]:
 		"""The contact exactly as `GET /contacts/{id}` with every include would answer."""
 		with self._lock:
+			self._tick()
 			return self.resource(self._need(contact_id), frozenset(INCLUDES))
 
 	def find_by_email(self, email: str) -> dict[str, Any] | None:
 		with self._lock:
+			self._tick()
 			rec = self._by_email.get(email.lower())
 			return None if rec is None else self.resource(rec, frozenset(INCLUDES))
 
@@ -346,14 +367,20 @@ class AccountState:
 	def contacts(self) -> Iterator[dict[str, Any]]:
 		"""Every contact, deleted ones too, in the stable paging order, with every include."""
 		includes = frozenset(INCLUDES)
-		return (self.resource(rec, includes) for rec in list(self._order))
+		with self._lock:
+			self._tick()
+			order = list(self._order)
+		return (self.resource(rec, includes) for rec in order)
 
 	def __len__(self) -> int:
-		return len(self._order)
+		with self._lock:
+			self._tick()
+			return len(self._order)
 
 	def snapshot(self) -> dict[str, Any]:
 		"""A JSON-serializable deep copy of the whole account, for before/after comparisons."""
 		with self._lock:
+			self._tick()
 			return {
 				"contacts": {
 					rec["contact_id"]: self.resource(rec, frozenset(INCLUDES)) for rec in self._order

@@ -340,6 +340,31 @@ def test_clock_driven_activities(clock):
 		assert requests.get(url, headers=headers).json()["state"] == "completed"
 
 
+def test_a_clock_driven_import_finishes_in_its_time_whether_polled_or_not(clock):
+	"""CC runs an import whatever the caller does: a person signing up after it finished finds the
+	imported contact (their form wins), and any call sees it finished, at the time it finished."""
+	emu = ConstantContactEmulator(clock, rate_limit=None, activity_steps=1000, activity_seconds=10)
+	list_id = emu.create_list("L")
+	access, _ = emu.issue_tokens()
+	headers = {"Authorization": f"Bearer {access}"}
+	with emu.mocked():
+		act = requests.post(
+			f"{BASE}/v3/activities/contacts_json_import",
+			json={"import_data": [{"email": "t@example.com", "first_name": "Lead"}], "list_ids": [list_id]},
+			headers=headers,
+		).json()
+		clock.advance(60)
+		# Never polled by id: the person signs up in CC a minute later.
+		imported = emu.find_by_email("t@example.com")
+		assert imported is not None and imported["first_name"] == "Lead"
+		emu.edit_contact(imported["contact_id"], first_name="Form")
+		[entry] = requests.get(f"{BASE}/v3/activities", headers=headers).json()["activities"]
+	assert entry["state"] == "completed"
+	assert emu.activity(act["activity_id"])["completed_at"] == "2024-06-01T00:00:10Z"
+	assert imported["created_at"] == "2024-06-01T00:00:10Z"
+	assert emu.find_by_email("t@example.com")["first_name"] == "Form"
+
+
 def test_activity_list_entries_carry_no_type_and_no_self_link_to_the_entry(emu, http):
 	"""Recorded: `GET /activities` entries carry no activity type and their self links are unreliable."""
 	list_id = emu.create_list("Leads")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cc_sync.sync.matching import normalise_email
@@ -19,6 +19,7 @@ from tests.consent_world import (
 	GROUP,
 	Events,
 	SkewedClock,
+	Step,
 	cadences,
 	check_promise,
 	final_state,
@@ -172,6 +173,29 @@ def test_clean_runs_keep_the_promise_and_lose_nothing(script, skew, cadence):
 	st.sampled_from([0.0, 0.05, 0.2]),
 	st.integers(0, 1000),
 	cadences,
+)
+# A lost answer to an import's submit, then the person signs up in CC: CC had finished the import by then,
+# so their form's name wins in both worlds.
+@example(
+	script=[
+		Step("tick", "", 0),
+		Step("site_lead", "u0@example.com", 0),
+		Step("tick", "", 3),
+		Step("cc_add", "u0@example.com", 0),
+	],
+	skew=0,
+	crash_run=0,
+	crash_after=0,
+	fault_rate=0.05,
+	seed=372,
+	cadence={
+		"optouts": 15,
+		"changes": 15,
+		"deletes": 60,
+		"push": 15,
+		"reconcile": 10080,
+		"optout_scan": 1440,
+	},
 )
 def test_crashes_and_faults_end_where_a_clean_run_ends(
 	script, skew, crash_run, crash_after, fault_rate, seed, cadence
