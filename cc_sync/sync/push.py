@@ -70,6 +70,8 @@ def run_push(ctx: RunContext) -> None:
 	started = mark.started
 	chunks = _prepare(ctx, store.push_candidates(mark.since), started)
 	if ctx.dry_run:
+		# As the pulls count what they would change, the push counts what it would send.
+		report.pushed += sum(len(chunk.rows) for chunk in chunks)
 		for n, chunk in enumerate(chunks, 1):
 			report.plan.append(
 				{

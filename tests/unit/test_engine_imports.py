@@ -235,6 +235,7 @@ def test_a_dry_run_push_names_the_first_addresses_of_each_chunk_it_would_import(
 		report = w.run(dry_run=True)
 	[line] = report.streams[STREAM_PUSH].plan
 	assert line["contacts"] == 7 and len(line["emails"]) == 5
+	assert report.streams[STREAM_PUSH].pushed == 7, "a dry run counts what it would send, as the pulls do"
 	assert set(line["emails"]) <= {f"d{i}@example.com" for i in range(7)}
 
 
