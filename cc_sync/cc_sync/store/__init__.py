@@ -7,8 +7,8 @@ doc_events that would echo a change back to CC), and bump `modified` wherever a 
 changes, so a form left open on a stale copy cannot silently undo a consent change.
 
 One module a concern: `contacts` (reads) and `contact_writes`, `leads`, `optouts`, `push`, `activities`,
-`state` (watermarks), `consent` (every opt-out channel as one answer), and `sql` (batched reads and
-writes). Datetimes cross the boundary through `cc_sync.cc_sync.sitetime`. `FrappeStore` is assembled here
+`state` (watermarks), `consent_reads` (every opt-out channel as one answer) and `consent` (its writes),
+`prefetch` (reading index pages ahead on a large site), and `sql` (batched reads and writes). Datetimes cross the boundary through `cc_sync.cc_sync.sitetime`. `FrappeStore` is assembled here
 from each concern's part.
 """
 
@@ -26,6 +26,7 @@ from cc_sync.cc_sync.store.contact_writes import ContactWritesMixin
 from cc_sync.cc_sync.store.contacts import RESERVED, ContactReadsMixin
 from cc_sync.cc_sync.store.leads import LeadsMixin
 from cc_sync.cc_sync.store.optouts import OptOutsMixin, record_local_optout
+from cc_sync.cc_sync.store.prefetch import IndexReadAhead
 from cc_sync.cc_sync.store.push import PushMixin
 from cc_sync.cc_sync.store.sql import column_specs, doctype_exists
 from cc_sync.cc_sync.store.state import StateMixin
@@ -65,6 +66,7 @@ class FrappeStore(
 		# Values changed to fit their columns, as (email, reason), until the engine collects them.
 		self._notes: list[tuple[str | None, str]] = []
 		self.has_lead = doctype_exists(LEAD)
+		self.read_ahead = IndexReadAhead()
 		self.writes = 0
 
 	def commit(self) -> None:

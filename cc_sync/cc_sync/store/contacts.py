@@ -89,6 +89,9 @@ class ContactReadsMixin:
 		names: set[str] = set()
 		matched: dict[str, list[str]] = {}
 		ids = [i for i in cc_ids if i]
+		wanted = [e for e in (normalise_email(e) for e in emails) if e]
+		# The page's lookups and inserts reach these index entries: read them in parallel first.
+		self.read_ahead.read(ids, wanted)
 		if ids:
 			names.update(
 				r.name
@@ -96,7 +99,6 @@ class ContactReadsMixin:
 					f"select name from `tabContact` where `{CONTACT_CC_ID}` in %(values)s", ids
 				)
 			)
-		wanted = [e for e in (normalise_email(e) for e in emails) if e]
 		if wanted:
 			for r in select_in(
 				"""select parent, email_id from `tabContact Email`
