@@ -1,8 +1,8 @@
 """Every DocType and field name the app uses on the site, and the statuses its DocTypes store, in one place."""
 
 from dataclasses import dataclass
-from enum import Enum
 
+from cc_sync.constant_contact.values import Word
 from cc_sync.sync import schedule
 from cc_sync.sync.records import (
 	STREAM_CHANGES,
@@ -145,7 +145,7 @@ CONNECTION_ERROR = "Error"
 
 
 # -- statuses the DocTypes store (each read and stored as its plain word; the desk translates it) ------
-class LogStatus(str, Enum):
+class LogStatus(Word):
 	"""A Sync Log's status; a log's stream rows take the four a finished stream can have."""
 
 	QUEUED = "Queued"
@@ -154,9 +154,6 @@ class LogStatus(str, Enum):
 	PARTIAL = "Partial"
 	FAILED = "Failed"
 	SKIPPED = "Skipped"
-
-	def __str__(self) -> str:
-		return self.value
 
 
 # How a log names the engine's stream and run statuses (a stream never reached counts as skipped).
@@ -173,11 +170,8 @@ WORKED = (LogStatus.SUCCESS, LogStatus.PARTIAL)
 STREAM_ROW_STATUSES = (LogStatus.SUCCESS, LogStatus.PARTIAL, LogStatus.FAILED, LogStatus.SKIPPED)
 
 
-class OptOutStatus(str, Enum):
+class OptOutStatus(Word):
 	"""A site opt-out on its way to CC (Constant Contact Opt Out): waiting, or settled."""
 
 	PENDING = "Pending"
 	DONE = "Done"
-
-	def __str__(self) -> str:
-		return self.value

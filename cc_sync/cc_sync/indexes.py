@@ -58,16 +58,12 @@ def use_one_member_index() -> None:
 	steps.append(f"add unique index `{MEMBER_INDEX}` (`email`, `email_group`)")
 	if FRAPPE_MEMBER_UNIQUE in have:
 		steps.append(f"drop index `{FRAPPE_MEMBER_UNIQUE}`")
-	try:
-		frappe.db.sql_ddl(f"alter table `tab{EMAIL_GROUP_MEMBER}` {', '.join(steps)}")
-	except Exception as exc:
-		if not frappe.db.is_duplicate_entry(exc):
-			raise
+	if not _alter_members(
+		steps,
+		"Constant Contact: Email Group Member holds an address twice in one group",
+		"The unique index was not made; a plain one serves the lookups instead.",
+	):
 		# A site without Frappe's unique index can hold a pair twice: nothing changes but a plain index.
-		frappe.log_error(
-			title="Constant Contact: Email Group Member holds an address twice in one group",
-			message=f"The unique index was not made; a plain one serves the lookups instead.\n{exc}",
-		)
 		ensure_index(EMAIL_GROUP_MEMBER, MEMBER_COLUMNS)
 
 
@@ -79,18 +75,26 @@ def restore_frappe_member_index() -> None:
 		steps.append(f"add unique index `{FRAPPE_MEMBER_UNIQUE}` (`email_group`, `email`)")
 	if MEMBER_INDEX in have:
 		steps.append(f"drop index `{MEMBER_INDEX}`")
-	if not steps:
-		return
+	if steps:
+		# Should the table hold a pair twice (see above), the app's index stays and uninstall goes on.
+		_alter_members(
+			steps,
+			"Constant Contact: Frappe's unique index on Email Group Member was not restored",
+			"An address is in one group twice; remove the duplicate, then add the index.",
+		)
+
+
+def _alter_members(steps: list[str], title: str, message: str) -> bool:
+	"""One ALTER of Email Group Member (all or nothing); False, with the reason logged, when a unique
+	index cannot be made over a pair the table holds twice."""
 	try:
 		frappe.db.sql_ddl(f"alter table `tab{EMAIL_GROUP_MEMBER}` {', '.join(steps)}")
 	except Exception as exc:
 		if not frappe.db.is_duplicate_entry(exc):
 			raise
-		# The table holds a pair twice (see use_one_member_index): the app's index stays, uninstall goes on.
-		frappe.log_error(
-			title="Constant Contact: Frappe's unique index on Email Group Member was not restored",
-			message=f"An address is in one group twice; remove the duplicate, then add the index.\n{exc}",
-		)
+		frappe.log_error(title=title, message=f"{message}\n{exc}")
+		return False
+	return True
 
 
 def _indexes(doctype: str) -> dict[str, tuple[tuple[str, ...], bool]]:

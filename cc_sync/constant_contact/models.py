@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -28,6 +27,7 @@ from cc_sync.constant_contact.values import (
 	OptBool,
 	OptInt,
 	StrList,
+	Word,
 	link_href,
 	opt_int,
 )
@@ -45,7 +45,7 @@ CORE_FIELDS = (
 )
 
 
-class Permission(str, Enum):
+class Permission(Word):
 	"""CC's `email_address.permission_to_send`, as the API spells it; reads and compares as its word.
 
 	A value CC adds later stays plain text on the model (`permission_known` is then False), so it is
@@ -58,9 +58,6 @@ class Permission(str, Enum):
 	NOT_SET = "not_set"
 	TEMP_HOLD = "temp_hold"
 	UNSUBSCRIBED = "unsubscribed"
-
-	def __str__(self) -> str:
-		return self.value
 
 
 KNOWN_PERMISSIONS = frozenset(Permission)

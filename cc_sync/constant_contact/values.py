@@ -2,18 +2,27 @@
 
 A value that cannot be read becomes None instead of failing the record (or the page) it is in: CC's
 own payloads mix timestamp formats, send numbers as text and booleans as words, and add fields without
-notice. `CCModel` is the base of every payload model (`models`): unknown fields are kept.
+notice. `CCModel` is the base of every payload model (`models`): unknown fields are kept. `Word` is the
+base of every vocabulary declared as an enum (CC's permissions, the engine's statuses, the site's).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from enum import Enum
 from typing import Annotated, Any
 
 from dateutil import parser as _dateutil_parser
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 UTC = timezone.utc
+
+
+class Word(str, Enum):
+	"""A vocabulary word: compares, stores and prints as its plain value (Python 3.10 has no StrEnum)."""
+
+	def __str__(self) -> str:
+		return self.value
 
 
 def parse_datetime(value: Any) -> datetime | None:

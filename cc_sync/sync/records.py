@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
+from cc_sync.constant_contact.values import Word
 from cc_sync.sync.consent import MemberRow
 
 # Stream names, also used as watermark keys and job ids.
@@ -134,7 +134,7 @@ class PushCandidate:
 	pushed_at: datetime | None = None
 
 
-class PushStatus(str, Enum):
+class PushStatus(Word):
 	"""Where a pushed record stands (the Lead's "CC Push Status"); reads and stores as its plain word."""
 
 	PENDING = "Pending"
@@ -142,9 +142,6 @@ class PushStatus(str, Enum):
 	PUSHED = "Pushed"
 	SKIPPED = "Skipped"
 	FAILED = "Failed"
-
-	def __str__(self) -> str:
-		return self.value
 
 
 # Outcomes that mark a record as sent; the others clear its pushed-at.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
+from cc_sync.constant_contact.values import Word
 
-class StreamStatus(str, Enum):
+
+class StreamStatus(Word):
 	"""Where one stream of a run ended (and, for the whole run, the worst of them)."""
 
 	PENDING = "pending"
@@ -18,9 +19,6 @@ class StreamStatus(str, Enum):
 	FAILED = "failed"
 	# Not run: a stream it needs did not succeed, CC stopped the run, or nothing is configured for it.
 	SKIPPED = "skipped"
-
-	def __str__(self) -> str:
-		return self.value
 
 
 COUNTERS = (
