@@ -17,7 +17,8 @@ def _pull_three(w) -> None:
 		w.run(STREAM_CHANGES)
 
 
-def test_a_small_site_opens_no_side_connections():
+def test_a_site_whose_contact_tables_fit_the_buffer_pool_opens_no_side_connections(monkeypatch):
+	monkeypatch.setattr(prefetch, "MIN_CONTACTS", 0)
 	w = make_world()
 	_pull_three(w)
 	assert w.store.read_ahead.enabled is False
@@ -26,6 +27,7 @@ def test_a_small_site_opens_no_side_connections():
 
 def test_a_large_site_reads_ahead_on_side_connections_and_applies_the_page_the_same(monkeypatch):
 	monkeypatch.setattr(prefetch, "MIN_CONTACTS", 0)
+	monkeypatch.setattr(prefetch, "POOL_SHARE", 0)
 	read: list[str] = []
 	run = prefetch.IndexReadAhead._run
 	monkeypatch.setattr(prefetch.IndexReadAhead, "_run", lambda self, q, k: (read.append(q), run(self, q, k)))
@@ -41,6 +43,7 @@ def test_a_side_connection_that_fails_stops_the_read_ahead_not_the_sync(monkeypa
 	import frappe
 
 	monkeypatch.setattr(prefetch, "MIN_CONTACTS", 0)
+	monkeypatch.setattr(prefetch, "POOL_SHARE", 0)
 	if breaks == "opening":
 		monkeypatch.setattr(frappe.db, "create_connection", lambda: (_ for _ in ()).throw(OSError("refused")))
 	else:

@@ -8,7 +8,7 @@ in the pool: at 1.2 million contacts on MariaDB's default 128 MiB pool, a batch 
 from about 1,200/s to 1,500/s on a loaded 2-core machine.
 
 Nothing is written and nothing read is used: a read-ahead that fails costs only its time, and the page
-is applied just the same. Small sites skip it (their indexes sit in the pool already).
+is applied just the same. Sites whose contact tables fit the buffer pool skip it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ import frappe
 
 from cc_sync.cc_sync.constants import CONTACT, CONTACT_CC_ID, CONTACT_EMAIL, EMAIL_GROUP_MEMBER
 
-# Below this many contacts (InnoDB's estimate) the indexes fit the buffer pool of a default install.
+# Below this many contacts (InnoDB's estimate) the indexes fit the buffer pool of a default install;
+# above it, reading ahead pays once the contact tables are larger than this share of the pool.
 MIN_CONTACTS = 200_000
+POOL_SHARE = 1.0
 CONNECTIONS = 8
 KEYS_PER_READ = 100
 
@@ -98,12 +100,16 @@ class IndexReadAhead:
 
 
 def _large_site() -> bool:
-	rows = frappe.db.sql(
-		"""select table_rows from information_schema.tables
-		where table_schema = database() and table_name = %s""",
-		f"tab{CONTACT}",
-	)
-	return bool(rows) and int(rows[0][0] or 0) >= MIN_CONTACTS
+	"""Whether the contact tables outgrow the buffer pool. Where they fit, every page is there already
+	and reading ahead only costs CPU (10-15 % of a batch at a million contacts on a 2 GiB pool)."""
+	tables = (f"tab{CONTACT}", f"tab{CONTACT_EMAIL}", f"tab{EMAIL_GROUP_MEMBER}")
+	contacts, size = frappe.db.sql(
+		"""select sum(if(table_name = %s, table_rows, 0)), sum(data_length + index_length)
+		from information_schema.tables where table_schema = database() and table_name in %s""",
+		(tables[0], tables),
+	)[0]
+	pool = frappe.db.sql("select @@innodb_buffer_pool_size")[0][0]
+	return int(contacts or 0) >= MIN_CONTACTS and int(size or 0) > int(pool) * POOL_SHARE
 
 
 def _chunks(keys: Sequence[str]) -> list[tuple[str, ...]]:
