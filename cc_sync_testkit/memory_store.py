@@ -495,8 +495,10 @@ class MemoryStore:
 		return {e for e, state in self.consent_state(emails).items() if state.never_push}
 
 	# -- push ------------------------------------------------------------------------------------
-	def push_candidates(self, since: datetime | None) -> Iterable[PushCandidate]:
+	def push_candidates(self, since: datetime | None, email: str | None = None) -> Iterable[PushCandidate]:
 		for lead in sorted(self.leads.values(), key=lambda x: (x.modified or datetime.min, x.key)):
+			if email is not None and normalise_email(lead.email) != email:
+				continue
 			if since is None or (lead.modified and lead.modified > since):
 				yield PushCandidate(
 					key=lead.key,

@@ -357,6 +357,13 @@ class StoreContract:
 		assert store.opted_out_emails(["kim@example.com"]) == {"kim@example.com"}
 
 	# -- push ------------------------------------------------------------------------------------
+	def test_push_candidates_of_one_address_are_only_its_records(self, site):
+		store, helper = site
+		mine = helper.add_lead("Ann.Sync@example.com", first_name="Ann")
+		helper.add_lead("other.lead@example.com", first_name="Other")
+		assert [c.key for c in store.push_candidates(None, email="ann.sync@example.com")] == [mine]
+		assert list(store.push_candidates(None, email="nobody@example.com")) == []
+
 	def test_push_candidates_are_the_leads_changed_since(self, site):
 		store, helper = site
 		key = helper.add_lead("lee@example.com", first_name="Lee")

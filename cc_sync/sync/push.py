@@ -107,7 +107,7 @@ def push_email(ctx: RunContext, email: str) -> None:
 		report.error = "no CC list is mapped for push"
 		return
 	now = ctx.now()
-	mine = [c for c in ctx.store.push_candidates(None) if normalise_email(c.email) == email]
+	mine = [c for c in ctx.store.push_candidates(None, email=email) if normalise_email(c.email) == email]
 	for candidate in mine:
 		candidate.pushed_at = None  # an explicit request pushes again
 	chunks = _prepare(ctx, mine, now)

@@ -103,8 +103,9 @@ class SyncStore(Protocol):
 		...
 
 	# -- push ------------------------------------------------------------------------------------
-	def push_candidates(self, since: datetime | None) -> Iterable[PushCandidate]:
-		"""Records to push: new or changed since `since` (all when None)."""
+	def push_candidates(self, since: datetime | None, email: str | None = None) -> Iterable[PushCandidate]:
+		"""Records to push: new or changed since `since` (all when None); with `email`, only that
+		address's (a "Sync now" must not read every lead of the site to find one)."""
 		...
 
 	def record_push(self, outcomes: Sequence[PushOutcome]) -> None: ...

@@ -30,7 +30,7 @@ PUSH_PAGE = 2000
 class PushMixin:
 	"""Part of `FrappeStore` (see `store/__init__.py`)."""
 
-	def push_candidates(self, since: datetime | None) -> Iterable[PushCandidate]:
+	def push_candidates(self, since: datetime | None, email: str | None = None) -> Iterable[PushCandidate]:
 		doctype = self.push_doctype
 		if not doctype_exists(doctype):
 			return
@@ -54,6 +54,8 @@ class PushMixin:
 		filters = list(self.push_filters or [])
 		if since is not None:
 			filters.append([doctype, "modified", ">", to_site(since)])
+		if email is not None:
+			filters.append([doctype, self.email_field, "=", email])
 		after: tuple[Any, str] | None = None
 		while True:
 			rows = _candidate_page(doctype, filters, fields, after)
