@@ -12,7 +12,8 @@ import ran is pushed again.
 Two outcomes are unknown and are settled by reading back rather than guessed:
 - a record left `submitting` (a crash or a 5xx on the POST: CC may or may not have queued it). CC's
   activity list names no type and no reliable link, so it is never matched to an entry by counts; while
-  an activity unknown to the site is still running it may be ours, so the record waits for it to end;
+  an activity unknown to the site is still running it may be ours, so the record waits for it to end,
+  within the run as long as for a known import, then in later runs;
 - an import CC no longer knows (404: older than CC's retention).
 Either way the contacts CC holds are marked Pushed and the rest are released, with the push watermark
 moved back so the next push sends them again.
@@ -50,34 +51,50 @@ def run_activities(ctx: RunContext) -> None:
 	backlog = False
 	for record in records:
 		report.fetched += 1
+		polls = 1 if backlog else ctx.config.activity_polls
 		if record.state == "submitting":
-			_resolve_submitting(ctx, record)
-			continue
-		if not _poll(ctx, record, polls=1 if backlog else ctx.config.activity_polls):
-			backlog = True
+			settled = _resolve_submitting(ctx, record, polls)
+		else:
+			settled = _poll(ctx, record, polls)
+		backlog = backlog or not settled
 
 
-def _resolve_submitting(ctx: RunContext, record: ActivityRecord) -> None:
+def _resolve_submitting(ctx: RunContext, record: ActivityRecord, polls: int) -> bool:
+	"""Settle a chunk whose submit had no answer once no activity that may be it is running; while one is,
+	wait for it as for a known import (up to `polls` looks); True when settled."""
 	report = ctx.report.stream(STREAM_ACTIVITIES)
 	if ctx.now() - record.submitted_at < SUBMIT_WAIT:
-		known = {r.activity_id for r in ctx.store.open_activities() if r.activity_id}
-		for n, activity in enumerate(ctx.client.iter_activities(limit=ACTIVITY_LIST_LOOK)):
-			if n >= ACTIVITY_LIST_LOOK:
+		for attempt in range(max(1, polls)):
+			if attempt:
+				ctx.clock.sleep(ctx.config.activity_poll_interval)
+			if not _may_be_running(ctx, record):
 				break
-			created = activity.created_at
-			if activity.activity_id in known or activity.is_finished:
-				continue
-			if created is not None and created < record.submitted_at - SUBMIT_SKEW:
-				continue
+		else:
 			report.warn(
 				None,
 				f"chunk {record.chunk_id} was interrupted while being submitted and CC is still running an "
 				"activity that may be it: settled once that ends",
 			)
-			return
+			return False
 	_settle_unknown(
 		ctx, record, "abandoned", f"chunk {record.chunk_id} was interrupted while being submitted"
 	)
+	return True
+
+
+def _may_be_running(ctx: RunContext, record: ActivityRecord) -> bool:
+	"""Whether CC is running an activity the site does not know, created since the chunk's submit."""
+	known = {r.activity_id for r in ctx.store.open_activities() if r.activity_id}
+	for n, activity in enumerate(ctx.client.iter_activities(limit=ACTIVITY_LIST_LOOK)):
+		if n >= ACTIVITY_LIST_LOOK:
+			break
+		created = activity.created_at
+		if activity.activity_id in known or activity.is_finished:
+			continue
+		if created is not None and created < record.submitted_at - SUBMIT_SKEW:
+			continue
+		return True
+	return False
 
 
 def _poll(ctx: RunContext, record: ActivityRecord, polls: int) -> bool:

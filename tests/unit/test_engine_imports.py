@@ -76,6 +76,23 @@ def test_an_interrupted_submission_waits_while_cc_runs_an_activity_that_may_be_i
 	assert _lead_status(w, "slow@example.com") == "Pushed"
 
 
+def test_an_interrupted_submission_is_waited_for_within_the_run_as_a_known_import_is():
+	"""The submit's answer is lost while CC runs the import for a few seconds: the run straight after waits
+	for it as it would poll a known import, and the lead is Pushed (and on the group) when it ends."""
+	w = make_world(activity_steps=1_000, activity_seconds=5)
+	w.store.add_lead("quick@example.com", first_name="Q")
+	w.store.commit()
+	w.emu.faults.applied_before_timeout = True
+	with w.emu.mocked():
+		w.emu.inject("timeout", count=1, path_prefix=IMPORT)
+		w.run()  # stops at the lost connection
+		assert _lead_status(w, "quick@example.com") != "Pushed"
+		w.run()
+	assert w.emu.calls_to(IMPORT) == 1
+	assert _lead_status(w, "quick@example.com") == "Pushed"
+	assert w.store.members.get(("Newsletter", "quick@example.com")) is False
+
+
 @pytest.mark.parametrize("import_errors", ["named", "counts"])
 def test_a_lead_is_pushed_only_when_cc_is_seen_holding_the_contact(import_errors):
 	"""Whether or not CC's error messages name addresses, a row CC did not take is Failed, the others Pushed."""

@@ -197,6 +197,28 @@ def test_clean_runs_keep_the_promise_and_lose_nothing(script, skew, cadence):
 		"optout_scan": 1440,
 	},
 )
+# An import's submit answer lost while CC runs it for a few seconds: the run waits for it as for a known
+# import, so the site holds the group row, and the person can leave it, as after a clean run.
+@example(
+	script=[
+		Step("site_lead", "u2@example.com", 0),
+		Step("run", "", 1),
+		Step("site_leave", "u2@example.com", 0),
+	],
+	skew=0,
+	crash_run=1,
+	crash_after=0,
+	fault_rate=0.2,
+	seed=222,
+	cadence={
+		"optouts": 15,
+		"changes": 15,
+		"deletes": 60,
+		"push": 15,
+		"reconcile": 10080,
+		"optout_scan": 1440,
+	},
+)
 def test_crashes_and_faults_end_where_a_clean_run_ends(
 	script, skew, crash_run, crash_after, fault_rate, seed, cadence
 ):
