@@ -21,7 +21,7 @@ def test_a_site_whose_contact_tables_fit_the_buffer_pool_opens_no_side_connectio
 	monkeypatch.setattr(prefetch, "MIN_CONTACTS", 0)
 	w = make_world()
 	_pull_three(w)
-	assert w.store.read_ahead.enabled is False
+	assert w.store.read_ahead._connections == []
 	assert one_contact(w, addr("ahead0")).first_name == "Ahead0"
 
 
@@ -56,3 +56,21 @@ def test_a_side_connection_that_fails_stops_the_read_ahead_not_the_sync(monkeypa
 	_pull_three(w)
 	assert w.store.read_ahead.enabled is False
 	assert [one_contact(w, addr(f"ahead{i}")).first_name for i in range(3)] == ["Ahead0", "Ahead1", "Ahead2"]
+
+
+def test_it_reads_ahead_only_while_the_pages_before_came_from_disk(monkeypatch):
+	"""First page: the tables outgrow the pool, so read ahead. Then as the disk says: a page that read
+	next to nothing from disk turns it off for the next, one that read a lot turns it back on."""
+	monkeypatch.setattr(prefetch, "MIN_CONTACTS", 0)
+	monkeypatch.setattr(prefetch, "POOL_SHARE", 0)
+	counts = iter([0, 10, 10 + 5_000, 5_010 + 50])
+	monkeypatch.setattr(prefetch, "_disk_reads", lambda: next(counts))
+	ran: list[int] = []
+	monkeypatch.setattr(prefetch.IndexReadAhead, "_run", lambda self, q, k: ran.append(len(k)))
+	ahead = prefetch.IndexReadAhead()
+	read_per_page = []
+	for _ in range(4):
+		before = len(ran)
+		ahead.read(["cc-1"], ["a@example.com"])
+		read_per_page.append(len(ran) > before)
+	assert read_per_page == [True, False, True, False]
