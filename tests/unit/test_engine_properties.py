@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.schedule import DEFAULT_INTERVAL_MINUTES
 from tests.consent_world import (
 	GROUP,
 	Events,
@@ -188,14 +189,7 @@ def test_clean_runs_keep_the_promise_and_lose_nothing(script, skew, cadence):
 	crash_after=0,
 	fault_rate=0.05,
 	seed=372,
-	cadence={
-		"optouts": 15,
-		"changes": 15,
-		"deletes": 60,
-		"push": 15,
-		"reconcile": 10080,
-		"optout_scan": 1440,
-	},
+	cadence=dict(DEFAULT_INTERVAL_MINUTES),
 )
 # An import's submit answer lost while CC runs it for a few seconds: the run waits for it as for a known
 # import, so the site holds the group row, and the person can leave it, as after a clean run.
@@ -210,14 +204,7 @@ def test_clean_runs_keep_the_promise_and_lose_nothing(script, skew, cadence):
 	crash_after=0,
 	fault_rate=0.2,
 	seed=222,
-	cadence={
-		"optouts": 15,
-		"changes": 15,
-		"deletes": 60,
-		"push": 15,
-		"reconcile": 10080,
-		"optout_scan": 1440,
-	},
+	cadence=dict(DEFAULT_INTERVAL_MINUTES),
 )
 def test_crashes_and_faults_end_where_a_clean_run_ends(
 	script, skew, crash_run, crash_after, fault_rate, seed, cadence

@@ -50,16 +50,16 @@ def insert_rows(doctype: str, columns: Sequence[str], rows: Sequence[tuple], siz
 	literal = literal_for(frappe.db._conn)
 	for start in range(0, len(rows), size):
 		chunk = rows[start : start + size]
-		if any(type(v) is str and IFNULL_PATTERN.search(v) for row in chunk for v in row):
+		values = ", ".join("(" + ", ".join([literal(v) for v in row]) + ")" for row in chunk)
+		if IFNULL_PATTERN.search(values):
 			# frappe.db.sql rewrites `ifnull(` anywhere in a query's text: such values travel apart.
 			placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
 			frappe.db.sql(
 				f"insert into `tab{doctype}` ({names}) values {', '.join([placeholder] * len(chunk))}",
 				[value for row in chunk for value in row],
 			)
-			continue
-		values = ", ".join("(" + ", ".join([literal(v) for v in row]) + ")" for row in chunk)
-		frappe.db.sql(f"insert into `tab{doctype}` ({names}) values {values}")
+		else:
+			frappe.db.sql(f"insert into `tab{doctype}` ({names}) values {values}")
 
 
 def literal_for(connection: Any) -> Callable[[Any], str]:
