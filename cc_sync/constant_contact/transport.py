@@ -88,6 +88,7 @@ class Transport:
 			raise ValueError(f"base_url must be absolute: {base_url!r}")
 		# Next-page links are root-relative (`/v3/contacts?cursor=...`), so they join the origin.
 		self.origin = f"{parts.scheme}://{parts.netloc}"
+		self._scheme, self._netloc = parts.scheme.lower(), parts.netloc.lower()
 		self.session = session or requests.Session()
 		self.clock = clock or SystemClock()
 		self.limiter = limiter if limiter is not None else RateLimiter(clock=self.clock)
@@ -100,9 +101,14 @@ class Transport:
 		self.calls = 0
 
 	def _url(self, path_or_url: str) -> str:
-		if path_or_url.startswith(("http://", "https://")):
-			if not path_or_url.startswith(self.origin + "/"):
-				# Never send the bearer token to another host.
+		"""The URL to call for an API path or a link CC gave, which must stay on the API's scheme and host.
+
+		A link naming any host, protocol-relative (`//host/...`) included, is refused unless it is the
+		API's own scheme and host: the bearer token is never sent anywhere else.
+		"""
+		parts = urlsplit(path_or_url)
+		if parts.scheme or parts.netloc or path_or_url.lstrip().startswith(("//", "\\\\", "/\\", "\\/")):
+			if (parts.scheme.lower(), parts.netloc.lower()) != (self._scheme, self._netloc):
 				raise MalformedResponse(None, None, f"link points off the API host: {path_or_url}")
 			return path_or_url
 		if path_or_url.startswith(self.base_url.removeprefix(self.origin) + "/"):

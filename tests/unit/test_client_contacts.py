@@ -111,6 +111,38 @@ def test_refuses_a_next_link_to_another_host(rsps, client):
 	assert len(rsps.calls) == 1
 
 
+@pytest.mark.parametrize(
+	"href",
+	[
+		"//evil.example/v3/contacts?cursor=X",
+		"HTTPS://evil.example/v3/contacts?cursor=X",
+		"http://api.cc.email/v3/contacts?cursor=X",
+		"https://api.cc.email.evil.example/v3/contacts?cursor=X",
+		"\\\\evil.example/v3/contacts?cursor=X",
+	],
+)
+def test_refuses_a_next_link_off_the_api_scheme_or_host_and_sends_nothing_there(rsps, client, href):
+	rsps.add(responses.GET, f"{API}/contacts", json={"contacts": [], "_links": {"next": {"href": href}}})
+	with pytest.raises(MalformedResponse) as exc:
+		list(client.iter_contacts())
+	assert "off the API host" in str(exc.value)
+	assert len(rsps.calls) == 1
+
+
+def test_a_protocol_relative_next_link_is_refused_where_the_api_base_has_no_path(rsps):
+	base = "https://api.cc.email"
+	client = ConstantContactClient(StaticTokenProvider("t"), base_url=base, clock=FakeClock())
+	rsps.add(
+		responses.GET,
+		f"{base}/contacts",
+		json={"contacts": [contact("c1")], "_links": {"next": {"href": "//evil.example/contacts?cursor=X"}}},
+	)
+	with pytest.raises(MalformedResponse) as exc:
+		list(client.iter_contacts())
+	assert "off the API host" in str(exc.value)
+	assert [call.request.url for call in rsps.calls] == [f"{base}/contacts?limit=500"]
+
+
 def test_contact_count_and_page_iteration(rsps, client):
 	rsps.add(responses.GET, f"{API}/contacts", json={"contacts": [contact("c1")], "contacts_count": 3249})
 	[page] = client.iter_contact_pages(include_count=True, limit=1)
