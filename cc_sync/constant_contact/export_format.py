@@ -1,8 +1,10 @@
 """CC's contact export CSV: its real column headers, and rows read back into `Contact` models.
 
 Recorded CC exports (scripts that read CC's real export files) use human-readable headers, not API
-field names: `Email address`, `First name`, `Email permission status`, `Confirmed Opt-Out Date`,
-`Email Lists`, `Created At`, `Phone - home`, ...; custom fields are headed by their *label*, and dates
+field names: `Email address`, `First name`, `Email status`, `Email permission status`, `Confirmed Opt-Out
+Date`, `Email Lists`, `Created At`, `Phone - home`, `Street address line 1 - Home`, `City - Home`,
+`State/Province - Other`, `Zip/Postal Code - Work`, ...; headers are read whatever their case; custom
+fields are headed by their *label*, and dates
 look like `2020-09-25 16:45:13 -0400` (the account's time zone). `Email Lists` appears to hold list
 *names* separated by commas (not confirmed), so names are resolved against the account's lists and a
 name that cannot be resolved leaves that row's memberships unknown rather than wrong.
@@ -25,14 +27,23 @@ from cc_sync.constant_contact.values import parse_datetime
 EXPORT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 PHONE_KINDS = ("home", "work", "mobile", "other")
 ADDRESS_KINDS = ("home", "work", "other")
-# Street-address part (API name) -> the words of its column header; the kind follows " - ".
+# Street-address part (API name) -> the words of its column header; the kind follows " - ", capitalised
+# as CC writes it ("City - Home"; the phone columns keep it lower case: "Phone - home").
 ADDRESS_COLUMNS = {
-	"street": "Street address",
+	"street": "Street address line 1",
 	"city": "City",
 	"state": "State/Province",
-	"postal_code": "Zip/Postal code",
+	"postal_code": "Zip/Postal Code",
 	"country": "Country",
 }
+# Headers the reader also takes for a part (an older form of the street column).
+_ADDRESS_ALIASES = {"street": ("street address",)}
+
+
+def address_column(part: str, kind: str) -> str:
+	"""The export's header for one street-address part of one kind: `Zip/Postal Code - Home`."""
+	return f"{ADDRESS_COLUMNS[part]} - {kind.capitalize()}"
+
 
 # `fields` values of POST /activities/contact_exports -> the columns each one yields.
 EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -42,11 +53,11 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
 	"job_title": ("Job title",),
 	"company_name": ("Company name",),
 	"phone_number": tuple(f"Phone - {kind}" for kind in PHONE_KINDS),
-	"street": tuple(f"{ADDRESS_COLUMNS['street']} - {k}" for k in ADDRESS_KINDS),
-	"city": tuple(f"{ADDRESS_COLUMNS['city']} - {k}" for k in ADDRESS_KINDS),
-	"state": tuple(f"{ADDRESS_COLUMNS['state']} - {k}" for k in ADDRESS_KINDS),
-	"zip": tuple(f"{ADDRESS_COLUMNS['postal_code']} - {k}" for k in ADDRESS_KINDS),
-	"country": tuple(f"{ADDRESS_COLUMNS['country']} - {k}" for k in ADDRESS_KINDS),
+	"street": tuple(address_column("street", k) for k in ADDRESS_KINDS),
+	"city": tuple(address_column("city", k) for k in ADDRESS_KINDS),
+	"state": tuple(address_column("state", k) for k in ADDRESS_KINDS),
+	"zip": tuple(address_column("postal_code", k) for k in ADDRESS_KINDS),
+	"country": tuple(address_column("country", k) for k in ADDRESS_KINDS),
 	"anniversary": ("Anniversary",),
 	"birthday": ("Birthday",),
 	"birthday_month": ("Birthday month",),
@@ -151,6 +162,17 @@ def _permission(value: str | None) -> str | None:
 	return "_".join(value.strip().lower().replace("-", " ").split())
 
 
+def _row_permission(cells: Mapping[str, str], opt_out_date: datetime | None) -> str | None:
+	"""The row's permission to send: unsubscribed when any of its columns says so, whatever the others
+	say ("Email status" Unsubscribed, an unsubscribed "Email permission status", or a "Confirmed Opt-Out
+	Date"); otherwise what "Email permission status" says."""
+	permission = _permission(cells.get("email permission status"))
+	status = _permission(cells.get("email status"))
+	if Permission.UNSUBSCRIBED in (permission, status) or opt_out_date is not None:
+		return Permission.UNSUBSCRIBED.value
+	return permission
+
+
 def split_list_names(value: str | None, names: Iterable[str]) -> tuple[list[str], list[str]]:
 	"""Resolve a comma-separated `Email Lists` cell to list names: (resolved, unresolved pieces).
 
@@ -215,17 +237,14 @@ class ExportReader:
 
 	def _row(self, cells: Mapping[str, str], labels: Mapping[str, str]) -> ExportRow:
 		problems: list[str] = []
-		permission = _permission(cells.get("email permission status"))
-		if permission is None:
-			status = _permission(cells.get("email status"))
-			permission = Permission.UNSUBSCRIBED.value if status == Permission.UNSUBSCRIBED else None
+		opt_out_date = parse_export_date(cells.get("confirmed opt-out date"))
 		email: dict[str, Any] = {
 			"address": cells.get("email address") or None,
-			"permission_to_send": permission,
+			"permission_to_send": _row_permission(cells, opt_out_date),
 			"opt_in_source": cells.get("email opt-in source") or None,
 			"opt_in_date": parse_export_date(cells.get("email opt-in date")),
 			"opt_out_source": cells.get("confirmed opt-out source") or None,
-			"opt_out_date": parse_export_date(cells.get("confirmed opt-out date")),
+			"opt_out_date": opt_out_date,
 			"opt_out_reason": cells.get("confirmed opt-out reason") or None,
 		}
 		data: dict[str, Any] = {
@@ -248,11 +267,12 @@ class ExportReader:
 			data["phone_numbers"] = phones
 		addresses = []
 		for kind in ADDRESS_KINDS:
-			parts = {
-				part: cells[f"{words.lower()} - {kind}"]
-				for part, words in ADDRESS_COLUMNS.items()
-				if cells.get(f"{words.lower()} - {kind}")
-			}
+			parts = {}
+			for part, words in ADDRESS_COLUMNS.items():
+				for header in (words.lower(), *_ADDRESS_ALIASES.get(part, ())):
+					if cells.get(f"{header} - {kind}"):
+						parts[part] = cells[f"{header} - {kind}"]
+						break
 			if parts:
 				addresses.append({"kind": kind, **parts})
 		if addresses:

@@ -3,8 +3,9 @@
 - The 201 answer to `POST /activities/contact_exports` already carries `_links.results` (the file
   itself answers 404 until the export has completed).
 - `fields` takes CC's documented names plus `website` and `social_profiles`.
-- The CSV has human-readable headers (`Email address`, `Email permission status`, `Confirmed Opt-Out
-  Date`, `Phone - home`, ...), custom fields headed by their label, dates in the account's time zone as
+- The CSV has human-readable headers capitalised as CC's own (`Email address`, `Email status`, `Email
+  permission status`, `Confirmed Opt-Out Date`, `Phone - home`, `Street address line 1 - Home`, `City -
+  Home`, `Zip/Postal Code - Home`, `State/Province - Other`, ...), custom fields headed by their label, dates in the account's time zone as
   `2020-09-25 16:45:13 -0400`, and `Email Lists` as list names separated by commas (not confirmed).
 """
 

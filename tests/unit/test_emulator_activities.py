@@ -291,6 +291,25 @@ def test_export_csv_has_cc_s_recorded_format(emu, clock, http):
 	)
 
 
+def test_export_address_headers_are_capitalised_as_cc_writes_them(emu, http):
+	"""CC's export heads its address columns `Street address line 1 - Home`, `City - Home`,
+	`State/Province - Other`, `Zip/Postal Code - Home`, `Country - Work` (its phones: `Phone - home`)."""
+	emu.add_contact(
+		"a@example.com",
+		street_addresses=[
+			{"kind": "home", "street": "1 Main St", "city": "Springfield", "postal_code": "01101"},
+			{"kind": "other", "state": "Massachusetts"},
+		],
+	)
+	done = run(http, "/v3/activities/contact_exports", {})
+	text = http.get(BASE + done["_links"]["results"]["href"]).text
+	[row] = list(csv.DictReader(io.StringIO(text)))
+	assert row["Street address line 1 - Home"] == "1 Main St"
+	assert row["City - Home"] == "Springfield" and row["Zip/Postal Code - Home"] == "01101"
+	assert row["State/Province - Other"] == "Massachusetts" and "Country - Work" in row
+	assert "Phone - home" in row
+
+
 def test_activity_listing_and_unknown(emu, http):
 	list_id = emu.create_list("L")
 	for i in range(3):

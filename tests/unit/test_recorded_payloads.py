@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 import responses
 
 from cc_sync.constant_contact.auth import OAuthClient
@@ -120,3 +121,49 @@ def test_a_long_lived_refresh_token_comes_back_unchanged(rsps):
 	first = oauth.refresh(body["refresh_token"])
 	second = oauth.refresh(first.refresh_token)
 	assert first.refresh_token == second.refresh_token == body["refresh_token"]
+
+
+@pytest.mark.parametrize(
+	"cells",
+	[
+		# "Email status" says Unsubscribed while the permission column says otherwise.
+		{"Email status": "Unsubscribed", "Email permission status": "Implicit"},
+		# The permission column says unsubscribed while "Email status" says Active.
+		{"Email status": "Active", "Email permission status": "Unsubscribed"},
+		# A confirmed opt-out date, whatever the other two say.
+		{
+			"Email status": "Active",
+			"Email permission status": "Explicit",
+			"Confirmed Opt-Out Date": "2024-05-31 20:00:30 -0400",
+		},
+	],
+)
+def test_an_export_row_is_an_opt_out_when_any_of_its_columns_says_so(cells):
+	row = ExportReader().row({"Email address": "gone@example.com", **cells})
+	assert row.contact.is_unsubscribed and row.contact.permission == "unsubscribed"
+
+
+def test_an_export_row_no_column_calls_an_opt_out_keeps_its_permission():
+	row = ExportReader().row(
+		{"Email address": "here@example.com", "Email status": "Active", "Email permission status": "Implicit"}
+	)
+	assert row.contact.permission == "implicit"
+
+
+def test_an_export_row_reads_cc_s_address_headers():
+	row = ExportReader().row(
+		{
+			"Email address": "a@example.com",
+			"Street address line 1 - Home": "1 Main St",
+			"City - Home": "Springfield",
+			"Zip/Postal Code - Home": "01101",
+			"State/Province - Other": "MA",
+		}
+	)
+	addresses = {a.kind: a for a in row.contact.street_addresses}
+	assert (addresses["home"].street, addresses["home"].city, addresses["home"].postal_code) == (
+		"1 Main St",
+		"Springfield",
+		"01101",
+	)
+	assert addresses["other"].state == "MA"
