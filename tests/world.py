@@ -56,15 +56,17 @@ def make_world(
 	static_token: bool = False,
 	site: Any = None,
 	strict: bool = False,
+	scope: str = "contact_data offline_access",
 	**emu_kwargs: Any,
 ) -> World:
 	"""The emulator with one list mapped both ways to `group`, and an engine over `store` (in-memory when
-	none is given). `static_token` skips CC's token refresh (a token that outlives any clock jump)."""
+	none is given). `static_token` skips CC's token refresh (a token that outlives any clock jump); `scope`
+	is what the connection was granted."""
 	clock = FakeClock(start)
 	if static_token:
 		emu_kwargs.setdefault("access_token_ttl", 10 * 365 * 86400.0)
 	emu = ConstantContactEmulator(clock, **emu_kwargs)
-	access, refresh = emu.issue_tokens()
+	access, refresh = emu.issue_tokens(scope)
 	if static_token:
 		provider: Any = StaticTokenProvider(access)
 	else:

@@ -20,6 +20,7 @@ from cc_sync.constant_contact.clock import Clock
 from cc_sync.constant_contact.normalise import cc_address_part
 
 from .auth import TokenAuthority
+from .campaigns import CampaignsMixin, needed_scope
 from .exports import ExportsMixin
 from .faults import EmulatedTimeout, FaultConfig
 from .state import (
@@ -158,7 +159,7 @@ def _before(field: str, bound: tuple[str, bool]) -> Callable[[Mapping[str, Any]]
 	return lambda r: r[field] is not None and r[field] < text
 
 
-class ConstantContactEmulator(ExportsMixin, AccountState):
+class ConstantContactEmulator(CampaignsMixin, ExportsMixin, AccountState):
 	"""A stateful emulator of the CC V3 endpoints cc_sync uses, with CC's real quirks and limits.
 
 	Switches: `rate_limit` (requests per 1 s window, None = off), `daily_quota` (None = off),
@@ -244,6 +245,7 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 		self._window: deque[float] = deque()
 		self._activities: dict[str, dict[str, Any]] = {}
 		self._count_cache: dict[tuple[str, int], int] = {}
+		self._init_campaigns()
 		self._routes = self._build_routes()
 
 	# -- conveniences for tests -------------------------------------------------------------------------
@@ -380,6 +382,13 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 				if not self.auth.access_valid(token):
 					# CC quirk: 401 is a single object, not the usual array.
 					raise ApiError(401, "unauthorized", "Unauthorized", single=True)
+				scope = needed_scope(path)
+				if scope and scope not in self.auth.scopes(token):
+					raise ApiError(
+						403,
+						"unauthorized",
+						f"Forbidden request. The access token lacks the {scope} scope this endpoint needs.",
+					)
 			if fault == "500":
 				raise ApiError(500, "server_error", "There was a problem with our internal service.")
 			if fault == "503":
@@ -479,6 +488,7 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 			("GET", "/v3/activities", self._get_activities),
 			("GET", f"/v3/activities/{uid}", self._get_activity),
 			("GET", f"/v3/contact_exports/{uid}", self._get_export_file),
+			*self._campaign_routes(),
 		]
 		return [(m, re.compile(p), h) for m, p, h in table]
 
@@ -1006,7 +1016,10 @@ class ConstantContactEmulator(ExportsMixin, AccountState):
 
 	def _tick(self) -> None:
 		"""Clock-driven completion, when `activity_seconds` is set: as real CC, which finishes an activity
-		in its own time whether or not anyone polls it. Each is stamped with the time it finished."""
+		in its own time whether or not anyone polls it. Each is stamped with the time it finished.
+		Campaign opt-outs whose time has come are applied first."""
+		if self._work_time is None:
+			self._campaign_tick()
 		if self.activity_seconds is None or self._work_time is not None:
 			return
 		t = self.clock.monotonic()

@@ -65,6 +65,7 @@ class TokenAuthority:
 		self.access_token_ttl = access_token_ttl
 		self._codes: dict[str, dict[str, Any]] = {}
 		self._access: dict[str, datetime] = {}
+		self._scopes: dict[str, frozenset[str]] = {}
 		self._refresh: dict[str, dict[str, Any]] = {}
 		self._family_latest: dict[str, str] = {}
 		self.token_calls = 0
@@ -86,6 +87,10 @@ class TokenAuthority:
 	def access_valid(self, token: str) -> bool:
 		exp = self._access.get(token)
 		return exp is not None and self.clock.now() < exp
+
+	def scopes(self, token: str) -> frozenset[str]:
+		"""The scopes an access token was granted (a refresh keeps the grant's scopes)."""
+		return self._scopes.get(token, frozenset())
 
 	# -- endpoints ------------------------------------------------------------------------------------
 
@@ -187,6 +192,7 @@ class TokenAuthority:
 		exp = now + timedelta(seconds=self.access_token_ttl)
 		access = self._jwt(now, exp, scope)
 		self._access[access] = exp
+		self._scopes[access] = frozenset(scope.split())
 		body: dict[str, Any] = {
 			"token_type": "Bearer",
 			"expires_in": int(self.access_token_ttl),
