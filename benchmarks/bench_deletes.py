@@ -21,7 +21,7 @@ from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.engine import SyncEngine
-from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES
+from cc_sync.sync.streams import STREAM_CHANGES, STREAM_DELETES
 from cc_sync_testkit.emulator import ConstantContactEmulator
 from cc_sync_testkit.memory_store import MemoryStore
 

@@ -17,8 +17,8 @@ from benchmarks.common import account, forget_calls, max_rss, mib, timed, traced
 from cc_sync.sync.apply import PageApplier
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.engine import SyncEngine
-from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS
 from cc_sync.sync.report import StreamReport
+from cc_sync.sync.streams import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS
 from cc_sync_testkit.memory_store import MemoryStore
 
 PULLS = (STREAM_OPTOUTS, STREAM_DELETES, STREAM_CHANGES)

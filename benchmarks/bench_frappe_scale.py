@@ -38,7 +38,7 @@ from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.engine import SyncEngine
-from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS
+from cc_sync.sync.streams import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS
 from cc_sync_testkit.emulator import ConstantContactEmulator, generate_account
 from cc_sync_testkit.emulator.generator import FIRST, LAST
 

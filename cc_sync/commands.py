@@ -7,9 +7,10 @@ import click
 from frappe.commands import get_site, pass_context
 
 from cc_sync.cc_sync.constants import JOB_STREAMS, LogStatus
+from cc_sync.sync.streams import JOB_ALL
 
-# The jobs a desk button or the scheduler can run, and nothing else.
-STREAM_CHOICES = ("all", *(s for s in JOB_STREAMS if s != "all"))
+# The jobs a desk button or the scheduler can run, and nothing else (the stream table's jobs).
+STREAM_CHOICES = tuple(JOB_STREAMS)
 
 
 @click.group("cc-sync")
@@ -61,7 +62,7 @@ def status(context) -> None:
 
 
 @cc_sync_group.command("sync")
-@click.option("--stream", type=click.Choice(STREAM_CHOICES), default="all", show_default=True)
+@click.option("--stream", type=click.Choice(STREAM_CHOICES), default=JOB_ALL, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Fetch and plan, write nothing on the site or in CC")
 @click.option("--queue", "use_queue", is_flag=True, help="Enqueue on the long queue instead of running here")
 @pass_context

@@ -37,6 +37,9 @@ doc_events = {
 }
 
 # "Sync now" under a "Constant Contact" group on the Contact and Lead forms.
+# The stream table, for the desk's scripts (frappe.boot.cc_sync).
+boot_session = "cc_sync.cc_sync.boot.boot_session"
+
 app_include_js = "record_sync.bundle.js"
 doctype_js = {
 	"Contact": "public/js/contact.js",

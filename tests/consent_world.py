@@ -25,7 +25,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from cc_sync.sync.schedule import DEFAULT_INTERVAL_MINUTES, JOB_STREAMS
+from cc_sync.sync.streams import DEFAULT_INTERVAL_MINUTES, JOB_STREAMS
 
 EMAILS = [f"u{i}@example.com" for i in range(5)]
 GROUP = "Newsletter"

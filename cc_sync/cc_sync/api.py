@@ -41,6 +41,7 @@ from cc_sync.cc_sync.wiring import build, build_budget, build_client, save_budge
 from cc_sync.constant_contact.errors import AuthError, ConstantContactError, TransportError
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.report import RunReport
+from cc_sync.sync.streams import JOB_ALL, STREAM_CHANGES
 
 RECORD_TRIGGERS = {CONTACT: TRIGGER_CONTACT, LEAD: TRIGGER_LEAD}
 # A person waits on the form: an unreachable CC is retried once, not waited out like a background run.
@@ -153,7 +154,7 @@ def _naive(value: Any) -> Any:
 
 
 @frappe.whitelist(methods=["POST"])
-def sync_now(stream: str = "all", dry_run: int | str = 0) -> dict[str, Any]:
+def sync_now(stream: str = JOB_ALL, dry_run: int | str = 0) -> dict[str, Any]:
 	"""Queue a run now, outside the schedule. A run of the same stream already waiting is not doubled."""
 	frappe.only_for("System Manager")
 	if stream not in JOB_STREAMS:
@@ -189,13 +190,13 @@ def sync_record(doctype: str, name: str) -> dict[str, Any]:
 def _sync_record_locked(doctype: str, name: str, email: str, wiring: Any) -> dict[str, Any]:
 	run_id = frappe.generate_hash(length=10)
 	log = new_log(
-		"changes", RECORD_TRIGGERS[doctype], dry_run=False, run_id=run_id, reference=f"{doctype} {name}"
+		STREAM_CHANGES, RECORD_TRIGGERS[doctype], dry_run=False, run_id=run_id, reference=f"{doctype} {name}"
 	)
 	frappe.db.commit()
 	try:
 		result = wiring.engine.sync_email(email)
 		report: RunReport = result["report"]
-		logs = write_report(log, report, "changes")
+		logs = write_report(log, report, STREAM_CHANGES)
 	except Exception as exc:
 		frappe.db.rollback()
 		log.reload()

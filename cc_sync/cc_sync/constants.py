@@ -3,18 +3,15 @@
 from dataclasses import dataclass
 
 from cc_sync.constant_contact.values import Word
-from cc_sync.sync import schedule
-from cc_sync.sync.records import (
-	STREAM_CHANGES,
-	STREAM_DELETES,
-	STREAM_OPTOUT_SCAN,
-	STREAM_OPTOUTS,
-	STREAM_PUSH,
-	STREAM_RECONCILE,
-	PushStatus,
-)
+from cc_sync.sync.records import PushStatus
 from cc_sync.sync.report import StreamStatus
-from cc_sync.sync.streams import STREAMS
+from cc_sync.sync.streams import (  # noqa: F401 (JOB_STREAMS: what each job asks the engine for)
+	JOB_ALL,
+	JOB_BY_NAME,
+	JOB_STREAMS,
+	SCHEDULED_JOBS,
+	STREAMS,
+)
 
 # -- the app's DocTypes ------------------------------------------------------------------------
 SETTINGS = "Constant Contact Settings"
@@ -87,7 +84,7 @@ TRIGGER_OPTOUT = "Opt-out saved"
 # Engine stream name -> label (declared with the streams). The job "all" and a single record's sync get
 # their own labels.
 STREAM_LABELS = {s.name: s.label for s in STREAMS}
-JOB_ALL_LABEL = "All streams"
+JOB_ALL_LABEL = JOB_BY_NAME[JOB_ALL].label
 JOB_RECORD_LABEL = "One record"
 
 # -- the app's own wiring (settings, jobs, realtime) --------------------------------------------
@@ -100,8 +97,8 @@ JOB_METHOD = "cc_sync.cc_sync.jobs.run_stream"
 
 @dataclass(frozen=True, slots=True)
 class JobFields:
-	"""Where the settings keep one scheduled job: handed to the code that reads or writes them, so no
-	field name is ever built from a job's name."""
+	"""Where the settings keep one scheduled job (named by the stream table): handed to the code that
+	reads or writes them, so no field name is ever built anywhere else."""
 
 	# How often it runs, in units of `minutes_per_unit` minutes (1: minutes, 60: hours).
 	interval: str
@@ -113,29 +110,11 @@ class JobFields:
 
 # Scheduled jobs, in the order the gate queues them.
 SCHEDULE: dict[str, JobFields] = {
-	STREAM_OPTOUTS: JobFields("optouts_interval", 1, "last_optouts_run", "last_optouts_status"),
-	STREAM_CHANGES: JobFields("changes_interval", 1, "last_changes_run", "last_changes_status"),
-	STREAM_DELETES: JobFields("deletes_interval", 1, "last_deletes_run", "last_deletes_status"),
-	STREAM_PUSH: JobFields("push_interval", 1, "last_push_run", "last_push_status"),
-	STREAM_RECONCILE: JobFields(
-		"reconcile_interval_hours", 60, "last_reconcile_run", "last_reconcile_status"
-	),
-	STREAM_OPTOUT_SCAN: JobFields(
-		"optout_scan_interval_hours", 60, "last_optout_scan_run", "last_optout_scan_status"
-	),
+	j.name: JobFields(j.interval_field, j.minutes_per_unit, j.last_run_field, j.last_status_field)
+	for j in SCHEDULED_JOBS
 }
 # Each stream's watermark field (what each watermark follows is declared with the streams).
-WATERMARK_FIELD: dict[str, str] = {
-	STREAM_OPTOUTS: "optouts_watermark",
-	STREAM_CHANGES: "changes_watermark",
-	STREAM_DELETES: "deletes_watermark",
-	STREAM_PUSH: "push_watermark",
-	STREAM_RECONCILE: "reconcile_watermark",
-	STREAM_OPTOUT_SCAN: "optout_scan_watermark",
-}
-# What each job asks the engine for (declared with the jobs' default intervals, in the engine). These are
-# also the command line's and the settings form's choices.
-JOB_STREAMS = schedule.JOB_STREAMS
+WATERMARK_FIELD: dict[str, str] = {s.name: s.watermark_field for s in STREAMS if s.watermark_field}
 JOB_TIMEOUT = 3600
 # Realtime event a running sync publishes to the settings form.
 PROGRESS_EVENT = "cc_sync_progress"

@@ -30,6 +30,7 @@ from cc_sync.cc_sync.constants import (
 	SETTINGS,
 	STATUS_HTML,
 )
+from cc_sync.sync.streams import SCHEDULED_JOBS
 
 SECTION = "cc_sync_section"
 COLUMN = "cc_sync_column"
@@ -194,8 +195,11 @@ def section_end(doctype: str, fieldname: str) -> str:
 
 
 # Settings that must not read as 0 (off) on a site that has never stored them: fields added after
-# the site was installed hold nothing until set.
-SETTINGS_DEFAULTS = {"optout_scan_interval_hours": 24, "export_threshold": 5000}
+# the site was installed hold nothing until set. Each scheduled job's interval comes from the stream table.
+SETTINGS_DEFAULTS = {
+	**{job.interval_field: job.default_interval for job in SCHEDULED_JOBS},
+	"export_threshold": 5000,
+}
 
 
 def ensure_settings_defaults() -> None:

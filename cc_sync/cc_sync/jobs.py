@@ -22,7 +22,7 @@ from cc_sync.cc_sync.constants import (
 	TRIGGER_SCHEDULER,
 )
 from cc_sync.cc_sync.settings import all_stored_values
-from cc_sync.sync.records import STREAM_OPTOUT_PUSH
+from cc_sync.sync.streams import STREAM_OPTOUT_PUSH
 
 
 def sync_is_on(values: dict[str, Any] | None = None) -> bool:

@@ -14,7 +14,7 @@ from frappe import _
 
 from cc_sync.cc_sync.constants import LEAD, PROGRESS_EVENT, SETTINGS
 from cc_sync.cc_sync.sync_log import job_label
-from cc_sync.sync.records import STREAM_PUSH
+from cc_sync.sync.streams import STREAM_PUSH
 
 if TYPE_CHECKING:
 	from cc_sync.cc_sync.wiring import WatchedClient

@@ -42,8 +42,8 @@ from cc_sync.cc_sync.settings import (
 from cc_sync.cc_sync.sync_log import finish_log, new_log, write_report
 from cc_sync.cc_sync.wiring import WatchedClient, Wiring, build, save_budget
 from cc_sync.constant_contact.errors import AuthError
-from cc_sync.sync.records import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
 from cc_sync.sync.report import RunReport, StreamStatus
+from cc_sync.sync.streams import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
 
 # The log functions are used from here by the desk API too; the wiring is named here for the tests
 # that stand in for it.

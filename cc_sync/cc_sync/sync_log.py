@@ -26,20 +26,19 @@ from cc_sync.cc_sync.constants import (
 	LogStatus,
 )
 from cc_sync.cc_sync.sitetime import to_site
-from cc_sync.sync.report import COUNTERS, RunReport, StreamReport, StreamStatus
+from cc_sync.sync.report import RunReport, StreamReport, StreamStatus
+from cc_sync.sync.streams import CHANGE_COUNTERS, JOB_ALL
 
 # A log keeps this many per-record notes and plan rows; the counts always hold the full totals.
 MAX_LOG_ITEMS = 500
 MAX_PLAN_ENTRIES = 2000
-# Counts that say a run changed something; reading (fetched, unchanged) alone does not.
-CHANGE_COUNTERS = tuple(c for c in COUNTERS if c not in ("fetched", "unchanged"))
 
 
 def job_label(stream: str, reference: str | None = None) -> str:
 	"""How a log names what ran: a stream's label, "All streams", or "One record"."""
 	if reference:
 		return JOB_RECORD_LABEL
-	if stream == "all":
+	if stream == JOB_ALL:
 		return JOB_ALL_LABEL
 	return STREAM_LABELS.get(stream, stream)
 

@@ -4,7 +4,7 @@ name for what ran, and their counts, calls and watermarks as the log's one strea
 import frappe
 
 from cc_sync.cc_sync.constants import STREAM_LABELS, SYNC_LOG
-from cc_sync.sync.report import COUNTERS
+from cc_sync.sync.streams import COUNTERS
 
 
 def execute() -> None:

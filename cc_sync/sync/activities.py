@@ -28,13 +28,8 @@ from cc_sync.sync import consent, watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.readback import held_by_cc, window
-from cc_sync.sync.records import (
-	STREAM_ACTIVITIES,
-	ActivityRecord,
-	ContactWrite,
-	PushOutcome,
-	PushStatus,
-)
+from cc_sync.sync.records import ActivityRecord, ContactWrite, PushOutcome, PushStatus
+from cc_sync.sync.streams import STREAM_ACTIVITIES
 
 FAILED_STATES = {"failed", "cancelled", "timed_out"}
 # How far apart our clock and CC's may be when reading back after an interrupted submission.

@@ -8,7 +8,7 @@ from cc_sync.sync import exports, watermarks
 from cc_sync.sync.apply import PageApplier
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.pages import apply_pages
-from cc_sync.sync.records import STREAM_DELETES
+from cc_sync.sync.streams import STREAM_DELETES
 
 
 def run_deletes(ctx: RunContext) -> None:

@@ -24,15 +24,16 @@ from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.pages import note_problems
-from cc_sync.sync.records import (
+from cc_sync.sync.report import RunReport, StreamStatus
+from cc_sync.sync.store import SyncStore
+from cc_sync.sync.streams import (
 	ALL_STREAMS,
+	RUN_ORDER,
 	STREAM_ACTIVITIES,
 	STREAM_CHANGES,
 	STREAM_OPTOUT_PUSH,
 	STREAM_PUSH,
 )
-from cc_sync.sync.report import RunReport, StreamStatus
-from cc_sync.sync.store import SyncStore
 
 PULL_STREAMS = streams.names(phase=streams.Phase.PULL)
 # What must succeed in the same run before anything is pushed.
@@ -45,6 +46,21 @@ LOST_MID_REQUEST = (
 )
 
 DEFAULT_STREAMS = streams.names(default=True)
+
+
+def _step(name: str) -> Callable[[RunContext], None]:
+	"""What runs a stream: each pull reads CC from its watermark, the others have a module each."""
+	if streams.BY_NAME[name].phase == streams.Phase.PULL:
+		return lambda c: pull.run_pull(c, name)
+	return STEPS[name]
+
+
+# The module that runs each stream that is not a pull (the order is the stream table's RUN_ORDER).
+STEPS: dict[str, Callable[[RunContext], None]] = {
+	STREAM_OPTOUT_PUSH: optout_push.run_optout_push,
+	STREAM_ACTIVITIES: activities.run_activities,
+	STREAM_PUSH: push.run_push,
+}
 
 
 class SyncEngine:
@@ -82,14 +98,7 @@ class SyncEngine:
 			on_progress=self.on_progress,
 		)
 
-		steps: list[tuple[str, Any]] = [(s, lambda c, s=s: pull.run_pull(c, s)) for s in PULL_STREAMS]
-		steps += [
-			(STREAM_OPTOUT_PUSH, optout_push.run_optout_push),
-			(STREAM_ACTIVITIES, activities.run_activities),
-			(STREAM_PUSH, push.run_push),
-			(STREAM_ACTIVITIES, activities.run_activities),
-		]
-		for name, step in steps:
+		for name in RUN_ORDER:
 			if name not in wanted:
 				continue
 			stream = report.stream(name)
@@ -105,7 +114,7 @@ class SyncEngine:
 						f"the {' and '.join(failed)} pull did not succeed in this run, so nothing is pushed"
 					)
 					continue
-			self._run_step(ctx, name, step)
+			self._run_step(ctx, name, _step(name))
 		report.finished = self.clock.now()
 		return report
 

@@ -28,7 +28,8 @@ from cc_sync.constant_contact.models import Contact
 from cc_sync.sync import consent, optouts
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
-from cc_sync.sync.records import STREAM_OPTOUT_PUSH, LocalOptOut
+from cc_sync.sync.records import LocalOptOut
+from cc_sync.sync.streams import STREAM_OPTOUT_PUSH
 
 # The wait after the first failure, doubled after each further one, and never longer than a day.
 RETRY_FIRST = timedelta(minutes=15)

@@ -38,7 +38,7 @@ from cc_sync.constant_contact.values import parse_datetime
 from cc_sync.sync import exports, watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.pages import note_problems
-from cc_sync.sync.records import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
+from cc_sync.sync.streams import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
 
 # The first opt-out pull asks for every opt-out since before CC's V3 API existed.
 OPTOUT_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)

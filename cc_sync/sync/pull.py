@@ -27,13 +27,13 @@ from cc_sync.sync import exports, optouts, resume, watermarks
 from cc_sync.sync.apply import PageApplier
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.deletes import run_deletes
-from cc_sync.sync.records import (
+from cc_sync.sync.records import ContactWrite
+from cc_sync.sync.streams import (
 	STREAM_CHANGES,
 	STREAM_DELETES,
 	STREAM_OPTOUT_SCAN,
 	STREAM_OPTOUTS,
 	STREAM_RECONCILE,
-	ContactWrite,
 )
 
 

@@ -21,8 +21,9 @@ from cc_sync.sync import consent, watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.fieldmap import import_row
 from cc_sync.sync.matching import email_problem, normalise_email, written_email
-from cc_sync.sync.records import STREAM_PUSH, ActivityRecord, PushCandidate, PushOutcome, PushStatus
+from cc_sync.sync.records import ActivityRecord, PushCandidate, PushOutcome, PushStatus
 from cc_sync.sync.report import StreamStatus
+from cc_sync.sync.streams import STREAM_PUSH
 
 # Addresses a dry run names per chunk it would import (the rest are counted).
 PLAN_EMAILS = 5

@@ -9,27 +9,6 @@ from typing import Any
 from cc_sync.constant_contact.values import Word
 from cc_sync.sync.consent import MemberRow
 
-# Stream names, also used as watermark keys and job ids.
-STREAM_OPTOUTS = "optouts"
-STREAM_CHANGES = "changes"
-STREAM_DELETES = "deletes"
-STREAM_RECONCILE = "reconcile"
-# The opt-out safety net: a full scan of every opt-out CC holds, on its own (daily) cadence.
-STREAM_OPTOUT_SCAN = "optout_scan"
-STREAM_OPTOUT_PUSH = "optout_push"
-STREAM_PUSH = "push"
-STREAM_ACTIVITIES = "activities"
-ALL_STREAMS = (
-	STREAM_OPTOUTS,
-	STREAM_CHANGES,
-	STREAM_DELETES,
-	STREAM_RECONCILE,
-	STREAM_OPTOUT_SCAN,
-	STREAM_OPTOUT_PUSH,
-	STREAM_PUSH,
-	STREAM_ACTIVITIES,
-)
-
 
 @dataclass(slots=True)
 class SiteContact:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from cc_sync.constant_contact.values import Word
+from cc_sync.sync.streams import COUNTERS
 
 
 class StreamStatus(Word):
@@ -19,21 +20,6 @@ class StreamStatus(Word):
 	FAILED = "failed"
 	# Not run: a stream it needs did not succeed, CC stopped the run, or nothing is configured for it.
 	SKIPPED = "skipped"
-
-
-COUNTERS = (
-	"fetched",
-	"created",
-	"updated",
-	"unchanged",
-	"unsubscribed",
-	"resubscribed",
-	"deleted",
-	"pushed",
-	"corrected",
-	"skipped",
-	"failed",
-)
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from cc_sync.sync.records import STREAM_PUSH
+from cc_sync.sync.streams import STREAM_PUSH
 
 if TYPE_CHECKING:
 	from cc_sync.sync.context import RunContext

@@ -9,7 +9,7 @@ import frappe
 from cc_sync.cc_sync import runner
 from cc_sync.cc_sync.constants import SETTINGS, SYNC_LOG, TRIGGER_SCHEDULER
 from cc_sync.cc_sync.settings import stored_values
-from cc_sync.sync.records import STREAM_CHANGES
+from cc_sync.sync.streams import STREAM_CHANGES
 from tests.integration.app_helpers import settings_restored
 
 

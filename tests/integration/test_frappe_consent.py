@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import frappe
 
 from cc_sync.cc_sync.constants import CONTACT, EMAIL_UNSUBSCRIBE, LEAD, OPT_OUT
-from cc_sync.sync.records import STREAM_OPTOUT_PUSH, STREAM_RECONCILE
+from cc_sync.sync.streams import STREAM_OPTOUT_PUSH, STREAM_RECONCILE
 from tests.integration.test_frappe_scenarios import GROUP, addr, make_world, one_contact
 
 SITE_ONLY = "Tier2 Site only"

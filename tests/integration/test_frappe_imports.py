@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from cc_sync.sync.records import STREAM_ACTIVITIES, STREAM_DELETES, STREAM_PUSH
+from cc_sync.sync.streams import STREAM_ACTIVITIES, STREAM_DELETES, STREAM_PUSH
 from tests.integration.test_frappe_scenarios import addr, make_world
 
 PUSH_JOB = ("optout_push", "activities", STREAM_PUSH)

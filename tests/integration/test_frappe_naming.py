@@ -6,7 +6,8 @@ from __future__ import annotations
 from unittest import mock
 
 from cc_sync.sync.config import ListMapping, SyncConfig
-from cc_sync.sync.records import STREAM_CHANGES, ContactWrite
+from cc_sync.sync.records import ContactWrite
+from cc_sync.sync.streams import STREAM_CHANGES
 from tests.integration.test_frappe_scenarios import GROUP, addr, make_world, one_contact
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cc_sync.cc_sync.store import prefetch
-from cc_sync.sync.records import STREAM_CHANGES
+from cc_sync.sync.streams import STREAM_CHANGES
 from tests.integration.test_frappe_scenarios import addr, make_world, one_contact
 
 

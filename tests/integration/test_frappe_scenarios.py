@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from cc_sync.sync.records import (
+from cc_sync.sync.streams import (
 	STREAM_CHANGES,
 	STREAM_OPTOUT_PUSH,
 	STREAM_OPTOUTS,

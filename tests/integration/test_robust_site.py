@@ -12,7 +12,7 @@ from cc_sync.cc_sync import api, record_guard, runner
 from cc_sync.cc_sync.constants import CONTACT, SETTINGS, SYNC_LOG
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.fieldmap import FieldRule
-from cc_sync.sync.records import STREAM_CHANGES
+from cc_sync.sync.streams import STREAM_CHANGES
 from tests.integration.app_helpers import settings_restored
 from tests.integration.test_frappe_scenarios import addr, make_world
 
@@ -306,7 +306,7 @@ def test_a_throttled_token_endpoint_never_reads_as_a_broken_connection(job):
 
 
 def test_addresses_keep_their_letters_on_the_site_and_in_cc():
-	from cc_sync.sync.records import STREAM_ACTIVITIES, STREAM_PUSH
+	from cc_sync.sync.streams import STREAM_ACTIVITIES, STREAM_PUSH
 
 	w = make_world()
 	sharp = f"straße@{addr('x').split('@')[1]}"

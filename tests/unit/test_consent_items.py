@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cc_sync.sync.records import STREAM_OPTOUT_PUSH, STREAM_RECONCILE
+from cc_sync.sync.streams import STREAM_OPTOUT_PUSH, STREAM_RECONCILE
 from tests.world import make_world
 
 ELEVEN_MINUTES = 11 * 60

@@ -4,7 +4,7 @@ deletes stream can tell the site, and a push that ran without it would revive th
 from __future__ import annotations
 
 from cc_sync.constant_contact.errors import ServerError
-from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_PUSH
+from cc_sync.sync.streams import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_PUSH
 from tests.world import make_world
 
 # What the scheduled Push job asks the engine for (cc_sync.cc_sync.settings.JOB_STREAMS["push"]).

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from cc_sync.sync.records import STREAM_ACTIVITIES, STREAM_OPTOUT_PUSH, STREAM_PUSH
+from cc_sync.sync.streams import STREAM_ACTIVITIES, STREAM_OPTOUT_PUSH, STREAM_PUSH
 from tests.world import make_world
 
 IMPORT = "/v3/activities/contacts_json_import"

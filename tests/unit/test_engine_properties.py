@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cc_sync.sync.matching import normalise_email
-from cc_sync.sync.schedule import DEFAULT_INTERVAL_MINUTES
+from cc_sync.sync.streams import DEFAULT_INTERVAL_MINUTES
 from tests.consent_world import (
 	GROUP,
 	Events,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from cc_sync.constant_contact.errors import ServerError
-from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_PUSH, STREAM_RECONCILE
+from cc_sync.sync.streams import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS, STREAM_PUSH, STREAM_RECONCILE
 from tests.world import make_world
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from cc_sync.sync.exports import ExportFailed, export_calls, paging_calls
 from cc_sync.sync.fieldmap import FieldRule, fields_to_pull
-from cc_sync.sync.records import STREAM_CHANGES, STREAM_RECONCILE
+from cc_sync.sync.streams import STREAM_CHANGES, STREAM_RECONCILE
 from tests.world import make_world
 
 RULES = (

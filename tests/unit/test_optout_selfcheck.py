@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cc_sync.sync.optouts import STATE
-from cc_sync.sync.records import STREAM_OPTOUT_PUSH, STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
+from cc_sync.sync.streams import STREAM_OPTOUT_PUSH, STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
 from tests.world import make_world
 
 JOB = (STREAM_OPTOUTS, STREAM_OPTOUT_PUSH)  # the scheduled opt-out job

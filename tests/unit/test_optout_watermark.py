@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.sync.records import STREAM_OPTOUTS
+from cc_sync.sync.streams import STREAM_OPTOUTS
 from tests.world import make_world
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from cc_sync.constant_contact.models import ContactPage, parse_contact
-from cc_sync.sync.records import STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_OPTOUTS, STREAM_PUSH
+from cc_sync.sync.streams import STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_OPTOUTS, STREAM_PUSH
 from tests.world import make_world
 
 ODD_RECORDS = {

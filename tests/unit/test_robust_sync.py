@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cc_sync.sync.matching import normalise_email
-from cc_sync.sync.records import STREAM_ACTIVITIES, STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_PUSH
+from cc_sync.sync.streams import STREAM_ACTIVITIES, STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_PUSH
 from tests.world import make_world
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from cc_sync.sync.records import STREAM_CHANGES
 from cc_sync.sync.resume import ResumePoint, state_name
+from cc_sync.sync.streams import STREAM_CHANGES
 from tests.world import make_world
 
 PAGE = 50

@@ -31,17 +31,18 @@ cc_sync.RUN_STATUSES = {
 	failed: __("Failed"),
 	skipped: __("Skipped"),
 };
-cc_sync.RECORD_COUNTS = {
-	fetched: __("{0} read from CC"),
-	created: __("{0} created"),
-	updated: __("{0} updated"),
-	unsubscribed: __("{0} unsubscribed"),
-	resubscribed: __("{0} resubscribed"),
-	deleted: __("{0} deleted"),
-	corrected: __("{0} corrected"),
-	pushed: __("{0} pushed"),
-	skipped: __("{0} skipped"),
-	failed: __("{0} failed"),
+// The stream table as the server declares it (cc_sync/sync/streams.py, handed over at login by
+// cc_sync.cc_sync.boot): the jobs with their settings fields, the streams' labels, the counts' phrases.
+cc_sync.tables = function () {
+	return frappe.boot.cc_sync || { jobs: [], streams: {}, counts: [] };
+};
+
+// "280 created, 4 skipped": the counts that are set, in the table's order; `read` adds "N read from CC".
+cc_sync.count_phrases = function (values, { read = false } = {}) {
+	return cc_sync
+		.tables()
+		.counts.filter((c) => (c.change || (read && c.name === "fetched")) && values[c.name])
+		.map((c) => __(c.phrase, [format_number(values[c.name], null, 0)]));
 };
 
 // Date and time in the user's format and time zone, for the ISO values the answer carries: CC's carry
@@ -92,10 +93,7 @@ cc_sync.show_record_result = function (res) {
 		rows.push([__("Push status"), esc(res.site.cc_push_status)]);
 	}
 	// What this sync did, in words.
-	const totals = Object.entries(res.totals)
-		.filter(([k, n]) => n && cc_sync.RECORD_COUNTS[k])
-		.map(([k, n]) => __(cc_sync.RECORD_COUNTS[k], [format_number(n, null, 0)]))
-		.join(", ");
+	const totals = cc_sync.count_phrases(res.totals, { read: true }).join(", ");
 	const notes = [...res.errors, ...res.notes].map((n) => `<li>${esc(n)}</li>`).join("");
 	const logs = res.logs
 		.map((name) => `<a href="/app/constant-contact-sync-log/${name}">${name}</a>`)

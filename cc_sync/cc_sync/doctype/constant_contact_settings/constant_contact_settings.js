@@ -1,24 +1,10 @@
 // Constant Contact Settings: connect, test, fetch lists, run streams, and see how the sync is doing.
 
 const CC_API = "cc_sync.cc_sync.api";
-const CC_STREAMS = [
-	["all", __("All streams")],
-	["optouts", __("Opt-outs (both ways)")],
-	["changes", __("Changes")],
-	["deletes", __("Deletes")],
-	["push", __("Push")],
-	["reconcile", __("Full reconcile")],
-	["optout_scan", __("Opt-out safety scan")],
-];
-// Each scheduled job: its name, label, interval field, minutes per unit, last-run and last-status fields.
-const CC_SCHEDULED = [
-	["optouts", __("Opt-outs"), "optouts_interval", 1, "last_optouts_run", "last_optouts_status"],
-	["changes", __("Changes"), "changes_interval", 1, "last_changes_run", "last_changes_status"],
-	["deletes", __("Deletes"), "deletes_interval", 1, "last_deletes_run", "last_deletes_status"],
-	["push", __("Push"), "push_interval", 1, "last_push_run", "last_push_status"],
-	["reconcile", __("Reconcile"), "reconcile_interval_hours", 60, "last_reconcile_run", "last_reconcile_status"],
-	["optout_scan", __("Opt-out scan"), "optout_scan_interval_hours", 60, "last_optout_scan_run", "last_optout_scan_status"],
-];
+// The jobs a person can start, from the stream table the server hands over (cc_sync.tables).
+function cc_jobs() {
+	return cc_sync.tables().jobs.filter((j) => j.offered);
+}
 const CC_DAILY_LIMIT = 10000;
 
 frappe.ui.form.on("Constant Contact Settings", {
@@ -85,8 +71,8 @@ function cc_buttons(frm) {
 			});
 		})
 	);
-	for (const [stream, label] of CC_STREAMS) {
-		frm.add_custom_button(label, () => cc_sync_now(frm, stream, 0), __("Sync now"));
+	for (const job of cc_jobs()) {
+		frm.add_custom_button(job.label, () => cc_sync_now(frm, job.name, 0), __("Sync now"));
 	}
 	frm.add_custom_button(__("Dry run"), () => cc_dry_run(frm));
 	frm.add_custom_button(__("View logs"), () => frappe.set_route("List", "Constant Contact Sync Log"));
@@ -126,8 +112,8 @@ function cc_connect(frm) {
 }
 
 function cc_stream_label(stream) {
-	const found = CC_STREAMS.find(([value]) => value === stream);
-	return found ? found[1] : stream;
+	const found = cc_sync.tables().jobs.find((j) => j.name === stream);
+	return found ? found.label : stream;
 }
 
 function cc_sync_now(frm, stream, dry_run) {
@@ -150,7 +136,7 @@ function cc_dry_run(frm) {
 				fieldname: "stream",
 				fieldtype: "Select",
 				label: __("Stream"),
-				options: CC_STREAMS.map(([value, label]) => ({ value, label })),
+				options: cc_jobs().map((j) => ({ value: j.name, label: j.label })),
 				default: "all",
 				reqd: 1,
 				description: __("Fetches from CC and records what would change, without writing anything."),
@@ -162,17 +148,6 @@ function cc_dry_run(frm) {
 	);
 }
 
-const CC_TOAST_COUNTS = [
-	["created", __("{0} created")],
-	["updated", __("{0} updated")],
-	["unsubscribed", __("{0} unsubscribed")],
-	["resubscribed", __("{0} resubscribed")],
-	["deleted", __("{0} deleted")],
-	["corrected", __("{0} corrected")],
-	["pushed", __("{0} pushed")],
-	["skipped", __("{0} skipped")],
-	["failed", __("{0} failed")],
-];
 
 function cc_show_progress(frm, data) {
 	const what = data.dry_run
@@ -182,13 +157,14 @@ function cc_show_progress(frm, data) {
 		frm.dashboard.clear_headline();
 		const totals = data.totals || {};
 		// The push says "X of N leads sent" in place of its bare count.
-		const changes = CC_TOAST_COUNTS.map(([k, phrase]) => {
-			if (k === "pushed" && data.push_message) {
-				return frappe.utils.escape_html(data.push_message);
-			}
-			return totals[k] ? __(phrase, [format_number(totals[k], null, 0)]) : null;
-		})
-			.filter(Boolean)
+		const changes = cc_sync
+			.tables()
+			.counts.filter((c) => c.change && (totals[c.name] || (c.name === "pushed" && data.push_message)))
+			.map((c) =>
+				c.name === "pushed" && data.push_message
+					? frappe.utils.escape_html(data.push_message)
+					: __(c.phrase, [format_number(totals[c.name], null, 0)])
+			)
 			.join(", ");
 		// How many contacts CC sent, then what changed: "3,150 read from CC; no changes".
 		const read = totals.fetched
@@ -263,10 +239,12 @@ function cc_headline(frm) {
 		const who = doc.connected_account ? " " + __("as {0}", [esc(doc.connected_account)]) : "";
 		parts.push(`<div><b>${__("Connected")}${who}</b>; ${__("scheduled sync on")}</div>`);
 	}
-	const runs = CC_SCHEDULED.map(([, label, field, unit, last_run, last_status]) => {
-		const minutes = (doc[field] || 0) * unit;
-		const last = doc[last_run];
-		const status = doc[last_status] || "";
+	const scheduled = cc_sync.tables().jobs.filter((j) => j.scheduled);
+	const runs = scheduled.map((job) => {
+		const label = esc(job.label);
+		const minutes = (doc[job.interval_field] || 0) * job.minutes_per_unit;
+		const last = doc[job.last_run_field];
+		const status = doc[job.last_status_field] || "";
 		const dot = { Success: "green", Partial: "orange", Failed: "red", Running: "blue" }[status] || "gray";
 		const when = last ? frappe.datetime.comment_when(last) : __("never");
 		const every = minutes ? "" : ` (${__("off")})`;

@@ -12,33 +12,12 @@ from frappe.query_builder.functions import Now
 from frappe.utils import get_datetime
 
 from cc_sync.cc_sync.constants import SYNC_LOG, SYNC_LOG_ITEM, SYNC_LOG_PLAN, SYNC_LOG_STREAM, LogStatus
-
-# The counts a headline shows, in this order, each with its own translatable phrase.
-HEADLINE_COUNTS = (
-	"created",
-	"updated",
-	"unsubscribed",
-	"resubscribed",
-	"deleted",
-	"pushed",
-	"skipped",
-	"failed",
-)
+from cc_sync.sync.streams import COUNTS
 
 
 def count_phrases(values: dict) -> list[str]:
-	"""The counts worth a glance ("280 created", "4 skipped"), in a fixed order; zeros left out."""
-	phrases = {
-		"created": _("{0} created"),
-		"updated": _("{0} updated"),
-		"unsubscribed": _("{0} unsubscribed"),
-		"resubscribed": _("{0} resubscribed"),
-		"deleted": _("{0} deleted"),
-		"pushed": _("{0} pushed"),
-		"skipped": _("{0} skipped"),
-		"failed": _("{0} failed"),
-	}
-	return [phrases[f].format(f"{values.get(f):,}") for f in HEADLINE_COUNTS if values.get(f)]
+	"""The counts worth a glance ("280 created", "4 skipped"), in the stream table's order; zeros left out."""
+	return [_(c.phrase).format(f"{values.get(c.name):,}") for c in COUNTS if c.change and values.get(c.name)]
 
 
 def summary_text(values: dict) -> str:

@@ -1,16 +1,6 @@
 // The sync log list: one row per run, saying what ran, who started it, what changed and how long it took.
 // Titles and summaries are rebuilt here from the stored counts so they show in the user's language.
 
-const CC_LOG_COUNTS = [
-	["created", __("{0} created")],
-	["updated", __("{0} updated")],
-	["unsubscribed", __("{0} unsubscribed")],
-	["resubscribed", __("{0} resubscribed")],
-	["deleted", __("{0} deleted")],
-	["pushed", __("{0} pushed")],
-	["skipped", __("{0} skipped")],
-	["failed", __("{0} failed")],
-];
 
 frappe.provide("cc_sync");
 
@@ -29,9 +19,7 @@ cc_sync.log_summary = function (doc) {
 	if (["Queued", "Running"].includes(doc.status)) {
 		return __("Running");
 	}
-	const moved = CC_LOG_COUNTS.filter(([field]) => doc[field]).map(([field, phrase]) =>
-		__(phrase, [format_number(doc[field], null, 0)])
-	);
+	const moved = cc_sync.count_phrases(doc);
 	if (moved.length) {
 		return moved.join(", ");
 	}
@@ -51,8 +39,8 @@ frappe.listview_settings["Constant Contact Sync Log"] = {
 		"reference",
 		"quiet",
 		"runs",
-		"fetched",
-		...CC_LOG_COUNTS.map(([field]) => field),
+		// Every count of the stream table (cc_sync.tables, from the server).
+		...cc_sync.tables().counts.map((c) => c.name),
 	],
 	has_indicator_for_draft: true,
 	hide_name_column: true,

@@ -1,0 +1,39 @@
+"""What the desk's scripts know of the sync, handed to them at login (`frappe.boot.cc_sync`).
+
+The stream table (`cc_sync.sync.streams`) is the one place the jobs, their settings fields and the
+counts are declared; the settings form, the sync log list and "Sync now" on a record read them from
+here, in the user's language, rather than keep copies of their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from frappe import _
+
+from cc_sync.sync.streams import COUNTS, JOBS, STREAMS
+
+
+def desk_tables() -> dict[str, Any]:
+	"""The jobs (menus, schedule line), the streams' labels and the counts' phrases, translated."""
+	return {
+		"jobs": [
+			{
+				"name": j.name,
+				"label": _(j.label),
+				"offered": j.offered,
+				"scheduled": j.scheduled,
+				"interval_field": j.interval_field if j.scheduled else None,
+				"minutes_per_unit": j.minutes_per_unit,
+				"last_run_field": j.last_run_field if j.scheduled else None,
+				"last_status_field": j.last_status_field if j.scheduled else None,
+			}
+			for j in JOBS
+		],
+		"streams": {s.name: _(s.label) for s in STREAMS},
+		"counts": [{"name": c.name, "phrase": _(c.phrase), "change": c.change} for c in COUNTS],
+	}
+
+
+def boot_session(bootinfo: Any) -> None:
+	bootinfo.cc_sync = desk_tables()
