@@ -12,6 +12,8 @@ import json as jsonlib
 import logging
 import random
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -99,6 +101,8 @@ class Transport:
 		self.backoff_max = backoff_max
 		self.rng = rng or random.Random()
 		self.calls = 0
+		# CC's clock as its last answer's `Date` header gave it, and when that answer came (monotonic).
+		self._cc_date: tuple[datetime, float] | None = None
 
 	def _url(self, path_or_url: str) -> str:
 		"""The URL to call for an API path or a link CC gave, which must stay on the API's scheme and host.
@@ -114,6 +118,31 @@ class Transport:
 		if path_or_url.startswith(self.base_url.removeprefix(self.origin) + "/"):
 			return urljoin(self.origin, path_or_url)
 		return self.base_url + "/" + path_or_url.lstrip("/")
+
+	def cc_now(self) -> datetime | None:
+		"""CC's clock now, from its last answer's `Date` header plus the time since (None without one).
+
+		`Date` is in whole seconds, cut down, and stamped before the answer travelled, so this is never
+		ahead of CC's clock: a watermark taken from it never skips what CC stamped before it.
+		"""
+		if self._cc_date is None:
+			return None
+		date, at = self._cc_date
+		return date + timedelta(seconds=max(0.0, self.clock.monotonic() - at))
+
+	def _note_cc_date(self, resp: requests.Response) -> None:
+		value = resp.headers.get("Date") if resp.headers is not None else None
+		if not value:
+			return
+		try:
+			date = parsedate_to_datetime(value)
+		except (TypeError, ValueError, IndexError):
+			return  # an unreadable Date says nothing about CC's clock
+		if date is None:
+			return
+		if date.tzinfo is None:
+			date = date.replace(tzinfo=timezone.utc)
+		self._cc_date = (date.astimezone(timezone.utc), self.clock.monotonic())
 
 	def _backoff(self, attempt: int) -> float:
 		"""Exponential backoff with equal jitter: half fixed, half random."""
@@ -153,6 +182,7 @@ class Transport:
 				error, resendable = self._transport_failure(exc, retry_unsafe)
 			else:
 				if 200 <= resp.status_code < 300:
+					self._note_cc_date(resp)
 					return self._parse_success(resp, accept_csv)
 				if resp.status_code == 401 and not refreshed:
 					# One refresh, then the same call again.

@@ -43,7 +43,8 @@ def run_deletes(ctx: RunContext) -> None:
 			unheld = cc_deleted - store.count_cc_deleted()
 			if not ctx.dry_run:
 				store.set_deleted_count(unheld)
-	watermarks.advance(ctx, mark, mark.started)
+	# On CC's clock, which stamps what `updated_after` compares.
+	watermarks.advance(ctx, mark, watermarks.cc_start(ctx, mark))
 
 
 def _deleted_total(ctx: RunContext, query: dict[str, Any]) -> int:

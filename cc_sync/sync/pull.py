@@ -10,9 +10,9 @@
 The reconcile and the first changes pull (the backfill) read the whole account: through CC's export when
 CC reports more contacts than the export threshold, paging below it (see `exports`).
 
-The watermark is read before fetching, queried minus the overlap window, and moved (to the time read
-before fetching) only after every page has been applied and committed. A failed stream leaves it alone;
-an incremental changes read that failed part way carries on from its last applied page (see `resume`).
+The watermark is read before fetching, queried minus the overlap window, and moved (to the time the read
+started, on CC's clock: see `watermarks.cc_start`) only after every page has been applied and committed.
+A failed stream leaves it alone; an incremental changes read that failed part way carries on from its last applied page (see `resume`).
 A record CC sends that cannot be read is skipped (or applied without the unreadable part) and logged with
 the reason and a raw snippet; the rest of its page is applied.
 """
@@ -63,31 +63,40 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 		return
 	report = ctx.report.stream(stream)
 	mark = watermarks.read(ctx, stream)
-	started = mark.started
 	query = _query(ctx, stream, mark.since)
 	applier = ctx.applier(report)
+	started: datetime | None
 	if stream == STREAM_RECONCILE or mark.since is None:
 		# A whole-account read (the reconcile, or the first sync's backfill): CC's export when large.
-		writes = _read_whole(ctx, query, applier)
+		writes, newest = _read_whole(ctx, query, applier)
 		if stream == STREAM_RECONCILE:
 			report.corrected = len(writes)
 			report.notice = corrections_summary(writes)
+			# Never queried from: the time of the site's last complete read.
+			started = mark.started
+		else:
+			started = watermarks.cc_start(ctx, mark, newest)
 	else:
 		# An incremental read: it carries on where an unfinished one stopped (see `resume`).
-		started = resume.read_pages(ctx, stream, query, applier, started)
+		started = resume.read_pages(ctx, stream, query, applier, mark)
 		resume.clear(ctx, stream)
 	watermarks.advance(ctx, mark, started)
 
 
-def _read_whole(ctx: RunContext, query: dict[str, Any], applier: PageApplier) -> list[ContactWrite]:
-	"""Apply every contact of a whole-account query, paged or exported; returns the writes made."""
+def _read_whole(
+	ctx: RunContext, query: dict[str, Any], applier: PageApplier
+) -> tuple[list[ContactWrite], datetime | None]:
+	"""Apply every contact of a whole-account query, paged or exported; returns the writes made and the
+	newest `updated_at` read."""
 	writes: list[ContactWrite] = []
+	newest: datetime | None = None
 	_exported, batches = exports.contacts(ctx, applier.report, query)
 	for batch in batches:
+		newest = watermarks.newest_update(batch, newest)
 		writes.extend(applier.apply(batch))
 		if not ctx.dry_run:
 			ctx.store.commit()
-	return writes
+	return writes, newest
 
 
 # What a reconcile can correct, in the order its summary names them.

@@ -23,8 +23,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cc_sync.constant_contact.errors import ConstantContactError, NotFound, ValidationError
+from cc_sync.sync import watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.pages import note_problems
+from cc_sync.sync.watermarks import Watermark
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +86,19 @@ def get_point(ctx: RunContext, stream: str) -> ResumePoint | None:
 
 
 def read_pages(
-	ctx: RunContext, stream: str, query: dict[str, Any], applier: Any, started: datetime
-) -> datetime:
+	ctx: RunContext, stream: str, query: dict[str, Any], applier: Any, mark: Watermark
+) -> datetime | None:
 	"""Apply every page of `query`, carrying on from a usable resume point if there is one, and keeping
-	one after every applied page. Returns the time the watermark moves to: this run's start, or the start
-	of the run whose read this one finished."""
+	one after every applied page. Returns the time the watermark moves to, on CC's clock: this read's
+	start, or the start of the run whose read this one finished (None: CC told neither, see
+	`watermarks.cc_start`)."""
 	report = ctx.report.stream(stream)
 	query_key = fingerprint(query)
 	point = None if ctx.dry_run else _usable(ctx, stream, query_key)
 	pages = _resumed_pages(ctx, stream, point) if point is not None else None
 	number = fetched = 0
+	started: datetime | None = None
+	newest: datetime | None = None
 	if point is not None and pages is not None:
 		started, number, fetched = point.started, point.pages, point.fetched
 	else:
@@ -103,15 +108,18 @@ def read_pages(
 		applier.apply(page.contacts)
 		number += 1
 		fetched += len(page.contacts)
+		if point is None or started is None:
+			newest = watermarks.newest_update(page.contacts, newest)
 		if ctx.dry_run:
 			continue
-		if page.next_href:
+		start = started or watermarks.cc_start(ctx, mark, newest)
+		if page.next_href and start is not None:
 			ctx.store.set_state(
 				state_name(stream),
-				ResumePoint(page.next_href, query_key, started, ctx.now(), number, fetched).as_state(),
+				ResumePoint(page.next_href, query_key, start, ctx.now(), number, fetched).as_state(),
 			)
 		ctx.store.commit()
-	return started
+	return started or watermarks.cc_start(ctx, mark, newest)
 
 
 def clear(ctx: RunContext, stream: str) -> None:

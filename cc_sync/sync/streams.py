@@ -72,14 +72,14 @@ STREAMS: tuple[Stream, ...] = (
 		"Changes",
 		Phase.PULL,
 		"GET /contacts?status=all&updated_after=W (the first run: the whole account)",
-		"the time read before fetching",
+		"the time the read started, on CC's clock",
 	),
 	Stream(
 		STREAM_DELETES,
 		"Deletes",
 		Phase.PULL,
 		"GET /contacts?status=deleted&updated_after=W",
-		"the time read before fetching",
+		"the time the read started, on CC's clock",
 	),
 	Stream(
 		STREAM_RECONCILE,

@@ -3,13 +3,18 @@
 It is read before fetching, the query starts the overlap window before it, and it moves only once the
 whole stream has been applied and committed; a failed stream leaves it where it was, and a dry run never
 moves it. The push can also be rewound, so that its next run looks at every record again.
+
+A watermark a CC query starts from is on CC's clock (`cc_start`): CC filters `updated_after` by its own
+stamps, so a watermark from a site clock ahead of CC's by more than the overlap would skip every CC edit
+made just after a run, for good.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from cc_sync.sync.streams import STREAM_PUSH
 
@@ -33,6 +38,8 @@ class Watermark:
 	started: datetime
 	# Where the query starts: the watermark minus the overlap window (None: read everything).
 	since: datetime | None
+	# `started` on the site's monotonic clock, to place it on CC's clock once CC has answered.
+	started_mono: float = 0.0
 
 
 def read(ctx: RunContext, stream: str) -> Watermark:
@@ -40,7 +47,27 @@ def read(ctx: RunContext, stream: str) -> Watermark:
 	before = ctx.store.get_watermark(stream)
 	ctx.report.stream(stream).watermark_before = before
 	since = before - ctx.config.overlap if before is not None else None
-	return Watermark(stream, before, ctx.now(), since)
+	return Watermark(stream, before, ctx.now(), since, ctx.clock.monotonic())
+
+
+def cc_start(ctx: RunContext, mark: Watermark, newest: datetime | None = None) -> datetime | None:
+	"""When this stream's read started, on CC's clock: CC's `Date` (its last answer's, less the time
+	since the read started), or else the newest `updated_at` the read returned; None when CC gave
+	neither (the watermark then stays where it was, which only reads more next time)."""
+	cc_now = getattr(ctx.client, "cc_now", None)
+	now = cc_now() if callable(cc_now) else None
+	if isinstance(now, datetime):
+		return now - timedelta(seconds=max(0.0, ctx.clock.monotonic() - mark.started_mono))
+	return newest
+
+
+def newest_update(contacts: Iterable[Any], newest: datetime | None) -> datetime | None:
+	"""The newest CC `updated_at` among `contacts`, or `newest` when none is newer (CC's clock)."""
+	for contact in contacts:
+		when = getattr(contact, "updated_at", None)
+		if isinstance(when, datetime) and (newest is None or when > newest):
+			newest = when
+	return newest
 
 
 def advance(ctx: RunContext, mark: Watermark, to: datetime | None) -> None:

@@ -11,7 +11,8 @@ import json
 import re
 from collections import deque
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import timedelta, timezone
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -349,7 +350,16 @@ class ConstantContactEmulator(CampaignsMixin, ExportsMixin, AccountState):
 			lower = {k.lower(): v for k, v in headers.items()}
 			if path.startswith(AUTH_PREFIX + "/"):
 				return self._handle_auth(method.upper(), path, parts.query, lower, body)
-			return self._handle_api(method.upper(), path, parts.query, lower, body)
+			status, out_headers, out_body = self._handle_api(method.upper(), path, parts.query, lower, body)
+			# CC dates every answer by its own clock, in whole seconds.
+			return (
+				status,
+				{
+					**out_headers,
+					"Date": format_datetime(self.clock.now().astimezone(timezone.utc), usegmt=True),
+				},
+				out_body,
+			)
 
 	def _handle_auth(
 		self, method: str, path: str, query: str, headers: dict[str, str], body: bytes | None

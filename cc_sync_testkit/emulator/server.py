@@ -24,7 +24,15 @@ if TYPE_CHECKING:
 MAX_STALL_SECONDS = 60.0
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _EmulatorHandler(WSGIRequestHandler):
+	def send_response(self, code: int, message: str | None = None) -> None:
+		"""As the host's, without its `Date`: the emulator dates each answer by its own clock, as CC does."""
+		self.log_request(code)
+		self.send_response_only(code, message)
+		self.send_header("Server", self.version_string())
+
+
+class _QuietHandler(_EmulatorHandler):
 	def log_request(self, *args: Any, **kwargs: Any) -> None:
 		pass
 
@@ -77,7 +85,11 @@ class EmulatorServer:
 	) -> None:
 		_require_loopback(host)
 		self.server: BaseWSGIServer = make_server(
-			host, port, EmulatorApp(emu), threaded=True, request_handler=_QuietHandler if quiet else None
+			host,
+			port,
+			EmulatorApp(emu),
+			threaded=True,
+			request_handler=_QuietHandler if quiet else _EmulatorHandler,
 		)
 		self.host = host
 		self.port = self.server.server_port
@@ -117,7 +129,11 @@ def serve(
 	"""Serve in the foreground until interrupted."""
 	_require_loopback(host)
 	server = make_server(
-		host, port, EmulatorApp(emu), threaded=True, request_handler=_QuietHandler if quiet else None
+		host,
+		port,
+		EmulatorApp(emu),
+		threaded=True,
+		request_handler=_QuietHandler if quiet else _EmulatorHandler,
 	)
 	try:
 		server.serve_forever()
