@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cc_sync.sync.records import STREAM_CHANGES, STREAM_DELETES
+from cc_sync.sync.streams import STREAM_CHANGES, STREAM_DELETES
 from tests.unit.test_optout_watermark import SkewedClock
 from tests.world import make_world
 
