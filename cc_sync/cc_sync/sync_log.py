@@ -124,6 +124,7 @@ def stream_row(stream: StreamReport) -> dict[str, Any]:
 		"activity_ids": ", ".join(stream.activity_ids) or None,
 		"notice": stream.notice,
 		"error": stream.error,
+		"retries": stream.retries_text(),
 	}
 
 
@@ -239,14 +240,16 @@ def plan_row(stream: str, line: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_quiet(log: Any) -> bool:
-	"""A scheduled, real run that succeeded and changed, skipped, flagged and failed nothing. A stream
-	it skipped for a standing reason (no list mapped for push) does not make it news each time."""
+	"""A scheduled, real run that succeeded and changed, skipped, flagged, retried and failed nothing. A
+	stream it skipped for a standing reason (no list mapped for push) does not make it news each time."""
 	return (
 		not log.dry_run
 		and log.trigger == TRIGGER_SCHEDULER
 		and log.status == LogStatus.SUCCESS
 		and all(
-			row.status != LogStatus.FAILED and (row.status == LogStatus.SKIPPED or not row.error)
+			row.status != LogStatus.FAILED
+			and (row.status == LogStatus.SKIPPED or not row.error)
+			and not row.get("retries")
 			for row in log.streams
 		)
 		and not log.items

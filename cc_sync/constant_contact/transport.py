@@ -12,6 +12,7 @@ import json as jsonlib
 import logging
 import random
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -38,6 +39,21 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.cc.email/v3"
 MAX_PAGE_SIZE = 500
+# The longest answer a retry note keeps (a network error's text can run long).
+MAX_ANSWER_IN_NOTE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+	"""One call sent again: which call (method and path, never the query, which may hold an address),
+	what CC answered, and how long the client waited before sending it again."""
+
+	call: str
+	answer: str
+	waited: float
+
+	def __str__(self) -> str:
+		return f"{self.call}: {self.answer}; waited {self.waited:.1f} s"
 
 
 def csv_param(value: str | Iterable[str] | None) -> str | None:
@@ -101,6 +117,8 @@ class Transport:
 		self.backoff_max = backoff_max
 		self.rng = rng or random.Random()
 		self.calls = 0
+		# Every call sent again, in order, so a run can say which of its calls were retried and why.
+		self.retries: list[Retry] = []
 		# CC's clock as its last answer's `Date` header gave it, and when that answer came (monotonic).
 		self._cc_date: tuple[datetime, float] | None = None
 
@@ -290,6 +308,8 @@ class Transport:
 	def _sleep_before_retry(self, attempt: int, method: str, url: str, error: Exception) -> None:
 		delay = self._backoff(attempt)
 		log.info("CC %s %s failed (%s); retry %d in %.2fs", method, url, error, attempt + 1, delay)
+		call = f"{method} {urlsplit(url).path or url}"
+		self.retries.append(Retry(call, _answer_text(error), delay))
 		self.clock.sleep(delay)
 
 	@staticmethod
@@ -335,6 +355,15 @@ class Transport:
 			return cls.model_validate(body)
 		except PydanticValidationError as exc:
 			raise MalformedResponse(None, None, f"unexpected {cls.__name__} shape: {exc}", str(body)[:300])
+
+
+def _answer_text(error: Exception) -> str:
+	"""What CC answered, as a retry note says it: `HTTP 503: service_unavailable: ...`, or the lost
+	connection's kind."""
+	text = str(error) or type(error).__name__
+	if isinstance(error, TransportError) and error.status is None:
+		text = f"no answer ({text})"
+	return text if len(text) <= MAX_ANSWER_IN_NOTE else text[: MAX_ANSWER_IN_NOTE - 1] + "…"
 
 
 def _body_and_headers(json: Any, accept_csv: bool) -> tuple[bytes | None, dict[str, str]]:

@@ -121,6 +121,7 @@ class SyncEngine:
 	def _run_step(self, ctx: RunContext, name: str, step: Any) -> None:
 		stream = ctx.report.stream(name)
 		calls_before = getattr(self.client, "calls", 0)
+		retries_before = len(getattr(self.client, "retries", None) or ())
 		try:
 			step(ctx)
 		except QuotaExceeded as exc:
@@ -153,6 +154,8 @@ class SyncEngine:
 				stream.status = StreamStatus.PARTIAL if stream.failed else StreamStatus.SUCCESS
 		finally:
 			stream.api_calls += getattr(self.client, "calls", 0) - calls_before
+			# The calls this stream sent again, named in its log row.
+			stream.retries += list(getattr(self.client, "retries", None) or ())[retries_before:]
 
 	def sync_email(self, email: str, *, dry_run: bool = False) -> dict[str, Any]:
 		"""Sync one address both ways at once ("Sync now" on a Contact or Lead) and say where it stands."""

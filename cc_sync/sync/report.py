@@ -60,6 +60,13 @@ class StreamReport:
 	notice: str | None = None
 	# Dry runs: what would have been written, one line each.
 	plan: list[dict[str, Any]] = field(default_factory=list)
+	# Calls sent again in this stream (`cc_sync.constant_contact.transport.Retry`: which call, what CC
+	# answered, how long the wait was), in order.
+	retries: list[Any] = field(default_factory=list)
+
+	def retries_text(self) -> str | None:
+		"""The stream's retries, one line each, for its log row (None when there were none)."""
+		return "\n".join(str(r) for r in self.retries) or None
 
 	def skip(self, email: str | None, reason: str, key: str | None = None) -> None:
 		self.skipped += 1

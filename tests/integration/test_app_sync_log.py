@@ -118,6 +118,31 @@ def test_runs_a_person_asked_for_or_that_failed_are_never_folded(logs, trigger, 
 	assert frappe.db.exists(SYNC_LOG, second.name)
 
 
+def test_a_run_s_log_names_its_retries_per_stream_and_a_retried_run_is_never_folded(logs):
+	from cc_sync.constant_contact.transport import Retry
+
+	quiet = dict(optouts=dict(api_calls=1), optout_push=dict())
+	first = run(TRIGGER_SCHEDULER, report(**{k: dict(v) for k, v in quiet.items()}), "optouts")[0]
+	retried = report(
+		optouts=dict(
+			api_calls=3,
+			retries=[
+				Retry("GET /v3/contacts", "HTTP 503: service_unavailable: try later", 0.7),
+				Retry("GET /v3/contacts", "no answer (transport: read timed out)", 1.4),
+			],
+		),
+		optout_push=dict(api_calls=2, retries=[Retry("PUT /v3/contacts/c-1", "HTTP 500: server_error", 0.6)]),
+	)
+	[log] = run(TRIGGER_SCHEDULER, retried, "optouts")
+	assert log.name != first.name, "a run with retries was folded into the quiet log"
+	rows = {r.stream: r for r in frappe.get_doc(SYNC_LOG, log.name).streams}
+	assert rows["Opt-outs"].retries.splitlines() == [
+		"GET /v3/contacts: HTTP 503: service_unavailable: try later; waited 0.7 s",
+		"GET /v3/contacts: no answer (transport: read timed out); waited 1.4 s",
+	]
+	assert rows["Opt-outs to CC"].retries == "PUT /v3/contacts/c-1: HTTP 500: server_error; waited 0.6 s"
+
+
 def test_a_dry_run_is_labelled_and_reads_as_a_table_with_a_csv_download(logs):
 	plan = [
 		{"action": "create", "email": "new@tier2.test", "fields": ["first_name", "last_name"]},

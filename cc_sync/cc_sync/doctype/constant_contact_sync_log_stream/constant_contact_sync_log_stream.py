@@ -25,6 +25,7 @@ class ConstantContactSyncLogStream(Document):
 		parenttype: DF.Data
 		pushed: DF.Int
 		resubscribed: DF.Int
+		retries: DF.SmallText | None
 		skipped: DF.Int
 		status: DF.Literal["Success", "Partial", "Failed", "Skipped"]
 		stream: DF.Literal[
