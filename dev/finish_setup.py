@@ -29,4 +29,16 @@ system_tz = frappe.db.get_single_value("System Settings", "time_zone")
 if system_tz and frappe.db.get_value("User", "Administrator", "time_zone") != system_tz:
 	frappe.db.set_value("User", "Administrator", "time_zone", system_tz)
 	frappe.db.commit()
+# The site was created in Frappe's default time zone (Asia/Kolkata) and then moved to UTC: the scheduled
+# jobs written at install carry times hours ahead of the site's clock, and Frappe's scheduler runs a job
+# only once its next time after the last run (or, never run, after its creation) has come, so none
+# would run for hours. Bring those times back to now; a site that never moved keeps them as they are.
+frappe.clear_cache()  # the site's time zone as now stored, not as cached before the move
+now = frappe.utils.now_datetime()
+for field in ("creation", "modified", "last_execution"):
+	frappe.db.sql(
+		f"update `tabScheduled Job Type` set `{field}` = %s where `{field}` > %s",
+		(now, now),
+	)
+frappe.db.commit()
 frappe.destroy()
