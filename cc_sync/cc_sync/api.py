@@ -28,10 +28,11 @@ from cc_sync.cc_sync.constants import (
 	TRIGGER_SETTINGS,
 )
 from cc_sync.cc_sync.jobs import enqueue_stream
-from cc_sync.cc_sync.oauth import account_name, load_tokens
+from cc_sync.cc_sync.oauth import account_name, load_tokens, prove_entered_secret
 from cc_sync.cc_sync.runner import end_run, new_log, run_error, write_report
 from cc_sync.cc_sync.settings import (
 	JOB_STREAMS,
+	all_stored_values,
 	get_settings,
 	mark_connection_broken,
 	require_connection,
@@ -56,6 +57,16 @@ def _unreachable() -> str:
 def test_connection() -> dict[str, Any]:
 	"""One cheap API call: does the stored connection still work? The answer is kept on the form."""
 	frappe.only_for("System Manager")
+	require_connection_or_tokens(get_settings())
+	try:
+		# A client secret entered since CC last accepted one is tried first (a token refresh).
+		rejected = prove_entered_secret()
+	except AuthError as exc:
+		return {"ok": False, "message": mark_connection_broken(exc)}
+	except TransportError:
+		return {"ok": False, "message": _unreachable()}
+	if rejected:
+		return {"ok": False, "message": rejected}
 	budget, client = _connected(require_connection_or_tokens)
 	try:
 		lists = client.get_contact_lists(limit=50)
@@ -100,6 +111,18 @@ def require_connection_or_tokens(settings: Any) -> None:
 	if settings.connection_status == CONNECTION_ERROR and load_tokens() is not None:
 		return
 	require_connection(settings)
+
+
+@frappe.whitelist(methods=["POST"])
+def run_overdue() -> dict[str, Any]:
+	"""Queue at once every scheduled stream the health line finds overdue or never run."""
+	frappe.only_for("System Manager")
+	from cc_sync.cc_sync.health import health, overdue_jobs
+
+	queued = [
+		job for job, _said in overdue_jobs(all_stored_values()) if enqueue_stream(job, TRIGGER_SETTINGS)
+	]
+	return {"queued": queued, **health()}
 
 
 @frappe.whitelist(methods=["POST"])

@@ -36,22 +36,36 @@ STATUS_STYLE = """.cc-health { display: flex; align-items: center; gap: 12px; pa
 
 STATUS_SCRIPT = """const box = root_element.querySelector(".cc-health");
 const esc = frappe.utils.escape_html;
-frappe.call("cc_sync.cc_sync.health.get_health").then((r) => {
-	const h = r.message;
-	box.classList.add(h.level);
-	box.querySelector(".cc-message").innerHTML = esc(h.message);
+function show(h) {
+	box.className = "cc-health " + h.level;
+	box.querySelector(".cc-message").innerHTML =
+		esc(h.message) + (h.detail ? `<div class="cc-hint">${esc(h.detail)}</div>` : "");
 	const slot = box.querySelector(".cc-action");
+	slot.innerHTML = "";
 	if (!h.action) return;
-	if (h.can_act || h.action.route.startsWith("/app/constant-contact-sync-log")) {
+	if (h.can_act || (h.action.route || "").startsWith("/app/constant-contact-sync-log")) {
 		const btn = document.createElement("a");
 		btn.className = "btn btn-sm " + (h.level === "green" ? "btn-default" : "btn-primary");
 		btn.textContent = h.action.label;
-		btn.href = h.action.route;
+		if (h.action.method) {
+			// A fix done in place (start the schedule, run what is overdue, try the new secret).
+			btn.addEventListener("click", () =>
+				frappe.call({ method: h.action.method, freeze: true }).then((r) => {
+					if (r.message && r.message.message && r.message.ok === false) {
+						frappe.msgprint(r.message.message);
+					}
+					frappe.call("cc_sync.cc_sync.health.get_health").then((again) => show(again.message));
+				})
+			);
+		} else {
+			btn.href = h.action.route;
+		}
 		slot.appendChild(btn);
 	} else {
 		slot.innerHTML = `<span class="cc-hint">${esc(__("Ask a System Manager to fix this."))}</span>`;
 	}
-});"""
+}
+frappe.call("cc_sync.cc_sync.health.get_health").then((r) => show(r.message));"""
 
 
 def setup() -> None:

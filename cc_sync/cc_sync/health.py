@@ -1,12 +1,14 @@
 """Sync health in one line, with the one action that fixes the first thing wrong.
 
 The workspace's status block and the settings page both show this; the checks run in the order a
-person has to fix them (set up, connect, scheduler, worker, enable, map a list, last run), and only
-the first problem is shown, so the line always says what to do next.
+person has to fix them (set up, connect, a client secret not proven yet, the scheduler and cc_sync's
+job in it, the worker, enable, map a list, each scheduled stream against its interval, last run), and
+only the first problem is shown, so the line always says what to do next.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 import frappe
@@ -26,6 +28,7 @@ from cc_sync.cc_sync.constants import (
 	LogStatus,
 )
 from cc_sync.cc_sync.settings import all_stored_values
+from cc_sync.sync.streams import SCHEDULED_JOBS
 
 # The cron gate notes each tick here; a scheduler that is on but silent this long is reported.
 GATE_TICK_KEY = "cc_sync:gate_tick"
@@ -35,6 +38,11 @@ JOB_STARTED_KEY = "cc_sync:job_started"
 WORKER_SILENT_MINUTES = 30
 WORKER_WAIT_SECONDS = 120
 LOG_ROUTE = "/app/constant-contact-sync-log"
+# The scheduler's job that runs the gate (hooks.py), and how often it runs.
+GATE_METHOD = "cc_sync.tasks.enqueue_due_streams"
+GATE_MINUTES = 5
+# A stream is overdue when this many of its intervals (and one gate tick) pass without a run.
+OVERDUE_INTERVALS = 2
 
 
 def note_gate_tick() -> None:
@@ -51,12 +59,55 @@ def scheduler_problem() -> str | None:
 			"The site's scheduler is off, so no scheduled sync runs. A System Manager can turn it on with "
 			"'bench --site {0} scheduler enable' (or Enable Scheduler in System Settings)."
 		).format(frappe.local.site)
+	gate = gate_job_problem()
+	if gate:
+		return gate
 	tick = frappe.cache.get_value(GATE_TICK_KEY, expires=True)
 	if tick and (now_datetime() - get_datetime(tick)).total_seconds() > GATE_SILENT_MINUTES * 60:
 		return _(
 			"The site's scheduler has not run for {0} minutes: check that 'bench schedule' is running."
 		).format(int((now_datetime() - get_datetime(tick)).total_seconds() // 60))
 	return None
+
+
+def gate_job() -> Any:
+	"""Frappe's Scheduled Job Type that runs cc_sync's gate, or None before the first migrate."""
+	name = frappe.db.get_value("Scheduled Job Type", {"method": GATE_METHOD})
+	return frappe.get_doc("Scheduled Job Type", name) if name else None
+
+
+def gate_job_problem() -> str | None:
+	"""Why Frappe's scheduler would not start cc_sync's gate soon, though the scheduler itself is on.
+
+	Frappe runs a job once the time after its last run (or, never run, after its creation) has come:
+	a job written with a time ahead of the site's clock (the site's time zone moved west after install)
+	waits that long, however often the scheduler ticks."""
+	job = gate_job()
+	if job is None:
+		return None
+	if job.stopped:
+		return _("cc_sync's scheduled job is stopped in the site's scheduler, so no scheduled sync runs.")
+	due = job.get_next_execution()
+	if due - now_datetime() > timedelta(minutes=2 * GATE_MINUTES):
+		return _(
+			"The site's scheduler will not start the Constant Contact sync until {0}: its scheduled job "
+			"carries a time ahead of the site's clock (the site's time zone was changed after install)."
+		).format(frappe.utils.format_datetime(due))
+	return None
+
+
+@frappe.whitelist(methods=["POST"])
+def restart_schedule() -> dict[str, Any]:
+	"""Start cc_sync's scheduled job again from now: unstopped, due at the next tick, and run once."""
+	frappe.only_for("System Manager")
+	job = gate_job()
+	if job is None:
+		frappe.throw(
+			_("The scheduled job is missing: run 'bench --site {0} migrate'.").format(frappe.local.site)
+		)
+	job.db_set({"stopped": 0, "last_execution": now_datetime()}, update_modified=False)
+	job.enqueue(force=True)
+	return health()
 
 
 def note_job_started() -> None:
@@ -130,6 +181,8 @@ class Line(NamedTuple):
 	label: str | None = None
 	route: str | None = None
 	detail: str | None = None
+	# A whitelisted POST method that fixes it at once, in place of a page to go to.
+	method: str | None = None
 
 
 def health() -> dict[str, Any]:
@@ -138,12 +191,14 @@ def health() -> dict[str, Any]:
 	The first problem found, in the order a person would fix them: setup and connection, the site's
 	scheduler and workers, the list mapping, the last run; a green line when there is none."""
 	v = _values()
-	line = _connection_line(v) or _machinery_line(v) or _mapping_line() or _last_run_line(v)
+	line = (
+		_connection_line(v) or _machinery_line(v) or _mapping_line() or _streams_line(v) or _last_run_line(v)
+	)
 	return {
 		"level": line.level,
 		"message": line.message,
 		"detail": line.detail,
-		"action": {"label": line.label, "route": line.route} if line.label else None,
+		"action": {"label": line.label, "route": line.route, "method": line.method} if line.label else None,
 		"can_act": "System Manager" in frappe.get_roles(),
 	}
 
@@ -167,16 +222,40 @@ def _connection_line(v: dict[str, Any]) -> Line | None:
 		)
 	if status != CONNECTION_CONNECTED:
 		return Line("orange", _("Not connected to Constant Contact yet."), _("Connect"), SETTINGS_ROUTE)
+	if cint(v.get("client_secret_unproven")):
+		return Line(
+			"orange",
+			_(
+				"Connection at risk: the client secret was changed and Constant Contact has not accepted "
+				"the new one yet. The sync goes on with the previous one until it does."
+			),
+			_("Test connection"),
+			method="cc_sync.cc_sync.api.test_connection",
+			detail=_(
+				"Test connection tries the new secret: if CC accepts it, it is used from then on; if not, "
+				"the one that works is kept."
+			),
+		)
 	return None
 
 
 def _machinery_line(v: dict[str, Any]) -> Line | None:
 	problem = scheduler_problem()
-	if problem:
+	if problem and frappe.utils.scheduler.is_scheduler_inactive(verbose=False):
 		return Line("red", problem, _("Open System Settings"), "/app/system-settings")
+	if problem:
+		return Line(
+			"red",
+			problem,
+			_("Start the schedule"),
+			method="cc_sync.cc_sync.health.restart_schedule",
+			detail=_("Starts cc_sync's scheduled job now; from then on it runs every {0} minutes.").format(
+				GATE_MINUTES
+			),
+		)
 	problem = worker_problem()
 	if problem:
-		return Line("red", problem)
+		return Line("red", problem, _("Open System Health Report"), "/app/system-health-report")
 	if not cint(v.get("enabled")):
 		return Line(
 			"orange",
@@ -207,6 +286,63 @@ def _mapping_line() -> Line | None:
 			SETTINGS_ROUTE,
 		)
 	return None
+
+
+def _every(minutes: int) -> str:
+	if minutes % 60 == 0:
+		hours = minutes // 60
+		return _("every hour") if hours == 1 else _("every {0} hours").format(hours)
+	return _("every {0} minutes").format(minutes)
+
+
+def overdue_jobs(v: dict[str, Any]) -> list[tuple[str, str]]:
+	"""Each scheduled job that has not run for two of its intervals, or never since sync was turned
+	on, with what the health line says of it: the scheduler and a worker may both look alive while a
+	stream's runs never happen."""
+	now = now_datetime()
+	since = get_datetime(v.get("enabled_since")) if v.get("enabled_since") else None
+	late_jobs = []
+	for job in SCHEDULED_JOBS:
+		minutes = cint(v.get(job.interval_field)) * job.minutes_per_unit
+		if minutes <= 0:
+			continue
+		late = timedelta(minutes=OVERDUE_INTERVALS * minutes + GATE_MINUTES)
+		last = get_datetime(v.get(job.last_run_field)) if v.get(job.last_run_field) else None
+		if last is None and since and now - since > late:
+			late_jobs.append(
+				(
+					job.name,
+					_("{0} has never run since scheduled sync was turned on {1}; it should run {2}.").format(
+						_(job.label), frappe.utils.pretty_date(since), _every(minutes)
+					),
+				)
+			)
+		elif last is not None and now - last > late:
+			late_jobs.append(
+				(
+					job.name,
+					_("{0} is overdue: it last ran {1} and should run {2}.").format(
+						_(job.label), frappe.utils.pretty_date(last), _every(minutes)
+					),
+				)
+			)
+	return late_jobs
+
+
+def _streams_line(v: dict[str, Any]) -> Line | None:
+	late = overdue_jobs(v)
+	if not late:
+		return None
+	return Line(
+		"orange",
+		late[0][1],
+		_("Run it now"),
+		method="cc_sync.cc_sync.api.run_overdue",
+		detail=_(
+			"The scheduler and a worker are running, so its runs are not starting or not finishing: "
+			"the Scheduled Job Log and the Error Log say why."
+		),
+	)
 
 
 def _last_run_line(v: dict[str, Any]) -> Line:

@@ -14,7 +14,8 @@ from typing import Any
 
 import frappe
 from frappe import _
-from frappe.utils.password import get_decrypted_password, set_encrypted_password
+from frappe.utils import cint
+from frappe.utils.password import get_decrypted_password, remove_encrypted_password, set_encrypted_password
 
 from cc_sync.cc_sync.constants import (
 	CONF_AUTH_BASE,
@@ -39,10 +40,16 @@ STATE_TTL_SECONDS = 600
 TOKEN_LOCK_KEY = "cc_sync:token_refresh"
 
 
-def oauth_client(settings: Any | None = None) -> OAuthClient:
-	"""The OAuth client for the configured CC application; test hosts come from site config only."""
+def oauth_client(settings: Any | None = None, *, entered: bool = False) -> OAuthClient:
+	"""The OAuth client for the configured CC application; test hosts come from site config only.
+
+	Token refreshes use the secret CC last accepted while a newly entered one is not proven yet
+	(`entered=True`: the one in the form, for Connect and for proving it)."""
 	settings = settings or get_settings()
-	client_secret = settings.get_password("client_secret", raise_exception=False)
+	client_secret = None
+	if not entered and cint(settings.get("client_secret_unproven")):
+		client_secret = settings.get_password("proven_client_secret", raise_exception=False)
+	client_secret = client_secret or settings.get_password("client_secret", raise_exception=False)
 	if not settings.client_id or not client_secret:
 		frappe.throw(_("Enter the Client ID and Client secret of your Constant Contact application first."))
 	return OAuthClient(
@@ -57,7 +64,7 @@ def oauth_client(settings: Any | None = None) -> OAuthClient:
 def connect() -> dict[str, str]:
 	"""Start the authorization: remember a one-time state and PKCE verifier, return CC's sign-in URL."""
 	frappe.only_for("System Manager")
-	client = oauth_client()
+	client = oauth_client(entered=True)
 	state = OAuthClient.new_state()
 	verifier, challenge = OAuthClient.new_pkce_pair()
 	frappe.cache.set_value(
@@ -101,6 +108,7 @@ def callback(
 			"last_error": None,
 		},
 	)
+	secret_proven()
 	from cc_sync.cc_sync.onboarding import tick_steps
 
 	tick_steps()
@@ -139,7 +147,7 @@ def _take_pending_flow(state: str | None) -> str | None:
 
 def _exchange(code: str, verifier: str | None) -> TokenSet:
 	"""The tokens for CC's code; with a client secret, refreshed once at once to prove the secret."""
-	client = oauth_client()
+	client = oauth_client(entered=True)
 	try:
 		tokens = client.exchange_code(code, verifier)
 		if client.client_secret and tokens.refresh_token:
@@ -195,6 +203,41 @@ def _failure_page(message: str, status: int, detail: str | None = None) -> None:
 def _redirect_to_settings() -> None:
 	frappe.local.response["type"] = "redirect"
 	frappe.local.response["location"] = SETTINGS_ROUTE
+
+
+def secret_proven() -> None:
+	"""CC accepted the entered client secret: it is the one in use from now on."""
+	update_settings({"client_secret_unproven": 0})
+	remove_encrypted_password(SETTINGS, SETTINGS, "proven_client_secret")
+
+
+def prove_entered_secret() -> str | None:
+	"""Refresh the tokens with the client secret entered since CC last accepted one.
+
+	None when CC accepts it (the new tokens are stored and it is in use from now on); otherwise what
+	the person is told: CC rejected it, so the secret that works is put back and the sync goes on.
+	"""
+	settings = get_settings()
+	if not cint(settings.client_secret_unproven):
+		return None
+	with token_lock():
+		tokens = load_tokens_fresh()
+		try:
+			fresh = oauth_client(settings, entered=True).refresh(tokens.refresh_token if tokens else "")
+		except AuthError as exc:
+			if exc.error_key != "invalid_client":
+				raise
+			proven = settings.get_password("proven_client_secret", raise_exception=False)
+			set_encrypted_password(SETTINGS, SETTINGS, proven, "client_secret")
+			secret_proven()
+			return _(
+				"Constant Contact did not accept the new client secret, so the one that works is kept and "
+				"the sync goes on with it. Copy the secret again from your application in Constant "
+				"Contact's developer portal if it was changed there."
+			)
+		persist_tokens(fresh)
+	secret_proven()
+	return None
 
 
 def account_name(access_token: str) -> str | None:

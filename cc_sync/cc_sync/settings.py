@@ -50,6 +50,8 @@ MACHINE_FIELDS = (
 	"last_sync_log",
 	"api_calls_today",
 	"api_calls_day",
+	"enabled_since",
+	"client_secret_unproven",
 )
 
 

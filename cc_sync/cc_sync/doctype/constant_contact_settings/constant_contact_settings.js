@@ -235,6 +235,13 @@ function cc_headline(frm) {
 		if (health.detail) {
 			parts.push(`<div class="text-muted small">${esc(health.detail)}</div>`);
 		}
+		if (health.action && health.action.method && health.can_act) {
+			parts.push(
+				`<button class="btn btn-xs btn-primary cc-health-action" style="margin-top: 4px">${esc(
+					health.action.label
+				)}</button>`
+			);
+		}
 	} else {
 		const who = doc.connected_account ? " " + __("as {0}", [esc(doc.connected_account)]) : "";
 		parts.push(`<div><b>${__("Connected")}${who}</b>; ${__("scheduled sync on")}</div>`);
@@ -273,6 +280,16 @@ function cc_headline(frm) {
 		])}${used >= CC_DAILY_LIMIT ? " · " + __("quota used up; the sync resumes after midnight UTC") : ""}</div>`
 	);
 	frm.dashboard.set_headline_alert(parts.join(""), colour);
+	// The health line's fix, done in place (start the schedule, run what is overdue, try a new secret).
+	frm.layout.message &&
+		frm.layout.message.find(".cc-health-action").on("click", () =>
+			frappe.call({ method: health.action.method, freeze: true }).then((r) => {
+				if (r.message && r.message.ok === false && r.message.message) {
+					frappe.msgprint(r.message.message);
+				}
+				frm.reload_doc();
+			})
+		);
 }
 
 // The field map in effect: the defaults while the table is empty, otherwise only the rows.

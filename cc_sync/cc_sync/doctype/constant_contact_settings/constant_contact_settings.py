@@ -9,8 +9,10 @@ import json
 import frappe
 from frappe import _
 from frappe.model.document import Document
+from frappe.utils import cint, now_datetime
+from frappe.utils.password import get_decrypted_password
 
-from cc_sync.cc_sync.constants import CONTACT, EMAIL_GROUP, LEAD, LIST
+from cc_sync.cc_sync.constants import CONNECTION_CONNECTED, CONTACT, EMAIL_GROUP, LEAD, LIST, SETTINGS
 from cc_sync.cc_sync.settings import MACHINE_FIELDS, field_rules, push_filters, redirect_uri, stored_values
 from cc_sync.sync.fieldmap import FieldRule
 
@@ -38,6 +40,7 @@ class ConstantContactSettings(Document):
 		changes_watermark: DF.Datetime | None
 		client_id: DF.Data | None
 		client_secret: DF.Password | None
+		client_secret_unproven: DF.Check
 		connected_account: DF.Data | None
 		connection_status: DF.Literal["Not connected", "Connected", "Error"]
 		create_unknown_contacts: DF.Check
@@ -45,6 +48,7 @@ class ConstantContactSettings(Document):
 		deletes_interval: DF.Int
 		deletes_watermark: DF.Datetime | None
 		enabled: DF.Check
+		enabled_since: DF.Datetime | None
 		field_map: DF.Table[ConstantContactFieldMap]
 		group_leave_is_global: DF.Check
 		last_changes_run: DF.Datetime | None
@@ -66,6 +70,7 @@ class ConstantContactSettings(Document):
 		push_doctype: DF.Link | None
 		push_filters: DF.Code | None
 		push_interval: DF.Int
+		proven_client_secret: DF.Password | None
 		push_watermark: DF.Datetime | None
 		reconcile_interval_hours: DF.Int
 		reconcile_watermark: DF.Datetime | None
@@ -105,6 +110,8 @@ class ConstantContactSettings(Document):
 		# Tokens change only through the OAuth flow; a form save must neither clear nor replace them.
 		self.flags.ignore_save_passwords = ["access_token", "refresh_token"]
 		self.keep_machine_fields()
+		self.note_enabled_since()
+		self.hold_entered_secret()
 		self.redirect_uri = redirect_uri()
 		self.validate_field_map()
 		self.validate_push()
@@ -132,6 +139,29 @@ class ConstantContactSettings(Document):
 			if value is None:
 				value = self.meta.get_field(field).default
 			self.set(field, value)
+
+	def note_enabled_since(self) -> None:
+		"""When scheduled sync was turned on: the health line reports a stream that has not run since."""
+		if not self.enabled:
+			self.enabled_since = None
+		elif not self.enabled_since or not cint(stored_values(("enabled",)).get("enabled")):
+			self.enabled_since = now_datetime()
+
+	def hold_entered_secret(self) -> None:
+		"""A client secret entered while connected is not trusted until CC accepts it: the one that works
+		is kept (and used by the sync) until Test connection or Connect proves the new one."""
+		entered = self.client_secret or ""
+		if self.is_new() or not entered or self.is_dummy_password(entered):
+			return
+		stored = get_decrypted_password(SETTINGS, SETTINGS, "client_secret", raise_exception=False)
+		if entered == stored or not stored or self.connection_status != CONNECTION_CONNECTED:
+			return
+		if not cint(self.client_secret_unproven):
+			self.proven_client_secret = stored
+		elif entered == self.get_password("proven_client_secret", raise_exception=False):
+			self.client_secret_unproven = 0
+			return
+		self.client_secret_unproven = 1
 
 	def validate_field_map(self) -> None:
 		"""Check every row on its own, so the message names the row to fix."""
