@@ -228,6 +228,10 @@ class PageApplier:
 		if decision.push_optout:
 			write.request_cc_optout = True
 			changed = True
+			if site.cc_deleted and not deleted:
+				self._readded(write.email, "revived in CC")
+			elif site.cc_permission == consent.UNSUBSCRIBED and permission != consent.UNSUBSCRIBED:
+				self._readded(write.email, "re-subscribed in CC by the account or an import")
 		if permission is not None and permission != site.cc_permission:
 			write.cc_permission = permission
 			changed = True
@@ -274,6 +278,8 @@ class PageApplier:
 		if deleted:
 			write.push_stop = DELETED_IN_CC
 		write.request_cc_optout = decision.push_optout
+		if decision.push_optout and not deleted:
+			self._readded(write.email, "added in CC by an import or a form")
 		report.created += 1
 		if decision.opted_out and decision.changed:
 			report.unsubscribed += 1
@@ -293,6 +299,18 @@ class PageApplier:
 			)
 		)
 		return write
+
+	def _readded(self, email: str, how: str) -> None:
+		"""CC holds, subscribed, someone whose opt-out the site holds (an owner's re-import or revival): the
+		run pushes the opt-out before it ends (`optout_push`), and the log says so."""
+		if self.dry_run or email in self.report.readded:
+			return
+		self.report.readded[email] = how
+		self.report.warn(
+			email,
+			f"CC holds this address subscribed again ({how}) while the site holds their opt-out: the opt-out "
+			"is pushed to CC in this run",
+		)
 
 	def _groups(self, contact: Contact) -> frozenset[str] | None:
 		"""Mapped Email Groups CC says this contact is in; None when memberships were not fetched."""

@@ -100,6 +100,12 @@ class SyncEngine:
 
 		for name in RUN_ORDER:
 			if name not in wanted:
+				if name == STREAM_OPTOUT_PUSH and report.readded() and not dry_run and not report.stopped_by:
+					# CC holds subscribed again someone the site holds opted out: their opt-out goes now,
+					# not at the next opt-out run.
+					self._run_step(
+						ctx, name, lambda c: optout_push.run_optout_push(c, only=c.report.readded())
+					)
 				continue
 			stream = report.stream(name)
 			if report.stopped_by:

@@ -7,16 +7,25 @@ does re-adds it.
 
 Each opt-out is pushed on its own. One that fails (CC refuses it, answers 5xx, sends the contact in a
 shape that cannot be read, ...) is logged with the reason, stays pending and is tried again after a
-growing wait, so it never holds up the opt-outs behind it. Only what stops every call (the daily quota,
-a lost connection, throttling, or CC failing several opt-outs in a row) stops the stream.
+growing wait, so it never holds up the opt-outs behind it: a transient failure (5xx, a lost connection)
+first within the run, about a minute later, then a minute after the run, doubling; a refusal after 15
+minutes, doubling. Only what stops every call (the daily quota, a lost connection, throttling, or CC
+still failing several opt-outs in a row after the waits) stops the stream.
+
+When a pull of the run finds CC holding subscribed again someone whose opt-out the site holds (the
+account re-imported or revived them), that opt-out is pushed before the run ends, whatever its turn,
+and the log says so.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from cc_sync.constant_contact.errors import (
 	AuthError,
+	MalformedResponse,
 	NotFound,
 	QuotaExceeded,
 	Refused,
@@ -25,6 +34,7 @@ from cc_sync.constant_contact.errors import (
 	TransportError,
 )
 from cc_sync.constant_contact.models import Contact
+from cc_sync.constant_contact.transport import Retry
 from cc_sync.sync import consent, optouts
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
@@ -34,50 +44,115 @@ from cc_sync.sync.streams import STREAM_OPTOUT_PUSH
 # The wait after the first failure, doubled after each further one, and never longer than a day.
 RETRY_FIRST = timedelta(minutes=15)
 RETRY_MAX = timedelta(hours=24)
+# A failure CC may well not repeat (a 5xx, a lost connection, a body cut short) is tried again within the
+# run after these waits (about a minute in all, so a site opt-out still reaches CC within a minute or so),
+# then after a minute, doubled after each further failure.
+IN_RUN_WAITS = (5.0, 15.0, 40.0)
+RETRY_TRANSIENT_FIRST = timedelta(minutes=1)
+TRANSIENT = (ServerError, TransportError, MalformedResponse)
 # This many server or network failures in a row mean CC is down, not that one record is odd.
 OUTAGE_AFTER = 3
 
 
-def retry_delay(attempts: int) -> timedelta:
+def retry_delay(attempts: int, *, transient: bool = False) -> timedelta:
 	"""How long to leave an opt-out alone after its `attempts`-th failed push."""
-	if attempts <= 1:
-		return RETRY_FIRST
-	return min(RETRY_MAX, RETRY_FIRST * (2 ** min(attempts - 1, 16)))
+	first = RETRY_TRANSIENT_FIRST if transient else RETRY_FIRST
+	return min(RETRY_MAX, first * (2 ** min(max(attempts, 1) - 1, 16)))
 
 
-def run_optout_push(ctx: RunContext) -> None:
+def run_optout_push(ctx: RunContext, *, only: Collection[str] | None = None) -> None:
+	"""Push every site opt-out whose turn it is (`only`: just these addresses' opt-outs, whatever their
+	turn). Opt-outs of addresses CC re-added in this run (`RunReport.readded`) are pushed now too.
+
+	A transient failure is tried again within the run, after `IN_RUN_WAITS`, and the rest go on
+	meanwhile; only several in a row (CC is down) stop the stream, the opt-outs not yet tried untouched.
+	"""
 	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
 	now = ctx.now()
-	outage = 0
+	readded = ctx.report.readded()
+	due: deque[LocalOptOut] = deque()
 	for optout in ctx.store.pending_optouts():
-		if optout.retry_at is not None and optout.retry_at > now:
+		now_too = optout.group is None and optout.email in readded
+		if only is not None and not now_too:
+			continue
+		if optout.retry_at is not None and optout.retry_at > now and not now_too:
 			report.warn(
 				optout.email,
 				f"waiting to retry after {optout.attempts} failed attempt(s), next after "
 				f"{optout.retry_at:%Y-%m-%d %H:%M} UTC; last error: {optout.last_error}",
 			)
 			continue
-		report.fetched += 1
-		failure = attempt(ctx, optout, now)
-		outage = outage + 1 if isinstance(failure, (ServerError, TransportError)) else 0
-		if outage >= OUTAGE_AFTER:
-			# CC itself is failing, not one record: the rest wait for the next run untouched.
-			raise ServerError(
-				None,
-				None,
-				f"CC failed {outage} opt-outs in a row ({failure}); the others wait for the next run",
+		if now_too:
+			report.warn(
+				optout.email,
+				f"pushed in the same run that saw CC hold it subscribed again ({readded[optout.email]})",
 			)
+		due.append(optout)
+	failing = _push_due(ctx, due, now)
+	waits = iter(IN_RUN_WAITS)
+	while failing and (wait := next(waits, None)) is not None:
+		# CC may answer the next time: wait (the client paces every call besides), then try those again,
+		# and any not yet tried once CC answers again.
+		ctx.clock.sleep(wait)
+		for optout, exc in failing:
+			report.retries.append(Retry(f"opt-out of {optout.email}", _answer(exc), wait))
+		still = []
+		for optout, _ in failing:
+			failure = attempt(ctx, optout, ctx.now(), final=False)
+			if _transient(failure):
+				still.append((optout, failure))
+		if len(still) < len(failing):
+			still += _push_due(ctx, due, now)
+		failing = still
+	for optout, exc in failing:
+		defer(ctx, optout, exc, ctx.now())
+	if due:
+		# CC itself is failing, not one record: the rest wait for the next run untouched.
+		raise ServerError(
+			None,
+			None,
+			f"CC failed {OUTAGE_AFTER} opt-outs in a row ({failing[-1][1] if failing else 'no answer'}); "
+			"the others wait for the next run",
+		)
 
 
-def attempt(ctx: RunContext, optout: LocalOptOut, now: datetime) -> Exception | None:
-	"""Push one opt-out; a failure that concerns only this record defers it and is returned, not raised."""
+def _push_due(ctx: RunContext, due: deque[LocalOptOut], now: datetime) -> list[tuple[LocalOptOut, Exception]]:
+	"""Push opt-outs off `due` until CC fails `OUTAGE_AFTER` in a row; returns the transient failures
+	(kept pending for a retry within the run; every other failure is deferred at once)."""
+	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
+	failing: list[tuple[LocalOptOut, Exception]] = []
+	outage = 0
+	while due and outage < OUTAGE_AFTER:
+		optout = due.popleft()
+		report.fetched += 1
+		failure = attempt(ctx, optout, now, final=False)
+		if _transient(failure):
+			failing.append((optout, failure))
+			outage += 1
+		else:
+			outage = 0
+	return failing
+
+
+def _transient(failure: Exception | None) -> bool:
+	return isinstance(failure, TRANSIENT)
+
+
+def _answer(exc: Exception) -> str:
+	return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def attempt(ctx: RunContext, optout: LocalOptOut, now: datetime, *, final: bool = True) -> Exception | None:
+	"""Push one opt-out; a failure that concerns only this record is returned, not raised, and defers the
+	opt-out (a transient one only when `final`: otherwise the caller tries it again first)."""
 	try:
 		push_one(ctx, optout)
 	except (AuthError, QuotaExceeded, Throttled):
 		raise
 	except Exception as exc:  # one opt-out never holds up the others
 		ctx.store.rollback()
-		defer(ctx, optout, exc, now)
+		if final or not _transient(exc):
+			defer(ctx, optout, exc, now)
 		return exc
 	return None
 
@@ -86,7 +161,7 @@ def defer(ctx: RunContext, optout: LocalOptOut, exc: Exception, now: datetime) -
 	"""Log a failed opt-out push and keep it pending until its next turn."""
 	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
 	attempts = optout.attempts + 1
-	retry_at = now + retry_delay(attempts)
+	retry_at = now + retry_delay(attempts, transient=_transient(exc))
 	reason = f"{type(exc).__name__}: {exc}"
 	what = "CC refused the opt-out" if isinstance(exc, Refused) else "could not push the opt-out to CC"
 	report.fail(

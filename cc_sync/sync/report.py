@@ -60,6 +60,9 @@ class StreamReport:
 	notice: str | None = None
 	# Dry runs: what would have been written, one line each.
 	plan: list[dict[str, Any]] = field(default_factory=list)
+	# Addresses CC re-added (revived, re-imported) while the site holds their opt-out: email -> how. The
+	# run pushes their opt-outs before it ends.
+	readded: dict[str, str] = field(default_factory=dict)
 	# Calls sent again in this stream (`cc_sync.constant_contact.transport.Retry`: which call, what CC
 	# answered, how long the wait was), in order.
 	retries: list[Any] = field(default_factory=list)
@@ -96,6 +99,14 @@ class RunReport:
 		if name not in self.streams:
 			self.streams[name] = StreamReport(stream=name)
 		return self.streams[name]
+
+	def readded(self) -> dict[str, str]:
+		"""Every address a stream of this run saw CC re-add while the site holds its opt-out."""
+		out: dict[str, str] = {}
+		for s in self.streams.values():
+			for email, how in s.readded.items():
+				out.setdefault(email, how)
+		return out
 
 	@property
 	def api_calls(self) -> int:

@@ -69,6 +69,38 @@ def test_the_gate_skips_streams_not_due_and_streams_turned_off(due_settings, mon
 	]
 
 
+def test_the_gate_queues_the_opt_out_push_when_a_failed_push_is_due_again(due_settings, monkeypatch):
+	"""A push that failed transiently is tried again a minute later: the next tick queues it, though the
+	opt-out job itself is not due for another quarter of an hour."""
+	from cc_sync.cc_sync.constants import OPT_OUT, OptOutStatus
+
+	now = frappe.utils.now_datetime()
+	ran = {job.last_run: now for job in SCHEDULE.values()}
+	update_settings(ran, commit=True)
+	row = frappe.get_doc(
+		{
+			"doctype": OPT_OUT,
+			"email": "retry-due@tier2.test",
+			"status": OptOutStatus.PENDING,
+			"opted_out_at": now,
+			"attempts": 1,
+			"retry_at": frappe.utils.add_to_date(now, minutes=1),
+			"last_error": "ServerError: HTTP 503",
+		}
+	).insert(ignore_permissions=True)
+	frappe.db.commit()
+	try:
+		with recording(monkeypatch) as rec:
+			assert tasks.enqueue_due_streams() == []  # not yet due
+			frappe.db.set_value(OPT_OUT, row.name, "retry_at", frappe.utils.add_to_date(now, minutes=-1))
+			frappe.db.commit()
+			assert tasks.enqueue_due_streams() == ["optout_push"]
+		assert [j["job_id"] for j in rec.enqueued] == [f"{JOB_PREFIX}optout_push"]
+	finally:
+		frappe.delete_doc(OPT_OUT, row.name, force=True, ignore_permissions=True)
+		frappe.db.commit()
+
+
 def test_the_gate_does_nothing_when_disabled_or_not_connected(due_settings, monkeypatch):
 	with recording(monkeypatch) as rec:
 		update_settings({"enabled": 0}, commit=True)
