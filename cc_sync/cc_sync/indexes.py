@@ -6,10 +6,13 @@ entry costs a disk read and a page write, so the sync keeps one index per lookup
 
 - Contact Email (email_id, parent): finding the Contacts of an address (Frappe has none; its own
   `get_contact_name` uses it too).
-- Email Group Member (email, email_group), unique: finding an address's rows in every group. It takes
-  the place of Frappe's unique (email_group, email), which holds the same pairs in the other order:
-  the pair stays unique, lookups by group and address use either order, and lookups by group alone have
-  Frappe's own `email_group` index. One index instead of two saves every new member row a random page.
+- Email Group Member (email, email_group, cc_sync_address_key), unique: finding an address's rows in
+  every group. It takes the place of Frappe's unique (email_group, email): lookups by group and address
+  use either, lookups by group alone have Frappe's own `email_group` index, and one index instead of two
+  saves every new member row a random page. The address column compares under the table's collation,
+  where `rené@x` equals `rene@x` (and `straße` `strasse`), so the pair alone would refuse the second of
+  two people; `cc_sync_address_key`, a virtual column of 8 bytes (the start of the MD5 of the address
+  lower-cased), tells them apart, while one address written in two cases still joins a group once.
 - Lead (email_id, unsubscribed), when Lead exists.
 
 Two columns each, because Frappe's schema sync drops a single-column index on a field its DocType does
@@ -26,7 +29,10 @@ INDEXES = ((CONTACT_EMAIL, ("email_id", "parent")),)
 LEAD_INDEXES = ((LEAD, ("email_id", "unsubscribed")),)
 
 MEMBER_INDEX = "cc_sync_email_email_group"
-MEMBER_COLUMNS = ("email", "email_group")
+MEMBER_KEY = "cc_sync_address_key"
+MEMBER_KEY_DEFINITION = f"`{MEMBER_KEY}` binary(8) as (unhex(left(md5(lower(`email`)), 16))) virtual"
+MEMBER_COLUMNS = ("email", "email_group", MEMBER_KEY)
+MEMBER_INDEX_SQL = f"(`email`, `email_group`, `{MEMBER_KEY}`)"
 # Frappe's own, made when the Email Group Member table is created (and never again by a migrate).
 FRAPPE_MEMBER_UNIQUE = "unique_email_group_email"
 FRAPPE_MEMBER_COLUMNS = ("email_group", "email")
@@ -45,26 +51,39 @@ def ensure_index(doctype: str, columns: tuple[str, ...]) -> None:
 	frappe.db.add_index(doctype, list(columns), index_name=f"cc_sync_{'_'.join(columns)}")
 
 
-def use_one_member_index() -> None:
-	"""Email Group Member keeps one unique index on (email, email_group) in place of Frappe's
-	(email_group, email) and the plain one the app used to add, in one ALTER (all or nothing)."""
+def use_one_member_index() -> str | None:
+	"""Email Group Member keeps one unique index on (email, email_group, address key) in place of
+	Frappe's (email_group, email) and the app's earlier ones, in one ALTER (all or nothing). Returns what
+	it changed, or None when the table was already so.
+
+	No row is touched: every pair the earlier indexes held unique is unique by the new one too."""
 	have = _indexes(EMAIL_GROUP_MEMBER)
 	ours = have.get(MEMBER_INDEX)
 	if ours is not None and ours[0] == MEMBER_COLUMNS and FRAPPE_MEMBER_UNIQUE not in have:
-		return  # done (or, plain, the duplicates fallback below: said once, not at every migrate)
+		return None  # done (or, plain, the duplicates fallback below: said once, not at every migrate)
 	steps = []
+	if not frappe.db.has_column(EMAIL_GROUP_MEMBER, MEMBER_KEY):
+		steps.append(f"add column {MEMBER_KEY_DEFINITION}")
 	if ours is not None:
 		steps.append(f"drop index `{MEMBER_INDEX}`")
-	steps.append(f"add unique index `{MEMBER_INDEX}` (`email`, `email_group`)")
+	steps.append(f"add unique index `{MEMBER_INDEX}` {MEMBER_INDEX_SQL}")
 	if FRAPPE_MEMBER_UNIQUE in have:
 		steps.append(f"drop index `{FRAPPE_MEMBER_UNIQUE}`")
-	if not _alter_members(
+	replaced = ", ".join(
+		f"({', '.join(have[n][0])})" for n in (MEMBER_INDEX, FRAPPE_MEMBER_UNIQUE) if n in have
+	)
+	if _alter_members(
 		steps,
 		"Constant Contact: Email Group Member holds an address twice in one group",
 		"The unique index was not made; a plain one serves the lookups instead.",
 	):
-		# A site without Frappe's unique index can hold a pair twice: nothing changes but a plain index.
-		ensure_index(EMAIL_GROUP_MEMBER, MEMBER_COLUMNS)
+		done = f"one unique index on (email, email_group, {MEMBER_KEY})"
+		return f"{done} in place of {replaced}" if replaced else done
+	# A site without Frappe's unique index can hold a pair twice: nothing changes but a plain index.
+	steps = [s for s in steps if "unique" not in s]
+	steps.append(f"add index `{MEMBER_INDEX}` {MEMBER_INDEX_SQL}")
+	_alter_members(steps, "", "")
+	return f"a plain index on (email, email_group, {MEMBER_KEY}): the table holds a pair twice"
 
 
 def restore_frappe_member_index() -> None:
@@ -75,13 +94,19 @@ def restore_frappe_member_index() -> None:
 		steps.append(f"add unique index `{FRAPPE_MEMBER_UNIQUE}` (`email_group`, `email`)")
 	if MEMBER_INDEX in have:
 		steps.append(f"drop index `{MEMBER_INDEX}`")
+	if frappe.db.has_column(EMAIL_GROUP_MEMBER, MEMBER_KEY):
+		steps.append(f"drop column `{MEMBER_KEY}`")
 	if steps:
-		# Should the table hold a pair twice (see above), the app's index stays and uninstall goes on.
+		# Should the table hold a pair Frappe's index calls equal (see above), the app's index and its
+		# key column stay and uninstall goes on.
 		_alter_members(
 			steps,
 			"Constant Contact: Frappe's unique index on Email Group Member was not restored",
-			"An address is in one group twice; remove the duplicate, then add the index.",
+			"An Email Group holds two addresses MariaDB's collation calls equal (rené@x and rene@x, "
+			"straße@x and strasse@x: two people) or one address twice. Frappe's own unique index cannot "
+			"hold both; remove one of the rows, then add the index.",
 		)
+	frappe.cache.hdel("table_columns", f"tab{EMAIL_GROUP_MEMBER}")
 
 
 def _alter_members(steps: list[str], title: str, message: str) -> bool:
@@ -89,6 +114,7 @@ def _alter_members(steps: list[str], title: str, message: str) -> bool:
 	index cannot be made over a pair the table holds twice."""
 	try:
 		frappe.db.sql_ddl(f"alter table `tab{EMAIL_GROUP_MEMBER}` {', '.join(steps)}")
+		frappe.cache.hdel("table_columns", f"tab{EMAIL_GROUP_MEMBER}")  # as Frappe caches them
 	except Exception as exc:
 		if not frappe.db.is_duplicate_entry(exc):
 			raise

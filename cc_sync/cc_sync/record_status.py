@@ -13,7 +13,6 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_CC_DELETED,
 	CONTACT_CC_ID,
 	CONTACT_CC_PERMISSION,
-	CONTACT_EMAIL,
 	CONTACT_LAST_SYNCED,
 	CONTACT_OPTED_OUT_AT,
 	CONTACT_OPTOUT_CC_CLOCK,
@@ -28,6 +27,7 @@ from cc_sync.cc_sync.constants import (
 	OPT_OUT,
 	OptOutStatus,
 )
+from cc_sync.cc_sync.store import addresses
 from cc_sync.sync.engine import stored_state
 
 CONTACT_VIEW_FIELDS = (
@@ -77,16 +77,13 @@ def record_status(doctype: str, name: str) -> dict[str, Any]:
 
 
 def _emails(doc: Any) -> list[str]:
-	emails = {(doc.get("email_id") or "").strip().lower()}
-	for row in doc.get("email_ids") or []:
-		emails.add((row.email_id or "").strip().lower())
-	return sorted(e for e in emails if e)
+	emails = addresses.wanted([doc.get("email_id"), *(row.email_id for row in doc.get("email_ids") or [])])
+	return sorted(emails)
 
 
 def _contact_for(emails: list[str]) -> str | None:
-	if not emails:
-		return None
-	return frappe.db.get_value(CONTACT_EMAIL, {"email_id": ("in", emails), "parenttype": CONTACT}, "parent")
+	"""The Contact holding the Lead's address, by the rule the sync matches by."""
+	return addresses.contact_for(emails)
 
 
 def _optout(row: dict, emails: list[str]) -> tuple[str, Any]:
@@ -96,16 +93,13 @@ def _optout(row: dict, emails: list[str]) -> tuple[str, Any]:
 	at = row.get(CONTACT_OPTED_OUT_AT)
 	if row.get(CONTACT_OPTOUT_CC_CLOCK):
 		return "cc", at
-	sent = (
-		frappe.get_all(
-			OPT_OUT,
-			filters={"email": ("in", emails), "email_group": ("is", "not set")},
-			fields=["status", "cc_contact_id", "opted_out_at"],
-			order_by="opted_out_at desc",
-			limit=1,
-		)
-		if emails
-		else []
+	found = addresses.rows_by_address(
+		OPT_OUT, "email", emails, "status, cc_contact_id, opted_out_at", "coalesce(email_group, '') = ''"
+	)
+	sent = sorted(
+		(row for rows in found.values() for row in rows),
+		key=lambda r: str(r.opted_out_at or ""),
+		reverse=True,
 	)
 	if not sent:
 		return "site", at
@@ -119,7 +113,8 @@ def _optout(row: dict, emails: list[str]) -> tuple[str, Any]:
 
 def _lists(emails: list[str]) -> list[dict[str, Any]]:
 	"""The Email Groups mapped to CC lists that hold one of these addresses, with the CC list's name."""
-	if not emails:
+	members = addresses.names_by_address(EMAIL_GROUP_MEMBER, "email", emails)
+	if not members:
 		return []
 	rows = frappe.db.sql(
 		f"""select m.cc_list, coalesce(l.list_name, m.list_name, m.cc_list) as list_name,
@@ -127,10 +122,10 @@ def _lists(emails: list[str]) -> list[dict[str, Any]]:
 		from `tab{EMAIL_GROUP_MEMBER}` egm
 		join `tab{LIST_MAPPING}` m on m.email_group = egm.email_group and m.enabled = 1
 		left join `tab{LIST}` l on l.name = m.cc_list
-		where egm.email in %(emails)s
+		where egm.name in %(members)s
 		group by m.cc_list, l.list_name, m.list_name, egm.email_group
 		order by list_name""",
-		{"emails": emails},
+		{"members": members},
 		as_dict=True,
 	)
 	return [dict(r, unsubscribed=bool(r.unsubscribed)) for r in rows]

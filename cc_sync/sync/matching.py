@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from cc_sync.sync.records import SiteContact
 
@@ -17,6 +18,7 @@ from cc_sync.sync.records import SiteContact
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 # The JSON import rejects addresses longer than this (other endpoints allow 80).
 IMPORT_EMAIL_MAX = 50
+_LATEST = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def normalise_email(email: str | None) -> str | None:
@@ -98,8 +100,12 @@ class ContactIndex:
 			self.by_email.setdefault(contact.email, []).insert(0, contact)
 
 
-def _tie_break(contact: SiteContact) -> tuple:
-	from datetime import datetime, timezone
+def holder_order(linked_to_cc: bool, created: datetime | None, key: str) -> tuple:
+	"""Which of several site contacts holding one address is the one: the contact linked to CC, then
+	the oldest, then the smallest key. The sync's matching and the store's address lookup (the Lead
+	form, the opt-outs) both order by it."""
+	return (0 if linked_to_cc else 1, created or _LATEST, key)
 
-	oldest = contact.created or datetime.max.replace(tzinfo=timezone.utc)
-	return (0 if contact.cc_contact_id else 1, oldest, contact.key)
+
+def _tie_break(contact: SiteContact) -> tuple:
+	return holder_order(bool(contact.cc_contact_id), contact.created, contact.key)

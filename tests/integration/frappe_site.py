@@ -23,6 +23,7 @@ from cc_sync.cc_sync.constants import (
 	WATERMARK_FIELD,
 )
 from cc_sync.cc_sync.store import FrappeStore, record_local_optout
+from cc_sync.sync.matching import normalise_email
 
 # Every address a tier 2 test creates ends in one of these; cleanup removes whatever uses them.
 TEST_DOMAINS = ("example.com", "tier2.test")
@@ -212,10 +213,11 @@ class FrappeSite:
 		frappe.db.commit()
 
 	def member_rows(self, email: str) -> dict[str, bool]:
+		"""The address's rows exactly (the column's collation takes rené@ for rene@)."""
 		rows = frappe.get_all(
-			EMAIL_GROUP_MEMBER, filters={"email": email}, fields=["email_group", "unsubscribed"]
+			EMAIL_GROUP_MEMBER, filters={"email": email}, fields=["email", "email_group", "unsubscribed"]
 		)
-		return {r.email_group: bool(r.unsubscribed) for r in rows}
+		return {r.email_group: bool(r.unsubscribed) for r in rows if _same(r.email, email)}
 
 	def add_member(self, group: str, email: str) -> None:
 		self.make_group(group)
@@ -226,8 +228,8 @@ class FrappeSite:
 
 	def leave_group(self, group: str, email: str) -> None:
 		"""The person unsubscribes from one Email Group (its member row, saved as the desk does)."""
-		name = frappe.db.get_value(EMAIL_GROUP_MEMBER, {"email_group": group, "email": email})
-		doc = frappe.get_doc(EMAIL_GROUP_MEMBER, name)
+		rows = frappe.get_all(EMAIL_GROUP_MEMBER, {"email_group": group, "email": email}, ["name", "email"])
+		doc = frappe.get_doc(EMAIL_GROUP_MEMBER, next(r.name for r in rows if _same(r.email, email)))
 		doc.unsubscribed = 1
 		doc.save(ignore_permissions=True)
 		frappe.db.commit()
@@ -250,14 +252,19 @@ class FrappeSite:
 			frappe.db.commit()
 
 	def contacts(self, email: str) -> list[frappe._dict]:
-		names = frappe.db.sql_list(
-			"select distinct parent from `tabContact Email` where parenttype = 'Contact' and email_id = %s",
+		rows = frappe.db.sql(
+			"select parent, email_id from `tabContact Email` where parenttype = 'Contact' and email_id = %s",
 			email,
 		)
+		names = {parent for parent, address in rows if _same(address, email)}
 		return [frappe.get_doc(CONTACT, n) for n in sorted(names)]
 
 	def lead(self, key: str):
 		return frappe.get_doc(LEAD, key)
+
+
+def _same(stored: str | None, email: str | None) -> bool:
+	return normalise_email(stored) == normalise_email(email)
 
 
 def make_store(**kwargs: Any) -> FrappeStore:

@@ -42,10 +42,10 @@ def test_the_cc_id_has_one_index_and_it_is_unique():
 
 def test_member_rows_have_one_unique_index_on_address_and_group():
 	have = _member_indexes()
-	assert have[indexes.MEMBER_INDEX] == (("email", "email_group"), True)
+	assert have[indexes.MEMBER_INDEX] == (indexes.MEMBER_COLUMNS, True)
 	assert indexes.FRAPPE_MEMBER_UNIQUE not in have
 	pairs = [cols for cols, _ in have.values() if set(cols[:2]) == {"email", "email_group"}]
-	assert pairs == [("email", "email_group")]
+	assert pairs == [indexes.MEMBER_COLUMNS]
 	assert ("email_group",) in {cols[:1] for cols, _ in have.values()}  # Frappe's, for newsletters
 
 
@@ -64,13 +64,14 @@ def test_a_site_with_frappes_index_and_the_old_plain_one_ends_with_the_one_uniqu
 		add unique index `{indexes.FRAPPE_MEMBER_UNIQUE}` (`email_group`, `email`)"""
 	)
 	indexes.use_one_member_index()
-	assert _member_indexes()[indexes.MEMBER_INDEX] == (("email", "email_group"), True)
+	assert _member_indexes()[indexes.MEMBER_INDEX] == (indexes.MEMBER_COLUMNS, True)
 	assert indexes.FRAPPE_MEMBER_UNIQUE not in _member_indexes()
-	# Uninstalling gives Frappe its own index back.
+	# Uninstalling gives Frappe its own index back, and the address key goes with the app's index.
 	indexes.restore_frappe_member_index()
 	have = _member_indexes()
 	assert have[indexes.FRAPPE_MEMBER_UNIQUE] == (("email_group", "email"), True)
 	assert indexes.MEMBER_INDEX not in have
+	assert not frappe.db.has_column(EMAIL_GROUP_MEMBER, indexes.MEMBER_KEY)
 
 
 def test_a_pair_held_twice_keeps_a_plain_index_and_says_why(group):
@@ -84,7 +85,7 @@ def test_a_pair_held_twice_keeps_a_plain_index_and_says_why(group):
 	frappe.db.commit()
 	logged = frappe.db.count("Error Log")
 	indexes.use_one_member_index()
-	assert _member_indexes()[indexes.MEMBER_INDEX] == (("email", "email_group"), False)
+	assert _member_indexes()[indexes.MEMBER_INDEX] == (indexes.MEMBER_COLUMNS, False)
 	assert frappe.db.count("Error Log") == logged + 1
 	# A later migrate leaves it so, without another error; uninstalling cannot restore Frappe's index
 	# over the duplicate either, and says so instead of stopping the uninstall.
@@ -93,3 +94,29 @@ def test_a_pair_held_twice_keeps_a_plain_index_and_says_why(group):
 	indexes.restore_frappe_member_index()
 	assert indexes.FRAPPE_MEMBER_UNIQUE not in _member_indexes()
 	assert frappe.db.count("Error Log") == logged + 2
+
+
+def test_the_migrate_moves_a_site_of_the_earlier_index_to_the_address_key_keeping_every_row(group, capsys):
+	"""A site as the app left it before: unique (email, email_group) and no key column. The patch gives
+	it the exact key, keeps every row, and says what it did; a second migrate has nothing to say."""
+	from cc_sync.patches import exact_member_key
+
+	frappe.db.sql_ddl(
+		f"""alter table `{MEMBERS}` drop index `{indexes.MEMBER_INDEX}`, drop column `{indexes.MEMBER_KEY}`,
+		add unique index `{indexes.MEMBER_INDEX}` (`email`, `email_group`)"""
+	)
+	frappe.cache.hdel("table_columns", MEMBERS)
+	for local in ("kept-a", "kept-b", "Kept-C"):
+		frappe.get_doc({"doctype": EMAIL_GROUP_MEMBER, "email_group": group, "email": addr(local)}).insert(
+			ignore_permissions=True
+		)
+	frappe.db.commit()
+	before = frappe.db.count(EMAIL_GROUP_MEMBER)
+	exact_member_key.execute()
+	said = capsys.readouterr().out
+	assert f"{before:,} of {before:,} rows kept" in said
+	assert "in place of (email, email_group)" in said
+	assert frappe.db.count(EMAIL_GROUP_MEMBER) == before
+	assert _member_indexes()[indexes.MEMBER_INDEX] == (indexes.MEMBER_COLUMNS, True)
+	exact_member_key.execute()
+	assert capsys.readouterr().out == ""

@@ -19,11 +19,13 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_OPTOUT_CC_CLOCK,
 	EMAIL_GROUP,
 	EMAIL_GROUP_MEMBER,
+	EMAIL_UNSUBSCRIBE,
 	LEAD,
 	OPT_OUT,
 	OptOutStatus,
 )
 from cc_sync.cc_sync.sitetime import to_site
+from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store.sql import base_columns, execute_in, insert_named, select_in, slices
 from cc_sync.sync.consent import MemberRow
 from cc_sync.sync.matching import normalise_email
@@ -39,14 +41,8 @@ def _has_lead() -> bool:
 
 # -- writing -------------------------------------------------------------------------------------
 def contacts_of(emails: Iterable[str]) -> dict[str, list[str]]:
-	out: dict[str, list[str]] = {}
-	for r in select_in(
-		"""select distinct parent, email_id from `tabContact Email`
-		where parenttype = 'Contact' and email_id in %(values)s""",
-		emails,
-	):
-		out.setdefault(normalise_email(r.email_id), []).append(r.parent)
-	return out
+	"""The Contacts holding each address exactly (see addresses.py)."""
+	return addresses.contacts_by_address(emails)
 
 
 def opt_out_everywhere(
@@ -74,10 +70,7 @@ def opt_out_all(
 	user = frappe.session.user
 	per_contact: dict[str, tuple[datetime, bool]] = {}
 	for email, names in contacts_of(latest).items():
-		stated = latest.get(email)
-		if stated is None:
-			# Matched only by the column's collation (straße and strasse, josé and jose): not this address.
-			continue
+		stated = latest[email]
 		for name in names:
 			held = per_contact.get(name)
 			if held is None or stated[0] > held[0]:
@@ -103,8 +96,8 @@ def opt_out_all(
 	if _has_lead():
 		execute_in(
 			f"""update `tab{LEAD}` set unsubscribed = 1, modified = %(now)s, modified_by = %(user)s
-			where `{lead_email_field}` in %(values)s and unsubscribed = 0""",
-			latest,
+			where name in %(values)s and unsubscribed = 0""",
+			addresses.names_by_address(LEAD, lead_email_field, latest, "unsubscribed = 0"),
 			now=now,
 			user=user,
 		)
@@ -114,27 +107,34 @@ def lift(email: str, now: datetime, lead_email_field: str = "email_id") -> None:
 	"""The engine decided CC's newer explicit opt-in by the person lifts the opt-out: every address-level
 	record of it goes. Member rows are the engine's `rows`, written separately."""
 	user = frappe.session.user
-	params = {"email": email, "now": now, "user": user}
-	frappe.db.sql(
-		f"""update `tabContact` c join `tabContact Email` ce on ce.parent = c.name
-		and ce.parenttype = 'Contact' set c.unsubscribed = 0, c.`{CONTACT_OPTED_OUT_AT}` = null,
-		c.`{CONTACT_OPTOUT_CC_CLOCK}` = 0, c.modified = %(now)s, c.modified_by = %(user)s
-		where ce.email_id = %(email)s and c.unsubscribed = 1""",
-		params,
+	params = {"now": now, "user": user}
+	execute_in(
+		f"""update `tabContact` set unsubscribed = 0, `{CONTACT_OPTED_OUT_AT}` = null,
+		`{CONTACT_OPTOUT_CC_CLOCK}` = 0, modified = %(now)s, modified_by = %(user)s
+		where name in %(values)s and unsubscribed = 1""",
+		contacts_of([email]).get(normalise_email(email) or "", []),
+		**params,
 	)
-	frappe.db.sql(
-		f"delete from `tab{OPT_OUT}` where email = %(email)s and coalesce(email_group, '') = ''", params
+	execute_in(
+		f"delete from `tab{OPT_OUT}` where name in %(values)s",
+		addresses.names_by_address(OPT_OUT, "email", [email], "coalesce(email_group, '') = ''"),
 	)
-	frappe.db.sql(
-		"""delete from `tabEmail Unsubscribe` where email = %(email)s
-		and (global_unsubscribe = 1 or coalesce(reference_doctype, '') != %(group)s)""",
-		{**params, "group": EMAIL_GROUP},
+	execute_in(
+		f"delete from `tab{EMAIL_UNSUBSCRIBE}` where name in %(values)s",
+		addresses.names_by_address(
+			EMAIL_UNSUBSCRIBE,
+			"email",
+			[email],
+			"global_unsubscribe = 1 or coalesce(reference_doctype, '') != %(group)s",
+			group=EMAIL_GROUP,
+		),
 	)
 	if _has_lead():
-		frappe.db.sql(
+		execute_in(
 			f"""update `tab{LEAD}` set unsubscribed = 0, modified = %(now)s, modified_by = %(user)s
-			where `{lead_email_field}` = %(email)s and unsubscribed = 1""",
-			params,
+			where name in %(values)s and unsubscribed = 1""",
+			addresses.names_by_address(LEAD, lead_email_field, [email], "unsubscribed = 1"),
+			**params,
 		)
 
 
@@ -242,7 +242,9 @@ def apply_consent(writes: Sequence[ContactWrite], now: datetime, lead_email_fiel
 		opt_out_all([(w.email, w.opted_out_at, w.cc_clock) for w in opted], now, lead_email_field)
 		for email in lifted:
 			lift(email, now, lead_email_field)
-	return write_rows([(w.email, w.rows) for w in writes if w.rows], now)
+	items = [(w.email, w.rows) for w in writes if w.rows]
+	items += [(w.former_email, w.former_rows) for w in writes if w.former_email and w.former_rows]
+	return write_rows(items, now)
 
 
 def _lifts_meet_optouts(lifted: Sequence[str], opted: Sequence[str]) -> bool:
@@ -333,10 +335,18 @@ def record_group_leave(
 		return False
 	now = now_datetime()
 	when = to_site(at) if at else now
-	frappe.db.sql(
-		f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = 1, modified = %s, modified_by = %s
-		where email = %s and email_group = %s and unsubscribed = 0""",
-		(when, frappe.session.user, address, group),
+	execute_in(
+		f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = 1, modified = %(at)s, modified_by = %(user)s
+		where name in %(values)s""",
+		addresses.names_by_address(
+			EMAIL_GROUP_MEMBER,
+			"email",
+			[address],
+			"email_group = %(group)s and unsubscribed = 0",
+			group=group,
+		),
+		at=when,
+		user=frappe.session.user,
 	)
 	queue_optouts(
 		{

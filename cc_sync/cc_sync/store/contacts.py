@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-import frappe
-
 from cc_sync.cc_sync.constants import (
 	CONTACT_CC_DELETED,
 	CONTACT_CC_EMAIL_UPDATED_AT,
@@ -17,7 +15,7 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_OPTOUT_CC_CLOCK,
 )
 from cc_sync.cc_sync.sitetime import from_site
-from cc_sync.cc_sync.store import consent_reads
+from cc_sync.cc_sync.store import addresses, consent_reads
 from cc_sync.cc_sync.store.sql import (
 	select_in,
 )
@@ -99,14 +97,10 @@ class ContactReadsMixin:
 					f"select name from `tabContact` where `{CONTACT_CC_ID}` in %(values)s", ids
 				)
 			)
-		if wanted:
-			for r in select_in(
-				"""select parent, email_id from `tabContact Email`
-				where parenttype = 'Contact' and email_id in %(values)s""",
-				wanted,
-			):
+		for address, rows in addresses.contact_emails(wanted).items():
+			for r in rows:
 				names.add(r.parent)
-				matched.setdefault(r.parent, []).append(normalise_email(r.email_id))
+				matched.setdefault(r.parent, []).append(address)
 		if not names:
 			return []
 		rows = {
@@ -120,8 +114,8 @@ class ContactReadsMixin:
 			primary = normalise_email(row.email_id)
 			hits = matched.get(name, [])
 			email_of[name] = primary if (primary in hits or not hits) else hits[0]
-		addresses = {e for e in email_of.values() if e}
-		states = consent_reads.consent_state(addresses, self.email_field)
+		held = {e for e in email_of.values() if e}
+		states = consent_reads.consent_state(held, self.email_field)
 		out = []
 		for name in sorted(rows):
 			row = rows[name]
@@ -150,9 +144,4 @@ class ContactReadsMixin:
 		return consent_reads.consent_state(emails, self.email_field)
 
 	def _contact_by_email(self, email: str) -> str | None:
-		row = frappe.db.sql(
-			"""select parent from `tabContact Email` where parenttype = 'Contact' and email_id = %s
-			order by creation limit 1""",
-			email,
-		)
-		return row[0][0] if row else None
+		return addresses.contact_for(email)

@@ -19,8 +19,10 @@ from cc_sync.cc_sync.constants import (
 	LEAD_PUSH_STATUS,
 	LEAD_PUSHED_AT,
 )
+from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store.sql import (
 	base_columns,
+	execute_in,
 	select_in,
 )
 from cc_sync.sync.matching import normalise_email
@@ -103,23 +105,28 @@ class LeadsMixin:
 		"""Leads of an address never to be pushed again say why (push bookkeeping: `modified` untouched)."""
 		if not self.has_lead or self.push_doctype != LEAD:
 			return
-		for w in writes:
+		touched = [w for w in writes if w.push_again or w.push_stop]
+		if not touched:
+			return
+		leads = addresses.rows_by_address(LEAD, self.email_field, [w.email for w in touched])
+		for w in touched:
+			rows = leads.get(w.email, [])
 			if w.push_again:
-				frappe.db.sql(
-					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %s, `{LEAD_PUSH_ERROR}` = %s,
-					`{LEAD_PUSHED_AT}` = null where `{self.email_field}` = %s and `{LEAD_PUSH_STATUS}` = %s""",
-					(
-						PushStatus.PENDING,
-						"opted in again in CC: pushed on the next push",
-						w.email,
-						PushStatus.SKIPPED,
-					),
+				execute_in(
+					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %(status)s, `{LEAD_PUSH_ERROR}` = %(error)s,
+					`{LEAD_PUSHED_AT}` = null where name in %(values)s and `{LEAD_PUSH_STATUS}` = %(skipped)s""",
+					[r.name for r in rows],
+					status=PushStatus.PENDING,
+					error="opted in again in CC: pushed on the next push",
+					skipped=PushStatus.SKIPPED,
 				)
 			if w.push_stop:
-				frappe.db.sql(
-					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %s, `{LEAD_PUSH_ERROR}` = %s,
-					`{LEAD_PUSHED_AT}` = null where `{self.email_field}` = %s""",
-					(PushStatus.SKIPPED, w.push_stop, w.email),
+				execute_in(
+					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %(status)s, `{LEAD_PUSH_ERROR}` = %(error)s,
+					`{LEAD_PUSHED_AT}` = null where name in %(values)s""",
+					[r.name for r in rows],
+					status=PushStatus.SKIPPED,
+					error=w.push_stop,
 				)
 
 

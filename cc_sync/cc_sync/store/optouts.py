@@ -17,6 +17,7 @@ from cc_sync.cc_sync.constants import (
 	OPT_OUT,
 )
 from cc_sync.cc_sync.sitetime import from_site, to_site
+from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store import consent as site_consent
 from cc_sync.cc_sync.store.consent import OPTOUT_DONE, OPTOUT_PENDING
 from cc_sync.cc_sync.store.sql import (
@@ -69,19 +70,14 @@ class OptOutsMixin:
 	def defer_optout(
 		self, email: str, attempts: int, retry_at: datetime, error: str, group: str | None = None
 	) -> None:
-		frappe.db.sql(
+		execute_in(
 			f"""update `tab{OPT_OUT}` set attempts = %(attempts)s, retry_at = %(retry_at)s,
-			last_error = %(error)s, modified = %(now)s where email = %(email)s and status = %(pending)s
-			and coalesce(email_group, '') = %(group)s""",
-			{
-				"group": group or "",
-				"attempts": attempts,
-				"retry_at": to_site(retry_at),
-				"error": error,
-				"now": now_datetime(),
-				"email": normalise_email(email),
-				"pending": OPTOUT_PENDING,
-			},
+			last_error = %(error)s, modified = %(now)s where name in %(values)s""",
+			_pending(email, group),
+			attempts=attempts,
+			retry_at=to_site(retry_at),
+			error=error,
+			now=now_datetime(),
 		)
 		self.writes += 1
 
@@ -89,19 +85,14 @@ class OptOutsMixin:
 		self, email: str, cc_contact_id: str | None, at: datetime, group: str | None = None
 	) -> None:
 		address = normalise_email(email)
-		frappe.db.sql(
+		execute_in(
 			f"""update `tab{OPT_OUT}` set status = %(done)s, resolved_at = %(at)s, modified = %(now)s,
-			cc_contact_id = coalesce(%(cc_id)s, cc_contact_id)
-			where email = %(email)s and status = %(pending)s and coalesce(email_group, '') = %(group)s""",
-			{
-				"group": group or "",
-				"done": OPTOUT_DONE,
-				"pending": OPTOUT_PENDING,
-				"at": to_site(at),
-				"now": now_datetime(),
-				"cc_id": cc_contact_id,
-				"email": address,
-			},
+			cc_contact_id = coalesce(%(cc_id)s, cc_contact_id) where name in %(values)s""",
+			_pending(address, group),
+			done=OPTOUT_DONE,
+			at=to_site(at),
+			now=now_datetime(),
+			cc_id=cc_contact_id,
 		)
 		if cc_contact_id and group is None:
 			names = contacts_with_email(address)
@@ -116,7 +107,7 @@ class OptOutsMixin:
 					frappe.db.sql(
 						f"""update `tabContact` set `{CONTACT_CC_ID}` = %s
 						where name = %s and coalesce(`{CONTACT_CC_ID}`, '') = ''""",
-						(cc_contact_id, sorted(names)[0]),
+						(cc_contact_id, names[0]),
 					)
 		self.writes += 1
 
@@ -140,20 +131,16 @@ def record_local_optout(
 	now = now_datetime()
 	when = to_site(at) if at else now
 	site_consent.opt_out_everywhere(address, at or from_site(now), False, now)
-	frappe.db.sql(
-		f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = 1, modified = %s, modified_by = %s
-		where email = %s and unsubscribed = 0""",
-		(when, frappe.session.user, address),
+	execute_in(
+		f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = 1, modified = %(at)s, modified_by = %(user)s
+		where name in %(values)s""",
+		addresses.names_by_address(EMAIL_GROUP_MEMBER, "email", [address], "unsubscribed = 0"),
+		at=when,
+		user=frappe.session.user,
 	)
-	names = contacts_with_email(address)
-	cc_id = None
-	if names:
-		cc_id = frappe.db.sql(
-			f"""select `{CONTACT_CC_ID}` from `tabContact` where name in %(values)s
-			and coalesce(`{CONTACT_CC_ID}`, '') != '' order by creation limit 1""",
-			{"values": tuple(names)},
-		)
-		cc_id = cc_id[0][0] if cc_id else None
+	# The one Contact holding the address (linked to CC first): its CC id, if it has one.
+	holder = addresses.contact_for(address)
+	cc_id = frappe.db.get_value(CONTACT, holder, CONTACT_CC_ID) if holder else None
 	site_consent.queue_optouts(
 		{
 			(address, None): {
@@ -169,10 +156,17 @@ def record_local_optout(
 
 
 def contacts_with_email(email: str) -> list[str]:
-	return [
-		r[0]
-		for r in frappe.db.sql(
-			"select distinct parent from `tabContact Email` where parenttype = 'Contact' and email_id = %s",
-			email,
-		)
-	]
+	"""The Contacts holding the address exactly, the one that holds it first (see addresses.py)."""
+	return addresses.contacts_by_address([email]).get(normalise_email(email) or "", [])
+
+
+def _pending(email: str, group: str | None) -> list[str]:
+	"""The pending opt-out rows of exactly this address, for the address (no group) or for one group."""
+	return addresses.names_by_address(
+		OPT_OUT,
+		"email",
+		[email],
+		"status = %(pending)s and coalesce(email_group, '') = %(group)s",
+		pending=OPTOUT_PENDING,
+		group=group or "",
+	)

@@ -17,6 +17,7 @@ from cc_sync.cc_sync.constants import (
 	LEAD_PUSHED_AT,
 )
 from cc_sync.cc_sync.sitetime import from_site, to_site
+from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store.leads import CONTACT_TO_LEAD, split_lead_name
 from cc_sync.cc_sync.store.sql import (
 	doctype_exists,
@@ -55,7 +56,11 @@ class PushMixin:
 		if since is not None:
 			filters.append([doctype, "modified", ">", to_site(since)])
 		if email is not None:
-			filters.append([doctype, self.email_field, "=", email])
+			# This address's records exactly (the column's collation would add rené's to rene's).
+			names = addresses.names_by_address(doctype, self.email_field, [email])
+			if not names:
+				return
+			filters.append([doctype, "name", "in", names])
 		after: tuple[Any, str] | None = None
 		while True:
 			rows = _candidate_page(doctype, filters, fields, after)
