@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -354,6 +354,9 @@ class MemoryStore:
 			if not row.unsubscribed and (email, group) in self.optouts:
 				old = self.optouts.pop((email, group))
 				self._undo.append(lambda o=old: self.optouts.__setitem__((o.email, o.group), o))
+		for group, row in write.former_rows.items():
+			if write.former_email and row is None:
+				self._drop_member(group, write.former_email)
 		if write.push_stop:
 			for lead in self._leads_for(email):
 				old_lead = replace(lead, fields=dict(lead.fields))
@@ -444,6 +447,13 @@ class MemoryStore:
 			if not lead.cc_contact_id:
 				lead.cc_contact_id = contact.cc_contact_id
 				self._undo.append(lambda lead=lead: setattr(lead, "cc_contact_id", None))
+
+	def drain_failures(self) -> dict[int, str]:
+		return {}
+
+	def fit_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
+		"""Values of any length fit here: as given."""
+		return dict(values)
 
 	def drain_notes(self) -> list[tuple[str | None, str]]:
 		# Memory holds any value as given: nothing is ever changed to fit.

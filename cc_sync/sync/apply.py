@@ -46,6 +46,7 @@ class PageApplier:
 		self.managed_groups = config.managed_groups
 		# Contacts share few distinct list combinations: map each combination once.
 		self._groups_cache: dict[tuple[str, ...], frozenset[str]] = {}
+		self._moved_from: set[str] = set()
 
 	def apply(self, contacts: Sequence[Contact]) -> list[ContactWrite]:
 		"""Apply one page; returns the writes (planned only, on a dry run).
@@ -67,7 +68,11 @@ class PageApplier:
 			# Values the store had to convert, cut or leave out to fit the site's columns.
 			for email, reason in self.store.drain_notes():
 				self.report.warn(email, reason)
-			refused = [i for i, key in enumerate(keys) if key is None]
+			# Writes the site could not take: failed alone, the rest of the page applied.
+			failures = self.store.drain_failures()
+			for i, reason in failures.items():
+				self.report.fail(writes[i].email, f"could not be written: {reason}")
+			refused = [i for i, key in enumerate(keys) if key is None and i not in failures]
 			applied.extend(w for i, w in enumerate(writes) if keys[i] is not None)
 			if any(w.push_again for i, w in enumerate(writes) if keys[i] is not None):
 				# Records skipped while the person was opted out are candidates again: the push
@@ -90,7 +95,15 @@ class PageApplier:
 		cc_ids = [c.contact_id for c in contacts if c.contact_id]
 		emails = [e for e in (normalise_email(_address(c)) for c in contacts) if e]
 		index = ContactIndex(self.store.find_contacts(cc_ids, emails))
-		states = self.store.consent_state(emails) if emails else {}
+		# Addresses CC moved a contact away from, unless someone on this page now holds them.
+		self._moved_from = {
+			site.email
+			for c in contacts
+			if (site := index.by_cc_id.get(c.contact_id or "")) is not None
+			and site.email
+			and site.email != normalise_email(_address(c))
+		} - set(emails)
+		states = self.store.consent_state([*emails, *self._moved_from]) if emails else {}
 		writes: list[ContactWrite] = []
 		sources: list[Contact] = []
 		now = self.now()
@@ -142,6 +155,10 @@ class PageApplier:
 		)
 		if site is None:
 			return self._create(contact, write, decision, deleted, incoming, index, report)
+		if site.email and site.email != email:
+			write.former_email = site.email
+			if site.email in self._moved_from:
+				write.former_rows = consent.former_address_rows(states[site.email], self.managed_groups)
 		return self._update(site, contact, write, decision, permission, deleted, incoming, now, report)
 
 	def _match(
@@ -210,9 +227,10 @@ class PageApplier:
 		if contact.contact_id and site.cc_contact_id != contact.contact_id:
 			write.cc_contact_id = contact.contact_id
 			changed = True
-		fields = fields_to_pull(site.fields, incoming, self.config.field_map)
+		# Compared as the site would store CC's values: a value cut to fit is not a change on every run.
+		fields = fields_to_pull(site.fields, self.store.fit_fields(incoming), self.config.field_map)
 		if fields:
-			write.fields = fields
+			write.fields = {f: incoming[f] for f in fields}
 			changed = True
 		if decision.opted_out and (decision.changed or not site.unsubscribed):
 			# A CC opt-out, or an opt-out the site holds on another channel (a Lead, an Email Unsubscribe):
@@ -241,7 +259,7 @@ class PageApplier:
 			if deleted:
 				report.deleted += 1
 				write.push_stop = DELETED_IN_CC
-		if write.rows:
+		if write.rows or write.former_email:
 			changed = True
 		if not changed:
 			report.unchanged += 1

@@ -268,6 +268,16 @@ def decide_rows(
 	return out
 
 
+def former_address_rows(
+	former: AddressConsent | None, managed: Collection[str]
+) -> dict[str, MemberRow | None]:
+	"""CC moved a contact to a new address (same contact id): the old address's subscribed rows in the
+	mapped groups go, or site newsletters would reach both addresses (the new address's rows are decided
+	like any address's). Its unsubscribed rows stay as the record of consent."""
+	rows: Mapping[str, MemberRow] = former.rows if former else {}
+	return {g: None for g in managed if g in rows and not rows[g].unsubscribed}
+
+
 def push_lists(
 	site: AddressConsent | None,
 	list_groups: Mapping[str, Collection[str]],

@@ -64,6 +64,9 @@ class ContactWrite:
 	# Email Group Member rows to write: group -> its state (None removes the row). Groups not named are
 	# left alone.
 	rows: dict[str, MemberRow | None] = field(default_factory=dict)
+	# CC moved the contact from this address: the rows of it to write (None removes one).
+	former_email: str | None = None
+	former_rows: dict[str, MemberRow | None] = field(default_factory=dict)
 	# What the engine saw: the latest opt-out of the address (None: none), and the rows it rewrites.
 	premise_opted_out_at: datetime | None = None
 	premise_opted_out: bool = False

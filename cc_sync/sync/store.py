@@ -7,7 +7,7 @@ page and after each watermark move, so a run killed at any point resumes from co
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -78,6 +78,16 @@ class SyncStore(Protocol):
 	def drain_notes(self) -> list[tuple[str | None, str]]:
 		"""(email, reason) for each value the writes since the last call converted, cut or left out
 		to fit the site's storage; the engine logs them with the run."""
+		...
+
+	def drain_failures(self) -> dict[int, str]:
+		"""The writes of the last `apply_contacts` the site could not take at all (their key is None, as
+		for a refused one), by their place in it, with the reason: the rest of the page is applied."""
+		...
+
+	def fit_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
+		"""CC's field values as the site would store them (cut, converted or left out to fit), so a
+		value cut to fit compares equal to what was stored from it. Nothing is noted."""
 		...
 
 	# -- consent ---------------------------------------------------------------------------------

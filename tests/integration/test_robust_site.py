@@ -12,7 +12,7 @@ from cc_sync.cc_sync import api, record_guard, runner
 from cc_sync.cc_sync.constants import CONTACT, SETTINGS, SYNC_LOG
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.fieldmap import FieldRule
-from cc_sync.sync.streams import STREAM_CHANGES
+from cc_sync.sync.streams import STREAM_CHANGES, STREAM_RECONCILE
 from tests.integration.app_helpers import settings_restored
 from tests.integration.test_frappe_scenarios import addr, make_world
 
@@ -82,6 +82,67 @@ def test_cc_values_that_do_not_fit_their_columns_are_fitted_and_logged_not_faili
 	reasons = [n.reason for n in changes.warnings if n.email == addr("fit-odd")]
 	assert any("designation" in r and "255 characters" in r for r in reasons), reasons
 	assert any(date_field in r and "is not a date" in r for r in reasons), reasons
+
+
+def test_a_full_name_too_long_for_its_column_is_cut_and_logged_and_the_page_lands():
+	"""First and last names that each fit their column, composing a full name that does not: the
+	contact is created with its full name cut (a warning says so), and the rest of its page, an opt-out
+	among it, is applied."""
+	w = make_world()
+	first, last = "F" * 120, "L" * 120
+	w.emu.add_contact(addr("long-name"), first_name=first, last_name=last, list_ids=[w.list_id])
+	leaving = w.emu.add_contact(addr("long-page-mate"), first_name="Mate", list_ids=[w.list_id])
+	with w.emu.mocked():
+		w.run()
+		w.clock.advance(600)
+		w.emu.edit_contact(w.emu.find_by_email(addr("long-name"))["contact_id"], last_name=last[:-1] + "M")
+		w.emu.unsubscribe(leaving)
+		w.clock.advance(600)
+		report = w.run()
+	[contact] = w.site.contacts(addr("long-name"))
+	assert contact.first_name == first
+	assert contact.last_name == last[:-1] + "M"
+	assert contact.full_name == f"{first} {last[:-1]}M"[:140]
+	warned = [n.reason for s in report.streams.values() for n in s.warnings if n.email == addr("long-name")]
+	assert any("full_name" in r and "cut" in r for r in warned), warned
+	assert w.site.contacts(addr("long-page-mate"))[0].unsubscribed == 1
+
+
+def test_a_cc_value_cut_to_fit_is_not_rewritten_on_every_read():
+	"""CC holds a first name longer than the column: the first read stores it cut (and says so); a
+	later read of the unchanged contact writes nothing and warns no more."""
+	w = make_world()
+	long_first = "Ｗ" + "w" * 199
+	w.emu.add_contact(addr("cut-once"), first_name=long_first)
+	with w.emu.mocked():
+		first = w.run()
+		[contact] = w.site.contacts(addr("cut-once"))
+		assert contact.first_name == long_first[:140]
+		assert any("first_name" in n.reason for n in first.streams[STREAM_CHANGES].warnings)
+		w.clock.advance(3600)
+		again = w.run(STREAM_RECONCILE)
+	reconcile = again.streams[STREAM_RECONCILE]
+	assert reconcile.updated == 0
+	assert not [n for n in reconcile.warnings if n.email == addr("cut-once")]
+	assert w.site.contacts(addr("cut-once"))[0].modified == contact.modified
+
+
+def test_a_record_the_database_refuses_fails_alone_and_the_page_lands(monkeypatch):
+	"""Whatever one record's values do to the database (here an address longer than Contact Email's
+	column), that record fails with the reason and every other one of its page is applied."""
+	w = make_world()
+	too_long = "x" * 140 + "@" + "tier2.test"
+	w.emu.add_contact(too_long, first_name="Long")
+	for i in range(3):
+		w.emu.add_contact(addr(f"page-ok{i}"), first_name="Ok")
+	with w.emu.mocked():
+		report = w.engine.run([STREAM_CHANGES])
+	changes = report.streams[STREAM_CHANGES]
+	assert changes.status != "failed", changes.error
+	assert [n.email for n in changes.errors] == [too_long]
+	assert "could not be written" in changes.errors[0].reason
+	for i in range(3):
+		assert len(w.site.contacts(addr(f"page-ok{i}"))) == 1
 
 
 # ---------------------------------------------------------------- "Sync now" on one record

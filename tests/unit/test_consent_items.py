@@ -171,3 +171,40 @@ def test_a_lead_skipped_while_opted_out_is_pushed_once_the_person_opts_in_again(
 		w.run()
 	assert not w.store.contact_by_email("again@example.com").unsubscribed
 	assert lead.push_status == "Pushed" and lead.cc_contact_id == cc_id
+
+
+def test_an_address_change_in_cc_leaves_no_old_row_subscribed():
+	"""Same CC contact, new address: the old address's rows in the mapped group go, so site newsletters
+	reach the new address only; a leave the old address made stays as the record of it."""
+	w = make_world()
+	moved = w.emu.add_contact("moved-old@example.com", list_ids=[w.list_id])
+	w.store.members[("Newsletter", "left-old@example.com")] = True
+	with w.emu.mocked():
+		w.run()
+	assert w.store.members[("Newsletter", "moved-old@example.com")] is False
+	w.clock.advance(600)
+	w.emu.edit_contact(moved, email="moved-new@example.com")
+	w.clock.advance(600)
+	with w.emu.mocked():
+		w.run()
+	assert w.store.members[("Newsletter", "moved-new@example.com")] is False
+	assert ("Newsletter", "moved-old@example.com") not in w.store.members
+	assert w.store.contact_by_email("moved-new@example.com").cc_contact_id == moved
+
+
+def test_two_contacts_swapping_addresses_keep_both_rows():
+	"""A moves to B's address while B moves to A's: each address keeps its row (now the other person's)."""
+	w = make_world()
+	a = w.emu.add_contact("swap-a@example.com", list_ids=[w.list_id])
+	b = w.emu.add_contact("swap-b@example.com", list_ids=[w.list_id])
+	with w.emu.mocked():
+		w.run()
+	w.clock.advance(600)
+	w.emu.edit_contact(a, email="swap-tmp@example.com")
+	w.emu.edit_contact(b, email="swap-a@example.com")
+	w.emu.edit_contact(a, email="swap-b@example.com")
+	w.clock.advance(600)
+	with w.emu.mocked():
+		w.run()
+	assert w.store.members[("Newsletter", "swap-a@example.com")] is False
+	assert w.store.members[("Newsletter", "swap-b@example.com")] is False

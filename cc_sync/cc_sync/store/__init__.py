@@ -65,6 +65,7 @@ class FrappeStore(
 		self._columns = column_specs(CONTACT, meta)
 		# Values changed to fit their columns, as (email, reason), until the engine collects them.
 		self._notes: list[tuple[str | None, str]] = []
+		self._failures: dict[int, str] = {}
 		self.has_lead = doctype_exists(LEAD)
 		self.read_ahead = IndexReadAhead()
 		self.writes = 0

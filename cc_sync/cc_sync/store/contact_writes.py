@@ -3,7 +3,7 @@ contact, values fitted to their columns, `modified` bumped wherever a user-visib
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,12 @@ from cc_sync.sync.records import (
 	ContactWrite,
 )
 
+PAGE_SAVEPOINT = "cc_sync_page"
+TEXT_TYPES = frozenset({"varchar", "char", "tinytext", "text", "mediumtext", "longtext"})
+# MariaDB's errors for values a column refuses: 1048 null, 1062 duplicate, 1264 out of range, 1265 data
+# truncated, 1292 incorrect date or number, 1366 incorrect string value, 1406 data too long.
+REFUSED_VALUE_CODES = frozenset({1048, 1062, 1264, 1265, 1292, 1366, 1406})
+
 
 class ContactWritesMixin:
 	"""Part of `FrappeStore` (see `store/__init__.py`)."""
@@ -51,8 +57,49 @@ class ContactWritesMixin:
 	def apply_contacts(
 		self, writes: Sequence[ContactWrite], managed_groups: Collection[str] = ()
 	) -> list[str | None]:
+		"""The page's writes in a few batched statements; should the database refuse one record's values,
+		the page is applied again one write at a time and only that record fails (`drain_failures`)."""
+		self._failures = {}
 		if not writes:
 			return []
+		frappe.db.savepoint(PAGE_SAVEPOINT)
+		try:
+			return self._apply_writes(writes)
+		except Exception as exc:
+			if len(writes) == 1 or not _refused_values(exc):
+				raise
+			frappe.db.rollback(save_point=PAGE_SAVEPOINT)
+		self._notes = []
+		keys: list[str | None] = []
+		for i, write in enumerate(writes):
+			frappe.db.savepoint(PAGE_SAVEPOINT)
+			try:
+				keys.extend(self._apply_writes([write]))
+			except Exception as exc:
+				if not _refused_values(exc):
+					raise
+				frappe.db.rollback(save_point=PAGE_SAVEPOINT)
+				self._failures[i] = str(exc)
+				keys.append(None)
+		return keys
+
+	def drain_failures(self) -> dict[int, str]:
+		failures, self._failures = self._failures, {}
+		return failures
+
+	def fit_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
+		out = {}
+		for field, value in values.items():
+			column = self._columns.get(field)
+			if column is None or column.data_type.lower() not in TEXT_TYPES:
+				out[field] = value
+				continue
+			fitted, _, keep = fit(field, value, column)
+			if keep:
+				out[field] = fitted
+		return out
+
+	def _apply_writes(self, writes: Sequence[ContactWrite]) -> list[str | None]:
 		now = now_datetime()
 		states = consent_reads.consent_state({w.email for w in writes}, self.email_field)
 		keys: list[str | None] = [None] * len(writes)
@@ -102,6 +149,14 @@ class ContactWritesMixin:
 			out[field] = to_site(fitted) if isinstance(fitted, datetime) else fitted
 		return out
 
+	def _fit_composed(self, email: str, column: str, value: str) -> str:
+		"""A value the store composes (the full name from the name fields, a first name from the address)
+		fitted to its column like CC's own values, the cut noted."""
+		fitted, note, _ = fit(column, value, self._columns.get(column))
+		if note:
+			self._notes.append((email, note.replace("CC's value", "the composed value")))
+		return fitted
+
 	def drain_notes(self) -> list[tuple[str | None, str]]:
 		"""What the writes since the last call changed to fit the site's columns, with the reasons."""
 		notes, self._notes = self._notes, []
@@ -141,13 +196,16 @@ class ContactWritesMixin:
 	def _new_contact_columns(self, w: ContactWrite, user: str | None) -> dict[str, Any]:
 		"""A new Contact's columns: the mapped fields (a first name at least) and what the sync keeps."""
 		fields = self._fitted(w)
-		first = fields.get("first_name") or w.email.split("@", 1)[0]
+		first = fields.get("first_name") or self._fit_composed(
+			w.email, "first_name", w.email.split("@", 1)[0]
+		)
 		fields["first_name"] = first
+		full_name = get_full_name(
+			first, fields.get("middle_name"), fields.get("last_name"), fields.get("company_name")
+		)
 		return {
 			**fields,
-			"full_name": get_full_name(
-				first, fields.get("middle_name"), fields.get("last_name"), fields.get("company_name")
-			),
+			"full_name": self._fit_composed(w.email, "full_name", full_name),
 			"email_id": w.email,
 			"user": user,
 			"status": "Passive",
@@ -215,12 +273,13 @@ class ContactWritesMixin:
 		values: dict[str, Any] = self._fitted(w)
 		if values.keys() & {"first_name", "middle_name", "last_name", "company_name"}:
 			merged = {**row, **values}
-			values["full_name"] = get_full_name(
+			full_name = get_full_name(
 				merged.get("first_name"),
 				merged.get("middle_name"),
 				merged.get("last_name"),
 				merged.get("company_name"),
 			)
+			values["full_name"] = self._fit_composed(w.email, "full_name", full_name)
 		if w.cc_contact_id:
 			values[CONTACT_CC_ID] = w.cc_contact_id
 		if w.cc_permission is not None:
@@ -256,6 +315,14 @@ class ContactWritesMixin:
 			0
 		]
 		self._bulk_insert(CONTACT_EMAIL, [_email_row(base_columns(now), key, idx + 1, email)])
+
+
+def _refused_values(exc: Exception) -> bool:
+	"""The database refused a record's values (too long, out of range, not of the column's type, a
+	duplicate or a missing value), which one record can cause; anything else (a lost connection, a
+	deadlock) is the page's and stops it."""
+	code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+	return code in REFUSED_VALUE_CODES
 
 
 def count_subscribers(delta: dict[str, int]) -> None:
