@@ -27,6 +27,7 @@ from tests.consent_world import (
 	play,
 	scripts,
 	skews,
+	twin_scripts,
 )
 from tests.world import make_world as make_engine_world
 
@@ -219,5 +220,24 @@ def test_crashes_and_faults_end_where_a_clean_run_ends(
 		seed=seed,
 		cadence=cadence,
 	)
+	check_promise(faulty)
+	assert final_state(faulty) == final_state(clean)
+
+
+@settings(
+	max_examples=examples(40),
+	derandomize=IN_CI,
+	deadline=None,
+	suppress_health_check=[HealthCheck.too_slow],
+)
+@given(twin_scripts, skews, st.sampled_from([0.0, 0.05]), st.integers(0, 1000), cadences)
+def test_addresses_differing_only_by_accent_width_or_sharp_s_are_two_people(
+	script, skew, fault_rate, seed, cadence
+):
+	"""rené@ and rene@, straße@ and strasse@, full-width and plain: each keeps the promise on its own,
+	with CC values of any length in every mapped field, and faults end where a clean run ends."""
+	clean = play(memory_world(skew), script, cadence=cadence)
+	check_promise(clean)
+	faulty = play(memory_world(skew), script, faults=fault_rate, seed=seed, cadence=cadence)
 	check_promise(faulty)
 	assert final_state(faulty) == final_state(clean)
