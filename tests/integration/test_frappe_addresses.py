@@ -19,7 +19,7 @@ from cc_sync.cc_sync.constants import (
 )
 from cc_sync.cc_sync.record_status import record_status
 from cc_sync.cc_sync.store import addresses
-from cc_sync.sync.records import STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_OPTOUTS
+from cc_sync.sync.streams import STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_OPTOUTS
 from tests.integration.test_frappe_scenarios import GROUP, addr, make_world, one_contact
 
 # Pairs the column's collation (utf8mb4_unicode_ci) calls equal: an accent, ß, full-width letters.
