@@ -251,7 +251,7 @@ class MemoryStore:
 
 	# -- contacts --------------------------------------------------------------------------------
 	def count_cc_deleted(self) -> int:
-		return len({c.cc_contact_id for c in self.contacts.values() if c.cc_deleted and c.cc_contact_id})
+		return sum(1 for c in self.contacts.values() if c.cc_deleted)
 
 	def find_contacts(self, cc_ids: Collection[str], emails: Collection[str]) -> list[SiteContact]:
 		keys: set[str] = set()

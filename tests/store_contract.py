@@ -427,10 +427,12 @@ class StoreContract:
 		store.rollback()
 		assert store.get_deleted_count() == 12
 
-	def test_count_cc_deleted_counts_distinct_cc_contacts_held_as_deleted(self, site):
+	def test_count_cc_deleted_counts_the_site_contacts_held_as_deleted(self, site):
 		store, _ = site
 		keys = store.apply_contacts(
 			[
+				# Read from CC's export of deleted contacts, whose rows carry no CC id.
+				ContactWrite(key=None, email="d0@example.com", opted_out=False, cc_deleted=True),
 				ContactWrite(
 					key=None, email="d1@example.com", opted_out=False, cc_contact_id="cc-d1", cc_deleted=True
 				),
@@ -448,12 +450,12 @@ class StoreContract:
 			(),
 		)
 		store.commit()
-		assert store.count_cc_deleted() == 2
+		assert store.count_cc_deleted() == 3
 		store.apply_contacts(
-			[ContactWrite(key=keys[1], email="d2@example.com", opted_out=False, cc_deleted=False)], ()
+			[ContactWrite(key=keys[2], email="d2@example.com", opted_out=False, cc_deleted=False)], ()
 		)
 		store.commit()
-		assert store.count_cc_deleted() == 1
+		assert store.count_cc_deleted() == 2
 
 	def test_a_newer_local_optout_moves_the_optout_time_forward(self, site):
 		store, helper = site

@@ -108,6 +108,10 @@ def contact_fields() -> list[dict]:
 			"default": "0",
 			"insert_after": CONTACT_LAST_SYNCED,
 			"in_standard_filter": 1,
+			# Every deletes run counts the contacts held as deleted: with this index that count reads only
+			# their index entries, not the whole table. A new contact's entry (0, its time-ordered name)
+			# lands at the end of the index, so it costs no random page.
+			"search_index": 1,
 			**ro,
 		},
 		{

@@ -16,8 +16,8 @@ def run_deletes(ctx: RunContext) -> None:
 
 	CC offers no `deleted_after`, `deleted_at` is a bare date, and a delete may not move the contact's
 	`updated_at` (unconfirmed; the emulator assumes it does not). So the stream first compares CC's
-	deleted count (`status=deleted&include_count=true&limit=1`, one call) with the number of CC contacts
-	the site holds as deleted, plus the deleted contacts the site cannot hold (no email address) as
+	deleted count (`status=deleted&include_count=true&limit=1`, one call) with the number of contacts
+	the site holds as deleted (an index range, so a quiet run costs the same on a site of any size), plus the deleted contacts the site cannot hold (no email address) as
 	counted at the last full read. Equal: nothing to read. Otherwise it reads
 	`status=deleted&updated_after=W`, which costs calls in proportion to the new deletes wherever CC
 	stamps a delete; and only if the counts still disagree, the whole deleted list, after which the

@@ -36,14 +36,15 @@ class SyncStore(Protocol):
 	def set_state(self, name: str, value: dict[str, Any]) -> None: ...
 
 	def get_deleted_count(self) -> int | None:
-		"""How many of CC's deleted contacts the site cannot hold (no email address), as counted when the
-		deletes stream last read the whole deleted list."""
+		"""CC's deleted count less `count_cc_deleted`, as it stood when the deletes stream last read the
+		whole deleted list (the deleted contacts the site cannot hold, such as those without an address)."""
 		...
 
 	def set_deleted_count(self, count: int) -> None: ...
 
 	def count_cc_deleted(self) -> int:
-		"""How many distinct CC contacts the site holds as deleted in CC (one cheap query)."""
+		"""How many site contacts are marked deleted in CC: one query that reads only those contacts'
+		index entries (a quiet run must cost the same on a site of any size)."""
 		...
 
 	# -- contacts --------------------------------------------------------------------------------
