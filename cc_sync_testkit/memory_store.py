@@ -263,6 +263,12 @@ class MemoryStore:
 			keys.update(self._by_email.get(email, ()))
 		return [self._view(self.contacts[k]) for k in sorted(keys)]
 
+	def read_page(
+		self, cc_ids: Collection[str], emails: Collection[str]
+	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
+		found = self.find_contacts(cc_ids, emails)
+		return found, self.consent_state({*emails, *(c.email for c in found if c.email)})
+
 	def consent_state(self, emails: Collection[str]) -> dict[str, AddressConsent]:
 		"""Every channel of each address together: the one answer to "is this address opted out"."""
 		out: dict[str, AddressConsent] = {}

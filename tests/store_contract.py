@@ -95,6 +95,26 @@ class StoreContract:
 		assert [c.key for c in found] == [key]
 		assert found[0].email == "bob@example.com"
 
+	def test_a_page_read_gives_the_contacts_and_consent_the_separate_reads_give(self, site):
+		store, helper = site
+		kept = helper.add_contact("Kept@Example.com", first_name="Kept")
+		helper.add_contact("quit@example.com")
+		helper.unsubscribe_locally("quit@example.com")
+		helper.add_lead("leadonly@example.com", unsubscribed=True)
+		store.apply_contacts(
+			[ContactWrite(key=None, email="moved@example.com", opted_out=True, cc_contact_id="cc-moved")], ()
+		)
+		store.commit()
+		emails = ["kept@example.com", "quit@example.com", "leadonly@example.com", "new@example.com"]
+		# CC's contact cc-moved now has another address: found by its id, its old address's consent too.
+		found, states = store.read_page(["cc-moved"], [*emails, "moved-now@example.com"])
+		assert found == store.find_contacts(["cc-moved"], [*emails, "moved-now@example.com"])
+		assert kept in [c.key for c in found]
+		expected = store.consent_state([*emails, "moved-now@example.com", "moved@example.com"])
+		assert states == expected
+		assert states["quit@example.com"].opted_out and states["leadonly@example.com"].opted_out
+		assert states["moved@example.com"].opted_out and not states["new@example.com"].opted_out
+
 	def test_update_changes_only_the_fields_given(self, site):
 		store, helper = site
 		key = helper.add_contact("cat@example.com", first_name="Cat", last_name="Stevens")

@@ -94,8 +94,10 @@ class PageApplier:
 	) -> tuple[list[ContactWrite], list[Contact]]:
 		cc_ids = [c.contact_id for c in contacts if c.contact_id]
 		emails = [e for e in (normalise_email(_address(c)) for c in contacts) if e]
-		index = ContactIndex(self.store.find_contacts(cc_ids, emails))
-		# Addresses CC moved a contact away from, unless someone on this page now holds them.
+		found, states = self.store.read_page(cc_ids, emails)
+		index = ContactIndex(found)
+		# Addresses CC moved a contact away from, unless someone on this page now holds them (their
+		# consent came with the page's: read_page reads it for every contact found).
 		self._moved_from = {
 			site.email
 			for c in contacts
@@ -103,7 +105,6 @@ class PageApplier:
 			and site.email
 			and site.email != normalise_email(_address(c))
 		} - set(emails)
-		states = self.store.consent_state([*emails, *self._moved_from]) if emails else {}
 		writes: list[ContactWrite] = []
 		sources: list[Contact] = []
 		now = self.now()

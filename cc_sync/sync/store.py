@@ -55,6 +55,13 @@ class SyncStore(Protocol):
 		"""
 		...
 
+	def read_page(
+		self, cc_ids: Collection[str], emails: Collection[str]
+	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
+		"""`find_contacts(cc_ids, emails)` and the consent of `emails` (and of the contacts found), as
+		`consent_state` gives it: what applying a page reads, each address's consent read once."""
+		...
+
 	def consent_state(self, emails: Collection[str]) -> dict[str, AddressConsent]:
 		"""Each address's consent, every site channel together: Contact, Lead, Email Unsubscribe (global and
 		for one document), the app's opt-out rows, plus its Email Group Member rows and CC's delete.

@@ -84,6 +84,18 @@ class ContactReadsMixin:
 		return ", ".join(columns)
 
 	def find_contacts(self, cc_ids: Collection[str], emails: Collection[str]) -> list[SiteContact]:
+		return self._find(cc_ids, emails, with_page_consent=False)[0]
+
+	def read_page(
+		self, cc_ids: Collection[str], emails: Collection[str]
+	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
+		# One consent read for the page's addresses and those of the contacts found: an unchanged page
+		# costs its lookups once, not twice.
+		return self._find(cc_ids, emails, with_page_consent=True)
+
+	def _find(
+		self, cc_ids: Collection[str], emails: Collection[str], *, with_page_consent: bool
+	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
 		names: set[str] = set()
 		matched: dict[str, list[str]] = {}
 		ids = [i for i in cc_ids if i]
@@ -101,21 +113,25 @@ class ContactReadsMixin:
 			for r in rows:
 				names.add(r.parent)
 				matched.setdefault(r.parent, []).append(address)
-		if not names:
-			return []
-		rows = {
-			r.name: r
-			for r in select_in(
-				f"select {self._contact_columns()} from `tabContact` where name in %(values)s", names
-			)
-		}
+		rows = (
+			{
+				r.name: r
+				for r in select_in(
+					f"select {self._contact_columns()} from `tabContact` where name in %(values)s", names
+				)
+			}
+			if names
+			else {}
+		)
 		email_of: dict[str, str | None] = {}
 		for name, row in rows.items():
 			primary = normalise_email(row.email_id)
 			hits = matched.get(name, [])
 			email_of[name] = primary if (primary in hits or not hits) else hits[0]
 		held = {e for e in email_of.values() if e}
-		states = consent_reads.consent_state(held, self.email_field)
+		if with_page_consent:
+			held.update(wanted)
+		states = consent_reads.consent_state(held, self.email_field) if held else {}
 		out = []
 		for name in sorted(rows):
 			row = rows[name]
@@ -138,7 +154,7 @@ class ContactReadsMixin:
 					created=from_site(row.creation),
 				)
 			)
-		return out
+		return out, states
 
 	def consent_state(self, emails: Collection[str]) -> dict[str, AddressConsent]:
 		return consent_reads.consent_state(emails, self.email_field)
