@@ -172,6 +172,8 @@ class _MemberPlan:
 	delta: dict[str, int] = field(default_factory=dict)
 	inserts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 	deletes: list[str] = field(default_factory=list)
+	# Existing rows whose state changes: name -> (unsubscribed, when), written together.
+	updates: dict[str, tuple[int, datetime]] = field(default_factory=dict)
 	rejoined: set[tuple[str, str]] = field(default_factory=set)
 
 	def count(self, group: str, change: int) -> None:
@@ -181,6 +183,7 @@ class _MemberPlan:
 		if self.inserts.pop(key, None) is not None:
 			self.count(key[1], -1)
 		elif (current := self.existing.pop(key, None)) is not None:
+			self.updates.pop(current.name, None)
 			self.deletes.append(current.name)
 			self.count(key[1], -1)
 
@@ -201,16 +204,23 @@ class _MemberPlan:
 			}
 			self.count(group, 1)
 		elif bool(current.unsubscribed) != row.unsubscribed:
-			frappe.db.sql(
-				f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = %s, modified = %s, modified_by = %s
-				where name = %s""",
-				(flag, at, frappe.session.user, current.name),
-			)
+			self.updates[current.name] = (flag, at)
 			current.unsubscribed = flag
 		if not row.unsubscribed:
 			self.rejoined.add(key)
 
 	def write(self) -> None:
+		user = frappe.session.user
+		for chunk in slices(self.updates, 500):
+			stated = " union all ".join(
+				["select %s as name, %s as unsubscribed, cast(%s as datetime(6)) as at"] * len(chunk)
+			)
+			values = [v for name in chunk for v in (name, *self.updates[name])]
+			frappe.db.sql(
+				f"""update `tab{EMAIL_GROUP_MEMBER}` m join ({stated}) v on v.name = m.name
+				set m.unsubscribed = v.unsubscribed, m.modified = v.at, m.modified_by = %s""",
+				[*values, user],
+			)
 		for chunk in slices(self.deletes):
 			frappe.db.sql(
 				f"delete from `tab{EMAIL_GROUP_MEMBER}` where name in %(values)s", {"values": chunk}

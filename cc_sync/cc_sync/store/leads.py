@@ -102,32 +102,51 @@ class LeadsMixin:
 			)
 
 	def _stop_pushes(self, writes: Sequence[ContactWrite]) -> None:
-		"""Leads of an address never to be pushed again say why (push bookkeeping: `modified` untouched)."""
+		"""Leads of an address never to be pushed again say why, and those of an address opted in again
+		are candidates again (push bookkeeping: `modified` untouched). A few UPDATEs a page, one per
+		outcome and reason, each address ending as it would were the writes applied one by one."""
 		if not self.has_lead or self.push_doctype != LEAD:
 			return
-		touched = [w for w in writes if w.push_again or w.push_stop]
-		if not touched:
-			return
-		leads = addresses.rows_by_address(LEAD, self.email_field, [w.email for w in touched])
-		for w in touched:
-			rows = leads.get(w.email, [])
+		outcomes: dict[str, tuple[str, str | None]] = {}
+		for w in writes:
+			held = outcomes.get(w.email)
 			if w.push_again:
-				execute_in(
-					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %(status)s, `{LEAD_PUSH_ERROR}` = %(error)s,
-					`{LEAD_PUSHED_AT}` = null where name in %(values)s and `{LEAD_PUSH_STATUS}` = %(skipped)s""",
-					[r.name for r in rows],
-					status=PushStatus.PENDING,
-					error="opted in again in CC: pushed on the next push",
-					skipped=PushStatus.SKIPPED,
-				)
+				# Only skipped Leads come back, unless this page just skipped them all.
+				all_now = held is not None and held[0] in (SKIPPED_ALL, PENDING_ALL)
+				held = (PENDING_ALL, None) if all_now else (PENDING_SKIPPED, None)
 			if w.push_stop:
-				execute_in(
-					f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %(status)s, `{LEAD_PUSH_ERROR}` = %(error)s,
-					`{LEAD_PUSHED_AT}` = null where name in %(values)s""",
-					[r.name for r in rows],
-					status=PushStatus.SKIPPED,
-					error=w.push_stop,
-				)
+				held = (SKIPPED_ALL, w.push_stop)
+			if held is not None:
+				outcomes[w.email] = held
+		if not outcomes:
+			return
+		leads = addresses.rows_by_address(LEAD, self.email_field, outcomes)
+		by_outcome: dict[tuple[str, str | None], list[str]] = {}
+		for email, outcome in outcomes.items():
+			by_outcome.setdefault(outcome, []).extend(r.name for r in leads.get(email, []))
+		for (outcome, reason), names in by_outcome.items():
+			status, error = (
+				(PushStatus.SKIPPED, reason)
+				if outcome == SKIPPED_ALL
+				else (PushStatus.PENDING, OPTED_IN_AGAIN)
+			)
+			only_skipped = f" and `{LEAD_PUSH_STATUS}` = %(skipped)s" if outcome == PENDING_SKIPPED else ""
+			execute_in(
+				f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %(status)s, `{LEAD_PUSH_ERROR}` = %(error)s,
+				`{LEAD_PUSHED_AT}` = null where name in %(values)s{only_skipped}""",
+				names,
+				status=status,
+				error=error,
+				skipped=PushStatus.SKIPPED,
+			)
+
+
+# What a page's writes leave an address's Leads: all skipped (with the reason), the skipped ones pending
+# again, or all pending again (skipped, then opted in again, in one page).
+SKIPPED_ALL = "skipped"
+PENDING_SKIPPED = "pending-skipped"
+PENDING_ALL = "pending-all"
+OPTED_IN_AGAIN = "opted in again in CC: pushed on the next push"
 
 
 def split_lead_name(values: dict[str, Any], lead_name: str | None) -> None:
