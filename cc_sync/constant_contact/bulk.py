@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json as jsonlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote
 
 from cc_sync.constant_contact.export_format import ExportReader, ExportRow
@@ -84,9 +84,12 @@ class BulkActivitiesAPI(Transport):
 
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Bulk_Activities/getContactsExport
 		"""
-		yield from reader.rows(self._export_text(results_href_or_id))
+		# The file is downloaded to a temporary file and its rows parsed one at a time: memory stays flat
+		# whatever the size of the account.
+		with self._export_file(results_href_or_id) as csv_file:
+			yield from reader.rows(csv_file)
 
-	def _export_text(self, results_href_or_id: str) -> str:
+	def _export_file(self, results_href_or_id: str) -> TextIO:
 		target = results_href_or_id
 		if not target.startswith(("/", "http://", "https://")):
 			target = f"/contact_exports/{quote(target, safe='')}"

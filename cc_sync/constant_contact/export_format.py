@@ -19,7 +19,7 @@ import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TextIO
 
 from cc_sync.constant_contact.models import Contact, Permission
 from cc_sync.constant_contact.values import parse_datetime
@@ -222,8 +222,10 @@ class ExportReader:
 	list_ids_by_name: Mapping[str, str] = field(default_factory=dict)
 	field_ids_by_label: Mapping[str, str] = field(default_factory=dict)
 
-	def rows(self, text: str) -> Iterator[ExportRow]:
-		reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+	def rows(self, source: str | TextIO) -> Iterator[ExportRow]:
+		"""The rows of an export, given as its text or as a text file read one row at a time."""
+		lines = io.StringIO(source.lstrip("\ufeff")) if isinstance(source, str) else source
+		reader = csv.reader(lines)
 		header = [h.strip().lower() for h in next(reader, [])]
 		labels = {label.strip().lower(): fid for label, fid in self.field_ids_by_label.items()}
 		for values in reader:

@@ -8,14 +8,16 @@ in `contacts` and `bulk`; `client.ConstantContactClient` puts them together.
 
 from __future__ import annotations
 
+import io
 import json as jsonlib
 import logging
 import random
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -54,6 +56,10 @@ class Retry:
 
 	def __str__(self) -> str:
 		return f"{self.call}: {self.answer}; waited {self.waited:.1f} s"
+
+
+# How much of a downloaded file is read at a time.
+DOWNLOAD_CHUNK = 1 << 20
 
 
 def csv_param(value: str | Iterable[str] | None) -> str | None:
@@ -195,13 +201,14 @@ class Transport:
 		attempt = 0
 		while True:
 			try:
-				resp = self._send(method, url, clean_params, data, headers)
+				resp = self._send(method, url, clean_params, data, headers, stream=accept_csv)
+				if 200 <= resp.status_code < 300:
+					self._note_cc_date(resp)
+					# A CSV body is read here, as it arrives: a dropped download is resent like a call.
+					return self._parse_success(resp, accept_csv)
 			except requests.exceptions.RequestException as exc:
 				error, resendable = self._transport_failure(exc, retry_unsafe)
 			else:
-				if 200 <= resp.status_code < 300:
-					self._note_cc_date(resp)
-					return self._parse_success(resp, accept_csv)
 				if resp.status_code == 401 and not refreshed:
 					# One refresh, then the same call again.
 					refreshed = True
@@ -221,6 +228,8 @@ class Transport:
 		params: dict[str, Any] | None,
 		data: bytes | None,
 		headers: dict[str, str],
+		*,
+		stream: bool = False,
 	) -> requests.Response:
 		"""One attempt: a token, a turn of the rate limiter, one call counted against the budgets."""
 		# The token first: a failed proactive refresh must not count as an API call.
@@ -230,7 +239,7 @@ class Transport:
 			self.budget.spend()
 		self.calls += 1
 		return self.session.request(
-			method, url, params=params, data=data, headers=headers, timeout=self.timeout
+			method, url, params=params, data=data, headers=headers, timeout=self.timeout, stream=stream
 		)
 
 	def _transport_failure(
@@ -315,8 +324,7 @@ class Transport:
 	@staticmethod
 	def _parse_success(resp: requests.Response, accept_csv: bool) -> Any:
 		if accept_csv:
-			# utf-8-sig drops the byte-order mark that spreadsheet-oriented exports often carry.
-			return resp.content.decode("utf-8-sig", errors="replace")
+			return _spooled_text(resp)
 		if resp.status_code == 204 or not resp.content.strip():
 			return None
 		try:
@@ -364,6 +372,24 @@ def _answer_text(error: Exception) -> str:
 	if isinstance(error, TransportError) and error.status is None:
 		text = f"no answer ({text})"
 	return text if len(text) <= MAX_ANSWER_IN_NOTE else text[: MAX_ANSWER_IN_NOTE - 1] + "…"
+
+
+def _spooled_text(resp: requests.Response) -> TextIO:
+	"""A CSV body written to a temporary file as it arrives and handed back as text from its start, so a
+	million-row export never sits whole in memory. The caller closes it (the file then goes)."""
+	spool = tempfile.TemporaryFile()
+	try:
+		for chunk in resp.iter_content(chunk_size=DOWNLOAD_CHUNK):
+			spool.write(chunk)
+		spool.seek(0)
+	except BaseException:
+		spool.close()
+		raise
+	finally:
+		resp.close()
+	# utf-8-sig drops the byte-order mark that spreadsheet-oriented exports often carry; newline="" leaves
+	# line ends inside quoted cells to the CSV reader.
+	return io.TextIOWrapper(spool, encoding="utf-8-sig", errors="replace", newline="")
 
 
 def _body_and_headers(json: Any, accept_csv: bool) -> tuple[bytes | None, dict[str, str]]:

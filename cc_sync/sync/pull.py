@@ -20,6 +20,7 @@ the reason and a raw snippet; the rest of its page is applied.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -68,10 +69,10 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 	started: datetime | None
 	if stream == STREAM_RECONCILE or mark.since is None:
 		# A whole-account read (the reconcile, or the first sync's backfill): CC's export when large.
-		writes, newest = _read_whole(ctx, query, applier)
+		corrections, newest = _read_whole(ctx, query, applier)
 		if stream == STREAM_RECONCILE:
-			report.corrected = len(writes)
-			report.notice = corrections_summary(writes)
+			report.corrected = corrections.total
+			report.notice = corrections.summary()
 			# Never queried from: the time of the site's last complete read.
 			started = mark.started
 		else:
@@ -85,18 +86,21 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 
 def _read_whole(
 	ctx: RunContext, query: dict[str, Any], applier: PageApplier
-) -> tuple[list[ContactWrite], datetime | None]:
-	"""Apply every contact of a whole-account query, paged or exported; returns the writes made and the
-	newest `updated_at` read."""
-	writes: list[ContactWrite] = []
+) -> tuple[Corrections, datetime | None]:
+	"""Apply every contact of a whole-account query, paged or exported; returns what the writes corrected
+	and the newest `updated_at` read.
+
+	Each page's writes are counted and let go: nothing of a million-contact read outlives its page.
+	"""
+	corrections = Corrections()
 	newest: datetime | None = None
 	_exported, batches = exports.contacts(ctx, applier.report, query)
 	for batch in batches:
 		newest = watermarks.newest_update(batch, newest)
-		writes.extend(applier.apply(batch))
+		corrections.add(applier.apply(batch))
 		if not ctx.dry_run:
 			ctx.store.commit()
-	return writes, newest
+	return corrections, newest
 
 
 # What a reconcile can correct, in the order its summary names them.
@@ -134,15 +138,22 @@ def correction_kinds(write: ContactWrite) -> list[str]:
 	return kinds
 
 
-def corrections_summary(writes: Iterable[ContactWrite]) -> str:
-	"""What a reconcile corrected, per kind: "Corrected 4 contacts: 1 contacts created, 3 field values"."""
-	counts: dict[str, int] = {}
-	total = 0
-	for write in writes:
-		total += 1
-		for kind in correction_kinds(write):
-			counts[kind] = counts.get(kind, 0) + 1
-	if not total:
-		return "Nothing to correct: the site matched CC."
-	parts = [f"{counts[kind]} {label}" for kind, label in CORRECTION_KINDS if counts.get(kind)]
-	return f"Corrected {total} contact(s): {', '.join(parts) or 'CC state only'}."
+@dataclass
+class Corrections:
+	"""What a whole-account read's writes corrected, counted per kind as the pages are applied."""
+
+	total: int = 0
+	kinds: dict[str, int] = field(default_factory=dict)
+
+	def add(self, writes: Iterable[ContactWrite]) -> None:
+		for write in writes:
+			self.total += 1
+			for kind in correction_kinds(write):
+				self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
+	def summary(self) -> str:
+		"""What a reconcile corrected, per kind: "Corrected 4 contacts: 1 contacts created, 3 field values"."""
+		if not self.total:
+			return "Nothing to correct: the site matched CC."
+		parts = [f"{self.kinds[kind]} {label}" for kind, label in CORRECTION_KINDS if self.kinds.get(kind)]
+		return f"Corrected {self.total} contact(s): {', '.join(parts) or 'CC state only'}."

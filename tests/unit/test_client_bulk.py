@@ -1,6 +1,7 @@
 """Bulk activities: import, list memberships, export and CSV download, activity status."""
 
 import json
+import random
 from datetime import datetime, timezone
 
 import pytest
@@ -214,3 +215,51 @@ def test_iter_activities_pages_and_filters_by_state(rsps, client):
 	assert [a.activity_id for a in client.iter_activities(limit=5)] == ["a1", "a2"]
 	assert rsps.calls[0].request.url == f"{API}/activities?limit=5"
 	assert rsps.calls[1].request.url == f"{API}/activities?cursor=Zz"
+
+
+class _BrokenDownload:
+	"""An export download whose connection drops after the first chunk, as a long download can."""
+
+	def __init__(self, body: bytes, fail: bool) -> None:
+		self.body, self.fail = body, fail
+
+	def stream(self, chunk_size, decode_content=True):
+		from urllib3.exceptions import ProtocolError
+
+		yield self.body[: len(self.body) // 2]
+		if self.fail:
+			raise ProtocolError("Connection broken: IncompleteRead")
+		yield self.body[len(self.body) // 2 :]
+
+	def close(self) -> None:
+		pass
+
+
+class _Session:
+	"""Answers every GET with the export's CSV, the first time cut off part way."""
+
+	def __init__(self, body: bytes) -> None:
+		self.body, self.sent = body, 0
+
+	def request(self, method, url, **kwargs):
+		self.sent += 1
+		resp = requests.Response()
+		resp.status_code = 200
+		resp.url = url
+		resp.raw = _BrokenDownload(self.body, fail=self.sent == 1)
+		return resp
+
+
+def test_an_export_download_cut_off_part_way_is_downloaded_again_and_read_whole():
+	from cc_sync.constant_contact.auth import StaticTokenProvider
+	from cc_sync.constant_contact.client import ConstantContactClient
+	from cc_sync.constant_contact.clock import FakeClock
+
+	rows = "".join(f"p{i}@example.com,Implicit\r\n" for i in range(2000))
+	session = _Session(("\ufeffEmail address,Email permission status\r\n" + rows).encode("utf-8"))
+	client = ConstantContactClient(
+		StaticTokenProvider("tok"), clock=FakeClock(), rng=random.Random(3), session=session
+	)
+	read = [r.contact.email for r in client.read_contact_export("exp-9", ExportReader())]
+	assert read == [f"p{i}@example.com" for i in range(2000)]
+	assert session.sent == 2 and client.calls == 2
