@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
 	serve.add_argument("--lists", type=int, default=5)
 	serve.add_argument("--custom-fields", type=int, default=2)
 	serve.add_argument("--seed", type=int, default=1)
+	serve.add_argument("--domain", default="example.com", help="the generated addresses' domain")
 	serve.add_argument("--no-rate-limit", action="store_true", help="turn the 4 requests/s throttle off")
 	serve.add_argument("--quota", type=int, default=10_000, help="daily call budget (0 = unlimited)")
 	serve.add_argument("--fail-rate", type=float, default=0.0, help="share of API calls given a random fault")
@@ -58,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
 		import_errors=args.import_errors,
 	)
 	generate_account(
-		emu, contacts=args.contacts, lists=args.lists, custom_fields=args.custom_fields, seed=args.seed
+		emu,
+		contacts=args.contacts,
+		lists=args.lists,
+		custom_fields=args.custom_fields,
+		seed=args.seed,
+		domain=args.domain,
 	)
 	access, refresh = emu.issue_tokens()
 	base = f"http://{args.host}:{args.port}"
