@@ -16,6 +16,7 @@ from typing import Any
 
 from cc_sync.constant_contact.models import Permission
 from cc_sync.sync import consent
+from cc_sync.sync.config import ListMapping
 from cc_sync.sync.consent import AddressConsent, MemberRow
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import (
@@ -84,6 +85,11 @@ class MemoryStore:
 		self.optouts: dict[tuple[str, str | None], LocalOptOut] = {}
 		# Address-level opt-outs CC has confirmed: they stay opt-outs of the address (the opt-out row).
 		self.optout_log: dict[str, datetime] = {}
+		# Group leaves CC has been told of: they stay the record of the CC lists the person left.
+		self.leave_log: dict[tuple[str, str], LocalOptOut] = {}
+		# The site's list mappings, as the settings hold them: a group leave records the lists mapped to
+		# its group when it is made.
+		self.list_mappings: tuple[ListMapping, ...] = ()
 		# Address-level opt-outs that outlive any record (Frappe's Email Unsubscribe, global or for one
 		# document).
 		self.suppressed: dict[str, datetime] = {}
@@ -167,7 +173,10 @@ class MemoryStore:
 		now = self._now()
 		self._set_member(group, address, True, now)
 		self._refresh_groups(address)
-		self._queue_optout(address, group, now, by_person=by_person, reason=f"Left Email Group {group}")
+		lists = tuple(sorted({m.cc_list_id for m in self.list_mappings if m.enabled and m.group == group}))
+		self._queue_optout(
+			address, group, now, by_person=by_person, reason=f"Left Email Group {group}", lists=lists
+		)
 
 	def join_group(self, email: str, group: str) -> None:
 		"""A site user adds the address to an Email Group (a member row, when it has none): subscribed,
@@ -179,7 +188,14 @@ class MemoryStore:
 			self._refresh_groups(address)
 
 	def _queue_optout(
-		self, address: str, group: str | None, now: datetime, *, by_person: bool, reason: str | None
+		self,
+		address: str,
+		group: str | None,
+		now: datetime,
+		*,
+		by_person: bool,
+		reason: str | None,
+		lists: tuple[str, ...] = (),
 	) -> None:
 		cc_id = next(
 			(
@@ -190,6 +206,9 @@ class MemoryStore:
 			None,
 		)
 		pending = self.optouts.get((address, group))
+		if group is not None:
+			# One record per address and group, as the site's opt-out row: a new leave reopens it.
+			self.leave_log.pop((address, group), None)
 		if pending is None or pending.at < now:
 			self.optouts[(address, group)] = LocalOptOut(
 				email=address,
@@ -198,6 +217,8 @@ class MemoryStore:
 				reason=reason,
 				by_person=by_person,
 				group=group,
+				# A leave still pending keeps the lists it named: both leaves reach CC.
+				lists=tuple(sorted(set(lists) | set(pending.lists if pending else ()))),
 			)
 
 	def _refresh_groups(self, address: str) -> None:
@@ -299,6 +320,12 @@ class MemoryStore:
 				channels.append("optout")
 				dates.append((self.optout_log[email], False))
 			consent.settle_state(state, channels, dates, lead_dates)
+			leaves = [o for (e, g), o in self.optouts.items() if e == email and g is not None]
+			leaves += [o for (e, _g), o in self.leave_log.items() if e == email]
+			for leave in leaves:
+				for list_id in leave.lists:
+					held = state.left_lists.get(list_id, leave.at)
+					state.left_lists[list_id] = max(held, leave.at) if held else held
 			state.rows = {
 				g: MemberRow(self.members[(g, email)], self.members.at.get((g, email)))
 				for g in self.members.groups_of(email)
@@ -477,6 +504,16 @@ class MemoryStore:
 		if old:
 			self._undo.append(lambda: self.optouts.__setitem__((email, group), old))
 		if group is not None:
+			if old is not None:
+				before_leave = self.leave_log.get((email, group))
+				self.leave_log[(email, group)] = old
+				self._undo.append(
+					lambda: (
+						self.leave_log.__setitem__((email, group), before_leave)
+						if before_leave
+						else self.leave_log.pop((email, group), None)
+					)
+				)
 			return
 		if old is not None:
 			# The opt-out stays the address's, though CC holds it now.

@@ -7,7 +7,7 @@ Tier 1 uses the in-memory store; tier 2 passes the Frappe store and the site it 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -38,6 +38,17 @@ class World:
 	strict: bool = False
 	# Consent events that took effect, in order: (email, "in" | "out").
 	consent_events: list[tuple[str, str]] = field(default_factory=list)
+
+	def map_lists(self, *mappings: ListMapping) -> None:
+		"""The settings' list mappings change (a list mapped, remapped to another group, its direction
+		changed, or unmapped): the engine runs with them from now on, and the site records group leaves
+		against them."""
+		self.config = replace(self.config, list_mappings=tuple(mappings))
+		self.engine.config = self.config
+		if self.site is not None and hasattr(self.site, "map_lists"):
+			self.site.map_lists(self.config.list_mappings)
+		else:
+			self.store.list_mappings = self.config.list_mappings
 
 	def run(self, *streams: str, dry_run: bool = False):
 		report = self.engine.run(streams or None, dry_run=dry_run)
@@ -83,4 +94,6 @@ def make_world(
 	list_id = emu.create_list("Newsletter")
 	config = SyncConfig(list_mappings=(ListMapping(list_id, group, "both"),), activity_poll_interval=1.0)
 	engine = SyncEngine(client, store, config, clock)
+	if isinstance(store, MemoryStore):
+		store.list_mappings = config.list_mappings
 	return World(clock, emu, client, store, config, engine, list_id, site=site, strict=strict)

@@ -207,9 +207,25 @@ class PageApplier:
 			opt_in_source=email_address.opt_in_source,
 			opt_in_date=email_address.opt_in_date,
 			deleted=contact.is_deleted,
+			left=self._left_groups(contact, state),
 			now=now,
 		)
 		return decision, rows, permission
+
+	def _left_groups(self, contact: Contact, state: consent.AddressConsent) -> dict[str, Any]:
+		"""Pull-mapped groups fed by a CC list this contact is on but left through a group leave (the
+		leave's date, the latest when several lists feed one group)."""
+		if not state.left_lists or not contact.list_memberships:
+			return {}
+		left: dict[str, Any] = {}
+		for list_id in contact.list_memberships:
+			group = self.group_by_list.get(list_id)
+			if group is None or list_id not in state.left_lists:
+				continue
+			at = state.left_lists[list_id]
+			held = left.get(group, at)
+			left[group] = None if held is None or at is None else max(held, at)
+		return left
 
 	def _update(
 		self,

@@ -28,6 +28,8 @@ List level: CC's list memberships (for lists mapped for pull) meet the Email Gro
 | member         | none                | row added, unsubscribed when the address is opted out             |
 | member         | subscribed          | unchanged (unsubscribed when the address is opted out)            |
 | member         | unsubscribed        | stays unsubscribed, unless the person's newer opt-in lifts it     |
+| member of a list left through a group leave (the list remapped since, or the leave not in CC yet) |
+|                | none                | row added unsubscribed, unless the person's newer opt-in          |
 | not a member   | subscribed          | row unsubscribed: the person left the list in CC, or was removed  |
 | not a member   | unsubscribed / none | unchanged: an unsubscribed row is the record of a leave           |
 | (deleted in CC)| subscribed          | row removed: CC took the contact off every list                   |
@@ -93,6 +95,9 @@ class AddressConsent:
 	cc_deleted: bool = False
 	# Every Email Group Member row of the address: group -> row.
 	rows: dict[str, MemberRow] = field(default_factory=dict)
+	# CC lists the person left by leaving a group mapped to them (pending or already in CC): list id ->
+	# the latest such leave. A group the list is mapped to later is joined unsubscribed, never subscribed.
+	left_lists: dict[str, datetime | None] = field(default_factory=dict)
 
 	@property
 	def never_push(self) -> bool:
@@ -224,6 +229,7 @@ def decide_rows(
 	opt_in_source: str | None = None,
 	opt_in_date: datetime | None = None,
 	deleted: bool = False,
+	left: Mapping[str, datetime | None] | None = None,
 	now: datetime,
 ) -> dict[str, MemberRow | None]:
 	"""The member rows to write for one address, per the list table above: group -> row state, None
@@ -233,6 +239,9 @@ def decide_rows(
 	were not fetched); `managed` every pull-mapped group. Rows not returned stay as they are. A contact
 	deleted in CC leaves its mapped groups (CC takes it off every list; nobody left anything, and the
 	push never sends a deleted address), and its unsubscribed rows stay as the record of consent.
+	`left` names the groups of `cc_groups` fed by a CC list the person left through a group leave (the
+	list since remapped, or the leave not in CC yet), with the leave's date: such a group gets its row
+	unsubscribed, as the record of that leave, unless the person's own opt-in is newer.
 	"""
 	rows: Mapping[str, MemberRow] = site.rows if site else {}
 	out: dict[str, MemberRow | None] = {}
@@ -256,7 +265,13 @@ def decide_rows(
 	for group in managed:
 		row = rows.get(group)
 		on_list = group in cc_groups
-		if on_list and row is None:
+		if on_list and row is None and left and group in left:
+			left_at = left[group]
+			if opted_in_after(permission, opt_in_source, opt_in_date, left_at):
+				out[group] = MemberRow(False, now)
+			else:
+				out[group] = MemberRow(True, left_at or now)
+		elif on_list and row is None:
 			out[group] = MemberRow(False, now)
 		elif on_list and row.unsubscribed:
 			# A leave is lifted only by the person's own newer opt-in.

@@ -282,12 +282,18 @@ def _in_open_import(ctx: RunContext, email: str) -> bool:
 def _push_group_leave(ctx: RunContext, optout: LocalOptOut) -> None:
 	"""The person left one Email Group: they leave the CC lists mapped to it, and stay subscribed.
 
-	A group no CC list is mapped to stays a site matter. A newer opt-in by the person in CC stands (the
-	pull rejoins them to the group).
+	The lists are those mapped to the group when the person left it, as the leave recorded them: a list
+	remapped or unmapped since (or while the sync was off) is left all the same. A leave that recorded
+	none (made before leaves recorded their lists) takes the lists mapped to the group now. A group no
+	CC list is mapped to stays a site matter. A newer opt-in by the person in CC stands (the pull
+	rejoins them to the group).
 	"""
 	report = ctx.report.stream(STREAM_OPTOUT_PUSH)
 	now = ctx.now()
-	lists = sorted({m.cc_list_id for m in ctx.config.list_mappings if m.enabled and m.group == optout.group})
+	lists = sorted(
+		set(optout.lists)
+		or {m.cc_list_id for m in ctx.config.list_mappings if m.enabled and m.group == optout.group}
+	)
 	contact = _find(ctx, optout, ["list_memberships"]) if lists else None
 	on_lists = [i for i in lists if contact is not None and i in (contact.list_memberships or ())]
 	email_address = contact.email_address if contact is not None else None

@@ -101,6 +101,9 @@ class LocalOptOut:
 	last_error: str | None = None
 	# A leave of this one Email Group (its CC lists only), rather than of every email.
 	group: str | None = None
+	# The CC lists mapped to that group when the person left it: the leave takes them off these lists,
+	# whatever the mappings say by the time it reaches CC.
+	lists: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from cc_sync.cc_sync.constants import (
 	EMAIL_UNSUBSCRIBE,
 	IMPORT,
 	LEAD,
+	LIST_MAPPING,
 	OPT_OUT,
 	SETTINGS,
 	WATERMARK_FIELD,
@@ -69,12 +70,15 @@ TRACKED = (CONTACT, LEAD, EMAIL_GROUP_MEMBER, EMAIL_UNSUBSCRIBE, OPT_OUT, IMPORT
 class SiteState:
 	watermarks: dict[str, Any] = field(default_factory=dict)
 	rows: dict[str, set[str]] = field(default_factory=dict)
+	# The settings' list mappings, put back after a test that changed them.
+	mappings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def begin_test() -> SiteState:
 	frappe.db.rollback()
 	purge()
 	state = SiteState(rows={doctype: _names(doctype) for doctype in TRACKED if _exists(doctype)})
+	state.mappings = _mapping_rows()
 	for stream in WATERMARKS:
 		fieldname = WATERMARK_FIELD[stream]
 		value = frappe.db.get_single_value(SETTINGS, fieldname, cache=False)
@@ -103,7 +107,28 @@ def end_test(state: SiteState) -> None:
 		else:
 			frappe.db.delete(doctype, {"name": ["in", list(made)]})
 	frappe.db.set_single_value(SETTINGS, state.watermarks, update_modified=False)
+	if _mapping_rows() != state.mappings:
+		_write_mapping_rows(state.mappings)
 	frappe.db.commit()
+
+
+def _mapping_rows() -> list[dict[str, Any]]:
+	return frappe.db.sql(
+		f"select * from `tab{LIST_MAPPING}` where parent = %s and parenttype = %s order by idx",
+		(SETTINGS, SETTINGS),
+		as_dict=True,
+	)
+
+
+def _write_mapping_rows(rows: list[dict[str, Any]]) -> None:
+	frappe.db.delete(LIST_MAPPING, {"parent": SETTINGS, "parenttype": SETTINGS})
+	for row in rows:
+		columns = list(row)
+		frappe.db.sql(
+			f"insert into `tab{LIST_MAPPING}` ({', '.join(f'`{c}`' for c in columns)}) "
+			f"values ({', '.join(['%s'] * len(columns))})",
+			[row[c] for c in columns],
+		)
 
 
 def _exists(doctype: str) -> bool:
@@ -244,6 +269,35 @@ class FrappeSite:
 		if not global_unsubscribe:
 			values.update(reference_doctype="User", reference_name="Administrator")
 		frappe.get_doc(values).insert(ignore_permissions=True)
+		frappe.db.commit()
+
+	def map_lists(self, mappings: Any) -> None:
+		"""The settings' List mappings become these (each a `ListMapping`), rows as the form saves them;
+		the test's end puts the site's own back."""
+		now = frappe.utils.now_datetime()
+		_write_mapping_rows(
+			[
+				{
+					"name": frappe.generate_hash(length=10),
+					"creation": now,
+					"modified": now,
+					"owner": "Administrator",
+					"modified_by": "Administrator",
+					"docstatus": 0,
+					"idx": idx,
+					"parent": SETTINGS,
+					"parentfield": "list_mappings",
+					"parenttype": SETTINGS,
+					"cc_list": m.cc_list_id,
+					"email_group": m.group,
+					"direction": m.direction,
+					"enabled": 1 if m.enabled else 0,
+				}
+				for idx, m in enumerate(mappings, 1)
+			]
+		)
+		for m in mappings:
+			self.make_group(m.group)
 		frappe.db.commit()
 
 	def make_group(self, name: str) -> None:

@@ -21,7 +21,9 @@ from cc_sync.cc_sync.constants import (
 	EMAIL_GROUP_MEMBER,
 	EMAIL_UNSUBSCRIBE,
 	LEAD,
+	LIST_MAPPING,
 	OPT_OUT,
+	SETTINGS,
 	OptOutStatus,
 )
 from cc_sync.cc_sync.sitetime import to_site
@@ -277,7 +279,7 @@ def queue_optouts(requests: dict[tuple[str, str | None], dict[str, Any]], now: d
 	existing = {
 		(normalise_email(r.email), r.email_group or None): r
 		for r in select_in(
-			f"""select name, email, email_group, status, opted_out_at from `tab{OPT_OUT}`
+			f"""select name, email, email_group, status, opted_out_at, cc_lists from `tab{OPT_OUT}`
 			where email in %(values)s""",
 			emails,
 		)
@@ -291,6 +293,7 @@ def queue_optouts(requests: dict[tuple[str, str | None], dict[str, Any]], now: d
 			"by_person": 1 if values.get("by_person") else 0,
 			"cc_id": values.get("cc_contact_id"),
 			"now": now,
+			"lists": tuple(values.get("lists") or ()),
 		}
 		if row is None:
 			rows.append(_new_optout(email, group, request))
@@ -311,11 +314,18 @@ def _new_optout(email: str, group: str | None, request: dict[str, Any]) -> dict[
 		"cc_contact_id": request["cc_id"],
 		"reason": request["reason"],
 		"by_person": request["by_person"],
+		"cc_lists": join_lists(request["lists"]),
 	}
 
 
 def _move_pending(row: Any, request: dict[str, Any]) -> None:
-	"""A pending opt-out takes a later date (what a CC opt-in must be newer than); an earlier one is kept."""
+	"""A pending opt-out takes a later date (what a CC opt-in must be newer than); an earlier one is kept.
+	A pending group leave keeps the CC lists it named and adds the new one's: both leaves reach CC."""
+	lists = set(split_lists(row.cc_lists)) | set(request["lists"])
+	if lists != set(split_lists(row.cc_lists)):
+		frappe.db.sql(
+			f"update `tab{OPT_OUT}` set cc_lists = %s where name = %s", (join_lists(lists), row.name)
+		)
 	if row.opted_out_at is None or get_datetime(request["at"]) > get_datetime(row.opted_out_at):
 		frappe.db.sql(
 			f"""update `tab{OPT_OUT}` set opted_out_at = %(at)s, reason = coalesce(%(reason)s, reason),
@@ -325,13 +335,41 @@ def _move_pending(row: Any, request: dict[str, Any]) -> None:
 
 
 def _reopen(row: Any, request: dict[str, Any]) -> None:
-	"""A resolved opt-out is pending again, from its first attempt."""
+	"""A resolved opt-out is pending again, from its first attempt (a group leave with the lists mapped
+	to the group now)."""
 	frappe.db.sql(
 		f"""update `tab{OPT_OUT}` set status = %(pending)s, opted_out_at = %(at)s, resolved_at = null,
 		reason = %(reason)s, by_person = %(by_person)s, modified = %(now)s, attempts = 0,
-		retry_at = null, last_error = null,
+		retry_at = null, last_error = null, cc_lists = %(cc_lists)s,
 		cc_contact_id = coalesce(%(cc_id)s, cc_contact_id) where name = %(name)s""",
-		{**request, "pending": OPTOUT_PENDING, "name": row.name},
+		{
+			**request,
+			"pending": OPTOUT_PENDING,
+			"name": row.name,
+			"cc_lists": join_lists(request["lists"]),
+		},
+	)
+
+
+def join_lists(lists: Iterable[str]) -> str | None:
+	"""CC list ids as an opt-out row keeps them: one a line, sorted (None for none)."""
+	return "\n".join(sorted(set(lists))) or None
+
+
+def split_lists(text: str | None) -> tuple[str, ...]:
+	return tuple(sorted({part.strip() for part in (text or "").split("\n") if part.strip()}))
+
+
+def lists_mapped_to(group: str) -> tuple[str, ...]:
+	"""The CC lists the settings map to this Email Group now (enabled mappings, any direction)."""
+	return split_lists(
+		"\n".join(
+			frappe.db.sql_list(
+				f"""select cc_list from `tab{LIST_MAPPING}` where parent = %s and parenttype = %s
+				and email_group = %s and enabled = 1 and coalesce(cc_list, '') != ''""",
+				(SETTINGS, SETTINGS, group),
+			)
+		)
 	)
 
 
@@ -339,7 +377,9 @@ def record_group_leave(
 	email: str | None, group: str, *, by_person: bool = False, at: datetime | None = None
 ) -> bool:
 	"""The person left one Email Group on the site: that group's row is unsubscribed and the leave is
-	queued for the CC lists mapped to it. Nothing else changes. Returns False when there is no address."""
+	queued for the CC lists mapped to it now, which it records: a remap or unmap of those lists before
+	the leave reaches CC (or while the sync is off) still takes the person off them. Nothing else
+	changes. Returns False when there is no address."""
 	address = normalise_email(email)
 	if not address or not group:
 		return False
@@ -364,6 +404,7 @@ def record_group_leave(
 				"opted_out_at": when,
 				"reason": f"Left Email Group {group}",
 				"by_person": by_person,
+				"lists": lists_mapped_to(group),
 			}
 		},
 		now,

@@ -24,6 +24,7 @@ from cc_sync.cc_sync.constants import (
 	OptOutStatus,
 )
 from cc_sync.cc_sync.sitetime import from_site
+from cc_sync.cc_sync.store.consent import split_lists
 from cc_sync.cc_sync.store.sql import doctype_exists, select_in
 from cc_sync.constant_contact.models import Permission
 from cc_sync.sync import consent
@@ -42,6 +43,7 @@ def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -
 		_read_leads(seen, lead_email_field)
 	_read_unsubscribes(seen)
 	_read_optouts(seen)
+	_read_group_leaves(seen)
 	_read_member_rows(seen)
 	return seen.settled()
 
@@ -145,6 +147,24 @@ def _read_optouts(seen: _Evidence) -> None:
 		if email is not None:
 			channel = "pending" if r.status == OptOutStatus.PENDING else "optout"
 			seen.opted_out(email, channel, from_site(r.at))
+
+
+def _read_group_leaves(seen: _Evidence) -> None:
+	"""The CC lists each address left through a group leave, pending or in CC already (the latest leave
+	of each list)."""
+	for r in select_in(
+		f"""select email, cc_lists, cast(opted_out_at as char) as at from `tab{OPT_OUT}`
+		where email in %(values)s and coalesce(email_group, '') != '' and coalesce(cc_lists, '') != ''""",
+		seen.wanted,
+	):
+		email = seen.address(r.email)
+		if email is None:
+			continue
+		at = from_site(r.at)
+		left = seen.states[email].left_lists
+		for list_id in split_lists(r.cc_lists):
+			held = left.get(list_id, at)
+			left[list_id] = None if held is None or at is None else max(held, at)
 
 
 def _read_member_rows(seen: _Evidence) -> None:

@@ -47,8 +47,8 @@ class OptOutsMixin:
 
 	def pending_optouts(self) -> list[LocalOptOut]:
 		rows = frappe.db.sql(
-			f"""select email, email_group, opted_out_at, cc_contact_id, reason, by_person, attempts, retry_at,
-			last_error from `tab{OPT_OUT}` where status = %s order by opted_out_at, email, email_group""",
+			f"""select email, email_group, cc_lists, opted_out_at, cc_contact_id, reason, by_person, attempts,
+			retry_at, last_error from `tab{OPT_OUT}` where status = %s order by opted_out_at, email, email_group""",
 			OPTOUT_PENDING,
 			as_dict=True,
 		)
@@ -63,6 +63,7 @@ class OptOutsMixin:
 				retry_at=from_site(r.retry_at),
 				last_error=r.last_error or None,
 				group=r.email_group or None,
+				lists=site_consent.split_lists(r.cc_lists),
 			)
 			for r in rows
 		]

@@ -17,6 +17,7 @@ class ConstantContactOptOut(Document):
 
 		by_person: DF.Check
 		cc_contact_id: DF.Data | None
+		cc_lists: DF.SmallText | None
 		email: DF.Data
 		email_group: DF.Link | None
 		opted_out_at: DF.Datetime | None
