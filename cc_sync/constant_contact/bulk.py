@@ -62,14 +62,18 @@ class BulkActivitiesAPI(Transport):
 		self,
 		*,
 		status: str | None = None,
+		list_ids: Sequence[str] | None = None,
 		fields: Sequence[str] | None = None,
 	) -> Activity:
-		"""Queue a CSV export of every contact, or of those in one `status`. Ask for `email_address` in
-		`fields` to get the email opt-in/opt-out columns.
+		"""Queue a CSV export of every contact, or of those in one `status`, or of the members of up to 50
+		lists (`list_ids` combines with `status` only). Ask for `email_address` in `fields` to get the
+		email opt-in/opt-out columns.
 
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Bulk_Activities/postContactsExport
 		"""
 		body: dict[str, Any] = {}
+		if list_ids is not None:
+			body["list_ids"] = check_ids("list_ids", list_ids, MAX_ACTIVITY_LISTS)
 		if status is not None:
 			body["status"] = status
 		if fields is not None:

@@ -28,6 +28,8 @@ from cc_sync.constant_contact.transport import MAX_PAGE_SIZE, Transport, check_l
 log = logging.getLogger(__name__)
 
 MAX_CUSTOM_FIELD_PAGE_SIZE = 100
+# CC's `lists` filter takes at most this many list ids.
+MAX_FILTER_LISTS = 25
 
 
 def format_cc_datetime(value: datetime | date | str) -> str:
@@ -67,6 +69,7 @@ class ContactsAPI(Transport):
 		*,
 		status: str | Sequence[str] | None = None,
 		email: str | None = None,
+		lists: Sequence[str] | None = None,
 		updated_after: datetime | date | str | None = None,
 		updated_before: datetime | date | str | None = None,
 		created_after: datetime | date | str | None = None,
@@ -80,11 +83,14 @@ class ContactsAPI(Transport):
 
 		Without `status`, CC hides deleted contacts; pass `status="all"` to see them. Note that
 		`updated_after` does not see unsubscribes (they move only `email_address.updated_at`):
-		poll those with `status="all", optout_after=...`.
+		poll those with `status="all", optout_after=...`. `lists` selects the members of any of up to
+		25 lists (a newly mapped list's fill).
 
 		ref: https://developer.constantcontact.com/api_reference/index.html#!/Contacts/getContacts
 		"""
 		check_limit(limit, MAX_PAGE_SIZE)
+		if lists is not None and not 1 <= len(lists) <= MAX_FILTER_LISTS:
+			raise ValueError(f"lists: 1 to {MAX_FILTER_LISTS} list ids per query, got {len(lists)}")
 		dates = {
 			"updated_after": updated_after,
 			"updated_before": updated_before,
@@ -95,6 +101,7 @@ class ContactsAPI(Transport):
 		params: dict[str, Any] = {
 			"status": csv_param(status),
 			"email": email,
+			"lists": csv_param(lists),
 			"include": csv_param(include),
 			"include_count": "true" if include_count else None,
 			**{k: format_cc_datetime(v) for k, v in dates.items() if v is not None},

@@ -82,11 +82,14 @@ def export_batches(
 	report: StreamReport,
 	*,
 	status: str | None = None,
+	list_ids: Sequence[str] | None = None,
 	fields: Sequence[str] = SYNC_EXPORT_FIELDS,
 ) -> Iterator[list[Any]]:
-	"""Run one export and yield its rows as `Contact`s, 500 at a time."""
+	"""Run one export (of every contact, or of the members of `list_ids`) and yield its rows as
+	`Contact`s, 500 at a time."""
 	client = ctx.client
-	activity = client.create_contact_export(status=status, fields=list(fields))
+	extra = {"list_ids": list(list_ids)} if list_ids else {}
+	activity = client.create_contact_export(status=status, fields=list(fields), **extra)
 	report.activity_ids.append(activity.activity_id)
 	href = activity.results_href or activity.activity_id
 	delay = ctx.config.export_poll_interval

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cc_sync.sync import exports, optouts, resume, watermarks
+from cc_sync.sync import exports, fill, optouts, resume, watermarks
 from cc_sync.sync.apply import PageApplier
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.deletes import run_deletes
@@ -77,11 +77,16 @@ def run_pull(ctx: RunContext, stream: str) -> None:
 			started = mark.started
 		else:
 			started = watermarks.cc_start(ctx, mark, newest)
-	else:
-		# An incremental read: it carries on where an unfinished one stopped (see `resume`).
-		started = resume.read_pages(ctx, stream, query, applier, mark)
-		resume.clear(ctx, stream)
+		# Every member of every mapped list was read: each mapped group is filled.
+		fill.mark_all_filled(ctx)
+		watermarks.advance(ctx, mark, started)
+		return
+	# An incremental read: it carries on where an unfinished one stopped (see `resume`).
+	started = resume.read_pages(ctx, stream, query, applier, mark)
+	resume.clear(ctx, stream)
 	watermarks.advance(ctx, mark, started)
+	# Then the groups of lists mapped since (or turned to pull) are filled from their members.
+	fill.run_fills(ctx, applier)
 
 
 def _read_whole(

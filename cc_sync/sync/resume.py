@@ -81,20 +81,28 @@ def fingerprint(query: dict[str, Any]) -> str:
 	return json.dumps(query, default=str, sort_keys=True)
 
 
-def get_point(ctx: RunContext, stream: str) -> ResumePoint | None:
-	return ResumePoint.from_state(ctx.store.get_state(state_name(stream)))
+def get_point(ctx: RunContext, stream: str, name: str | None = None) -> ResumePoint | None:
+	return ResumePoint.from_state(ctx.store.get_state(name or state_name(stream)))
 
 
 def read_pages(
-	ctx: RunContext, stream: str, query: dict[str, Any], applier: Any, mark: Watermark
+	ctx: RunContext,
+	stream: str,
+	query: dict[str, Any],
+	applier: Any,
+	mark: Watermark,
+	*,
+	name: str | None = None,
 ) -> datetime | None:
 	"""Apply every page of `query`, carrying on from a usable resume point if there is one, and keeping
 	one after every applied page. Returns the time the watermark moves to, on CC's clock: this read's
 	start, or the start of the run whose read this one finished (None: CC told neither, see
-	`watermarks.cc_start`)."""
+	`watermarks.cc_start`). `name` keeps the resume point apart from the stream's own (a second read
+	within the stream, such as a list's fill)."""
 	report = ctx.report.stream(stream)
+	name = name or state_name(stream)
 	query_key = fingerprint(query)
-	point = None if ctx.dry_run else _usable(ctx, stream, query_key)
+	point = None if ctx.dry_run else _usable(ctx, stream, query_key, name)
 	pages = _resumed_pages(ctx, stream, point) if point is not None else None
 	number = fetched = 0
 	started: datetime | None = None
@@ -115,21 +123,22 @@ def read_pages(
 		start = started or watermarks.cc_start(ctx, mark, newest)
 		if page.next_href and start is not None:
 			ctx.store.set_state(
-				state_name(stream),
+				name,
 				ResumePoint(page.next_href, query_key, start, ctx.now(), number, fetched).as_state(),
 			)
 		ctx.store.commit()
 	return started or watermarks.cc_start(ctx, mark, newest)
 
 
-def clear(ctx: RunContext, stream: str) -> None:
+def clear(ctx: RunContext, stream: str, name: str | None = None) -> None:
 	"""Forget the stream's resume point (uncommitted: it goes with the watermark's move)."""
-	if not ctx.dry_run and ctx.store.get_state(state_name(stream)):
-		ctx.store.set_state(state_name(stream), {})
+	name = name or state_name(stream)
+	if not ctx.dry_run and ctx.store.get_state(name):
+		ctx.store.set_state(name, {})
 
 
-def _usable(ctx: RunContext, stream: str, query_key: str) -> ResumePoint | None:
-	point = get_point(ctx, stream)
+def _usable(ctx: RunContext, stream: str, query_key: str, name: str) -> ResumePoint | None:
+	point = get_point(ctx, stream, name)
 	if point is None:
 		return None
 	if point.query != query_key:
