@@ -44,6 +44,8 @@ class SyncConfig:
 	page_limit: int = PAGE_LIMIT
 	chunk_max_contacts: int = 5_000
 	chunk_max_bytes: int = 3_500_000
+	# People CC holds whose site-owned fields go by PUT (two calls each, see `field_updates`), per run.
+	field_update_max: int = 250
 	# An incremental read that stopped part way carries on from its last applied page if the stop is no
 	# older than this (CC does not document how long a paging cursor lives; a quota stop waits for 00:00 UTC).
 	resume_max_age: timedelta = timedelta(hours=36)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from cc_sync.constant_contact.errors import Refused
-from cc_sync.sync import consent, watermarks
+from cc_sync.sync import consent, field_updates, watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.fieldmap import import_row
 from cc_sync.sync.matching import email_problem, normalise_email, written_email
@@ -69,7 +69,7 @@ def run_push(ctx: RunContext) -> None:
 		report.error = "no CC list is mapped for push: map one in Constant Contact List Mapping"
 		return
 	started = mark.started
-	chunks = _prepare(ctx, store.push_candidates(mark.since), started)
+	chunks, updates = _prepare(ctx, store.push_candidates(mark.since), started)
 	if ctx.dry_run:
 		# As the pulls count what they would change, the push counts what it would send.
 		report.pushed += sum(len(chunk.rows) for chunk in chunks)
@@ -85,6 +85,7 @@ def run_push(ctx: RunContext) -> None:
 					"emails": [row["email"] for row in chunk.rows[:PLAN_EMAILS]],
 				}
 			)
+		_send_field_updates(ctx, updates, started)
 		watermarks.advance(ctx, mark, started)
 		return
 	# "X of N": the records handed to CC so far, of those this run sends (a record per lead, not per row).
@@ -96,7 +97,22 @@ def run_push(ctx: RunContext) -> None:
 		submit_chunk(ctx, chunk, chunk.list_ids, f"{started:%Y%m%dT%H%M%S%f}-{n:05d}")
 		sent += len(chunk.keys)
 		ctx.progress(STREAM_PUSH, sent, total)
+	if _send_field_updates(ctx, updates, started):
+		# Some wait for the next run: it looks at every record again (those sent are not sent twice).
+		watermarks.move(ctx, STREAM_PUSH, watermarks.PUSH_REWIND)
+		return
 	watermarks.advance(ctx, mark, started)
+
+
+def _send_field_updates(ctx: RunContext, updates: list[field_updates.FieldUpdate], now) -> bool:
+	"""Send the site-owned fields of people CC holds that no import carries; True when some wait."""
+	if not updates:
+		return False
+	outcomes = field_updates.send(ctx, updates, now)
+	if not ctx.dry_run:
+		ctx.store.record_push(outcomes)
+		ctx.store.commit()
+	return any(o.status == PushStatus.PENDING for o in outcomes)
 
 
 def push_email(ctx: RunContext, email: str) -> None:
@@ -111,22 +127,28 @@ def push_email(ctx: RunContext, email: str) -> None:
 	mine = [c for c in ctx.store.push_candidates(None, email=email) if normalise_email(c.email) == email]
 	for candidate in mine:
 		candidate.pushed_at = None  # an explicit request pushes again
-	chunks = _prepare(ctx, mine, now)
+	chunks, updates = _prepare(ctx, mine, now)
 	if ctx.dry_run:
 		report.plan.extend({"action": "import", "contacts": len(c.rows)} for c in chunks)
+		_send_field_updates(ctx, updates, now)
 		return
 	for n, chunk in enumerate(chunks, 1):
 		submit_chunk(ctx, chunk, chunk.list_ids, f"{now:%Y%m%dT%H%M%S%f}-one-{n:05d}")
+	_send_field_updates(ctx, updates, now)
 
 
-def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chunk]:
-	"""Filter candidates (invalid, opted out, in flight, already pushed), build rows, chunk them.
+def _prepare(
+	ctx: RunContext, source: Iterable[PushCandidate], now
+) -> tuple[list[Chunk], list[field_updates.FieldUpdate]]:
+	"""Filter candidates (invalid, opted out, in flight, already pushed), build rows, chunk them; and
+	the people CC holds whose site-owned fields no import carries (sent by PUT).
 
 	Skips are recorded on the records at once (unless dry run).
 	"""
 	outcomes: list[PushOutcome] = []
+	updates: list[field_updates.FieldUpdate] = []
 	candidates = _candidates(ctx, source, outcomes, now)
-	by_lists = _rows_by_lists(ctx, candidates, outcomes, now)
+	by_lists = _rows_by_lists(ctx, candidates, outcomes, updates, now)
 	if outcomes and not ctx.dry_run:
 		ctx.store.record_push(outcomes)
 		ctx.store.commit()
@@ -135,7 +157,7 @@ def _prepare(ctx: RunContext, source: Iterable[PushCandidate], now) -> list[Chun
 		for chunk in plan_chunks(rows.values(), ctx.config.chunk_max_contacts, ctx.config.chunk_max_bytes):
 			chunk.list_ids = list(lists)
 			chunks.append(chunk)
-	return chunks
+	return chunks, updates
 
 
 def _in_flight(ctx: RunContext) -> dict[str, datetime]:
@@ -178,10 +200,15 @@ RowEntry = tuple[list[str], dict[str, Any]]
 
 
 def _rows_by_lists(
-	ctx: RunContext, candidates: list[PushCandidate], outcomes: list[PushOutcome], now
+	ctx: RunContext,
+	candidates: list[PushCandidate],
+	outcomes: list[PushOutcome],
+	updates: list[field_updates.FieldUpdate],
+	now,
 ) -> dict[tuple[str, ...], dict[str, RowEntry]]:
 	"""One import row per address, grouped by the CC lists it goes to; consent decides the lists, and an
-	address with none (opted out, left them all, or in CC already) gets its outcome instead."""
+	address with none (opted out, left them all) gets its outcome instead. Someone CC holds whom no list
+	may carry has their site-owned fields sent by PUT (`updates`); with none, nothing is sent."""
 	report = ctx.report.stream(STREAM_PUSH)
 	addresses = {normalise_email(c.email) for c in candidates}
 	states = ctx.store.consent_state(addresses) if addresses else {}
@@ -189,6 +216,7 @@ def _rows_by_lists(
 	by_lists: dict[tuple[str, ...], dict[str, RowEntry]] = {}
 	seen: dict[str, RowEntry] = {}
 	in_place: dict[str, tuple[str | None, str | None]] = {}
+	updating: dict[str, field_updates.FieldUpdate] = {}
 	for candidate in candidates:
 		email = normalise_email(candidate.email)
 		assert email is not None
@@ -197,6 +225,9 @@ def _rows_by_lists(
 			reason = "opted out or deleted on one side: never pushed"
 			report.skip(email, reason, candidate.key)
 			outcomes.append(PushOutcome(candidate.key, PushStatus.SKIPPED, reason, at=now))
+			continue
+		if email in updating:
+			updating[email].keys.append(candidate.key)
 			continue
 		if email in in_place:
 			note, cc_id = in_place[email]
@@ -208,9 +239,17 @@ def _rows_by_lists(
 			continue
 		known = bool(candidate.cc_contact_id) or email in in_cc
 		lists, row = _lists_and_row(ctx, candidate, email, state, known)
-		if not lists and known:
-			# CC holds them, on every push list they have not left: nothing to import, and they are in CC.
-			note = "in CC already: the push adds no CC list to a contact CC holds"
+		own = field_updates.site_owned_values(candidate.fields, ctx.config.field_map) if known else {}
+		if not lists and own:
+			# CC holds them and no list may carry them: their own fields go by PUT.
+			update = field_updates.FieldUpdate(
+				email, candidate.cc_contact_id or in_cc.get(email), own, [candidate.key]
+			)
+			updates.append(update)
+			updating[email] = update
+		elif not lists and known:
+			# CC holds them and the site owns nothing it could send: nothing to import, and they are in CC.
+			note = field_updates.NOTHING_OWN
 			cc_id = candidate.cc_contact_id or in_cc.get(email)
 			outcomes.append(PushOutcome(candidate.key, PushStatus.PUSHED, note, cc_contact_id=cc_id, at=now))
 			in_place[email] = (note, cc_id)
