@@ -140,6 +140,52 @@ cadences = st.one_of(
 )
 skews = st.integers(-MAX_SKEW, MAX_SKEW)
 
+# Mapping worlds: the site's owner changes the list's mapping mid-history (remaps it to another group and
+# back, unmaps it, turns its direction) and switches the sync off and on; the promise holds throughout.
+OTHER_GROUP = "Weekly"
+DIRECTIONS = ("both", "pull", "push")
+mapping_steps = st.builds(
+	Step,
+	st.sampled_from(["map_remap", "map_unmap", "map_direction", "sync_off", "sync_on"]),
+	st.just(""),
+	st.integers(0, 9),
+)
+mapping_scripts = st.lists(
+	st.one_of(cc_steps, site_steps, run_steps, tick_steps, mapping_steps), min_size=1, max_size=25
+)
+
+
+def list_mapping(w: Any) -> tuple[str, str] | None:
+	"""(group, direction) the list is mapped to now, or None while it is unmapped."""
+	return getattr(w, "mapping", (GROUP, "both"))
+
+
+def pulled_group(w: Any) -> str | None:
+	"""The group the list fills now (mapped for pull), or None."""
+	mapping = list_mapping(w)
+	return mapping[0] if mapping is not None and mapping[1] in ("pull", "both") else None
+
+
+def apply_mapping_event(w: Any, step: Step) -> None:
+	"""The site's owner changes the list's mapping, or switches the sync off or on."""
+	from cc_sync.sync.config import ListMapping
+
+	if step.kind == "sync_off":
+		w.sync_off = True
+		return
+	if step.kind == "sync_on":
+		w.sync_off = False
+		return
+	current = list_mapping(w)
+	if step.kind == "map_unmap":
+		w.mapping = None
+	elif step.kind == "map_remap":
+		group = OTHER_GROUP if current is not None and current[0] == GROUP else GROUP
+		w.mapping = (group, current[1] if current else "both")
+	else:
+		w.mapping = (current[0] if current else GROUP, DIRECTIONS[step.value % len(DIRECTIONS)])
+	w.map_lists(*([ListMapping(w.list_id, *w.mapping)] if w.mapping else []))
+
 
 class SkewedClock:
 	"""The site's clock: CC's plus a fixed offset. Sleeping waits on CC's clock."""
@@ -173,6 +219,10 @@ class Events:
 def apply_event(w: Any, step: Step) -> None:
 	"""One CC or site event; then a minute passes."""
 	emu, site, ev = w.emu, w.site, w.events
+	if step.kind.startswith(("map_", "sync_")):
+		apply_mapping_event(w, step)
+		w.clock.advance(61)
+		return
 	existing = emu.find_by_email(step.email)
 	if existing is None and step.kind.startswith("cc_") and step.kind != "cc_add":
 		# The person signs up in CC first: a CC-side event must not depend on whether a push had
@@ -252,8 +302,13 @@ def apply_event(w: Any, step: Step) -> None:
 		ev.consent.append((step.email, "out"))
 	elif step.kind == "site_contact":
 		site.add_contact(step.email, first_name=f"S{step.value}")
-	elif step.kind == "site_leave" and site.member_rows(step.email).get(GROUP) is False:
-		site.leave_group(step.email, GROUP, by_person=bool(step.value % 2))
+	elif (
+		step.kind == "site_leave"
+		and list_mapping(w) is not None
+		and site.member_rows(step.email).get(list_mapping(w)[0]) is False
+	):
+		# A leave of the group the list is mapped to now (in any direction): a leave of the list.
+		site.leave_group(step.email, list_mapping(w)[0], by_person=bool(step.value % 2))
 		ev.lists.append((step.email, "left"))
 	elif step.kind == "site_only_join":
 		site.join_group(step.email, SITE_ONLY)
@@ -277,6 +332,10 @@ def run_once(
 	An opt-out scripted to land mid-run does so at the run's first store write (tier 1, where crashes
 	are injected) or page write (tier 2), or after the run when it wrote nothing.
 	"""
+	if getattr(w, "sync_off", False):
+		# Switched off: nothing runs; the time passes all the same.
+		w.clock.advance(pause)
+		return
 	pending = list(w.midpage)
 	w.midpage.clear()
 
@@ -313,7 +372,9 @@ def due_jobs(w: Any, cadence: dict[str, int]) -> list[str]:
 
 
 def settle(w: Any) -> None:
-	"""Quiet: no more faults, every activity finished, and the full reconcile on its own cadence."""
+	"""Quiet: the sync on, no more faults, every activity finished, and the full reconcile on its own
+	cadence."""
+	w.sync_off = False
 	w.emu.faults.clear()
 	w.emu.rate_limit = 4
 	for _ in range(3):
@@ -429,11 +490,14 @@ def check_promise(w: Any) -> None:
 			assert site.opted_out(email), f"{email} subscribed on the site"
 			for group, unsubscribed in rows.items():
 				assert unsubscribed, f"{email} subscribed in Email Group {group}"
-		# Nobody is put back on a list (or its group) they left, but by their own newer opt-in.
+		# Nobody is put back on a list (or the group it fills now) they left, but by their own newer
+		# opt-in. (A group the list no longer fills is the site's own, as any group no list is mapped to.)
 		if _last(ev.lists, email) == "left":
 			if cc is not None:
 				assert w.list_id not in cc.get("list_memberships", []), f"{email} re-listed in CC"
-			assert rows.get(GROUP) is not False, f"{email} re-listed in {GROUP}"
+			group = pulled_group(w)
+			if group is not None:
+				assert rows.get(group) is not False, f"{email} re-listed in {group}"
 		# A group only the site has is left for good: nothing the sync does re-adds anyone to it.
 		if email in ev.site_only_left:
 			assert rows.get(SITE_ONLY) is True, f"{email} back in {SITE_ONLY}"

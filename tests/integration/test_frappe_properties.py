@@ -32,6 +32,7 @@ from tests.consent_world import (
 	cadences,
 	check_promise,
 	final_state,
+	mapping_scripts,
 	play,
 	scripts,
 	skews,
@@ -124,6 +125,10 @@ class FrappeWorldSite:
 
 	def leave_group(self, email: str, group: str, *, by_person: bool = False) -> None:
 		self.helper.leave_group(group, email)
+
+	def map_lists(self, mappings) -> None:
+		"""The settings' list mappings change (what a group leave records is read from them)."""
+		self.helper.map_lists(mappings)
 
 	def join_group(self, email: str, group: str) -> None:
 		self.helper.make_group(group)
@@ -222,6 +227,7 @@ def frappe_world(monkeypatch):
 			w.store = helpers.make_store()
 			w.engine = SyncEngine(w.client, w.store, w.config, site_clock)
 			w.site = FrappeWorldSite(w.store)
+			w.map_lists(*w.config.list_mappings)  # the settings say what the engine runs with
 			w.events = Events()
 			w.midpage = []
 			return w
@@ -280,3 +286,32 @@ def test_addresses_differing_only_by_accent_width_or_sharp_s_are_two_people_on_t
 	faulty = play(frappe_world(skew), script, faults=fault_rate, seed=seed, cadence=cadence)
 	check_promise(faulty)
 	assert final_state(faulty) == clean_state
+
+
+# -- mapping worlds: the list remapped, unmapped, turned, and the sync switched off and on --------------
+@settings(
+	max_examples=EXAMPLES,
+	derandomize=IN_CI,
+	deadline=None,
+	suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(mapping_scripts, skews, cadences)
+def test_mapping_changes_keep_the_promise_on_the_frappe_store(frappe_world, script, skew, cadence):
+	w = play(frappe_world(skew), script, cadence=cadence)
+	check_promise(w)
+
+
+@settings(
+	max_examples=max(1, EXAMPLES // 2),
+	derandomize=IN_CI,
+	deadline=None,
+	suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(mapping_scripts, skews, st.sampled_from([0.05, 0.2]), st.integers(0, 1000), cadences)
+def test_mapping_changes_with_faults_end_where_a_clean_run_ends_on_the_frappe_store(
+	frappe_world, script, skew, fault_rate, seed, cadence
+):
+	clean = final_state(play(frappe_world(skew), script, cadence=cadence))
+	faulty = play(frappe_world(skew), script, faults=fault_rate, seed=seed, cadence=cadence)
+	check_promise(faulty)
+	assert final_state(faulty) == clean

@@ -24,6 +24,7 @@ from tests.consent_world import (
 	cadences,
 	check_promise,
 	final_state,
+	mapping_scripts,
 	play,
 	scripts,
 	skews,
@@ -239,5 +240,65 @@ def test_addresses_differing_only_by_accent_width_or_sharp_s_are_two_people(
 	clean = play(memory_world(skew), script, cadence=cadence)
 	check_promise(clean)
 	faulty = play(memory_world(skew), script, faults=fault_rate, seed=seed, cadence=cadence)
+	check_promise(faulty)
+	assert final_state(faulty) == final_state(clean)
+
+
+# -- mapping worlds: the list remapped, unmapped, turned, and the sync switched off and on --------------
+@settings(
+	max_examples=examples(60),
+	derandomize=IN_CI,
+	deadline=None,
+	suppress_health_check=[HealthCheck.too_slow],
+)
+@given(mapping_scripts, skews, cadences)
+# A leave made while the sync is off, then the list remapped: the person leaves the list in CC and never
+# becomes a subscribed member of the group it fills now.
+@example(
+	script=[
+		Step("cc_add", "u0@example.com", 1),
+		Step("run", "", 0),
+		Step("sync_off", "", 0),
+		Step("site_leave", "u0@example.com", 0),
+		Step("map_remap", "", 0),
+		Step("sync_on", "", 0),
+		Step("run", "", 0),
+	],
+	skew=0,
+	cadence=dict(DEFAULT_INTERVAL_MINUTES),
+)
+def test_mapping_changes_keep_the_promise(script, skew, cadence):
+	w = play(memory_world(skew), script, cadence=cadence)
+	check_promise(w)
+
+
+@settings(
+	max_examples=examples(40),
+	derandomize=IN_CI,
+	deadline=None,
+	suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+	mapping_scripts,
+	skews,
+	st.integers(0, 4),
+	st.integers(0, 12),
+	st.sampled_from([0.0, 0.05, 0.2]),
+	st.integers(0, 1000),
+	cadences,
+)
+def test_mapping_changes_with_crashes_and_faults_end_where_a_clean_run_ends(
+	script, skew, crash_run, crash_after, fault_rate, seed, cadence
+):
+	clean = play(memory_world(skew), script, cadence=cadence)
+	faulty = play(
+		memory_world(skew),
+		script,
+		crash_run=crash_run,
+		crash_after=crash_after,
+		faults=fault_rate,
+		seed=seed,
+		cadence=cadence,
+	)
 	check_promise(faulty)
 	assert final_state(faulty) == final_state(clean)
