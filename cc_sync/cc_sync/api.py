@@ -39,11 +39,11 @@ from cc_sync.cc_sync.settings import (
 	update_settings,
 )
 from cc_sync.cc_sync.store import addresses
-from cc_sync.cc_sync.wiring import build, build_budget, build_client, save_budget
+from cc_sync.cc_sync.wiring import build, build_budget, build_client, build_store, save_budget
 from cc_sync.constant_contact.errors import AuthError, ConstantContactError, TransportError
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.report import RunReport
-from cc_sync.sync.streams import JOB_ALL, STREAM_CHANGES
+from cc_sync.sync.streams import JOB_ALL, STREAM_CHANGES, STREAM_OPTOUTS
 
 RECORD_TRIGGERS = {CONTACT: TRIGGER_CONTACT, LEAD: TRIGGER_LEAD}
 # A person waits on the form: an unreachable CC is retried once, not waited out like a background run.
@@ -187,6 +187,30 @@ def sync_now(stream: str = JOB_ALL, dry_run: int | str = 0) -> dict[str, Any]:
 	dry = bool(cint(dry_run))
 	queued = enqueue_stream(stream, TRIGGER_SETTINGS, dry_run=dry)
 	return {"queued": queued, "stream": stream, "dry_run": dry}
+
+
+@frappe.whitelist(methods=["POST"])
+def recheck_optout_filter() -> dict[str, Any]:
+	"""Re-check CC's opt-out filter (optout_after) now, where the sync reads opt-outs by the full scan
+	because it proved unreliable: the opt-out job is queued and runs the check. Throttled per site (the
+	check spends API calls)."""
+	frappe.only_for("System Manager")
+	from cc_sync.sync.optouts import STATE as OPTOUT_STATE
+
+	store = build_store(get_settings())
+	if (store.get_state(OPTOUT_STATE) or {}).get("reliable", True):
+		frappe.throw(
+			_("CC's opt-out filter is trusted on this account; every opt-out run checks it already."),
+			title=_("Constant Contact"),
+		)
+	record_guard.check_recheck_throttle()
+	# Under the run lock, so a run ending meanwhile does not write its state over the request.
+	with record_guard.run_lock():
+		state = store.get_state(OPTOUT_STATE) or {}
+		store.set_state(OPTOUT_STATE, {**state, "recheck_requested": True})
+		store.commit()
+	queued = enqueue_stream(STREAM_OPTOUTS, TRIGGER_SETTINGS)
+	return {"queued": queued}
 
 
 @frappe.whitelist(methods=["POST"])

@@ -24,6 +24,8 @@ PER_USER_HOUR = (3600, 20)
 PER_USER_DAY = (86400, 100)
 # Calls left today below which a press is refused, so the scheduled sync keeps what it needs.
 DAILY_RESERVE = 2000
+# "Re-check now" for CC's opt-out filter spends a query and a full opt-out scan: once per site per window.
+RECHECK_WINDOW_SECONDS = 600
 
 
 def check_throttle(doctype: str, name: str, user: str | None = None) -> None:
@@ -43,6 +45,16 @@ def check_throttle(doctype: str, name: str, user: str | None = None) -> None:
 					"You have used Sync now {0} times in the last {1}; the scheduled sync carries on."
 				).format(allowed, _("hour") if seconds == 3600 else _("day"))
 			frappe.throw(message, frappe.RateLimitExceededError, title=_("Constant Contact"))
+
+
+def check_recheck_throttle() -> None:
+	"""Count one "Re-check now" press for the site; refuse it when one was made within the window."""
+	if _count("optout_recheck", RECHECK_WINDOW_SECONDS) > 1:
+		frappe.throw(
+			_("The opt-out filter was re-checked less than ten minutes ago. Try again later."),
+			frappe.RateLimitExceededError,
+			title=_("Constant Contact"),
+		)
 
 
 def check_reserve(used_today: int, limit: int) -> None:

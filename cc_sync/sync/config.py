@@ -58,6 +58,11 @@ class SyncConfig:
 	export_threshold: int = 5_000
 	export_poll_interval: float = 2.0
 	export_polls: int = 40
+	# Once CC's optout_after is judged unreliable, it is re-checked this often (one optout_after query over
+	# the window, held against the full scan), and trusted again after this many good checks in a row.
+	optout_recheck_every: timedelta = timedelta(hours=6)
+	optout_recheck_window: timedelta = timedelta(days=365)
+	optout_recover_after: int = 3
 	# Subresources the changes stream asks for: what the field map and list mappings need.
 	include: tuple[str, ...] = field(
 		default=("custom_fields", "list_memberships", "phone_numbers", "street_addresses")

@@ -35,8 +35,9 @@ from typing import Any
 from cc_sync.constant_contact.errors import NotFound
 from cc_sync.constant_contact.models import Contact
 from cc_sync.constant_contact.values import parse_datetime
-from cc_sync.sync import exports, watermarks
+from cc_sync.sync import exports, optout_recheck, watermarks
 from cc_sync.sync.context import RunContext
+from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.pages import note_problems
 from cc_sync.sync.streams import STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
 
@@ -96,7 +97,8 @@ def _conclude_unreliable(
 	ctx: RunContext, state: dict[str, Any], reason: str, stream: str = STREAM_OPTOUTS
 ) -> None:
 	report = ctx.report.stream(stream)
-	state.update(reliable=False, since=_ts(ctx.now()), reason=reason)
+	state.update(reliable=False, since=_ts(ctx.now()), reason=reason, recheck={})
+	state.pop("trusted_since", None)
 	report.warn(
 		None,
 		f"optout_after is not reliable on this account: {reason}. Opt-outs are read from now on by a full "
@@ -104,20 +106,47 @@ def _conclude_unreliable(
 	)
 
 
-def _notice(state: dict[str, Any], cost: dict[str, int] | None = None) -> str:
+def _notice(ctx: RunContext, state: dict[str, Any], cost: dict[str, int] | None = None) -> str:
+	"""The sentence the settings page and the log show: which way opt-outs are read, since when, and how
+	the filter is checked."""
 	if state.get("reliable", True):
+		since = (
+			f" since {state['trusted_since'][:16].replace('T', ' ')} UTC"
+			if state.get("trusted_since")
+			else ""
+		)
 		checked = state.get("checked", 0)
 		if not checked:
-			return "CC's opt-out filter (optout_after) is trusted; no opt-out this site sent has been checked yet."
+			return (
+				f"CC's opt-out filter (optout_after) is trusted{since}; no opt-out this site sent has been "
+				"checked yet."
+			)
 		which = "the 1 opt-out" if checked == 1 else f"all {checked:,} opt-outs"
-		return f"CC's opt-out filter (optout_after) works: {which} this site sent to CC came back."
+		return f"CC's opt-out filter (optout_after) is trusted{since} and works: {which} this site sent to CC came back."
 	text = (
 		f"optout_after is NOT reliable on this account (concluded {state.get('since', '?')[:19]} UTC: "
-		f"{state.get('reason')}). Opt-outs are read by a full scan of unsubscribed and deleted contacts."
+		f"{state.get('reason')}). Opt-outs are read by a full scan of unsubscribed and deleted contacts since "
+		f"then."
 	)
+	check = state.get("recheck") or {}
+	planned = optout_recheck.next_check(ctx, state)
+	text += (
+		f" Re-checked every {_hours(ctx.config.optout_recheck_every)}: {check.get('good', 0)} of "
+		f"{ctx.config.optout_recover_after} good checks in a row needed to trust it again"
+	)
+	if check.get("at"):
+		text += f" (last {check['at'][:16].replace('T', ' ')} UTC: {check.get('result')})"
+	if planned is not None:
+		text += f"; next after {planned:%Y-%m-%d %H:%M} UTC"
+	text += "."
 	if cost:
 		text += f" Last run: {cost['calls']} API calls for {cost['contacts']} contacts read."
 	return text
+
+
+def _hours(every: timedelta) -> str:
+	hours = every.total_seconds() / 3600
+	return f"{hours:g} h" if hours >= 1 else f"{every.total_seconds() / 60:g} min"
 
 
 def run_optouts(ctx: RunContext) -> None:
@@ -134,11 +163,15 @@ def run_optouts(ctx: RunContext) -> None:
 		# be held against CC's count; a site that read opt-outs before this check existed is not first.
 		latest = _read_and_check(ctx, state, since, latest, first_read=mark.before is None)
 	if not state["reliable"]:
-		cost, latest = _fallback_scan(ctx, since, latest)
-	report.notice = _notice(state, cost)
+		cost, latest, scanned = _fallback_scan(ctx, since, latest)
+		if optout_recheck.due(ctx, state):
+			optout_recheck.recheck(ctx, state, scanned)
+	report.notice = _notice(ctx, state, cost)
 	if not ctx.dry_run:
 		state["expected"] = []
 		state["ran_at"] = _ts(mark.started)
+		if state["reliable"]:
+			state.setdefault("trusted_since", _ts(mark.started))
 		ctx.store.set_state(STATE, state)
 	# CC's newest opt-out date, only when it moved (the watermark is on CC's clock).
 	watermarks.advance(ctx, mark, latest if latest != mark.before else None)
@@ -275,14 +308,22 @@ def _missing_expected(
 
 def _fallback_scan(
 	ctx: RunContext, since: datetime, latest: datetime | None
-) -> tuple[dict[str, int], datetime | None]:
+) -> tuple[dict[str, int], datetime | None, dict[str, datetime | None]]:
+	"""Read every opt-out CC holds and apply those since `since`; returns the cost, the newest opt-out
+	date, and every opt-out read (address -> date), which a re-check of the filter is held against."""
 	report = ctx.report.stream(STREAM_OPTOUTS)
 	applier = ctx.applier(report)
 	calls_before = getattr(ctx.client, "calls", 0)
 	read = 0
 	fetched_before = report.fetched
+	scanned: dict[str, datetime | None] = {}
 	for contacts in exports.unsubscribed_batches(ctx, report):
 		read += len(contacts)
+		for contact in contacts:
+			out, when = _opted_out(contact)
+			email = normalise_email(contact.email) if out and isinstance(contact.email, str) else None
+			if email:
+				scanned[email] = when
 		applier.apply([c for c in contacts if _after(c, since)])
 		latest = latest_optout(contacts, latest)
 		if not ctx.dry_run:
@@ -293,7 +334,7 @@ def _fallback_scan(
 		f"full opt-out scan (optout_after not reliable): {cost['calls']} API calls, {read} contacts read, "
 		f"{report.fetched - fetched_before} opted out since {since:%Y-%m-%d %H:%M:%S} UTC",
 	)
-	return cost, latest
+	return cost, latest, scanned
 
 
 def _seen_until(watermark: datetime | None, ran_at: str | None) -> datetime | None:

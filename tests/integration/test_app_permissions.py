@@ -57,8 +57,9 @@ def test_sync_now_refuses_a_user_without_write_permission(reader, contact, monke
 		lambda: api.refresh_lists(),
 		lambda: api.test_connection(),
 		lambda: oauth.connect(),
+		lambda: api.recheck_optout_filter(),
 	],
-	ids=["sync_now", "refresh_lists", "test_connection", "connect"],
+	ids=["sync_now", "refresh_lists", "test_connection", "connect", "recheck_optout_filter"],
 )
 def test_settings_actions_are_for_system_managers_only(reader, action, monkeypatch):
 	# frappe.only_for lets everyone through while frappe.flags.in_test is set.
@@ -85,6 +86,13 @@ def test_the_oauth_return_refuses_a_non_manager_with_the_apps_own_page(reader, m
 
 
 def test_state_changing_methods_answer_post_only():
-	for fn in (api.sync_record, api.sync_now, api.refresh_lists, api.test_connection, oauth.connect):
+	for fn in (
+		api.sync_record,
+		api.sync_now,
+		api.refresh_lists,
+		api.test_connection,
+		api.recheck_optout_filter,
+		oauth.connect,
+	):
 		assert frappe.allowed_http_methods_for_whitelisted_func[fn] == ["POST"], fn.__name__
 	assert oauth.callback in frappe.whitelisted and oauth.callback not in frappe.guest_methods

@@ -56,7 +56,8 @@ def test_with_optout_after_working_every_pushed_opt_out_comes_back_and_nothing_e
 	assert report.status == "success" and not report.warnings
 	assert (
 		report.notice
-		== "CC's opt-out filter (optout_after) works: the 1 opt-out this site sent to CC came back."
+		== "CC's opt-out filter (optout_after) is trusted since 2024-06-01 12:00 UTC and works: the 1 opt-out "
+		"this site sent to CC came back."
 	)
 	assert w.store.get_state(STATE)["reliable"] is True and w.store.get_state(STATE)["expected"] == []
 	assert w.store.contact_by_email("p2@example.com").unsubscribed

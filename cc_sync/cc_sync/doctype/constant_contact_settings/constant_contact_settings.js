@@ -75,6 +75,19 @@ function cc_buttons(frm) {
 		frm.add_custom_button(job.label, () => cc_sync_now(frm, job.name, 0), __("Sync now"));
 	}
 	frm.add_custom_button(__("Dry run"), () => cc_dry_run(frm));
+	if ((frm.doc.optout_check || "").includes("NOT reliable")) {
+		// CC's optout_after proved unreliable: it is re-checked on a schedule, or now on request.
+		frm.add_custom_button(__("Re-check opt-out filter"), () =>
+			cc_call(frm, "recheck_optout_filter", {}, (r) => {
+				frappe.show_alert({
+					message: r.message.queued
+						? __("The opt-out filter is re-checked in the next opt-out run, queued now.")
+						: __("An opt-out run is already queued; it re-checks the filter."),
+					indicator: "green",
+				});
+			})
+		);
+	}
 	frm.add_custom_button(__("View logs"), () => frappe.set_route("List", "Constant Contact Sync Log"));
 }
 
