@@ -42,7 +42,7 @@ from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.wiring import build, build_budget, build_client, build_store, save_budget
 from cc_sync.constant_contact.errors import AuthError, ConstantContactError, TransportError
 from cc_sync.constant_contact.ratelimit import DailyBudget
-from cc_sync.sync.report import RunReport
+from cc_sync.sync.report import RunReport, StreamStatus
 from cc_sync.sync.streams import JOB_ALL, STREAM_CHANGES, STREAM_OPTOUTS
 
 RECORD_TRIGGERS = {CONTACT: TRIGGER_CONTACT, LEAD: TRIGGER_LEAD}
@@ -245,6 +245,8 @@ def _sync_record_locked(doctype: str, name: str, email: str, wiring: Any) -> dic
 		result = wiring.engine.sync_email(email)
 		report: RunReport = result["report"]
 		logs = write_report(log, report, STREAM_CHANGES)
+		if report.stream(STREAM_CHANGES).status == StreamStatus.SUCCESS:
+			_mark_synced(result["email"])
 	except Exception as exc:
 		frappe.db.rollback()
 		log.reload()
@@ -263,6 +265,16 @@ def _sync_record_locked(doctype: str, name: str, email: str, wiring: Any) -> dic
 		"logs": [lg.name for lg in logs],
 		"site": site_view(doctype, name, result["email"]),
 	}
+
+
+def _mark_synced(email: str) -> None:
+	"""Sync now just read this person from CC: their Contacts say so, also when CC held nothing new to
+	write (the sync writes a contact, and its Last synced, only when something changed)."""
+	for name in set(
+		frappe.get_all("Contact Email", {"email_id": email, "parenttype": CONTACT}, pluck="parent")
+	):
+		frappe.db.set_value(CONTACT, name, CONTACT_LAST_SYNCED, now_datetime(), update_modified=False)
+	frappe.db.commit()
 
 
 def site_view(doctype: str, name: str, email: str) -> dict[str, Any]:

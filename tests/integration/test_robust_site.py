@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 import frappe
+from frappe.utils import get_datetime, now_datetime
 
 from cc_sync.cc_sync import api, record_guard, runner
-from cc_sync.cc_sync.constants import CONTACT, SETTINGS, SYNC_LOG
+from cc_sync.cc_sync.constants import CONTACT, CONTACT_LAST_SYNCED, SETTINGS, SYNC_LOG
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.fieldmap import FieldRule
 from cc_sync.sync.streams import STREAM_CHANGES, STREAM_RECONCILE
@@ -391,3 +392,20 @@ def test_addresses_keep_their_letters_on_the_site_and_in_cc():
 	# The lead reached CC as the person wrote it.
 	held = w.emu.find_by_email(written.lower())
 	assert held is not None and held["email_address"]["address"] == written
+
+
+def test_sync_now_on_a_contact_cc_holds_unchanged_moves_its_last_synced_to_now(sync_now):
+	"""The sync writes a contact only when CC changed it; Sync now still read the person just now."""
+	w, _wiring = sync_now
+	w.emu.add_contact(addr("now-unchanged"))
+	contact = _contact("now-unchanged")
+	api.sync_record(CONTACT, contact)
+	long_ago = now_datetime() - timedelta(hours=2)
+	frappe.db.set_value(CONTACT, contact, CONTACT_LAST_SYNCED, long_ago, update_modified=False)
+	frappe.db.commit()
+	_clear_counters()
+	again = api.sync_record(CONTACT, contact)
+	assert again["totals"]["updated"] == 0 and again["totals"]["created"] == 0
+	stored = get_datetime(frappe.db.get_value(CONTACT, contact, CONTACT_LAST_SYNCED))
+	assert abs((now_datetime() - stored).total_seconds()) < 60
+	assert get_datetime(again["site"]["last_synced"]) == stored
