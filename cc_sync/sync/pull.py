@@ -143,22 +143,40 @@ def correction_kinds(write: ContactWrite) -> list[str]:
 	return kinds
 
 
+# How many corrected records a reconcile's summary names per kind; the rest are counted.
+NAMED_PER_KIND = 5
+
+
 @dataclass
 class Corrections:
-	"""What a whole-account read's writes corrected, counted per kind as the pages are applied."""
+	"""What a whole-account read's writes corrected, counted per kind as the pages are applied, with
+	the first few records of each kind named."""
 
 	total: int = 0
 	kinds: dict[str, int] = field(default_factory=dict)
+	named: dict[str, list[str]] = field(default_factory=dict)
 
 	def add(self, writes: Iterable[ContactWrite]) -> None:
 		for write in writes:
 			self.total += 1
 			for kind in correction_kinds(write):
 				self.kinds[kind] = self.kinds.get(kind, 0) + 1
+				names = self.named.setdefault(kind, [])
+				if len(names) < NAMED_PER_KIND:
+					fields = f": {', '.join(sorted(write.fields))}" if kind == "fields" else ""
+					names.append(f"{write.email}{fields}")
 
 	def summary(self) -> str:
-		"""What a reconcile corrected, per kind: "Corrected 4 contacts: 1 contacts created, 3 field values"."""
+		"""What a reconcile corrected, per kind, naming the records: "Corrected 2 contact(s): 1 contacts
+		created (ann@example.com), 1 field values (kai@example.com: first_name, last_name)"."""
 		if not self.total:
 			return "Nothing to correct: the site matched CC."
-		parts = [f"{self.kinds[kind]} {label}" for kind, label in CORRECTION_KINDS if self.kinds.get(kind)]
+		parts = []
+		for kind, label in CORRECTION_KINDS:
+			count = self.kinds.get(kind)
+			if not count:
+				continue
+			more = count - len(self.named[kind])
+			shown = "; ".join(self.named[kind]) + (f"; and {more} more" if more > 0 else "")
+			parts.append(f"{count} {label} ({shown})")
 		return f"Corrected {self.total} contact(s): {', '.join(parts) or 'CC state only'}."

@@ -422,3 +422,12 @@ def test_a_deleted_person_signing_up_again_comes_back_seen_by_updated_after_with
 	assert emu.get(cid)["list_memberships"] == []
 	found = get(http, "/v3/contacts", status="all", updated_after="2024-06-01T12:00:00Z").json()["contacts"]
 	assert [c["contact_id"] for c in found] == [cid]
+
+
+def test_every_id_the_emulator_hands_out_is_new_across_a_generated_account_and_later_contacts(emu):
+	"""A generated account and the contacts added after it (a pushed lead) draw on one id sequence: a
+	later contact never takes a generated contact's id, on the same seed as the generator."""
+	generated = set(generate_account(emu, contacts=300, seed=0)["contact_ids"])
+	assert len(generated) == 300
+	later = {emu.add_contact(f"later{i}@example.com") for i in range(300)}
+	assert len(later) == 300 and not later & generated

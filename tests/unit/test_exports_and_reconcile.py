@@ -101,7 +101,11 @@ def test_the_reconcile_reports_what_it_corrected_per_kind(threshold):
 		report = w.run(STREAM_RECONCILE).streams[STREAM_RECONCILE]
 	assert bool(report.activity_ids) == bool(threshold)
 	assert report.corrected == 3
-	assert report.notice == "Corrected 3 contact(s): 1 contacts created, 1 field values, 1 list memberships."
+	# Each kind names the records it corrected, and which of their fields.
+	assert report.notice == (
+		"Corrected 3 contact(s): 1 contacts created (p4@example.com), "
+		"1 field values (p2@example.com: first_name), 1 list memberships (p1@example.com)."
+	)
 	assert w.store.contact_by_email("p1@example.com").groups == frozenset({"Newsletter"})
 	assert w.store.contact_by_email("p2@example.com").fields["first_name"] == "P2"
 
