@@ -21,44 +21,68 @@ def cc_sync_group() -> None:
 @cc_sync_group.command("status")
 @pass_context
 def status(context) -> None:
-	"""Show the connection, each stream's last run and watermark, and today's API calls."""
+	"""Show the connection, each stream's last run and watermark, the contacts and today's API calls."""
 	import frappe
-
-	from cc_sync.cc_sync.constants import JOB_PREFIX, SYNC_LOG, WATERMARK_FIELD
-	from cc_sync.cc_sync.settings import SCHEDULE, get_settings
 
 	site = get_site(context)
 	frappe.init(site=site)
 	frappe.connect()
 	try:
-		from frappe.utils.background_jobs import is_job_enqueued
-
-		s = get_settings()
-		click.echo(f"Site:          {site}")
-		click.echo(f"Enabled:       {'yes' if s.enabled else 'no'}")
-		click.echo(
-			f"Connection:    {s.connection_status}"
-			+ (f" ({s.connected_account})" if s.connected_account else "")
-		)
-		if s.last_error:
-			click.echo(f"Last error:    {s.last_error}")
-		click.echo(f"Token expires: {s.token_expires_at or '-'}")
-		click.echo(f"API calls:     {s.api_calls_today or 0} on {s.api_calls_day or '-'} (UTC), of 10,000")
-		click.echo("")
-		click.echo(f"{'stream':<11} {'every':>9}  {'last run':<20} {'status':<9} {'watermark':<20} queued")
-		for stream, job in SCHEDULE.items():
-			minutes = (s.get(job.interval) or 0) * job.minutes_per_unit
-			every = f"{minutes} min" if minutes else "off"
-			queued = "yes" if is_job_enqueued(f"{JOB_PREFIX}{stream}") else ""
-			click.echo(
-				f"{stream:<11} {every:>9}  {s.get(job.last_run) or '-'!s:<20} "
-				f"{s.get(job.last_status) or '-':<9} {s.get(WATERMARK_FIELD[stream]) or '-'!s:<20} {queued}"
-			)
-		failed = frappe.db.count(SYNC_LOG, {"status": ["in", [LogStatus.FAILED, LogStatus.PARTIAL]]})
-		click.echo("")
-		click.echo(f"Last log:      {s.last_sync_log or '-'}; failed or partial logs kept: {failed}")
+		for line in status_lines(site):
+			click.echo(line)
 	finally:
 		frappe.destroy()
+
+
+def status_lines(site: str) -> list[str]:
+	"""What `status` prints: a few facts, then one row per scheduled job in aligned columns."""
+	import frappe
+	from frappe.utils import get_datetime
+	from frappe.utils.background_jobs import is_job_enqueued
+
+	from cc_sync.cc_sync.constants import JOB_PREFIX, SYNC_LOG, WATERMARK_FIELD
+	from cc_sync.cc_sync.dashboard import contact_numbers, contact_numbers_line
+	from cc_sync.cc_sync.settings import SCHEDULE, get_settings
+
+	def when(value) -> str:
+		return get_datetime(value).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+	s = get_settings()
+	lines = [
+		f"Site:          {site}",
+		f"Enabled:       {'yes' if s.enabled else 'no'}",
+		f"Connection:    {s.connection_status}"
+		+ (f" ({s.connected_account})" if s.connected_account else ""),
+	]
+	if s.last_error:
+		lines.append(f"Last error:    {s.last_error}")
+	lines += [
+		f"Token expires: {when(s.token_expires_at)}",
+		f"API calls:     {s.api_calls_today or 0} on {s.api_calls_day or '-'} (UTC), of 10,000",
+		f"Contacts:      {contact_numbers_line(contact_numbers())}",
+		"",
+	]
+	rows = [("stream", "every", "last run", "status", "watermark", "queued")]
+	for stream, job in SCHEDULE.items():
+		minutes = (s.get(job.interval) or 0) * job.minutes_per_unit
+		every = "off" if not minutes else f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+		rows.append(
+			(
+				stream,
+				every,
+				when(s.get(job.last_run)),
+				s.get(job.last_status) or "-",
+				when(s.get(WATERMARK_FIELD.get(stream))),
+				"yes" if is_job_enqueued(f"{JOB_PREFIX}{stream}") else "",
+			)
+		)
+	widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+	lines += [
+		"  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+	]
+	failed = frappe.db.count(SYNC_LOG, {"status": ["in", [LogStatus.FAILED, LogStatus.PARTIAL]]})
+	lines += ["", f"Last log:      {s.last_sync_log or '-'}; failed or partial logs kept: {failed}"]
+	return lines
 
 
 @cc_sync_group.command("sync")

@@ -283,6 +283,11 @@ function cc_headline(frm) {
 			)}</div>`
 		);
 	}
+	const numbers = (doc.__onload || {}).cc_numbers;
+	if (numbers) {
+		// The same numbers as the workspace's cards (cc_sync.cc_sync.dashboard).
+		parts.push(`<div style="margin-top: 4px">${esc(numbers)}</div>`);
+	}
 	const today = frappe.datetime.now_date(); // the count resets at 00:00 UTC
 	const used = doc.api_calls_day ? doc.api_calls_today || 0 : 0;
 	parts.push(

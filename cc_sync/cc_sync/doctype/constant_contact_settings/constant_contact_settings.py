@@ -90,6 +90,9 @@ class ConstantContactSettings(Document):
 
 		tick_steps(commit=True)
 		self.set_onload("cc_health", health())
+		from cc_sync.cc_sync.dashboard import contact_numbers, contact_numbers_line
+
+		self.set_onload("cc_numbers", contact_numbers_line(contact_numbers()))
 		self.set_onload(
 			"cc_field_map",
 			[
