@@ -120,3 +120,21 @@ def test_the_migrate_moves_a_site_of_the_earlier_index_to_the_address_key_keepin
 	assert _member_indexes()[indexes.MEMBER_INDEX] == (indexes.MEMBER_COLUMNS, True)
 	exact_member_key.execute()
 	assert capsys.readouterr().out == ""
+
+
+def test_uninstall_goes_on_when_a_group_holds_two_people_frappes_index_calls_one(group):
+	"""rené@ and rene@ in one group: Frappe's unique (email_group, email) cannot hold both, so uninstalling
+	keeps the app's index and its key column, says why in the Error Log, and does not stop."""
+	for local in ("rené-un", "rene-un"):
+		frappe.db.sql(
+			f"""insert into `{MEMBERS}` (name, creation, modified, owner, modified_by, email_group, email)
+			values (%s, now(), now(), 'Administrator', 'Administrator', %s, %s)""",
+			(frappe.generate_hash(length=12), group, addr(local)),
+		)
+	frappe.db.commit()
+	logged = frappe.db.count("Error Log")
+	indexes.restore_frappe_member_index()
+	assert frappe.db.count("Error Log") == logged + 1
+	assert _member_indexes()[indexes.MEMBER_INDEX] == (indexes.MEMBER_COLUMNS, True)
+	assert frappe.db.has_column(EMAIL_GROUP_MEMBER, indexes.MEMBER_KEY)
+	assert indexes.FRAPPE_MEMBER_UNIQUE not in _member_indexes()

@@ -8,7 +8,8 @@ changes, so a form left open on a stale copy cannot silently undo a consent chan
 
 One module a concern: `contacts` (reads) and `contact_writes`, `leads`, `optouts`, `push`, `activities`,
 `state` (watermarks), `consent_reads` (every opt-out channel as one answer) and `consent` (its writes),
-`prefetch` (reading index pages ahead on a large site), and `sql` (batched reads and writes). Datetimes cross the boundary through `cc_sync.cc_sync.sitetime`. `FrappeStore` is assembled here
+`prefetch` (reading index pages ahead on a large site), `addresses` (rows by address, compared exactly, and
+the one Contact holding an address) and `sql` (batched reads and writes). Datetimes cross the boundary through `cc_sync.cc_sync.sitetime`. `FrappeStore` is assembled here
 from each concern's part.
 """
 

@@ -141,7 +141,7 @@ def record_local_optout(
 	)
 	# The one Contact holding the address (linked to CC first): its CC id, if it has one.
 	holder = addresses.contact_for(address)
-	cc_id = frappe.db.get_value(CONTACT, holder, CONTACT_CC_ID) if holder else None
+	cc_id = (frappe.db.get_value(CONTACT, holder, CONTACT_CC_ID) or None) if holder else None
 	site_consent.queue_optouts(
 		{
 			(address, None): {
