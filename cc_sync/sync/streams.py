@@ -71,7 +71,8 @@ STREAMS: tuple[Stream, ...] = (
 		STREAM_CHANGES,
 		"Changes",
 		Phase.PULL,
-		"GET /contacts?status=all&updated_after=W (the first run: the whole account)",
+		"GET /contacts?status=all&updated_after=W (the first run: the whole account); then a newly mapped "
+		"list's members, GET /contacts?lists=L",
 		"the time the read started, on CC's clock",
 	),
 	Stream(
@@ -115,7 +116,7 @@ STREAMS: tuple[Stream, ...] = (
 		STREAM_PUSH,
 		"Push",
 		Phase.PUSH,
-		"POST /activities/contacts_json_import",
+		"POST /activities/contacts_json_import; PUT /contacts/{id} for site-owned fields no import carries",
 		"the time read before reading the site",
 		needs=(STREAM_OPTOUTS, STREAM_CHANGES, STREAM_DELETES),
 	),

@@ -263,3 +263,12 @@ def test_an_export_download_cut_off_part_way_is_downloaded_again_and_read_whole(
 	read = [r.contact.email for r in client.read_contact_export("exp-9", ExportReader())]
 	assert read == [f"p{i}@example.com" for i in range(2000)]
 	assert session.sent == 2 and client.calls == 2
+
+
+def test_an_export_of_one_lists_members(rsps, client):
+	rsps.add(responses.POST, f"{API}/activities/contact_exports", status=201, json=activity("exp-3"))
+	client.create_contact_export(list_ids=[L1], fields=["email_address"])
+	assert json.loads(rsps.calls[0].request.body) == {"list_ids": [L1], "fields": ["email_address"]}
+	with pytest.raises(ValueError):
+		client.create_contact_export(list_ids=[f"l{i}" for i in range(51)])
+	assert len(rsps.calls) == 1

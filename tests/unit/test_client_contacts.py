@@ -350,3 +350,12 @@ def test_custom_fields_paged_at_100(rsps, client):
 	fields = client.get_custom_fields()
 	assert [f.name for f in fields] == ["CRM_Id", "Tier"]
 	assert query(rsps.calls[0]) == {"limit": ["100"]}
+
+
+def test_the_members_of_a_list_are_asked_for_by_cc_lists_filter(rsps, client):
+	rsps.add(responses.GET, f"{API}/contacts", json={"contacts": [contact("c1")]})
+	list(client.iter_contact_pages(lists=["l-1"], status="all", limit=500))
+	assert query(rsps.calls[0])["lists"] == ["l-1"]
+	with pytest.raises(ValueError):
+		list(client.iter_contact_pages(lists=[f"l-{i}" for i in range(26)]))
+	assert len(rsps.calls) == 1
