@@ -8,7 +8,7 @@ costs no write, which is what makes re-runs cheap and idempotent.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cc_sync.constant_contact.models import Contact, EmailAddress
@@ -35,6 +35,7 @@ class PageApplier:
 		cf_names: Mapping[str, str] | None = None,
 		dry_run: bool = False,
 		now: Callable[[], datetime],
+		site_offset: Callable[[], timedelta] | None = None,
 	) -> None:
 		self.store = store
 		self.config = config
@@ -42,6 +43,8 @@ class PageApplier:
 		self.cf_names = cf_names or {}
 		self.dry_run = dry_run
 		self.now = now
+		# CC's clock minus the site's: site-dated opt-outs and leaves meet CC's opt-in dates on CC's clock.
+		self.site_offset = site_offset or timedelta
 		self.group_by_list = config.group_by_list
 		self.managed_groups = config.managed_groups
 		# Contacts share few distinct list combinations: map each combination once.
@@ -195,6 +198,7 @@ class PageApplier:
 			email_address.opt_in_date,
 			email_address.updated_at,
 			email_address.opt_in_source,
+			site_offset=self.site_offset(),
 		)
 		if decision.unknown_permission:
 			report.warn(email, f"unknown permission_to_send {permission!r}: consent left as it was")
@@ -209,6 +213,7 @@ class PageApplier:
 			deleted=contact.is_deleted,
 			left=self._left_groups(contact, state),
 			now=now,
+			site_offset=self.site_offset(),
 		)
 		return decision, rows, permission
 

@@ -47,8 +47,9 @@ it does not see them on.
 "Newer": the only thing that lifts an opt-out or re-adds a person to a list they left is CC reporting an
 explicit opt-in by the person (`opt_in_source = Contact`) dated after the opt-out or leave. When both
 dates come from CC's clock (a CC opt-out) they are compared as they are; when the opt-out or leave is
-dated by the site's clock, the opt-in must be newer by `SKEW_MARGIN`, so clocks that disagree by less
-cannot flip the outcome. An opt-out or leave of unknown date is never lifted.
+dated by the site's clock, it is put on CC's clock first (the difference measured from CC's answers in
+the same run) and the opt-in must then be newer by `SKEW_MARGIN`, what the measure cannot see, so clocks
+that disagree by hours cannot flip the outcome. An opt-out or leave of unknown date is never lifted.
 """
 
 from __future__ import annotations
@@ -158,23 +159,35 @@ def opted_in_after(
 	left_at: datetime | None,
 	*,
 	cc_clock: bool = False,
+	site_offset: timedelta = timedelta(0),
 ) -> bool:
-	"""Does CC report the person's own explicit opt-in, newer than an opt-out or leave dated `left_at`?"""
+	"""Does CC report the person's own explicit opt-in, newer than an opt-out or leave dated `left_at`?
+
+	A date on the site's clock is first put on CC's (`site_offset`: CC's clock minus the site's, as this
+	run measured it from CC's answers), so a site clock an hour behind CC's cannot make an older opt-in
+	look newer than the opt-out; the skew margin covers what the measure cannot."""
 	if permission != EXPLICIT or opt_in_source != BY_PERSON:
 		return False
 	if opt_in_date is None or left_at is None:
 		return False
-	margin = timedelta(0) if cc_clock else SKEW_MARGIN
-	return opt_in_date > left_at + margin
+	if cc_clock:
+		return opt_in_date > left_at
+	return opt_in_date > left_at + site_offset + SKEW_MARGIN
 
 
-def person_opted_in_after(email_address: EmailAddress | None, left_at: datetime | None) -> bool:
+def person_opted_in_after(
+	email_address: EmailAddress | None, left_at: datetime | None, site_offset: timedelta = timedelta(0)
+) -> bool:
 	"""Does CC's record of an address carry the person's own opt-in, newer than a site-dated opt-out or
 	leave (`opted_in_after` with the skew margin)?"""
 	if email_address is None:
 		return False
 	return opted_in_after(
-		email_address.permission_to_send, email_address.opt_in_source, email_address.opt_in_date, left_at
+		email_address.permission_to_send,
+		email_address.opt_in_source,
+		email_address.opt_in_date,
+		left_at,
+		site_offset=site_offset,
 	)
 
 
@@ -185,6 +198,7 @@ def decide(
 	opt_in_date: datetime | None,
 	email_updated_at: datetime | None,
 	opt_in_source: str | None = None,
+	site_offset: timedelta = timedelta(0),
 ) -> ConsentDecision:
 	"""Merge CC's view of one address with the site's, per the address table above."""
 	site_out = bool(site and site.opted_out)
@@ -212,7 +226,14 @@ def decide(
 	if not site_out:
 		return keep
 	assert site is not None
-	if opted_in_after(permission, opt_in_source, opt_in_date, site.opted_out_at, cc_clock=site.cc_clock):
+	if opted_in_after(
+		permission,
+		opt_in_source,
+		opt_in_date,
+		site.opted_out_at,
+		cc_clock=site.cc_clock,
+		site_offset=site_offset,
+	):
 		return ConsentDecision(opted_out=False, changed=True)
 	return ConsentDecision(
 		opted_out=True, opted_out_at=site.opted_out_at, cc_clock=site.cc_clock, push_optout=True
@@ -231,6 +252,7 @@ def decide_rows(
 	deleted: bool = False,
 	left: Mapping[str, datetime | None] | None = None,
 	now: datetime,
+	site_offset: timedelta = timedelta(0),
 ) -> dict[str, MemberRow | None]:
 	"""The member rows to write for one address, per the list table above: group -> row state, None
 	to remove the row.
@@ -267,7 +289,7 @@ def decide_rows(
 		on_list = group in cc_groups
 		if on_list and row is None and left and group in left:
 			left_at = left[group]
-			if opted_in_after(permission, opt_in_source, opt_in_date, left_at):
+			if opted_in_after(permission, opt_in_source, opt_in_date, left_at, site_offset=site_offset):
 				out[group] = MemberRow(False, now)
 			else:
 				out[group] = MemberRow(True, left_at or now)
@@ -276,7 +298,9 @@ def decide_rows(
 		elif on_list and row.unsubscribed:
 			# A leave is lifted only by the person's own newer opt-in.
 			with_optout = lifted_before is not None and row.at is not None and row.at <= lifted_before
-			if with_optout or opted_in_after(permission, opt_in_source, opt_in_date, row.at):
+			if with_optout or opted_in_after(
+				permission, opt_in_source, opt_in_date, row.at, site_offset=site_offset
+			):
 				out[group] = MemberRow(False, now)
 		elif not on_list and row is not None and not row.unsubscribed:
 			out[group] = MemberRow(True, now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cc_sync.sync.apply import PageApplier
@@ -49,4 +49,15 @@ class RunContext:
 			cf_names=self.cf_names(),
 			dry_run=self.dry_run,
 			now=self.now,
+			site_offset=self.site_offset,
 		)
+
+	def site_offset(self) -> timedelta:
+		"""CC's clock minus the site's, as CC's last answer (its `Date`) tells it; none before CC answered.
+
+		Site-dated opt-outs and leaves are put on CC's clock with it before they meet CC's opt-in dates."""
+		cc_now = getattr(self.client, "cc_now", None)
+		now = cc_now() if callable(cc_now) else None
+		if not isinstance(now, datetime):
+			return timedelta(0)
+		return now - self.now()

@@ -230,7 +230,7 @@ def _settled_in_cc(ctx: RunContext, optout: LocalOptOut, contact: Contact, now: 
 	elif permission == consent.UNSUBSCRIBED:
 		report.unchanged += 1
 		_resolve(ctx, optout, contact.contact_id, now)
-	elif consent.person_opted_in_after(email_address, optout.at):
+	elif consent.person_opted_in_after(email_address, optout.at, ctx.site_offset()):
 		# The person opted in again in CC after opting out here: CC's newer explicit consent stands,
 		# and the pull applies it to the site.
 		report.skip(optout.email, "CC holds a newer explicit opt-in by the person")
@@ -297,7 +297,7 @@ def _push_group_leave(ctx: RunContext, optout: LocalOptOut) -> None:
 	contact = _find(ctx, optout, ["list_memberships"]) if lists else None
 	on_lists = [i for i in lists if contact is not None and i in (contact.list_memberships or ())]
 	email_address = contact.email_address if contact is not None else None
-	if on_lists and consent.person_opted_in_after(email_address, optout.at):
+	if on_lists and consent.person_opted_in_after(email_address, optout.at, ctx.site_offset()):
 		report.skip(optout.email, f"CC holds a newer explicit opt-in by the person: {optout.group} stands")
 		on_lists = []
 	if ctx.dry_run:

@@ -76,3 +76,22 @@ def test_without_cc_s_date_the_watermark_is_the_newest_update_read():
 	assert report.streams[STREAM_CHANGES].watermark_after == edited
 	# Nothing newer read, no `Date`: the watermark stays where it was (reading more, never less).
 	assert quiet.streams[STREAM_CHANGES].watermark_after == edited
+
+
+def test_a_site_opt_out_made_after_a_cc_opt_in_stands_with_the_site_clock_an_hour_behind():
+	"""The site's opt-out is dated by its own clock, an hour behind CC's: put on CC's clock (measured from
+	CC's answers) it is newer than the person's CC opt-in a minute before it, so it is not lifted."""
+	w = skewed_world(-1)
+	cc_id = w.emu.add_contact("ann@example.com", list_ids=[w.list_id])
+	with w.emu.mocked():
+		w.run()
+		w.clock.advance(60)
+		w.emu.opt_in(cc_id)  # the person opts in again on a CC form
+		w.clock.advance(61)
+		w.store.unsubscribe_locally("ann@example.com", by_person=True)  # then unsubscribes on the site
+		w.store.commit()
+		for _ in range(3):
+			w.clock.advance(15 * 60)
+			w.run()
+	assert w.store.consent_state(["ann@example.com"])["ann@example.com"].opted_out
+	assert w.emu.get(cc_id)["email_address"]["permission_to_send"] == "unsubscribed"
