@@ -27,15 +27,18 @@ from cc_sync.sync.matching import normalise_email
 from tests.consent_world import (
 	ADDRESSES,
 	GROUP,
+	TRANSIENT_5XX,
 	Events,
 	SkewedClock,
 	cadences,
 	check_promise,
 	final_state,
+	hour_skews,
 	mapping_scripts,
 	play,
 	scripts,
 	skews,
+	transient_rates,
 	twin_scripts,
 )
 from tests.integration import frappe_site as helpers
@@ -313,5 +316,43 @@ def test_mapping_changes_with_faults_end_where_a_clean_run_ends_on_the_frappe_st
 ):
 	clean = final_state(play(frappe_world(skew), script, cadence=cadence))
 	faulty = play(frappe_world(skew), script, faults=fault_rate, seed=seed, cadence=cadence)
+	check_promise(faulty)
+	assert final_state(faulty) == clean
+
+
+@settings(
+	max_examples=max(1, EXAMPLES // 2),
+	derandomize=IN_CI,
+	deadline=None,
+	suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(scripts, hour_skews, cadences)
+def test_a_site_clock_an_hour_off_cc_s_keeps_the_promise_without_the_reconcile_on_the_frappe_store(
+	frappe_world, script, skew, cadence
+):
+	w = play(frappe_world(skew), script, cadence=cadence, reconcile=False)
+	check_promise(w, reconciled=False)
+
+
+@settings(
+	max_examples=max(1, EXAMPLES // 2),
+	derandomize=IN_CI,
+	deadline=None,
+	suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(scripts, skews, transient_rates, st.integers(0, 1000), cadences)
+def test_transient_5xx_on_every_cc_call_end_where_a_clean_history_ends_on_the_frappe_store(
+	frappe_world, script, skew, rate, seed, cadence
+):
+	clean = final_state(play(frappe_world(skew), script, cadence=cadence))
+	faulty = play(
+		frappe_world(skew),
+		script,
+		faults=rate,
+		seed=seed,
+		cadence=cadence,
+		fault_kinds=TRANSIENT_5XX,
+		rerun=False,
+	)
 	check_promise(faulty)
 	assert final_state(faulty) == clean

@@ -18,16 +18,19 @@ from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.streams import DEFAULT_INTERVAL_MINUTES
 from tests.consent_world import (
 	GROUP,
+	TRANSIENT_5XX,
 	Events,
 	SkewedClock,
 	Step,
 	cadences,
 	check_promise,
 	final_state,
+	hour_skews,
 	mapping_scripts,
 	play,
 	scripts,
 	skews,
+	transient_rates,
 	twin_scripts,
 )
 from tests.world import make_world as make_engine_world
@@ -299,6 +302,44 @@ def test_mapping_changes_with_crashes_and_faults_end_where_a_clean_run_ends(
 		faults=fault_rate,
 		seed=seed,
 		cadence=cadence,
+	)
+	check_promise(faulty)
+	assert final_state(faulty) == final_state(clean)
+
+
+@settings(
+	max_examples=examples(40),
+	derandomize=IN_CI,
+	deadline=None,
+	suppress_health_check=[HealthCheck.too_slow],
+)
+@given(scripts, hour_skews, cadences)
+def test_a_site_clock_an_hour_off_cc_s_keeps_the_promise_without_the_reconcile(script, skew, cadence):
+	"""The streams alone (no full reconcile at the end) carry every CC change and keep every opt-out,
+	with the site's clock an hour ahead of CC's or an hour behind it."""
+	w = play(memory_world(skew), script, cadence=cadence, reconcile=False)
+	check_promise(w, reconciled=False)
+
+
+@settings(
+	max_examples=examples(40),
+	derandomize=IN_CI,
+	deadline=None,
+	suppress_health_check=[HealthCheck.too_slow],
+)
+@given(scripts, skews, transient_rates, st.integers(0, 1000), cadences)
+def test_transient_5xx_on_every_cc_call_end_where_a_clean_history_ends(script, skew, rate, seed, cadence):
+	"""CC answers 500 or 503 to any call at up to one call in two, and no clean run follows a faulty one:
+	the promise holds and the sync ends where a clean history ends."""
+	clean = play(memory_world(skew), script, cadence=cadence)
+	faulty = play(
+		memory_world(skew),
+		script,
+		faults=rate,
+		seed=seed,
+		cadence=cadence,
+		fault_kinds=TRANSIENT_5XX,
+		rerun=False,
 	)
 	check_promise(faulty)
 	assert final_state(faulty) == final_state(clean)
