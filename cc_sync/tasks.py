@@ -20,8 +20,8 @@ from cc_sync.cc_sync.jobs import (
 	run_stream,  # noqa: F401 (jobs queued before it moved to `jobs` name it here)
 	sync_is_on,
 )
-from cc_sync.cc_sync.settings import all_stored_values
-from cc_sync.sync.streams import STREAM_OPTOUT_PUSH, STREAM_OPTOUTS
+from cc_sync.cc_sync.settings import all_stored_values, campaign_data_granted
+from cc_sync.sync.streams import STREAM_ENGAGEMENT, STREAM_OPTOUT_PUSH, STREAM_OPTOUTS
 
 GATE_LOCK_KEY = "cc_sync:gate"
 
@@ -38,11 +38,13 @@ def enqueue_due_streams() -> list[str]:
 		return []
 	now = now_datetime()
 	queued = []
+	# Email engagement stays off on a connection without CC's campaign_data (the settings page says why).
+	off = set() if campaign_data_granted() else {STREAM_ENGAGEMENT}
 	# Two gates fired at once (two scheduler hosts, a manual run) must not both enqueue.
 	with frappe.cache.lock(frappe.cache.make_key(GATE_LOCK_KEY), timeout=60, blocking_timeout=30):
 		for stream, job in SCHEDULE.items():
 			minutes = cint(values.get(job.interval)) * job.minutes_per_unit
-			if minutes <= 0:
+			if minutes <= 0 or stream in off:
 				continue
 			last = values.get(job.last_run)
 			if last and now - get_datetime(last) < timedelta(minutes=minutes):

@@ -22,7 +22,9 @@ from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import (
 	SENT_STATUSES,
 	ActivityRecord,
+	CampaignRecord,
 	ContactWrite,
+	EngagementEvent,
 	LocalOptOut,
 	PushCandidate,
 	PushOutcome,
@@ -94,6 +96,8 @@ class MemoryStore:
 		# document).
 		self.suppressed: dict[str, datetime] = {}
 		self.activities: dict[str, ActivityRecord] = {}
+		self.campaigns: dict[str, CampaignRecord] = {}
+		self.engagement: dict[str, EngagementEvent] = {}
 		self._by_cc_id: dict[str, str] = {}
 		self._by_email: dict[str, set[str]] = {}
 		self._lead_keys: dict[str, list[str]] = {}
@@ -126,8 +130,15 @@ class MemoryStore:
 			self.unsubscribe_locally(email or "", channel="lead")
 		return key
 
-	def edit_lead(self, key: str, **fields: Any) -> None:
+	def edit_lead(self, key: str, *, email: str | None = None, **fields: Any) -> None:
+		"""A site user edits a lead; `email` gives it a new address."""
 		lead = self.leads[key]
+		if email is not None:
+			old = normalise_email(lead.email)
+			if old and key in self._lead_keys.get(old, []):
+				self._lead_keys[old].remove(key)
+			lead.email = email
+			self._lead_keys.setdefault(normalise_email(email) or "", []).append(key)
 		lead.fields.update(fields)
 		lead.modified = self._now()
 
@@ -593,6 +604,41 @@ class MemoryStore:
 			self._undo.append(lambda: self.activities.__setitem__(record.chunk_id, old))
 
 	# -- transactions ----------------------------------------------------------------------------
+	# -- email engagement ------------------------------------------------------------------------
+	def save_campaigns(self, campaigns: Sequence[CampaignRecord]) -> None:
+		self._before("save_campaigns")
+		for campaign in campaigns:
+			old = self.campaigns.get(campaign.campaign_id)
+			self.campaigns[campaign.campaign_id] = copy.deepcopy(campaign)
+			self._undo.append(
+				lambda c=campaign.campaign_id, o=old: (
+					self.campaigns.__setitem__(c, o) if o else self.campaigns.pop(c, None)
+				)
+			)
+
+	def add_engagement(self, events: Sequence[EngagementEvent]) -> int:
+		self._before("add_engagement")
+		new = [e for e in {e.key: e for e in events}.values() if e.key not in self.engagement]
+		for event in new:
+			self.engagement[event.key] = event
+			self._undo.append(lambda k=event.key: self.engagement.pop(k, None))
+		return len(new)
+
+	def bounced_emails(self, emails: Collection[str]) -> dict[str, str]:
+		wanted = set(emails)
+		latest: dict[str, EngagementEvent] = {}
+		for event in self.engagement.values():
+			if event.hard_bounce and event.email in wanted:
+				if event.email not in latest or event.at > latest[event.email].at:
+					latest[event.email] = event
+		return {email: event.bounce_code or "" for email, event in latest.items()}
+
+	def engagement_of(self, email: str) -> list[EngagementEvent]:
+		"""One address's events, newest first (what a record's timeline shows)."""
+		return sorted(
+			(e for e in self.engagement.values() if e.email == email), key=lambda e: e.at, reverse=True
+		)
+
 	def commit(self) -> None:
 		self._undo.clear()
 		self.commits += 1

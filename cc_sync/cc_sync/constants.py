@@ -23,6 +23,8 @@ SYNC_LOG_STREAM = "Constant Contact Sync Log Stream"  # child table: one row per
 SYNC_LOG_PLAN = "Constant Contact Sync Log Plan"  # child table: what a dry run would change
 OPT_OUT = "Constant Contact Opt Out"  # site-side opt-outs waiting to reach CC
 IMPORT = "Constant Contact Import"  # bulk import activities and their chunks
+CAMPAIGN = "Constant Contact Campaign"  # email campaigns sent from CC, with their counts
+ENGAGEMENT = "Constant Contact Engagement"  # one person's campaign events (opened, clicked, bounced...)
 
 # -- host DocTypes -----------------------------------------------------------------------------
 CONTACT = "Contact"
@@ -51,6 +53,25 @@ CONTACT_LAST_SYNCED = "cc_last_synced"
 CONTACT_CC_DELETED = "cc_deleted"
 CONTACT_CC_UPDATED_AT = "cc_updated_at"
 CONTACT_CC_EMAIL_UPDATED_AT = "cc_email_updated_at"
+
+# -- engagement summary fields, on Contact and on Lead (written in bulk by the engagement stream) --
+LAST_OPENED = "cc_last_opened"
+LAST_CLICKED = "cc_last_clicked"
+CAMPAIGNS_OPENED = "cc_campaigns_opened"
+CAMPAIGNS_CLICKED = "cc_campaigns_clicked"
+BOUNCES = "cc_bounces"
+HARD_BOUNCED = "cc_hard_bounced"
+BOUNCE_REASON = "cc_bounce_reason"
+# The form script draws the engagement timeline here; nothing is stored.
+ENGAGEMENT_HTML = "cc_engagement_html"
+# The engine's event kinds as the Engagement DocType stores them.
+ENGAGEMENT_KINDS = {
+	"sent": "Sent",
+	"open": "Opened",
+	"click": "Clicked",
+	"bounce": "Bounced",
+	"optout": "Unsubscribed",
+}
 
 # -- custom fields on Lead ---------------------------------------------------------------------
 LEAD_CC_ID = "cc_contact_id"

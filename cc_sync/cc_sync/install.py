@@ -12,6 +12,10 @@ from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
 
 from cc_sync.cc_sync import indexes
 from cc_sync.cc_sync.constants import (
+	BOUNCE_REASON,
+	BOUNCES,
+	CAMPAIGNS_CLICKED,
+	CAMPAIGNS_OPENED,
 	CONTACT,
 	CONTACT_CC_DELETED,
 	CONTACT_CC_EMAIL_UPDATED_AT,
@@ -21,6 +25,10 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_LAST_SYNCED,
 	CONTACT_OPTED_OUT_AT,
 	CONTACT_OPTOUT_CC_CLOCK,
+	ENGAGEMENT_HTML,
+	HARD_BOUNCED,
+	LAST_CLICKED,
+	LAST_OPENED,
 	LEAD,
 	LEAD_CC_ID,
 	LEAD_PUSH_ERROR,
@@ -133,6 +141,91 @@ def contact_fields() -> list[dict]:
 	]
 
 
+ENGAGEMENT_SECTION = "cc_engagement_section"
+ENGAGEMENT_COLUMN = "cc_engagement_column"
+
+
+def engagement_fields(after: str) -> list[dict]:
+	"""Email engagement, on Contact and Lead alike: the timeline the form script draws, and the summary
+	the engagement stream keeps (in bulk) for list filters and reports."""
+	ro = {"read_only": 1, "no_copy": 1}
+	return [
+		{
+			"fieldname": ENGAGEMENT_SECTION,
+			"label": "Email Engagement",
+			"fieldtype": "Section Break",
+			"insert_after": after,
+			"collapsible": 1,
+		},
+		{
+			"fieldname": ENGAGEMENT_HTML,
+			"label": "Engagement Timeline",
+			"fieldtype": "HTML",
+			"insert_after": ENGAGEMENT_SECTION,
+		},
+		{"fieldname": ENGAGEMENT_COLUMN, "fieldtype": "Column Break", "insert_after": ENGAGEMENT_HTML},
+		{
+			"fieldname": LAST_OPENED,
+			"label": "Last Opened",
+			"fieldtype": "Datetime",
+			"insert_after": ENGAGEMENT_COLUMN,
+			**ro,
+		},
+		{
+			"fieldname": LAST_CLICKED,
+			"label": "Last Clicked",
+			"fieldtype": "Datetime",
+			"insert_after": LAST_OPENED,
+			**ro,
+		},
+		{
+			"fieldname": CAMPAIGNS_OPENED,
+			"label": "Campaigns Opened",
+			"fieldtype": "Int",
+			"default": "0",
+			"insert_after": LAST_CLICKED,
+			**ro,
+		},
+		{
+			"fieldname": CAMPAIGNS_CLICKED,
+			"label": "Campaigns Clicked",
+			"fieldtype": "Int",
+			"default": "0",
+			"insert_after": CAMPAIGNS_OPENED,
+			**ro,
+		},
+		{
+			"fieldname": BOUNCES,
+			"label": "Bounces",
+			"fieldtype": "Int",
+			"default": "0",
+			"insert_after": CAMPAIGNS_CLICKED,
+			**ro,
+		},
+		{
+			"fieldname": HARD_BOUNCED,
+			"label": "Hard-bounced",
+			"fieldtype": "Check",
+			"default": "0",
+			"description": "CC reported the address as non-existent or suspended: it is not pushed again "
+			"until the address changes",
+			"insert_after": BOUNCES,
+			"in_standard_filter": 1,
+			# The list filter and the number card read it on large sites.
+			"search_index": 1,
+			**ro,
+		},
+		{
+			"fieldname": BOUNCE_REASON,
+			"label": "Bounce Reason",
+			"fieldtype": "Data",
+			"insert_after": HARD_BOUNCED,
+			"depends_on": HARD_BOUNCED,
+			**ro,
+		},
+	]
+
+
 def lead_fields() -> list[dict]:
 	ro = {"read_only": 1, "no_copy": 1}
 	return [
@@ -175,9 +268,9 @@ def lead_fields() -> list[dict]:
 
 def custom_fields() -> dict[str, list[dict]]:
 	"""The fields for every host DocType present on this site (Lead only with ERPNext or a stand-in)."""
-	fields = {CONTACT: contact_fields()}
+	fields = {CONTACT: contact_fields() + engagement_fields(CONTACT_CC_EMAIL_UPDATED_AT)}
 	if frappe.db.exists("DocType", LEAD):
-		fields[LEAD] = lead_fields()
+		fields[LEAD] = lead_fields() + engagement_fields(LEAD_PUSH_ERROR)
 	for doctype, rows in fields.items():
 		rows[0]["insert_after"] = section_end(doctype, SECTION_FIELD["insert_after"])
 	return fields
@@ -203,6 +296,8 @@ def section_end(doctype: str, fieldname: str) -> str:
 SETTINGS_DEFAULTS = {
 	**{job.interval_field: job.default_interval for job in SCHEDULED_JOBS},
 	"export_threshold": 5000,
+	"engagement_window_days": 90,
+	"engagement_share_percent": 20,
 }
 
 

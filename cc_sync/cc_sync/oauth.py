@@ -40,6 +40,11 @@ STATE_TTL_SECONDS = 600
 TOKEN_LOCK_KEY = "cc_sync:token_refresh"
 
 
+# What the app asks CC for: contacts, and (for email engagement) the campaign reports; offline_access
+# brings the refresh token.
+SCOPES = ("contact_data", "campaign_data", "offline_access")
+
+
 def oauth_client(settings: Any | None = None, *, entered: bool = False) -> OAuthClient:
 	"""The OAuth client for the configured CC application; test hosts come from site config only.
 
@@ -72,7 +77,8 @@ def connect() -> dict[str, str]:
 		{"state": state, "verifier": verifier},
 		expires_in_sec=STATE_TTL_SECONDS,
 	)
-	return {"url": client.authorization_url(state, challenge), "redirect_uri": client.redirect_uri}
+	url = client.authorization_url(state, challenge, scopes=SCOPES)
+	return {"url": url, "redirect_uri": client.redirect_uri}
 
 
 @frappe.whitelist(methods=["GET"])

@@ -7,6 +7,7 @@ so an open form can still be saved.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from typing import Any
 
 import frappe
 from frappe import _
-from frappe.utils import cint, get_url
+from frappe.utils import cint, flt, get_url
 
 from cc_sync.cc_sync.constants import (
 	CONNECTION_CONNECTED,
@@ -164,7 +165,35 @@ def sync_config(settings: Any) -> SyncConfig:
 		),
 		create_unknown_contacts=bool(settings.create_unknown_contacts),
 		export_threshold=SyncConfig.export_threshold if threshold is None else cint(threshold),
+		campaign_data=CAMPAIGN_SCOPE in granted_scopes(settings),
+		engagement_window=timedelta(days=cint(settings.get("engagement_window_days") or 90)),
+		engagement_share=min(100.0, max(0.1, flt(settings.get("engagement_share_percent") or 20))) / 100,
 	)
+
+
+# The OAuth scope CC's campaign and report endpoints need (connections made before engagement lack it).
+CAMPAIGN_SCOPE = "campaign_data"
+
+
+def campaign_data_granted() -> bool:
+	"""Whether the stored connection may read campaign reports (email engagement)."""
+	return CAMPAIGN_SCOPE in granted_scopes(get_settings())
+
+
+def granted_scopes(settings: Any) -> frozenset[str]:
+	"""The scopes the stored access token carries (CC's tokens are JWTs listing them in `scp`)."""
+	token = settings.get_password("access_token", raise_exception=False)
+	if not token:
+		return frozenset()
+	try:
+		payload = token.split(".")[1]
+		claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+	except (IndexError, ValueError):
+		return frozenset()
+	scopes = claims.get("scp") or claims.get("scope") or []
+	if isinstance(scopes, str):
+		scopes = scopes.split()
+	return frozenset(str(s) for s in scopes)
 
 
 def is_connected(settings: Any) -> bool:

@@ -35,6 +35,13 @@ BOUNCE_CODES = {
 	"X": "Other",
 	"Z": "Blocked",
 }
+
+
+def bounce_words(code: str | None) -> str:
+	"""A bounce code in CC's words ("B" -> "Non-existent address"); an unknown code as itself."""
+	return BOUNCE_CODES.get((code or "").upper(), code or "unknown code")
+
+
 # Campaign activity roles the reports answer for (CC: "only for primary_email and resend").
 REPORTED_ROLES = ("primary_email", "resend")
 

@@ -63,6 +63,13 @@ class SyncConfig:
 	optout_recheck_every: timedelta = timedelta(hours=6)
 	optout_recheck_window: timedelta = timedelta(days=365)
 	optout_recover_after: int = 3
+	# Email engagement: whether the connection was granted CC's `campaign_data` scope (without it the
+	# engagement stream stays off and says why), how long after its send a campaign is read, and the
+	# share of the day's API quota the engagement stream may spend at most.
+	campaign_data: bool = False
+	engagement_window: timedelta = timedelta(days=90)
+	engagement_share: float = 0.2
+	daily_quota: int = 10_000
 	# Subresources the changes stream asks for: what the field map and list mappings need.
 	include: tuple[str, ...] = field(
 		default=("custom_fields", "list_memberships", "phone_numbers", "street_addresses")
@@ -75,6 +82,8 @@ class SyncConfig:
 			raise ValueError(f"chunk_max_bytes must be under {IMPORT_MAX_BYTES}")
 		if not 0 < self.page_limit <= PAGE_LIMIT:
 			raise ValueError(f"page_limit must be 1..{PAGE_LIMIT}")
+		if not 0 < self.engagement_share <= 1:
+			raise ValueError("engagement_share must be more than 0 and at most 1")
 
 	@property
 	def group_by_list(self) -> dict[str, str]:

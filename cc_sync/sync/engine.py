@@ -19,7 +19,7 @@ from typing import Any
 from cc_sync.constant_contact.clock import Clock, SystemClock
 from cc_sync.constant_contact.errors import AuthError, QuotaExceeded, TransportError
 from cc_sync.constant_contact.models import Contact, Permission
-from cc_sync.sync import activities, optout_push, pull, push, streams
+from cc_sync.sync import activities, engagement, optout_push, pull, push, streams
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
@@ -31,6 +31,7 @@ from cc_sync.sync.streams import (
 	RUN_ORDER,
 	STREAM_ACTIVITIES,
 	STREAM_CHANGES,
+	STREAM_ENGAGEMENT,
 	STREAM_OPTOUT_PUSH,
 	STREAM_PUSH,
 )
@@ -60,6 +61,7 @@ STEPS: dict[str, Callable[[RunContext], None]] = {
 	STREAM_OPTOUT_PUSH: optout_push.run_optout_push,
 	STREAM_ACTIVITIES: activities.run_activities,
 	STREAM_PUSH: push.run_push,
+	STREAM_ENGAGEMENT: engagement.run_engagement,
 }
 
 
@@ -197,8 +199,13 @@ class SyncEngine:
 		if not found and not unreadable and report.stream(STREAM_CHANGES).status == StreamStatus.SUCCESS:
 			self._run_step(ctx, STREAM_PUSH, lambda c: push.push_email(c, address))
 			self._run_step(ctx, STREAM_ACTIVITIES, activities.run_activities)
+		view = self.cc_view(address)
+		if view.get("contact_id") and not report.stopped_by:
+			# Their campaign history too: a few calls of activity_details (contact_data is enough).
+			cc_id = view["contact_id"]
+			self._run_step(ctx, STREAM_ENGAGEMENT, lambda c: engagement.sync_person(c, cc_id, address))
 		report.finished = self.clock.now()
-		return {"email": address, "cc": self.cc_view(address), "report": report}
+		return {"email": address, "cc": view, "report": report}
 
 	def cc_view(self, email: str) -> dict[str, Any]:
 		"""CC's view of one person, for the form: where they stand, as `cc_state` says."""

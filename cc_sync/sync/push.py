@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from cc_sync.constant_contact.errors import Refused
+from cc_sync.constant_contact.report_models import bounce_words
 from cc_sync.sync import consent, field_updates, watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.fieldmap import import_row
@@ -212,6 +213,7 @@ def _rows_by_lists(
 	report = ctx.report.stream(STREAM_PUSH)
 	addresses = {normalise_email(c.email) for c in candidates}
 	states = ctx.store.consent_state(addresses) if addresses else {}
+	bounced = ctx.store.bounced_emails(addresses) if addresses else {}
 	in_cc = _held_in_cc(ctx, addresses)
 	by_lists: dict[tuple[str, ...], dict[str, RowEntry]] = {}
 	seen: dict[str, RowEntry] = {}
@@ -223,6 +225,14 @@ def _rows_by_lists(
 		state = states.get(email)
 		if state is not None and state.never_push:
 			reason = "opted out or deleted on one side: never pushed"
+			report.skip(email, reason, candidate.key)
+			outcomes.append(PushOutcome(candidate.key, PushStatus.SKIPPED, reason, at=now))
+			continue
+		if email in bounced:
+			# A hard bounce: the address does not exist (or CC suspended it); never sent again until it changes.
+			reason = (
+				f"hard-bounced in CC ({bounce_words(bounced[email])}): never pushed until the address changes"
+			)
 			report.skip(email, reason, candidate.key)
 			outcomes.append(PushOutcome(candidate.key, PushStatus.SKIPPED, reason, at=now))
 			continue

@@ -162,3 +162,41 @@ class ActivityRecord:
 	list_ids: list[str] = field(default_factory=list)
 	finished: bool = False
 	result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CampaignRecord:
+	"""One CC email campaign as the site lists it: what was sent, when, and how it did."""
+
+	campaign_id: str
+	name: str
+	subject: str | None = None
+	status: str | None = None
+	sent_at: datetime | None = None
+	# sends, opens (unique), opens_all, clicks (unique), bounces, hard_bounces, optouts
+	counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EngagementEvent:
+	"""One thing that happened to one email of one campaign for one person (a tracking report row)."""
+
+	campaign_id: str | None
+	activity_id: str
+	# sent, open, click, bounce, optout
+	kind: str
+	cc_contact_id: str
+	email: str
+	at: datetime
+	link_url: str | None = None
+	bounce_code: str | None = None
+	# A bounce CC documents as permanent (the address does not exist, or CC suspended it).
+	hard_bounce: bool = False
+	reason: str | None = None
+
+	@property
+	def key(self) -> str:
+		"""What makes a row the same row when a report is read again (CC gives rows no id)."""
+		return (
+			f"{self.activity_id}|{self.kind}|{self.cc_contact_id}|{self.at.isoformat()}|{self.link_url or ''}"
+		)

@@ -14,7 +14,9 @@ from typing import Any, Protocol, runtime_checkable
 from cc_sync.sync.consent import AddressConsent
 from cc_sync.sync.records import (
 	ActivityRecord,
+	CampaignRecord,
 	ContactWrite,
+	EngagementEvent,
 	LocalOptOut,
 	PushCandidate,
 	PushOutcome,
@@ -134,6 +136,20 @@ class SyncStore(Protocol):
 		...
 
 	def save_activity(self, record: ActivityRecord) -> None: ...
+
+	# -- email engagement ------------------------------------------------------------------------
+	def save_campaigns(self, campaigns: Sequence[CampaignRecord]) -> None:
+		"""Create or update each campaign by its CC id."""
+		...
+
+	def add_engagement(self, events: Sequence[EngagementEvent]) -> int:
+		"""Record the events the site does not hold yet (by `key`) on the people of their addresses, in
+		bulk, and bring those people's engagement summary up to date; returns how many were new."""
+		...
+
+	def bounced_emails(self, emails: Collection[str]) -> dict[str, str]:
+		"""Of `emails`, those with a hard bounce recorded, each with the code of its latest one."""
+		...
 
 	# -- transactions ----------------------------------------------------------------------------
 	def commit(self) -> None: ...

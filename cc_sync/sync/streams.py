@@ -25,16 +25,20 @@ STREAM_OPTOUT_SCAN = "optout_scan"
 STREAM_OPTOUT_PUSH = "optout_push"
 STREAM_PUSH = "push"
 STREAM_ACTIVITIES = "activities"
+# Email engagement: campaigns and who opened, clicked, bounced or opted out (its own hourly cadence).
+STREAM_ENGAGEMENT = "engagement"
 # The job that names no streams: every stream of the default run ("Sync now", "All streams").
 JOB_ALL = "all"
 
 
 class Phase(str, Enum):
-	"""Where a stream runs in a run: every pull first, then what goes to CC, then the import checks."""
+	"""Where a stream runs in a run: every pull first, then what goes to CC, then the import checks, then
+	the campaign reports (last: they never hold up consent)."""
 
 	PULL = "pull"
 	PUSH = "push"
 	POLL = "poll"
+	REPORTS = "reports"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,15 @@ STREAMS: tuple[Stream, ...] = (
 		"the time read before reading the site",
 		needs=(STREAM_OPTOUTS, STREAM_CHANGES, STREAM_DELETES),
 	),
+	Stream(
+		STREAM_ENGAGEMENT,
+		"Email engagement",
+		Phase.REPORTS,
+		"GET /emails?after_date=W; GET /reports/stats/email_campaign_activities/{10 ids}; "
+		"GET /reports/email_reports/{id}/tracking/{unique_opens,clicks,bounces,optouts}",
+		None,
+		default=False,
+	),
 )
 
 BY_NAME: dict[str, Stream] = {s.name: s for s in STREAMS}
@@ -133,6 +146,7 @@ RUN_ORDER: tuple[str, ...] = (
 	STREAM_ACTIVITIES,
 	STREAM_PUSH,
 	STREAM_ACTIVITIES,
+	STREAM_ENGAGEMENT,
 )
 
 
@@ -191,6 +205,7 @@ JOBS: tuple[Job, ...] = (
 		every_minutes=24 * 60,
 		minutes_per_unit=60,
 	),
+	Job(STREAM_ENGAGEMENT, "Email engagement", (STREAM_ENGAGEMENT,), every_minutes=60, minutes_per_unit=60),
 	Job(STREAM_OPTOUT_PUSH, "Opt-outs to CC", (STREAM_OPTOUT_PUSH,), offered=False),
 )
 

@@ -12,10 +12,12 @@ import frappe
 
 from cc_sync.cc_sync import install
 from cc_sync.cc_sync.constants import (
+	CAMPAIGN,
 	CONTACT,
 	EMAIL_GROUP,
 	EMAIL_GROUP_MEMBER,
 	EMAIL_UNSUBSCRIBE,
+	ENGAGEMENT,
 	IMPORT,
 	LEAD,
 	LIST_MAPPING,
@@ -63,7 +65,17 @@ def ensure_test_setup() -> str:
 
 # Rows a test may create, by DocType; whatever a test adds to these is removed after it, by name.
 SYNC_STATE = "sync_state"
-TRACKED = (CONTACT, LEAD, EMAIL_GROUP_MEMBER, EMAIL_UNSUBSCRIBE, OPT_OUT, IMPORT, EMAIL_GROUP)
+TRACKED = (
+	CONTACT,
+	LEAD,
+	EMAIL_GROUP_MEMBER,
+	EMAIL_UNSUBSCRIBE,
+	OPT_OUT,
+	IMPORT,
+	EMAIL_GROUP,
+	ENGAGEMENT,
+	CAMPAIGN,
+)
 
 
 @dataclass
@@ -167,6 +179,7 @@ def purge() -> None:
 		frappe.db.sql("delete from `tabEmail Group Member` where lower(trim(email)) like %s", pattern)
 		frappe.db.sql("delete from `tabEmail Unsubscribe` where lower(trim(email)) like %s", pattern)
 		frappe.db.sql(f"delete from `tab{OPT_OUT}` where lower(trim(email)) like %s", pattern)
+		frappe.db.sql(f"delete from `tab{ENGAGEMENT}` where email like %s", pattern)
 		frappe.db.sql(f"delete from `tab{LEAD}` where lower(trim(email_id)) like %s", pattern)
 	# Leads the tests create without a (valid) address.
 	frappe.db.sql(f"delete from `tab{LEAD}` where lead_name like 'tier2 %%'")

@@ -55,7 +55,11 @@ def test_the_table_names_every_stream_once():
 def test_the_engine_takes_its_steps_and_phases_from_the_table():
 	assert engine.PULL_STREAMS == ("optouts", "changes", "deletes", "reconcile", "optout_scan")
 	assert set(engine.PUSH_NEEDS) == {"optouts", "changes", "deletes"}
-	assert set(engine.DEFAULT_STREAMS) == set(streams.ALL_STREAMS) - {"reconcile", "optout_scan"}
+	assert set(engine.DEFAULT_STREAMS) == set(streams.ALL_STREAMS) - {
+		"reconcile",
+		"optout_scan",
+		"engagement",
+	}
 	# Every stream is a step of a run, and every step that is not a pull has its module.
 	assert set(streams.RUN_ORDER) == set(streams.ALL_STREAMS)
 	pulls = streams.names(phase=streams.Phase.PULL)

@@ -7,7 +7,7 @@ doc_events that would echo a change back to CC), and bump `modified` wherever a 
 changes, so a form left open on a stale copy cannot silently undo a consent change.
 
 One module a concern: `contacts` (reads) and `contact_writes`, `leads`, `optouts`, `push`, `activities`,
-`state` (watermarks), `consent_reads` (every opt-out channel as one answer) and `consent` (its writes),
+`state` (watermarks), `engagement` (campaigns and people's engagement), `consent_reads` (every opt-out channel as one answer) and `consent` (its writes),
 `prefetch` (reading index pages ahead on a large site), `addresses` (rows by address, compared exactly, and
 the one Contact holding an address) and `sql` (batched reads and writes). Datetimes cross the boundary through `cc_sync.cc_sync.sitetime`. `FrappeStore` is assembled here
 from each concern's part.
@@ -25,6 +25,7 @@ from cc_sync.cc_sync.sitetime import from_site, to_site
 from cc_sync.cc_sync.store.activities import ActivitiesMixin
 from cc_sync.cc_sync.store.contact_writes import ContactWritesMixin
 from cc_sync.cc_sync.store.contacts import RESERVED, ContactReadsMixin
+from cc_sync.cc_sync.store.engagement import EngagementMixin
 from cc_sync.cc_sync.store.leads import LeadsMixin
 from cc_sync.cc_sync.store.optouts import OptOutsMixin, record_local_optout
 from cc_sync.cc_sync.store.prefetch import IndexReadAhead
@@ -35,7 +36,14 @@ from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
 
 
 class FrappeStore(
-	StateMixin, ContactReadsMixin, ContactWritesMixin, LeadsMixin, OptOutsMixin, PushMixin, ActivitiesMixin
+	StateMixin,
+	ContactReadsMixin,
+	ContactWritesMixin,
+	LeadsMixin,
+	OptOutsMixin,
+	PushMixin,
+	ActivitiesMixin,
+	EngagementMixin,
 ):
 	"""The engine's view of one Frappe site.
 

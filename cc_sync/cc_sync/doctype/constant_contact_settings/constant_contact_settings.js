@@ -20,6 +20,7 @@ frappe.ui.form.on("Constant Contact Settings", {
 		cc_headline(frm);
 		cc_buttons(frm);
 		cc_field_map_note(frm);
+		cc_engagement_note(frm);
 		frm.__cc_field_map = cc_field_map_key(frm.doc);
 	},
 
@@ -319,6 +320,20 @@ function cc_field_map_note(frm) {
 		? __("In effect: only the rows below ({0}). They replace the defaults: a field not listed here is not synced.", [list])
 		: __("In effect: the defaults ({0}). Adding a row replaces all of them.", [list]);
 	frm.get_field("field_map_in_effect").$wrapper.html(`<p class="text-muted">${note}</p>`);
+}
+
+// Email engagement needs CC's campaign_data permission, which connections made before it lack.
+function cc_engagement_note(frm) {
+	const granted = (frm.doc.__onload || {}).cc_campaign_data;
+	const note = !cc_connected(frm)
+		? __("Campaign reports are read once connected.")
+		: granted
+		? __("Campaign reports: granted. Opens, clicks, bounces and opt-outs of the campaigns sent in the window are read.")
+		: __(
+				"Campaign reports: not granted. This connection was made without CC's campaign_data permission, so email engagement stays off; press Reconnect and approve it. Everything else keeps working."
+		  );
+	const colour = granted || !cc_connected(frm) ? "text-muted" : "text-warning";
+	frm.get_field("engagement_scope").$wrapper.html(`<p class="${colour}">${frappe.utils.escape_html(note)}</p>`);
 }
 
 function cc_field_map_key(doc) {

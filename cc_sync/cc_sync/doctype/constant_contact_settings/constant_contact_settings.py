@@ -13,7 +13,15 @@ from frappe.utils import cint, now_datetime
 from frappe.utils.password import get_decrypted_password
 
 from cc_sync.cc_sync.constants import CONNECTION_CONNECTED, CONTACT, EMAIL_GROUP, LEAD, LIST, SETTINGS
-from cc_sync.cc_sync.settings import MACHINE_FIELDS, field_rules, push_filters, redirect_uri, stored_values
+from cc_sync.cc_sync.settings import (
+	CAMPAIGN_SCOPE,
+	MACHINE_FIELDS,
+	field_rules,
+	granted_scopes,
+	push_filters,
+	redirect_uri,
+	stored_values,
+)
 from cc_sync.sync.fieldmap import FieldRule
 
 
@@ -49,12 +57,17 @@ class ConstantContactSettings(Document):
 		deletes_watermark: DF.Datetime | None
 		enabled: DF.Check
 		enabled_since: DF.Datetime | None
+		engagement_interval_hours: DF.Int
+		engagement_share_percent: DF.Percent
+		engagement_window_days: DF.Int
 		field_map: DF.Table[ConstantContactFieldMap]
 		group_leave_is_global: DF.Check
 		last_changes_run: DF.Datetime | None
 		last_changes_status: DF.Data | None
 		last_deletes_run: DF.Datetime | None
 		last_deletes_status: DF.Data | None
+		last_engagement_run: DF.Datetime | None
+		last_engagement_status: DF.Data | None
 		last_error: DF.SmallText | None
 		last_optouts_run: DF.Datetime | None
 		last_optouts_status: DF.Data | None
@@ -93,6 +106,8 @@ class ConstantContactSettings(Document):
 		from cc_sync.cc_sync.dashboard import contact_numbers, contact_numbers_line
 
 		self.set_onload("cc_numbers", contact_numbers_line(contact_numbers()))
+		# Connections made before email engagement lack the campaign reports' scope: the form says so.
+		self.set_onload("cc_campaign_data", CAMPAIGN_SCOPE in granted_scopes(self))
 		self.set_onload(
 			"cc_field_map",
 			[
