@@ -40,10 +40,14 @@ doc_events = {
 # The stream table, for the desk's scripts (frappe.boot.cc_sync).
 boot_session = "cc_sync.cc_sync.boot.boot_session"
 
-app_include_js = "record_sync.bundle.js"
+app_include_js = ["record_sync.bundle.js", "engagement.bundle.js"]
 doctype_js = {
 	"Contact": "public/js/contact.js",
 	"Lead": "public/js/lead.js",
+}
+doctype_list_js = {
+	"Contact": "public/js/contact_list.js",
+	"Lead": "public/js/lead_list.js",
 }
 
 # Log Settings clears successful sync logs after 30 days (failed ones after 90).

@@ -18,6 +18,7 @@ from cc_sync.cc_sync.constants import (
 	CONTACT,
 	CONTACT_CC_DELETED,
 	CONTACT_CC_ID,
+	HARD_BOUNCED,
 	LEAD,
 	LEAD_PUSH_STATUS,
 	OPT_OUT,
@@ -103,6 +104,14 @@ def unsubscribed(filters: Any = None) -> dict[str, Any]:
 @frappe.whitelist()
 def deleted_in_cc(filters: Any = None) -> dict[str, Any]:
 	return _contacts("deleted_in_cc")
+
+
+@frappe.whitelist()
+def hard_bounced(filters: Any = None) -> dict[str, Any]:
+	"""Contacts whose address hard-bounced in a campaign: never pushed again until the address changes."""
+	if not frappe.get_meta(CONTACT).has_field(HARD_BOUNCED):
+		return {"value": 0, "fieldtype": "Int"}
+	return _count(CONTACT, {HARD_BOUNCED: 1})
 
 
 @frappe.whitelist()

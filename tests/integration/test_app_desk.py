@@ -47,7 +47,7 @@ def test_the_workspace_is_public_for_managers_and_marketers_and_linked_from_inte
 	ws = frappe.get_doc("Workspace", "Constant Contact")
 	assert ws.public and {r.role for r in ws.roles} == {"System Manager", ROLE}
 	blocks = [b["type"] for b in json.loads(ws.content)]
-	assert blocks[0] == "custom_block" and blocks.count("number_card") == 10 and blocks.count("chart") == 3
+	assert blocks[0] == "custom_block" and blocks.count("number_card") == 11 and blocks.count("chart") == 4
 	# The desk finds each block by its label in the workspace's tables.
 	labels = {r.label for r in (*ws.number_cards, *ws.charts, *ws.custom_blocks)}
 	for block in json.loads(ws.content):
@@ -76,7 +76,7 @@ def test_the_marketer_reads_the_desk_but_not_the_settings_and_runs_no_settings_a
 		from frappe.desk.desktop import get_desktop_page
 
 		page = get_desktop_page(json.dumps({"name": "Constant Contact", "title": "Constant Contact"}))
-		assert len(page["number_cards"]["items"]) == 10 and len(page["charts"]["items"]) == 3
+		assert len(page["number_cards"]["items"]) == 11 and len(page["charts"]["items"]) == 4
 		assert page["custom_blocks"]["items"]
 		line = health.get_health()
 		assert line["level"] in ("green", "orange", "red") and line["can_act"] is False
