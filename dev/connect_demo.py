@@ -2,7 +2,8 @@
 keys, press Connect and grant access (the OAuth authorization-code flow), refresh the lists, map one
 list onto an Email Group, enable the sync and run it once on the site's background worker. Where the
 site has Lead (ERPNext, or the testkit's stand-in), it pushes Leads: a few are made before the first
-sync (it pushes them) and two after it (waiting for the next push, or for Sync now on the Lead).
+sync (it pushes them) and two after it (waiting for the next push, or for Sync now on the Lead). Last,
+it reads the email engagement of the campaigns the emulator sent.
 
 Run by `dev/site up` with the bench's Python; reads the site URL, the admin password and the
 emulator's client id and secret from the environment.
@@ -161,8 +162,31 @@ def main() -> int:
 			if has_lead:
 				added = add_leads(s, LEADS_LATER)
 				print(f"leads waiting for the next push (try Sync now on one): {added} new")
-			return 0
+			return read_engagement(s, settings_button_logs)
 	sys.exit("the first sync did not finish within 10 minutes: is the worker running? (logs/worker.log)")
+
+
+def read_engagement(s: requests.Session, logs_of_button) -> int:
+	"""Read the campaigns the emulator sent (opens, clicks, bounces, opt-outs) once, as Sync now would."""
+	before = {log["name"] for log in logs_of_button()}
+	call(s, "cc_sync.cc_sync.api.sync_now", stream="engagement")
+	deadline = time.monotonic() + 300
+	while time.monotonic() < deadline:
+		time.sleep(2)
+		logs = [log for log in logs_of_button() if log["name"] not in before]
+		if logs and all(log.get("status") != "Running" for log in logs):
+			log = logs[0]
+			campaigns = s.get(
+				f"{SITE}/api/method/frappe.client.get_count",
+				params={"doctype": "Constant Contact Campaign"},
+				timeout=60,
+			).json()["message"]
+			print(
+				f"email engagement: {log.get('status')}, {log.get('created', 0)} events from {campaigns} "
+				f"campaigns, API calls {log.get('api_calls', 0)}"
+			)
+			return 0
+	sys.exit("the engagement run did not finish within 5 minutes: is the worker running?")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 
 from cc_sync.constant_contact.clock import SystemClock
 
 from .api import ConstantContactEmulator
 from .faults import FaultConfig
 from .generator import generate_account
+
+DEMO_RATES = {"open_rate": 0.25, "click_rate": 0.04, "bounce_rate": 0.02, "optout_rate": 0.005}
+
+
+def send_demo_campaigns(emu: ConstantContactEmulator, count: int) -> None:
+	"""Campaigns to the list a demo maps first (the first by name), at typical rates."""
+	if not count:
+		return
+	first = min(emu._lists.values(), key=lambda lst: lst["name"])["list_id"]
+	now = emu.clock.now()
+	for i in range(count):
+		sent = now - timedelta(days=2 * (count - 1 - i))
+		emu.send_campaign(
+			first, name=f"Newsletter {sent:%B %d}", subject=f"News for {sent:%B}", sent_at=sent, **DEMO_RATES
+		)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
 		default="named",
 		help="whether an import's activity_errors name the addresses, or CC reports only error counts",
 	)
+	serve.add_argument(
+		"--campaigns",
+		type=int,
+		default=0,
+		help="campaigns sent to the first list by name: the first two days ago, the last now (engagement "
+		"keeps arriving for two days)",
+	)
 	args = parser.parse_args(argv)
 
 	emu = ConstantContactEmulator(
@@ -66,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 		seed=args.seed,
 		domain=args.domain,
 	)
+	send_demo_campaigns(emu, args.campaigns)
 	access, refresh = emu.issue_tokens()
 	base = f"http://{args.host}:{args.port}"
 	print(f"API base:      {base}/v3")
@@ -74,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
 	print(f"Client secret: {emu.client_secret}")
 	print(f"Access token:  {access}")
 	print(f"Refresh token: {refresh}")
-	print(f"Account:       {len(emu)} contacts, {args.lists} lists (seed {args.seed})", flush=True)
+	print(f"Account:       {len(emu)} contacts, {args.lists} lists (seed {args.seed})")
+	print(f"Campaigns:     {args.campaigns} sent", flush=True)
 	try:
 		emu.serve(args.host, args.port, quiet=args.quiet)
 	except KeyboardInterrupt:

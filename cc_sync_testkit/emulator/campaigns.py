@@ -115,12 +115,14 @@ class CampaignsMixin:
 		subject: str | None = None,
 		spread_hours: float = 48.0,
 		links: tuple[str, ...] = DEFAULT_LINKS,
+		sent_at: datetime | None = None,
 	) -> str:
 		"""Send a campaign now to the list's subscribed members; returns its campaign_id.
 
 		Rates are shares of the sends: `open_rate` of them open (some more than once), `click_rate` click
 		(all of them openers), `bounce_rate` bounce (codes in a plausible mix), `optout_rate` opt out
 		(openers). With `resend`, a `resend` activity goes a day later to those who did not open.
+		`sent_at` dates the send in the past (a demo account with engagement that has already arrived).
 		"""
 		for label, rate in (("open", open_rate), ("click", click_rate), ("bounce", bounce_rate)):
 			if not 0 <= rate <= 1:
@@ -132,7 +134,7 @@ class CampaignsMixin:
 			lst = self._need_list(list_id)
 			if any(c["name"] == name for c in self._campaigns.values()):
 				raise EmulatorError(f"campaign name already exists: {name}")
-			now = self.clock.now()
+			now = sent_at or self.clock.now()
 			recipients = [
 				rec
 				for rec in self._order
