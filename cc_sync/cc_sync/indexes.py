@@ -11,8 +11,9 @@ entry costs a disk read and a page write, so the sync keeps one index per lookup
   use either, lookups by group alone have Frappe's own `email_group` index, and one index instead of two
   saves every new member row a random page. The address column compares under the table's collation,
   where `rené@x` equals `rene@x` (and `straße` `strasse`), so the pair alone would refuse the second of
-  two people; `cc_sync_address_key`, a virtual column of 8 bytes (the start of the MD5 of the address
-  lower-cased), tells them apart, while one address written in two cases still joins a group once.
+  two people; `cc_sync_address_key`, a virtual column of up to 8 bytes (the start of the MD5 of the address
+  lower-cased; empty for an address of ASCII letters only, where the collation compares as lower-casing
+  does), tells them apart, while one address written in two cases still joins a group once.
 - Lead (email_id, unsubscribed), when Lead exists.
 
 Two columns each, because Frappe's schema sync drops a single-column index on a field its DocType does
@@ -30,7 +31,13 @@ LEAD_INDEXES = ((LEAD, ("email_id", "unsubscribed")),)
 
 MEMBER_INDEX = "cc_sync_email_email_group"
 MEMBER_KEY = "cc_sync_address_key"
-MEMBER_KEY_DEFINITION = f"`{MEMBER_KEY}` binary(8) as (unhex(left(md5(lower(`email`)), 16))) virtual"
+# Empty for an address of ASCII letters only (there the collation compares as lower-casing does, and the
+# index entry grows by one byte); else the first 8 bytes of the MD5 of the address lower-cased.
+MEMBER_KEY_TYPE = "varbinary(8)"
+MEMBER_KEY_DEFINITION = (
+	f"`{MEMBER_KEY}` {MEMBER_KEY_TYPE} as (if(length(`email`) = char_length(`email`), '', "
+	"unhex(left(md5(lower(`email`)), 16)))) virtual"
+)
 MEMBER_COLUMNS = ("email", "email_group", MEMBER_KEY)
 MEMBER_INDEX_SQL = f"(`email`, `email_group`, `{MEMBER_KEY}`)"
 # Frappe's own, made when the Email Group Member table is created (and never again by a migrate).
@@ -59,11 +66,19 @@ def use_one_member_index() -> str | None:
 	No row is touched: every pair the earlier indexes held unique is unique by the new one too."""
 	have = _indexes(EMAIL_GROUP_MEMBER)
 	ours = have.get(MEMBER_INDEX)
-	if ours is not None and ours[0] == MEMBER_COLUMNS and FRAPPE_MEMBER_UNIQUE not in have:
+	key_type = _key_type()
+	if (
+		ours is not None
+		and ours[0] == MEMBER_COLUMNS
+		and FRAPPE_MEMBER_UNIQUE not in have
+		and key_type == MEMBER_KEY_TYPE
+	):
 		return None  # done (or, plain, the duplicates fallback below: said once, not at every migrate)
 	steps = []
-	if not frappe.db.has_column(EMAIL_GROUP_MEMBER, MEMBER_KEY):
+	if key_type is None:
 		steps.append(f"add column {MEMBER_KEY_DEFINITION}")
+	elif key_type != MEMBER_KEY_TYPE:
+		steps.append(f"modify column {MEMBER_KEY_DEFINITION}")
 	if ours is not None:
 		steps.append(f"drop index `{MEMBER_INDEX}`")
 	steps.append(f"add unique index `{MEMBER_INDEX}` {MEMBER_INDEX_SQL}")
@@ -121,6 +136,16 @@ def _alter_members(steps: list[str], title: str, message: str) -> bool:
 		frappe.log_error(title=title, message=f"{message}\n{exc}")
 		return False
 	return True
+
+
+def _key_type() -> str | None:
+	"""The address key column's type as the database holds it, or None when there is none."""
+	rows = frappe.db.sql(
+		"""select column_type from information_schema.columns where table_schema = database()
+		and table_name = %s and column_name = %s""",
+		(f"tab{EMAIL_GROUP_MEMBER}", MEMBER_KEY),
+	)
+	return str(rows[0][0]).lower() if rows else None
 
 
 def _indexes(doctype: str) -> dict[str, tuple[tuple[str, ...], bool]]:

@@ -203,11 +203,13 @@ def test_the_member_index_tells_the_pairs_apart_and_still_refuses_one_address_tw
 	for i in range(len(PAIRS)):
 		for email in _pair(i):
 			_member(group, email)
+	frappe.db.commit()
 	assert frappe.db.count(EMAIL_GROUP_MEMBER, {"email_group": group}) == 2 * len(PAIRS)
-	with pytest.raises(Exception) as refused:
-		_member(group, _pair(0)[0].upper())
-	assert frappe.db.is_duplicate_entry(refused.value)
-	frappe.db.rollback()
+	for twice in (_pair(0)[0].upper(), _pair(0)[1].upper()):  # RENÉ0@ is rené0@, RENE0@ is rene0@
+		with pytest.raises(Exception) as refused:
+			_member(group, twice)
+		assert frappe.db.is_duplicate_entry(refused.value)
+		frappe.db.rollback()
 	assert indexes._indexes(EMAIL_GROUP_MEMBER)[indexes.MEMBER_INDEX] == (indexes.MEMBER_COLUMNS, True)
 	frappe.db.sql(f"delete from `tab{EMAIL_GROUP_MEMBER}` where email_group = %s", group)
 	frappe.db.commit()
