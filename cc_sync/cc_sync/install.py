@@ -44,13 +44,16 @@ SECTION = "cc_sync_section"
 COLUMN = "cc_sync_column"
 
 
-# Both forms get the app's fields in a collapsed "Constant Contact" section after Unsubscribed.
+# Both forms get a "Constant Contact" section: on Contact after Unsubscribed's section, on Lead at the end
+# of the form's first tab (its Unsubscribed sits under Additional Information). The section shows the
+# status block the form script draws, which says the person's state in words and then the details; the
+# stored fields behind it are hidden (they still filter lists and reports).
 SECTION_FIELD = {
 	"fieldname": SECTION,
 	"label": "Constant Contact",
 	"fieldtype": "Section Break",
 	"insert_after": "unsubscribed",
-	"collapsible": 1,
+	"collapsible": 0,
 }
 # First in the section: the status the form script draws from what the last sync stored.
 STATUS_FIELD = {
@@ -272,8 +275,17 @@ def custom_fields() -> dict[str, list[dict]]:
 	if frappe.db.exists("DocType", LEAD):
 		fields[LEAD] = lead_fields() + engagement_fields(LEAD_PUSH_ERROR)
 	for doctype, rows in fields.items():
-		rows[0]["insert_after"] = section_end(doctype, SECTION_FIELD["insert_after"])
+		anchor = SECTION_FIELD["insert_after"] if doctype == CONTACT else _first_field(doctype)
+		rows[0]["insert_after"] = section_end(doctype, anchor)
+		for row in rows[2:]:
+			row["hidden"] = 1
 	return fields
+
+
+def _first_field(doctype: str) -> str:
+	"""The first standard field of a form: its first tab's first section ends where the app's starts."""
+	fields = [df.fieldname for df in frappe.get_meta(doctype).fields if not df.get("is_custom_field")]
+	return fields[0] if fields else SECTION_FIELD["insert_after"]
 
 
 def section_end(doctype: str, fieldname: str) -> str:

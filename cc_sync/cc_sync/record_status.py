@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import frappe
+from frappe import _
 
 from cc_sync.cc_sync.constants import (
 	CONTACT,
@@ -56,8 +57,17 @@ def record_status(doctype: str, name: str) -> dict[str, Any]:
 	cc_id = row.get(CONTACT_CC_ID) or (doc.get(LEAD_CC_ID) if doctype == LEAD else None)
 	unsubscribed = bool(doc.get("unsubscribed") or row.get("unsubscribed"))
 	optout = _optout(row, emails) if unsubscribed else (None, None)
+	state = stored_state(cc_id, row.get(CONTACT_CC_PERMISSION), bool(row.get(CONTACT_CC_DELETED)))
+	colour, headline = _headline(state, unsubscribed, *optout)
 	view: dict[str, Any] = {
-		"state": stored_state(cc_id, row.get(CONTACT_CC_PERMISSION), bool(row.get(CONTACT_CC_DELETED))),
+		"state": state,
+		# Where the person stands, said once in words, and its colour; the details follow it.
+		"headline": headline,
+		"colour": colour,
+		# CC's permission in words, only while CC holds the person (a deleted contact has none to speak of).
+		"permission": _PERMISSION_WORDS.get(row.get(CONTACT_CC_PERMISSION) or "")
+		if cc_id and state != "deleted"
+		else None,
 		"permission_to_send": row.get(CONTACT_CC_PERMISSION),
 		"cc_contact_id": cc_id,
 		"contact": contact,
@@ -69,11 +79,57 @@ def record_status(doctype: str, name: str) -> dict[str, Any]:
 		"last_synced": row.get(CONTACT_LAST_SYNCED),
 		"lists": _lists(emails),
 	}
+	if view["permission"]:
+		view["permission"] = _(view["permission"])
 	if doctype == LEAD:
 		view["push_status"] = doc.get(LEAD_PUSH_STATUS)
 		view["pushed_at"] = doc.get(LEAD_PUSHED_AT)
 		view["push_error"] = doc.get(LEAD_PUSH_ERROR)
 	return {k: (str(v) if hasattr(v, "isoformat") else v) for k, v in view.items()}
+
+
+# CC's permission_to_send as a person reads it.
+_PERMISSION_WORDS = {
+	"explicit": "Explicit: the person opted in",
+	"implicit": "Implicit: an existing business relationship",
+	"pending_confirmation": "Waiting for the person to confirm",
+	"not_set": "None recorded: not mailed",
+	"temp_hold": "On hold: not mailed while held",
+	"unsubscribed": "Unsubscribed",
+}
+# Who opted the person out (see `_optout`).
+_OPTOUT_BY = {
+	"cc": "in Constant Contact",
+	"site_pending": "on this site (waiting to reach Constant Contact)",
+	"site_sent": "on this site (unsubscribed in Constant Contact too)",
+	"site_not_in_cc": "on this site (Constant Contact holds no contact to unsubscribe)",
+	"site": "on this site",
+}
+# The other states, in words and colour; deleted and unsubscribed are said first whatever CC's permission.
+_STATE_WORDS = {
+	"subscribed": ("green", "Subscribed in Constant Contact"),
+	"not in CC": ("orange", "Not in Constant Contact"),
+	"pending confirmation": (
+		"orange",
+		"Waiting for the person to confirm in Constant Contact: not mailed yet",
+	),
+	"not set": ("orange", "No permission to send in Constant Contact: not mailed"),
+	"on hold": ("orange", "On hold in Constant Contact (bounces or a review): not mailed while held"),
+	"unknown": ("gray", "Unknown permission to send in Constant Contact: not counted as subscribed"),
+}
+
+
+def _headline(state: str, unsubscribed: bool, source: str | None, at: Any) -> tuple[str, str]:
+	"""The person's state said once: deleted in CC, unsubscribed on <date> <by whom>, or CC's state."""
+	if state == "deleted":
+		return "gray", _("Deleted in Constant Contact: not mailed")
+	if unsubscribed or state == "unsubscribed":
+		by = _(_OPTOUT_BY.get(source or "cc", _OPTOUT_BY["site"]))
+		if at:
+			return "red", _("Unsubscribed on {0} {1}").format(frappe.utils.formatdate(at), by)
+		return "red", _("Unsubscribed {0}").format(by)
+	colour, words = _STATE_WORDS.get(state, ("gray", state))
+	return colour, _(words)
 
 
 def _emails(doc: Any) -> list[str]:

@@ -275,3 +275,88 @@ def test_a_push_reports_x_of_n_leads_sent_and_the_finished_toast_says_so(monkeyp
 	assert [d["progress"] for d in pushing] == [{"read": n, "total": 5} for n in (0, 2, 4, 5)]
 	assert sent[-1]["done"] and sent[-1]["push_message"] == "5 of 5 leads sent"
 	assert sent[-1]["totals"]["pushed"] == 5, "sent and read back in one run, each lead counts once"
+
+
+@pytest.mark.parametrize(
+	("values", "optout", "headline", "permission"),
+	[
+		(
+			{"cc_contact_id": "cc-st-w1", "cc_permission": "explicit"},
+			None,
+			"Subscribed in Constant Contact",
+			"Explicit: the person opted in",
+		),
+		# CC deleted them: said first, and no permission shown beside it.
+		(
+			{"cc_contact_id": "cc-st-w2", "cc_permission": "explicit", "cc_deleted": 1},
+			None,
+			"Deleted in Constant Contact: not mailed",
+			None,
+		),
+		(
+			{
+				"unsubscribed": 1,
+				"cc_contact_id": "cc-st-w3",
+				"cc_permission": "unsubscribed",
+				"cc_opted_out_at": "2026-11-20 08:00:05",
+				"cc_optout_cc_clock": 1,
+			},
+			None,
+			"Unsubscribed on 11-20-2026 in Constant Contact",
+			"Unsubscribed",
+		),
+		(
+			{"unsubscribed": 1, "cc_contact_id": "cc-st-w4", "cc_permission": "explicit"},
+			"2026-11-27 09:30:15",
+			"Unsubscribed on 11-27-2026 on this site (waiting to reach Constant Contact)",
+			"Explicit: the person opted in",
+		),
+		(
+			{"cc_contact_id": "cc-st-w5", "cc_permission": "temp_hold"},
+			None,
+			"On hold in Constant Contact (bounces or a review): not mailed while held",
+			"On hold: not mailed while held",
+		),
+		({}, None, "Not in Constant Contact", None),
+	],
+)
+def test_the_form_says_where_the_person_stands_once_in_words_then_the_details(
+	mapped, values, optout, headline, permission, monkeypatch
+):
+	monkeypatch.setattr(
+		frappe.utils, "formatdate", lambda value, *a, **k: frappe.utils.getdate(value).strftime("%m-%d-%Y")
+	)
+	email = f"st-words-{len(values)}-{values.get('cc_contact_id', 'none')}@tier2.test"
+	name = contact(email, **values)
+	if optout:
+		frappe.get_doc(
+			{
+				"doctype": OPT_OUT,
+				"email": email,
+				"status": "Pending",
+				"opted_out_at": optout,
+				"reason": "Unsubscribed on Contact",
+			}
+		).insert(ignore_permissions=True)
+	view = record_status(CONTACT, name)
+	assert view["headline"] == headline
+	assert view["permission"] == permission
+
+
+@pytest.mark.parametrize("doctype", [CONTACT, LEAD])
+def test_the_stored_fields_stay_behind_the_status_block_and_the_lead_shows_it_on_its_first_tab(doctype):
+	if not frappe.db.exists("DocType", doctype):
+		pytest.skip(f"no {doctype} DocType on this site")
+	fields = frappe.get_meta(doctype).fields
+	names = [df.fieldname for df in fields]
+	start = names.index("cc_sync_section")
+	shown = [
+		df.fieldname
+		for df in fields[start + 1 :]
+		if df.get("is_custom_field") and not df.hidden and df.fieldtype not in ("Column Break",)
+	]
+	assert shown[0] == "cc_status_html" and not [f for f in shown[1:] if f.startswith("cc_")], shown
+	assert not fields[start].collapsible
+	tabs = [df.fieldname for df in fields[:start] if df.fieldtype == "Tab Break"]
+	if doctype == LEAD:
+		assert not tabs, "on the Lead's first tab, not under Additional Information"

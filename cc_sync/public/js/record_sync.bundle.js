@@ -126,13 +126,6 @@ cc_sync.STORED_STATES = {
 	"on hold": ["orange", __("On hold (temp_hold)")],
 	unknown: ["gray", __("Unknown permission to send")],
 };
-cc_sync.OPTOUT_SOURCES = {
-	cc: __("Constant Contact"),
-	site_pending: __("This site, waiting to reach Constant Contact"),
-	site_sent: __("This site, unsubscribed in Constant Contact too"),
-	site_not_in_cc: __("This site (not in Constant Contact: nothing to send)"),
-	site: __("This site"),
-};
 
 cc_sync.show_record_status = function (frm) {
 	const field = frm.get_field("cc_status_html");
@@ -153,7 +146,9 @@ cc_sync.show_record_status = function (frm) {
 cc_sync.render_record_status = function (frm, s) {
 	const esc = frappe.utils.escape_html;
 	const when = (v) => (v ? esc(frappe.datetime.str_to_user(v)) : "-");
-	const [colour, label] = cc_sync.STORED_STATES[s.state] || ["gray", s.state];
+	// The server says where the person stands, once, in words (record_status.py); the details follow.
+	const [, label] = cc_sync.STORED_STATES[s.state] || ["gray", s.state];
+	const colour = s.colour || "gray";
 	const lists = (s.lists || [])
 		.map(
 			(l) =>
@@ -161,17 +156,17 @@ cc_sync.render_record_status = function (frm, s) {
 				(l.unsubscribed ? ` <span class="text-muted">(${__("unsubscribed")})</span>` : "")
 		)
 		.join(", ");
-	const rows = [
-		[__("Permission to send"), s.permission_to_send ? `<code>${esc(s.permission_to_send)}</code>` : "-"],
-		[__("Opted out"), s.unsubscribed ? when(s.opted_out_at) : __("No")],
-	];
-	if (s.unsubscribed) {
-		rows.push([__("Opted out by"), esc(cc_sync.OPTOUT_SOURCES[s.optout_source] || s.optout_source || "-")]);
+	const rows = [];
+	if (s.permission) {
+		rows.push([__("Permission to send"), esc(s.permission)]);
 	}
 	rows.push([__("Lists"), lists || "-"]);
 	rows.push([__("Last synced"), when(s.last_synced)]);
 	if (frm.doctype === "Lead") {
 		rows.push([__("Push status"), s.push_status ? esc(__(s.push_status)) : "-"]);
+		if (s.push_error) {
+			rows.push([__("Push error"), esc(s.push_error)]);
+		}
 		if (s.contact) {
 			rows.push([
 				__("Contact"),
@@ -179,12 +174,15 @@ cc_sync.render_record_status = function (frm, s) {
 			]);
 		}
 	}
+	if (s.cc_contact_id) {
+		rows.push([__("CC contact id"), `<span class="text-muted">${esc(s.cc_contact_id)}</span>`]);
+	}
 	frm.get_field("cc_status_html").$wrapper.html(`
 		<div class="cc-record-status">
-			<p><span class="indicator-pill ${colour}">${esc(label)}</span></p>
+			<p><span class="indicator ${colour}"><b>${esc(s.headline)}</b></span></p>
 			<table class="table table-condensed" style="margin-bottom: 0">
 				${rows.map(([k, v]) => `<tr><td class="text-muted" style="width: 40%">${k}</td><td>${v}</td></tr>`).join("")}
 			</table>
 		</div>`);
-	frm.dashboard.add_indicator(__("Constant Contact: {0}", [label]), colour);
+	frm.dashboard.add_indicator(__("Constant Contact: {0}", [s.state === "deleted" || !s.unsubscribed ? label : __("Unsubscribed")]), colour);
 };
