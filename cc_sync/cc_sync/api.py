@@ -27,6 +27,7 @@ from cc_sync.cc_sync.constants import (
 	TRIGGER_LEAD,
 	TRIGGER_SETTINGS,
 )
+from cc_sync.cc_sync.doc_events import record_title
 from cc_sync.cc_sync.jobs import enqueue_stream
 from cc_sync.cc_sync.oauth import account_name, load_tokens, prove_entered_secret
 from cc_sync.cc_sync.runner import end_run, new_log, run_error, write_report
@@ -232,14 +233,12 @@ def sync_record(doctype: str, name: str) -> dict[str, Any]:
 	record_guard.check_throttle(doctype, name)
 	record_guard.check_reserve(wiring.budget.used, wiring.budget.limit)
 	with record_guard.run_lock():
-		return _sync_record_locked(doctype, name, email, wiring)
+		return _sync_record_locked(doctype, name, email, wiring, f"{doctype} {record_title(doc)}")
 
 
-def _sync_record_locked(doctype: str, name: str, email: str, wiring: Any) -> dict[str, Any]:
+def _sync_record_locked(doctype: str, name: str, email: str, wiring: Any, reference: str) -> dict[str, Any]:
 	run_id = frappe.generate_hash(length=10)
-	log = new_log(
-		STREAM_CHANGES, RECORD_TRIGGERS[doctype], dry_run=False, run_id=run_id, reference=f"{doctype} {name}"
-	)
+	log = new_log(STREAM_CHANGES, RECORD_TRIGGERS[doctype], dry_run=False, run_id=run_id, reference=reference)
 	frappe.db.commit()
 	try:
 		result = wiring.engine.sync_email(email)

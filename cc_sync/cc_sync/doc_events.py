@@ -49,12 +49,17 @@ def _record_optout(email: str | None, *, reason: str) -> None:
 		frappe.msgprint(message, alert=True, indicator="green")
 
 
+def record_title(doc: Any) -> str:
+	"""A Contact or Lead as a person reads it (its document name can be a hash): the name it shows."""
+	return doc.get("full_name") or doc.get("lead_name") or doc.get("title") or doc.name
+
+
 def contact_on_update(doc: Any, method: str | None = None) -> None:
 	if _from_sync(doc) or not _turned_on(doc, "unsubscribed"):
 		return
 	emails = [row.email_id for row in doc.get("email_ids") or []] or [doc.get("email_id")]
 	for email in dict.fromkeys(e for e in emails if e):
-		_record_optout(email, reason=f"Unsubscribed on Contact {doc.name}")
+		_record_optout(email, reason=f"Unsubscribed on Contact {record_title(doc)}")
 
 
 def _record_group_leave(email: str | None, group: str) -> None:
@@ -108,7 +113,7 @@ def lead_on_change(doc: Any, method: str | None = None) -> None:
 	if _from_sync(doc):
 		return
 	if _turned_on(doc, "unsubscribed") and doc.get("email_id"):
-		_record_optout(doc.email_id, reason=f"Unsubscribed on Lead {doc.name}")
+		_record_optout(doc.email_id, reason=f"Unsubscribed on Lead {record_title(doc)}")
 	if not frappe.get_meta(doc.doctype).has_field(LEAD_PUSH_STATUS):
 		return
 	if doc.get(LEAD_PUSH_STATUS) == PushStatus.PENDING:

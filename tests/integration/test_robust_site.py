@@ -10,7 +10,7 @@ import frappe
 from frappe.utils import get_datetime, now_datetime
 
 from cc_sync.cc_sync import api, record_guard, runner
-from cc_sync.cc_sync.constants import CONTACT, CONTACT_LAST_SYNCED, SETTINGS, SYNC_LOG
+from cc_sync.cc_sync.constants import CONTACT, CONTACT_LAST_SYNCED, OPT_OUT, SETTINGS, SYNC_LOG
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.fieldmap import FieldRule
 from cc_sync.sync.streams import STREAM_CHANGES, STREAM_RECONCILE
@@ -266,7 +266,7 @@ def test_a_sync_now_that_breaks_part_way_closes_its_log_and_counts_the_calls_it_
 	with pytest.raises(RuntimeError):
 		api.sync_record(CONTACT, contact)
 	frappe.db.rollback()
-	log = frappe.get_last_doc(SYNC_LOG, filters={"reference": f"{CONTACT} {contact}"})
+	log = frappe.get_last_doc(SYNC_LOG, filters={"reference": f"{CONTACT} now-breaks"})
 	assert log.status == "Failed"
 	assert "the engine broke" in log.error
 	assert wiring.client.calls >= 1
@@ -409,3 +409,29 @@ def test_sync_now_on_a_contact_cc_holds_unchanged_moves_its_last_synced_to_now(s
 	stored = get_datetime(frappe.db.get_value(CONTACT, contact, CONTACT_LAST_SYNCED))
 	assert abs((now_datetime() - stored).total_seconds()) < 60
 	assert get_datetime(again["site"]["last_synced"]) == stored
+
+
+def test_a_record_sync_and_an_opt_out_name_the_record_as_a_person_reads_it(sync_now):
+	"""The sync names the Contacts it creates by a hash; the log's title and the opt-out's reason give
+	the name the form shows."""
+	doc = frappe.get_doc(
+		{
+			"doctype": CONTACT,
+			"first_name": "Kai",
+			"last_name": "Ng",
+			"email_ids": [{"email_id": addr("kai"), "is_primary": 1}],
+		}
+	)
+	doc.insert(ignore_permissions=True, set_name="0f3a9c1e2b")
+	frappe.db.commit()
+	result = api.sync_record(CONTACT, doc.name)
+	log = frappe.get_doc(SYNC_LOG, result["logs"][0])
+	assert log.title == "Sync now: Contact Kai Ng" and log.reference == "Contact Kai Ng"
+	doc.reload()
+	doc.unsubscribed = 1
+	doc.save(ignore_permissions=True)
+	reason = frappe.db.get_value(OPT_OUT, {"email": addr("kai")}, "reason")
+	assert reason == "Unsubscribed on Contact Kai Ng"
+	frappe.db.delete(OPT_OUT, {"email": addr("kai")})
+	frappe.delete_doc(CONTACT, doc.name, force=True, ignore_permissions=True)
+	frappe.db.commit()
