@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import frappe
 from frappe import _
 
 from cc_sync.sync.streams import COUNTS, JOBS, STREAMS
@@ -35,5 +36,16 @@ def desk_tables() -> dict[str, Any]:
 	}
 
 
+# A marketer's role, and the workspace it works in.
+MARKETER_ROLE = "Constant Contact User"
+WORKSPACE = "Constant Contact"
+
+
 def boot_session(bootinfo: Any) -> None:
 	bootinfo.cc_sync = desk_tables()
+	# A marketer who has chosen no workspace of their own lands on Constant Contact, not on the first
+	# workspace Frappe happens to list for them (Users).
+	user = bootinfo.get("user") or {}
+	roles = set(frappe.get_roles())
+	if MARKETER_ROLE in roles and "System Manager" not in roles and not user.get("default_workspace"):
+		user["default_workspace"] = {"name": WORKSPACE, "public": 1, "title": WORKSPACE}

@@ -315,3 +315,52 @@ def test_test_connection_says_plainly_when_cc_cannot_be_reached(connected, monke
 	}
 	assert frappe.db.get_single_value(SETTINGS, "connection_status") == CONNECTION_CONNECTED
 	assert frappe.db.get_single_value(SETTINGS, "api_calls_today") == 7
+
+
+def test_a_marketer_lands_on_the_constant_contact_workspace(marketer):
+	from frappe.boot import get_bootinfo
+
+	frappe.set_user(MARKETER)
+	try:
+		boot = get_bootinfo()
+		assert boot.user.default_workspace["name"] == "Constant Contact"
+		# The desk reads the stream table from the server, not from copies of its own.
+		assert [j["name"] for j in boot.cc_sync["jobs"]][:2] == ["all", "optouts"]
+	finally:
+		frappe.set_user("Administrator")
+	assert (get_bootinfo().user.get("default_workspace") or {}).get("name") != "Constant Contact"
+
+
+def test_the_list_picker_shows_each_lists_member_count():
+	from frappe.desk.search import search_widget
+
+	frappe.get_doc(
+		{
+			"doctype": LIST,
+			"list_id": "tier2-count-list",
+			"list_name": "Tier2 Counted",
+			"membership_count": 1234,
+		}
+	).insert(ignore_permissions=True)
+	try:
+		found = search_widget(LIST, "Tier2 Counted", page_length=5, as_dict=False)
+		assert any("1234" in " ".join(str(v) for v in row) for row in found), found
+	finally:
+		frappe.delete_doc(LIST, "tier2-count-list", force=True, ignore_permissions=True)
+		frappe.db.commit()
+
+
+def test_one_field_map_row_says_which_defaults_stop_being_synced(connected, monkeypatch):
+	said: list[str] = []
+	monkeypatch.setattr(frappe, "msgprint", lambda message, *a, **k: said.append(str(message)))
+	save_settings(lambda doc: doc.set("field_map", []))
+	said.clear()
+	row = {"cc_field": "first_name", "site_field": "first_name", "field_owner": "cc"}
+	save_settings(lambda doc: doc.set("field_map", [row]))
+	warning = " ".join(m for m in said if "no longer be synced" in m)
+	assert "last_name → last_name" in warning and "job_title → designation" in warning
+	assert "first_name → first_name" not in warning
+	# Saved again unchanged: said once, not on every save.
+	said.clear()
+	save_settings(lambda doc: doc.update({"overlap_minutes": 7}))
+	assert not [m for m in said if "no longer be synced" in m]

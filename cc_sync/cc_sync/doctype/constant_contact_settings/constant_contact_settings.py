@@ -22,7 +22,7 @@ from cc_sync.cc_sync.settings import (
 	redirect_uri,
 	stored_values,
 )
-from cc_sync.sync.fieldmap import FieldRule
+from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP, FieldRule
 
 
 class ConstantContactSettings(Document):
@@ -206,6 +206,26 @@ class ConstantContactSettings(Document):
 		if problems:
 			frappe.throw("<br>".join(problems), title=_("Field map"))
 		field_rules(self.field_map)
+		self.warn_defaults_dropped()
+
+	def warn_defaults_dropped(self) -> None:
+		"""Rows replace the whole default map: say which default fields stop being synced, when the map
+		changes (not on every save)."""
+		key = [(r.cc_field, r.site_field) for r in self.field_map]
+		before = self.get_doc_before_save()
+		if not key or (before and [(r.cc_field, r.site_field) for r in before.field_map] == key):
+			return
+		kept = {site for _cc, site in key}
+		dropped = [f"{r.cc_field} → {r.site_field}" for r in DEFAULT_FIELD_MAP if r.site_field not in kept]
+		if dropped:
+			frappe.msgprint(
+				_(
+					"The field map's rows replace the defaults: {0} will no longer be synced. Add a row for "
+					"each one you still want."
+				).format(", ".join(dropped)),
+				title=_("Field map"),
+				indicator="orange",
+			)
 
 	def validate_push(self) -> None:
 		if self.push_filters and self.push_filters.strip():
