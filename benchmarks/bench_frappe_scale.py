@@ -109,7 +109,8 @@ def naming(scheme: str):
 
 def emulator(contacts: int, seed: int, domain: str):
 	clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
-	emu = ConstantContactEmulator(clock, rate_limit=None, daily_quota=None)
+	# Ids from the batch's own seed: every batch creates contacts of its own, none a batch before made.
+	emu = ConstantContactEmulator(clock, seed=seed, rate_limit=None, daily_quota=None)
 	generate_account(emu, contacts=contacts, lists=len(GROUPS), custom_fields=0, seed=seed, domain=domain)
 	access, _ = emu.issue_tokens()
 	emu.auth.access_token_ttl = 10**9
