@@ -212,3 +212,32 @@ def test_connect_and_reconnect_ask_cc_for_the_campaign_reports():
 		frappe.cache.delete_value(oauth.STATE_CACHE_KEY.format(user=frappe.session.user))
 	scopes = parse_qs(urlsplit(url).query)["scope"][0].split()
 	assert set(scopes) == {"contact_data", "campaign_data", "offline_access"}
+
+
+def test_leads_get_the_summary_too_and_the_list_filters_find_the_right_people():
+	world = _world(120)
+	everyone = {f"e{i}@{DOMAIN}" for i in range(120)}
+	leads = {email: world.site.add_lead(email) for email in sorted(everyone)[:40]}
+	with world.emu.mocked():
+		world.run(STREAM_CHANGES)
+		world.emu.send_campaign(
+			world.list_id, name="Tier2 filters", open_rate=0.5, click_rate=0, bounce_rate=0.2, optout_rate=0
+		)
+		world.clock.advance(72 * 3600)
+		world.run(STREAM_ENGAGEMENT)
+	openers = set(frappe.db.sql_list(f"select email from `tab{ENGAGEMENT}` where kind = 'Opened'"))
+	hard = set(frappe.db.sql_list(f"select email from `tab{ENGAGEMENT}` where hard_bounce = 1"))
+	for email, lead in leads.items():
+		assert bool(frappe.db.get_value(LEAD, lead, LAST_OPENED)) == (email in openers), email
+	# The desk's list filters, as the Contact list applies them.
+	since = frappe.utils.add_days(frappe.utils.nowdate(), -30)
+	mine = [["email_id", "like", f"%@{DOMAIN}"]]
+
+	def emails(filters):
+		return {
+			r.email_id for r in frappe.get_list(CONTACT, filters=mine + filters, fields=["email_id"], limit=0)
+		}
+
+	assert emails([[LAST_OPENED, ">=", since]]) == openers
+	assert emails([[LAST_OPENED, "is", "not set"]]) == everyone - openers
+	assert hard and emails([[HARD_BOUNCED, "=", 1]]) == hard
