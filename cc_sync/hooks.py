@@ -24,15 +24,20 @@ scheduler_events = {
 
 # Local opt-outs reach CC; new and edited leads wait for the next push. None of these calls CC.
 doc_events = {
-	"Contact": {"on_update": "cc_sync.cc_sync.doc_events.contact_on_update"},
+	"Contact": {
+		"on_update": "cc_sync.cc_sync.doc_events.contact_on_update",
+		"on_trash": "cc_sync.cc_sync.doc_events.contact_on_trash",
+	},
 	"Email Group Member": {
 		"before_insert": "cc_sync.cc_sync.doc_events.email_group_member_before_insert",
 		"on_update": "cc_sync.cc_sync.doc_events.email_group_member_on_update",
 	},
 	"Email Unsubscribe": {"after_insert": "cc_sync.cc_sync.doc_events.email_unsubscribe_after_insert"},
 	"Lead": {
+		"validate": "cc_sync.cc_sync.doc_events.lead_validate",
 		"after_insert": "cc_sync.cc_sync.doc_events.lead_on_change",
 		"on_update": "cc_sync.cc_sync.doc_events.lead_on_change",
+		"on_trash": "cc_sync.cc_sync.doc_events.lead_on_trash",
 	},
 }
 

@@ -13,3 +13,5 @@ app_email = "cc-sync@example.com"
 app_license = "mit"
 
 before_install = "cc_sync_testkit.site_install.before_install"
+after_install = "cc_sync_testkit.site_install.after_install"
+after_migrate = "cc_sync_testkit.site_install.after_install"

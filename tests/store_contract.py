@@ -296,7 +296,8 @@ class StoreContract:
 		assert state.opted_out and state.opted_out_at is not None
 		assert email in store.opted_out_emails([email])
 		key = helper.add_contact(email)
-		[contact] = store.find_contacts([], [email])
+		# ERPNext's Lead makes a Contact of its own on a real site: the one added here is read.
+		[contact] = [c for c in store.find_contacts([], [email]) if c.key == key]
 		assert contact.key == key and contact.unsubscribed is True
 
 	def test_leaving_one_group_is_not_an_address_optout(self, site):
@@ -356,7 +357,7 @@ class StoreContract:
 			cc_permission="explicit",
 		)
 		assert applied == key
-		[contact] = store.find_contacts([], ["joy@example.com"])
+		[contact] = [c for c in store.find_contacts([], ["joy@example.com"]) if c.key == key]
 		assert contact.unsubscribed is False
 		assert store.pending_optouts() == []
 		assert store.opted_out_emails(["joy@example.com"]) == set()

@@ -12,9 +12,17 @@ import frappe
 from frappe import _
 from frappe.utils import cint
 
-from cc_sync.cc_sync.constants import EMAIL_GROUP, FLAG_FROM_SYNC, LEAD_PUSH_STATUS
+from cc_sync.cc_sync.constants import (
+	CONTACT_CC_PERMISSION,
+	CONTACT_OPTED_OUT_AT,
+	EMAIL_GROUP,
+	FLAG_FROM_SYNC,
+	LEAD_PUSH_STATUS,
+)
 from cc_sync.cc_sync.jobs import enqueue_optout_push, sync_is_on
 from cc_sync.cc_sync.settings import all_stored_values
+from cc_sync.cc_sync.targets import lead as lead_target
+from cc_sync.constant_contact.models import Permission
 from cc_sync.sync.records import PushStatus
 
 
@@ -107,15 +115,59 @@ def email_unsubscribe_after_insert(doc: Any, method: str | None = None) -> None:
 	_record_optout(doc.email, reason=reason)
 
 
+def lead_validate(doc: Any, method: str | None = None) -> None:
+	"""A Lead set to Do Not Contact is unsubscribed with the same save, when the settings make that
+	status an opt-out (the default): its opt-out is then recorded as any other, and the opt-out's own
+	writes find the Lead as saved (no second change of it behind the form)."""
+	if _from_sync(doc) or cint(doc.get("unsubscribed")) or not lead_target.is_do_not_contact(doc):
+		return
+	before = doc.get_doc_before_save()
+	if before is not None and lead_target.is_do_not_contact(before):
+		return
+	if lead_target.do_not_contact_opts_out():
+		doc.unsubscribed = 1
+		doc.flags.cc_sync_do_not_contact = True
+
+
 def lead_on_change(doc: Any, method: str | None = None) -> None:
 	"""Mark the lead for the next push, without a second save (and never for the sync's own writes);
-	a lead marked Unsubscribed is an opt-out like any other."""
+	a lead marked Unsubscribed (or Do Not Contact, see lead_validate) is an opt-out like any other."""
 	if _from_sync(doc):
 		return
 	if _turned_on(doc, "unsubscribed") and doc.get("email_id"):
-		_record_optout(doc.email_id, reason=f"Unsubscribed on Lead {record_title(doc)}")
+		cause = "Do Not Contact" if doc.flags.get("cc_sync_do_not_contact") else "Unsubscribed"
+		_record_optout(doc.email_id, reason=f"{cause} on Lead {record_title(doc)}")
 	if not frappe.get_meta(doc.doctype).has_field(LEAD_PUSH_STATUS):
 		return
 	if doc.get(LEAD_PUSH_STATUS) == PushStatus.PENDING:
 		return
 	doc.db_set(LEAD_PUSH_STATUS, PushStatus.PENDING, update_modified=False, notify=False)
+
+
+def contact_on_trash(doc: Any, method: str | None = None) -> None:
+	"""A deleted Contact that held an opt-out (its own, or CC's) leaves it on record: the address is never
+	pushed again because its Contact went (ERPNext deletes a Lead's Contact with the Lead). Nothing is
+	deleted in CC."""
+	if not cint(doc.get("unsubscribed")) and doc.get(CONTACT_CC_PERMISSION) != Permission.UNSUBSCRIBED:
+		return
+	from cc_sync.cc_sync.store.optouts import keep_optout_on_delete
+
+	emails = [row.email_id for row in doc.get("email_ids") or []] or [doc.get("email_id")]
+	for email in dict.fromkeys(e for e in emails if e):
+		keep_optout_on_delete(
+			email, doc.get(CONTACT_OPTED_OUT_AT), reason=f"Kept when Contact {record_title(doc)} was deleted"
+		)
+
+
+def lead_on_trash(doc: Any, method: str | None = None) -> None:
+	"""A deleted Lead that opted its address out leaves the opt-out on record; nothing in CC is deleted."""
+	if not doc.get("email_id"):
+		return
+	dnc = lead_target.is_do_not_contact(doc) and lead_target.do_not_contact_opts_out()
+	if not cint(doc.get("unsubscribed")) and not dnc:
+		return
+	from cc_sync.cc_sync.store.optouts import keep_optout_on_delete
+
+	keep_optout_on_delete(
+		doc.email_id, doc.get("modified"), reason=f"Kept when Lead {record_title(doc)} was deleted"
+	)

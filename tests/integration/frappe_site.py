@@ -181,7 +181,16 @@ def purge() -> None:
 		frappe.db.sql(f"delete from `tab{OPT_OUT}` where lower(trim(email)) like %s", pattern)
 		frappe.db.sql(f"delete from `tab{ENGAGEMENT}` where email like %s", pattern)
 		frappe.db.sql(f"delete from `tab{LEAD}` where lower(trim(email_id)) like %s", pattern)
-	# Leads the tests create without a (valid) address.
+	# Leads the tests create without a (valid) address, and the Contacts the Lead made of them.
+	leads = frappe.db.sql_list(f"select name from `tab{LEAD}` where lead_name like 'tier2 %%'")
+	if leads:
+		made = frappe.db.sql_list(
+			"""select distinct parent from `tabDynamic Link` where parenttype = 'Contact'
+			and link_doctype = %(lead)s and link_name in %(names)s""",
+			{"lead": LEAD, "names": tuple(leads)},
+		)
+		if made:
+			_delete_contacts(made)
 	frappe.db.sql(f"delete from `tab{LEAD}` where lead_name like 'tier2 %%'")
 	frappe.db.commit()
 

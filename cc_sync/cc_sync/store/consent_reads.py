@@ -1,9 +1,10 @@
 """Reading consent on a Frappe site: every opt-out channel of each address as one answer.
 
-Channels of an address's opt-out: Contact.unsubscribed, Lead.unsubscribed, Email Unsubscribe (global, or
-for one document other than an Email Group), and the app's own opt-out rows (pending or done). An
-Email Group Member row that is unsubscribed, or an Email Unsubscribe for one Email Group, is a leave of
-that group only. No rule lives here: the engine's consent module settles what was read.
+Channels of an address's opt-out: Contact.unsubscribed, Lead.unsubscribed (or its status Do Not Contact),
+Email Unsubscribe (global, or for one document other than an Email Group), and the app's own opt-out
+rows (pending or done, kept too when the record that held an opt-out is deleted). An Email Group Member
+row that is unsubscribed, or an Email Unsubscribe for one Email Group, is a leave of that group only.
+No rule lives here: the engine's consent module settles what was read.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cc_sync.cc_sync.constants import (
 from cc_sync.cc_sync.sitetime import from_site
 from cc_sync.cc_sync.store.consent import split_lists
 from cc_sync.cc_sync.store.sql import doctype_exists, select_in
+from cc_sync.cc_sync.targets import lead as lead_target
 from cc_sync.constant_contact.models import Permission
 from cc_sync.sync import consent
 from cc_sync.sync.consent import AddressConsent, MemberRow
@@ -108,10 +110,11 @@ def _read_contacts(seen: _Evidence) -> None:
 
 
 def _read_leads(seen: _Evidence, lead_email_field: str) -> None:
-	"""An unsubscribed Lead opts its address out; its own date is kept apart (see settle_state)."""
+	"""An unsubscribed Lead (or one marked Do Not Contact, as the settings say) opts its address out;
+	its own date is kept apart (see settle_state)."""
 	for r in select_in(
 		f"""select `{lead_email_field}` as email, cast(modified as char) as at from `tab{LEAD}`
-		where unsubscribed = 1 and `{lead_email_field}` in %(values)s""",
+		where {lead_target.opted_out_sql()} and `{lead_email_field}` in %(values)s""",
 		seen.wanted,
 	):
 		email = seen.address(r.email)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 import frappe
 from frappe.utils import now_datetime
@@ -21,7 +22,9 @@ from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store import consent as site_consent
 from cc_sync.cc_sync.store.consent import OPTOUT_DONE, OPTOUT_PENDING
 from cc_sync.cc_sync.store.sql import (
+	base_columns,
 	execute_in,
+	insert_named,
 )
 from cc_sync.constant_contact.models import Permission
 from cc_sync.sync.matching import normalise_email
@@ -171,3 +174,32 @@ def _pending(email: str, group: str | None) -> list[str]:
 		pending=OPTOUT_PENDING,
 		group=group or "",
 	)
+
+
+def keep_optout_on_delete(email: str | None, at: Any, reason: str) -> bool:
+	"""A record holding an address's opt-out is being deleted (a Contact, or a Lead whose deletion takes
+	its Contact with it): the opt-out stays on record as an opt-out row, so the address is never pushed
+	again because the record went. Done, as nothing waits for CC: an opt-out made on this site has its
+	own row already (then nothing is added), and one CC reported is held by CC. Nothing in CC changes.
+	`at` is the opt-out's date as the site stores it (None: now). Returns True when a row was added."""
+	address = normalise_email(email)
+	if not address:
+		return False
+	if addresses.names_by_address(OPT_OUT, "email", [address], "coalesce(email_group, '') = ''"):
+		return False
+	now = now_datetime()
+	insert_named(
+		OPT_OUT,
+		[
+			{
+				**base_columns(now),
+				"email": address,
+				"status": OPTOUT_DONE,
+				"opted_out_at": at or now,
+				"resolved_at": now,
+				"reason": reason,
+				"by_person": 0,
+			}
+		],
+	)
+	return True

@@ -23,6 +23,7 @@ from cc_sync.cc_sync.store.sql import (
 	doctype_exists,
 	execute_in,
 )
+from cc_sync.cc_sync.targets import lead as lead_target
 from cc_sync.sync.records import SENT_STATUSES, PushCandidate, PushOutcome
 
 PUSH_PAGE = 2000
@@ -53,6 +54,9 @@ class PushMixin:
 			)
 		)
 		filters = list(self.push_filters or [])
+		if doctype == lead_target.DOCTYPE and lead_target.STATUS_FIELD in columns:
+			# Never pushed, whether or not the settings make the status an opt-out too.
+			filters.append([doctype, lead_target.STATUS_FIELD, "!=", lead_target.DO_NOT_CONTACT])
 		if since is not None:
 			filters.append([doctype, "modified", ">", to_site(since)])
 		if email is not None:

@@ -1,0 +1,1 @@
+"""Push targets: one module per DocType whose records cc_sync pushes to Constant Contact."""
