@@ -143,6 +143,7 @@ class ContactsAPI(Transport):
 		"""
 		if not body.get("update_source"):
 			raise ValueError("update_source is required on PUT /contacts/{contact_id}")
+		body = fit_put_text(contact_id, body)
 		result = self._request("PUT", f"/contacts/{quote(contact_id, safe='')}", json=body)
 		return self._contact(result)
 
@@ -197,6 +198,25 @@ class ContactsAPI(Transport):
 		for body in self._iter_pages("/contact_custom_fields", {"limit": MAX_CUSTOM_FIELD_PAGE_SIZE}):
 			out.extend(self._model(CustomField, item) for item in body.get("custom_fields") or [])
 		return out
+
+
+# ContactPutRequest's maxLength for each name field: CC refuses the whole PUT (400) for one value past it.
+PUT_TEXT_LIMITS = {"first_name": 50, "last_name": 50, "job_title": 50, "company_name": 50}
+
+
+def fit_put_text(contact_id: str, body: dict[str, Any]) -> dict[str, Any]:
+	"""`body` with each name field cut to CC's own limit.
+
+	A PUT echoes what CC holds: should CC hold a value longer than its PUT accepts, the refused PUT would
+	keep an opt-out (or a site edit) from ever reaching CC, so the value is cut instead.
+	"""
+	fitted = dict(body)
+	for name, limit in PUT_TEXT_LIMITS.items():
+		value = fitted.get(name)
+		if isinstance(value, str) and len(value) > limit:
+			fitted[name] = value[:limit]
+			log.warning("contact %s: %s cut to CC's %d characters for the PUT", contact_id, name, limit)
+	return fitted
 
 
 def _unsubscribe_body(contact: Contact, reason: str | None, update_source: str) -> dict[str, Any]:

@@ -359,3 +359,15 @@ def test_the_members_of_a_list_are_asked_for_by_cc_lists_filter(rsps, client):
 	with pytest.raises(ValueError):
 		list(client.iter_contact_pages(lists=[f"l-{i}" for i in range(26)]))
 	assert len(rsps.calls) == 1
+
+
+def test_an_opt_out_reaches_cc_for_a_contact_holding_a_name_longer_than_its_put_accepts(rsps, client):
+	# CC refuses a whole PUT for one name past 50 characters; the opt-out must not be the casualty.
+	long_company = "Ü" * 52
+	rsps.add(responses.GET, f"{API}/contacts/{CID}", json=contact(company_name=long_company))
+	rsps.add(responses.PUT, f"{API}/contacts/{CID}", json=contact())
+	client.unsubscribe_contact(CID)
+	body = json.loads(rsps.calls[1].request.body)
+	assert body["company_name"] == "Ü" * 50
+	assert body["first_name"] == "Debora"
+	assert body["email_address"]["permission_to_send"] == "unsubscribed"
