@@ -321,6 +321,16 @@ def ensure_settings_defaults() -> None:
 		)
 		if not stored:
 			frappe.db.set_single_value(SETTINGS, field, value, update_modified=False)
+	# A site whose sync was turned on before the app noted when: counted from this migrate, so a stream
+	# that never runs after it is still reported.
+	enabled = frappe.db.get_single_value(SETTINGS, "enabled")
+	if enabled and not frappe.db.sql(
+		"select value from `tabSingles` where doctype=%s and field='enabled_since' and ifnull(value, '') != ''",
+		SETTINGS,
+	):
+		frappe.db.set_single_value(
+			SETTINGS, "enabled_since", frappe.utils.now_datetime(), update_modified=False
+		)
 
 
 def setup() -> None:

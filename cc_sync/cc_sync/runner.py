@@ -154,6 +154,9 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 		progress.publish(_("Failed"), done=True, status=LogStatus.FAILED, log=log.name, error=message)
 		return RunResult(LogStatus.FAILED, [log.name], error=message)
 
+	# This run's own start: a quiet scheduled run is folded into the previous quiet log, which started
+	# earlier, and a stream's last run taken from that log would make it due again at every tick.
+	started = log.started
 	log = write_report(log, report, stream)[0]
 	status = STATUS_LABELS.get(report.status, LogStatus.FAILED)
 	auth = wiring.client.auth_error
@@ -166,7 +169,7 @@ def _run_locked(log: Any, stream: str, dry_run: bool, scheduled: bool) -> RunRes
 			if name in SCHEDULE and s.status not in (StreamStatus.SKIPPED, StreamStatus.PENDING)
 		}
 		update_settings(
-			{SCHEDULE[name].last_run: log.started for name in ran}
+			{SCHEDULE[name].last_run: started for name in ran}
 			| {SCHEDULE[name].last_status: v for name, v in ran.items()}
 		)
 	if not dry_run:

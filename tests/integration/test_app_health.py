@@ -295,3 +295,18 @@ def test_an_accepted_new_secret_is_used_from_then_on(connected_with_secret, monk
 	assert not frappe.db.get_single_value(SETTINGS, "client_secret_unproven")
 	assert oauth.oauth_client().client_secret == "a-new-secret"
 	assert health.health()["level"] == "green"
+
+
+def test_a_site_enabled_before_the_time_was_noted_counts_from_its_migrate(running):
+	from cc_sync.cc_sync.install import ensure_settings_defaults
+
+	update_settings({"enabled_since": None})
+	ensure_settings_defaults()
+	since = get_datetime(stored_values(("enabled_since",))["enabled_since"])
+	assert abs((now_datetime() - since).total_seconds()) < 60
+	# Once noted, a migrate keeps it.
+	update_settings({"enabled_since": now_datetime() - timedelta(days=2)})
+	ensure_settings_defaults()
+	assert now_datetime() - get_datetime(stored_values(("enabled_since",))["enabled_since"]) > timedelta(
+		days=1
+	)

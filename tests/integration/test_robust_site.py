@@ -435,3 +435,19 @@ def test_a_record_sync_and_an_opt_out_name_the_record_as_a_person_reads_it(sync_
 	frappe.db.delete(OPT_OUT, {"email": addr("kai")})
 	frappe.delete_doc(CONTACT, doc.name, force=True, ignore_permissions=True)
 	frappe.db.commit()
+
+
+def test_a_quiet_scheduled_run_folded_into_the_last_log_still_counts_as_the_streams_turn(job):
+	"""Quiet scheduled runs share one log; each is still its stream's last run, or the gate would queue
+	the stream again at every tick and the health line would call it overdue."""
+	from cc_sync.cc_sync.constants import TRIGGER_SCHEDULER
+
+	for name in frappe.get_all(SYNC_LOG, filters={"quiet": 1}, pluck="name"):
+		frappe.delete_doc(SYNC_LOG, name, force=True, ignore_permissions=True, delete_permanently=True)
+	runner.run_job("optouts", TRIGGER_SCHEDULER)
+	first_log = frappe.get_last_doc(SYNC_LOG)
+	first = get_datetime(frappe.db.get_single_value(SETTINGS, "last_optouts_run"))
+	later = runner.run_job("optouts", TRIGGER_SCHEDULER)
+	assert later.logs == [first_log.name], "the quiet run was folded into the first one's log"
+	second = get_datetime(frappe.db.get_single_value(SETTINGS, "last_optouts_run"))
+	assert second > first
