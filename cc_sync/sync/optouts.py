@@ -124,7 +124,7 @@ def _notice(ctx: RunContext, state: dict[str, Any], cost: dict[str, int] | None 
 		which = "the 1 opt-out" if checked == 1 else f"all {checked:,} opt-outs"
 		return f"CC's opt-out filter (optout_after) is trusted{since} and works: {which} this site sent to CC came back."
 	text = (
-		f"optout_after is NOT reliable on this account (concluded {state.get('since', '?')[:19]} UTC: "
+		f"optout_after is NOT reliable on this account (concluded {state.get('since', '?')[:19].replace('T', ' ')} UTC: "
 		f"{state.get('reason')}). Opt-outs are read by a full scan of unsubscribed and deleted contacts since "
 		f"then."
 	)

@@ -74,6 +74,6 @@ def test_the_settings_page_says_which_mode_is_active_since_when(unreliable):
 	report.stream(STREAM_OPTOUTS).notice = _notice(ctx, dict(UNRELIABLE))
 	runner.save_optout_check(report)
 	text = frappe.db.get_single_value(SETTINGS, SETTINGS_OPTOUT_CHECK)
-	assert "NOT reliable on this account (concluded 2026-12-01T10:00:00 UTC" in text
+	assert "NOT reliable on this account (concluded 2026-12-01 10:00:00 UTC" in text
 	assert "Re-checked every 6 h: 1 of 3 good checks in a row needed to trust it again" in text
 	assert "next after 2026-12-01 16:00 UTC" in text
