@@ -484,6 +484,18 @@ def final_state(w: Any) -> dict:
 	return state
 
 
+def consent_of(state: dict) -> dict:
+	"""Each address's consent in a `final_state`: unsubscribed and deleted in CC, opted out and deleted on
+	the site."""
+	return {
+		email: (
+			None if view["cc"] is None else view["cc"][:2],
+			None if view["site"] is None else view["site"][:2],
+		)
+		for email, view in state.items()
+	}
+
+
 def _last(events: list[tuple[str, str]], email: str) -> str | None:
 	found = [kind for e, kind in events if e == email]
 	return found[-1] if found else None

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
+from cc_sync.constant_contact.contacts import PUT_TEXT_LIMITS
 from cc_sync.constant_contact.errors import (
 	AuthError,
 	MalformedResponse,
@@ -246,6 +247,13 @@ def _unsubscribe_in_cc(ctx: RunContext, optout: LocalOptOut, contact: Contact, n
 	if ctx.dry_run:
 		report.plan.append({"action": "unsubscribe in CC", "email": optout.email})
 		return
+	over = [n for n, limit in PUT_TEXT_LIMITS.items() if len(getattr(contact, n, None) or "") > limit]
+	if over:
+		report.warn(
+			optout.email,
+			f"CC holds {', '.join(over)} longer than CC takes back on write: sent cut to fit with the "
+			"opt-out, which must reach CC",
+		)
 	unsubscribed = ctx.client.unsubscribe_contact(
 		contact.contact_id,
 		reason=optout.reason,

@@ -24,6 +24,7 @@ from tests.consent_world import (
 	Step,
 	cadences,
 	check_promise,
+	consent_of,
 	final_state,
 	hour_skews,
 	mapping_scripts,
@@ -330,7 +331,7 @@ def test_a_site_clock_an_hour_off_cc_s_keeps_the_promise_without_the_reconcile(s
 @given(scripts, skews, transient_rates, st.integers(0, 1000), cadences)
 def test_transient_5xx_on_every_cc_call_end_where_a_clean_history_ends(script, skew, rate, seed, cadence):
 	"""CC answers 500 or 503 to any call at up to one call in two, and no clean run follows a faulty one:
-	the promise holds and the sync ends where a clean history ends."""
+	the promise holds and everyone's consent, in CC and on the site, ends where a clean history leaves it."""
 	clean = play(memory_world(skew), script, cadence=cadence)
 	faulty = play(
 		memory_world(skew),
@@ -342,4 +343,6 @@ def test_transient_5xx_on_every_cc_call_end_where_a_clean_history_ends(script, s
 		rerun=False,
 	)
 	check_promise(faulty)
-	assert final_state(faulty) == final_state(clean)
+	# Without a clean rerun a fault can delay a push past a CC event (the person signs up in CC before
+	# their lead's import went through), so lists may differ; consent may not.
+	assert consent_of(final_state(faulty)) == consent_of(final_state(clean))

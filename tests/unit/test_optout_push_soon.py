@@ -69,3 +69,23 @@ def test_an_opt_out_cc_revives_by_a_re_import_is_pushed_in_the_run_that_sees_it(
 	)
 	assert any(n.email == "ann@example.com" and "same run" in n.reason for n in push.warnings)
 	assert w.store.pending_optouts() == []
+
+
+def test_an_opt_out_reaches_cc_for_a_contact_cc_holds_with_a_name_longer_than_a_put_takes():
+	"""CC holds a company name of 60 characters; a PUT takes 50. Echoed back whole it made CC refuse the
+	opt-out's PUT, run after run."""
+	w = make_world()
+	cc_id = w.emu.add_contact("ann@example.com", list_ids=[w.list_id])
+	w.emu.edit_contact(cc_id, company_name="C" * 60, first_name="Ann")
+	with w.emu.mocked():
+		w.run()
+	w.clock.advance(60)
+	w.store.unsubscribe_locally("ann@example.com")
+	w.store.commit()
+	with w.emu.mocked():
+		report = w.run(STREAM_OPTOUT_PUSH)
+	push = report.streams[STREAM_OPTOUT_PUSH]
+	assert _permission(w, cc_id) == "unsubscribed"
+	assert push.failed == 0 and w.store.pending_optouts() == []
+	assert w.emu.get(cc_id)["company_name"] == "C" * 50 and w.emu.get(cc_id)["first_name"] == "Ann"
+	assert any("company_name longer than CC takes back" in n.reason for n in push.warnings)
