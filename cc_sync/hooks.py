@@ -1,3 +1,5 @@
+from cc_sync.cc_sync.targets import TARGETS
+
 app_name = "cc_sync"
 app_title = "CC Sync"
 app_publisher = "cc_sync contributors"
@@ -23,22 +25,15 @@ scheduler_events = {
 }
 
 # Local opt-outs reach CC; new and edited leads wait for the next push. None of these calls CC.
+# Contacts and unsubscribe links always; each push target's own events come from its adapter
+# (cc_sync/cc_sync/targets/: Lead, CRM Lead, Email Group Member).
 doc_events = {
 	"Contact": {
 		"on_update": "cc_sync.cc_sync.doc_events.contact_on_update",
 		"on_trash": "cc_sync.cc_sync.doc_events.contact_on_trash",
 	},
-	"Email Group Member": {
-		"before_insert": "cc_sync.cc_sync.doc_events.email_group_member_before_insert",
-		"on_update": "cc_sync.cc_sync.doc_events.email_group_member_on_update",
-	},
 	"Email Unsubscribe": {"after_insert": "cc_sync.cc_sync.doc_events.email_unsubscribe_after_insert"},
-	"Lead": {
-		"validate": "cc_sync.cc_sync.doc_events.lead_validate",
-		"after_insert": "cc_sync.cc_sync.doc_events.lead_on_change",
-		"on_update": "cc_sync.cc_sync.doc_events.lead_on_change",
-		"on_trash": "cc_sync.cc_sync.doc_events.lead_on_trash",
-	},
+	**{target.doctype: dict(target.doc_events) for target in TARGETS.values() if target.doc_events},
 }
 
 # "Sync now" under a "Constant Contact" group on the Contact and Lead forms.
@@ -48,7 +43,7 @@ boot_session = "cc_sync.cc_sync.boot.boot_session"
 app_include_js = ["record_sync.bundle.js", "engagement.bundle.js"]
 doctype_js = {
 	"Contact": "public/js/contact.js",
-	"Lead": "public/js/lead.js",
+	**{target.doctype: target.form_script for target in TARGETS.values() if target.form_script},
 }
 doctype_list_js = {
 	"Contact": "public/js/contact_list.js",

@@ -48,6 +48,8 @@ class MemoryLead:
 
 
 AGAIN = "opted in again in CC: pushed on the next push"
+# A pushed sign-up's key, as the Frappe store names another target's record ("DocType::name").
+SIGN_UP = "Email Group Member::"
 
 
 class MemberRows(dict):
@@ -98,6 +100,11 @@ class MemoryStore:
 		self.activities: dict[str, ActivityRecord] = {}
 		self.campaigns: dict[str, CampaignRecord] = {}
 		self.engagement: dict[str, EngagementEvent] = {}
+		# Newsletter sign-ups as a push target (the Frappe store's Email Group Member target): each
+		# subscribed member row is pushed to the CC lists mapped for push to its group. Its push
+		# bookkeeping, by (group, email).
+		self.push_sign_ups = False
+		self.sign_up_push: dict[tuple[str, str], MemoryLead] = {}
 		self._by_cc_id: dict[str, str] = {}
 		self._by_email: dict[str, set[str]] = {}
 		self._lead_keys: dict[str, list[str]] = {}
@@ -572,15 +579,41 @@ class MemoryStore:
 					cc_contact_id=lead.cc_contact_id,
 					pushed_at=lead.pushed_at,
 				)
+		if self.push_sign_ups:
+			yield from self._sign_up_candidates(since, email)
+
+	def _sign_up_candidates(self, since: datetime | None, email: str | None) -> Iterable[PushCandidate]:
+		for (group, address), unsubscribed in sorted(self.members.items()):
+			if unsubscribed or (email is not None and address != email):
+				continue
+			modified = self.members.at.get((group, address))
+			if since is None or (modified and modified > since):
+				pushed = self.sign_up_push.get((group, address))
+				yield PushCandidate(
+					key=f"{SIGN_UP}{group}|{address}",
+					email=address,
+					modified=modified,
+					cc_contact_id=pushed.cc_contact_id if pushed else None,
+					pushed_at=pushed.pushed_at if pushed else None,
+					groups=(group,),
+				)
 
 	def record_push(self, outcomes: Sequence[PushOutcome]) -> None:
 		self._before("record_push")
 		for outcome in outcomes:
-			lead = self.leads.get(outcome.key)
-			if lead is None:
+			if outcome.key.startswith(SIGN_UP):
+				group, _, address = outcome.key[len(SIGN_UP) :].partition("|")
+				row = self.sign_up_push.setdefault((group, address), MemoryLead(outcome.key, address))
+			else:
+				row = self.leads.get(outcome.key)
+			if row is None:
 				continue
+			lead = row
 			old = replace(lead, fields=dict(lead.fields))
-			self._undo.append(lambda o=old: self.leads.__setitem__(o.key, o))
+			if outcome.key.startswith(SIGN_UP):
+				self._undo.append(lambda o=old, k=(group, address): self.sign_up_push.__setitem__(k, o))
+			else:
+				self._undo.append(lambda o=old: self.leads.__setitem__(o.key, o))
 			lead.push_status = outcome.status
 			lead.push_error = outcome.reason
 			lead.pushed_at = outcome.at if outcome.status in SENT_STATUSES else None

@@ -40,6 +40,7 @@ from cc_sync.cc_sync.settings import (
 	update_settings,
 )
 from cc_sync.cc_sync.store import addresses
+from cc_sync.cc_sync.targets import TARGETS
 from cc_sync.cc_sync.wiring import build, build_budget, build_client, build_store, save_budget
 from cc_sync.constant_contact.errors import AuthError, ConstantContactError, TransportError
 from cc_sync.constant_contact.ratelimit import DailyBudget
@@ -221,11 +222,12 @@ def sync_record(doctype: str, name: str) -> dict[str, Any]:
 	Runs inline (a handful of API calls), so the answer appears on the form at once; throttled per user
 	and record and run under the site's sync lock (see `record_guard`).
 	"""
-	if doctype not in RECORD_TRIGGERS:
-		frappe.throw(_("Only Contacts and Leads can be synced one at a time"))
+	target = TARGETS.get(doctype)
+	if doctype != CONTACT and (target is None or not target.form_script):
+		frappe.throw(_("Only Contacts and pushed records (Leads, CRM Leads) can be synced one at a time"))
 	doc = frappe.get_doc(doctype, name)
 	doc.check_permission("write")
-	email = (doc.get("email_id") or "").strip()
+	email = (doc.get(target.email_field if target else "email_id") or "").strip()
 	if not email:
 		frappe.throw(_("This {0} has no email address to sync").format(_(doctype)))
 	settings = get_settings()
@@ -238,7 +240,13 @@ def sync_record(doctype: str, name: str) -> dict[str, Any]:
 
 def _sync_record_locked(doctype: str, name: str, email: str, wiring: Any, reference: str) -> dict[str, Any]:
 	run_id = frappe.generate_hash(length=10)
-	log = new_log(STREAM_CHANGES, RECORD_TRIGGERS[doctype], dry_run=False, run_id=run_id, reference=reference)
+	log = new_log(
+		STREAM_CHANGES,
+		RECORD_TRIGGERS.get(doctype, TRIGGER_LEAD),
+		dry_run=False,
+		run_id=run_id,
+		reference=reference,
+	)
 	frappe.db.commit()
 	try:
 		result = wiring.engine.sync_email(email)

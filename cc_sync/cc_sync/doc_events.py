@@ -12,6 +12,7 @@ import frappe
 from frappe import _
 from frappe.utils import cint
 
+from cc_sync.cc_sync import targets
 from cc_sync.cc_sync.constants import (
 	CONTACT_CC_PERMISSION,
 	CONTACT_OPTED_OUT_AT,
@@ -129,14 +130,19 @@ def lead_validate(doc: Any, method: str | None = None) -> None:
 		doc.flags.cc_sync_do_not_contact = True
 
 
-def lead_on_change(doc: Any, method: str | None = None) -> None:
-	"""Mark the lead for the next push, without a second save (and never for the sync's own writes);
-	a lead marked Unsubscribed (or Do Not Contact, see lead_validate) is an opt-out like any other."""
+def record_on_change(doc: Any, method: str | None = None) -> None:
+	"""Mark a push target's record for the next push, without a second save (and never for the sync's
+	own writes); a record whose own opt-out check was ticked (a Lead's Unsubscribed, or Do Not Contact,
+	see lead_validate) is an opt-out like any other."""
 	if _from_sync(doc):
 		return
-	if _turned_on(doc, "unsubscribed") and doc.get("email_id"):
+	target = targets.TARGETS.get(doc.doctype)
+	if target is None:
+		return
+	email = doc.get(target.email_field)
+	if email and any(_turned_on(doc, check) for check in target.optout_checks):
 		cause = "Do Not Contact" if doc.flags.get("cc_sync_do_not_contact") else "Unsubscribed"
-		_record_optout(doc.email_id, reason=f"{cause} on Lead {record_title(doc)}")
+		_record_optout(email, reason=f"{cause} on {doc.doctype} {record_title(doc)}")
 	if not frappe.get_meta(doc.doctype).has_field(LEAD_PUSH_STATUS):
 		return
 	if doc.get(LEAD_PUSH_STATUS) == PushStatus.PENDING:

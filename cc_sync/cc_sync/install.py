@@ -38,6 +38,7 @@ from cc_sync.cc_sync.constants import (
 	SETTINGS,
 	STATUS_HTML,
 )
+from cc_sync.cc_sync.targets import TARGETS
 from cc_sync.sync.streams import SCHEDULED_JOBS
 
 SECTION = "cc_sync_section"
@@ -229,7 +230,8 @@ def engagement_fields(after: str) -> list[dict]:
 	]
 
 
-def lead_fields() -> list[dict]:
+def push_fields() -> list[dict]:
+	"""A push target's fields: the Constant Contact section with the CC id and the push's bookkeeping."""
 	ro = {"read_only": 1, "no_copy": 1}
 	return [
 		dict(SECTION_FIELD),
@@ -270,10 +272,15 @@ def lead_fields() -> list[dict]:
 
 
 def custom_fields() -> dict[str, list[dict]]:
-	"""The fields for every host DocType present on this site (Lead only with ERPNext or a stand-in)."""
+	"""The fields for every host DocType present on this site: Contact, and each push target whose
+	DocType exists here (Lead with ERPNext or a stand-in, CRM Lead with Frappe CRM, Email Group Member)
+	its push fields, on the form's first tab; Contact and Lead their email engagement too."""
 	fields = {CONTACT: contact_fields() + engagement_fields(CONTACT_CC_EMAIL_UPDATED_AT)}
-	if frappe.db.exists("DocType", LEAD):
-		fields[LEAD] = lead_fields() + engagement_fields(LEAD_PUSH_ERROR)
+	for target in TARGETS.values():
+		if target.installs_push_fields and frappe.db.exists("DocType", target.doctype):
+			fields[target.doctype] = push_fields()
+	if LEAD in fields:
+		fields[LEAD] += engagement_fields(LEAD_PUSH_ERROR)
 	for doctype, rows in fields.items():
 		anchor = SECTION_FIELD["insert_after"] if doctype == CONTACT else _first_field(doctype)
 		rows[0]["insert_after"] = section_end(doctype, anchor)
@@ -290,11 +297,12 @@ def _first_field(doctype: str) -> str:
 
 def section_end(doctype: str, fieldname: str) -> str:
 	"""The last standard field of the section holding `fieldname`: the app's section starts after all of
-	it, so no field of the host's (ERPNext's Blog Subscriber after Unsubscribed on Lead) lands in it."""
+	it, so no field of the host's (ERPNext's Blog Subscriber after Unsubscribed on Lead) lands in it. A
+	DocType without that field gets the section after its last field."""
 	fields = [df for df in frappe.get_meta(doctype).fields if not df.get("is_custom_field")]
 	names = [df.fieldname for df in fields]
 	if fieldname not in names:
-		return fieldname
+		return names[-1] if names else fieldname
 	last = fieldname
 	for df in fields[names.index(fieldname) + 1 :]:
 		if df.fieldtype in ("Section Break", "Tab Break"):
@@ -354,7 +362,7 @@ def after_migrate() -> None:
 def after_app_install(app_name: str) -> None:
 	"""An app installed after cc_sync (ERPNext) may bring Lead: its fields are added at once, not at the
 	next migrate, so the first push finds them."""
-	if app_name != "cc_sync" and frappe.db.exists("DocType", LEAD):
+	if app_name != "cc_sync" and any(frappe.db.exists("DocType", d) for d in TARGETS):
 		setup()
 
 

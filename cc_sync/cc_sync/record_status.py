@@ -18,7 +18,6 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_OPTED_OUT_AT,
 	CONTACT_OPTOUT_CC_CLOCK,
 	EMAIL_GROUP_MEMBER,
-	LEAD,
 	LEAD_CC_ID,
 	LEAD_PUSH_ERROR,
 	LEAD_PUSH_STATUS,
@@ -29,6 +28,7 @@ from cc_sync.cc_sync.constants import (
 	OptOutStatus,
 )
 from cc_sync.cc_sync.store import addresses
+from cc_sync.cc_sync.targets import TARGETS
 from cc_sync.sync.engine import stored_state
 
 CONTACT_VIEW_FIELDS = (
@@ -45,16 +45,18 @@ CONTACT_VIEW_FIELDS = (
 
 @frappe.whitelist()
 def record_status(doctype: str, name: str) -> dict[str, Any]:
-	"""CC status, permission, opt-out date and source, CC lists and last sync of one Contact or Lead."""
-	if doctype not in (CONTACT, LEAD):
-		frappe.throw(frappe._("Only Contacts and Leads have a Constant Contact status"))
+	"""CC status, permission, opt-out date and source, CC lists and last sync of one Contact or pushed
+	record (a Lead, a CRM Lead)."""
+	target = TARGETS.get(doctype)
+	if doctype != CONTACT and (target is None or not target.form_script):
+		frappe.throw(frappe._("Only Contacts and pushed records have a Constant Contact status"))
 	doc = frappe.get_doc(doctype, name)
 	doc.check_permission("read")
-	emails = _emails(doc)
+	emails = _emails(doc, target.email_field if target else "email_id")
 	contact = doc.name if doctype == CONTACT else _contact_for(emails)
 	row = frappe.db.get_value(CONTACT, contact, CONTACT_VIEW_FIELDS, as_dict=True) if contact else None
 	row = row or frappe._dict()
-	cc_id = row.get(CONTACT_CC_ID) or (doc.get(LEAD_CC_ID) if doctype == LEAD else None)
+	cc_id = row.get(CONTACT_CC_ID) or (doc.get(LEAD_CC_ID) if target else None)
 	unsubscribed = bool(doc.get("unsubscribed") or row.get("unsubscribed"))
 	optout = _optout(row, emails) if unsubscribed else (None, None)
 	state = stored_state(cc_id, row.get(CONTACT_CC_PERMISSION), bool(row.get(CONTACT_CC_DELETED)))
@@ -81,7 +83,7 @@ def record_status(doctype: str, name: str) -> dict[str, Any]:
 	}
 	if view["permission"]:
 		view["permission"] = _(view["permission"])
-	if doctype == LEAD:
+	if target is not None:
 		view["push_status"] = doc.get(LEAD_PUSH_STATUS)
 		view["pushed_at"] = doc.get(LEAD_PUSHED_AT)
 		view["push_error"] = doc.get(LEAD_PUSH_ERROR)
@@ -132,8 +134,8 @@ def _headline(state: str, unsubscribed: bool, source: str | None, at: Any) -> tu
 	return colour, _(words)
 
 
-def _emails(doc: Any) -> list[str]:
-	emails = addresses.wanted([doc.get("email_id"), *(row.email_id for row in doc.get("email_ids") or [])])
+def _emails(doc: Any, email_field: str = "email_id") -> list[str]:
+	emails = addresses.wanted([doc.get(email_field), *(row.email_id for row in doc.get("email_ids") or [])])
 	return sorted(emails)
 
 

@@ -134,7 +134,8 @@ def field_rules(rows: list[Any]) -> tuple[FieldRule, ...]:
 
 
 def push_filters(settings: Any) -> list[list[Any]]:
-	"""The push filters as a Frappe filter list (a JSON object is turned into one), or []."""
+	"""The push filters as a Frappe filter list (a JSON object is turned into one), or []. Also reads a
+	row of More push targets (its own DocType and filters)."""
 	text = (settings.push_filters or "").strip()
 	if not text:
 		return []
@@ -146,6 +147,18 @@ def push_filters(settings: Any) -> list[list[Any]]:
 			for key, value in filters.items()
 		]
 	return filters
+
+
+def push_targets(settings: Any) -> list[tuple[str, list[list[Any]], str | None]]:
+	"""Every pushed DocType with its filters and the Email Group whose lists it goes to (None: every
+	list mapped for push): the main one, then each enabled row of More push targets."""
+	targets = []
+	if settings.push_doctype:
+		targets.append((settings.push_doctype, push_filters(settings), None))
+	for row in settings.get("push_targets") or []:
+		if cint(row.enabled) and row.push_doctype:
+			targets.append((row.push_doctype, push_filters(row), row.email_group or None))
+	return targets
 
 
 def sync_config(settings: Any) -> SyncConfig:

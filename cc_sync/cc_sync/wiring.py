@@ -19,6 +19,7 @@ from cc_sync.cc_sync.oauth import token_provider
 from cc_sync.cc_sync.settings import (
 	field_rules,
 	push_filters,
+	push_targets,
 	require_connection,
 	stored_values,
 	sync_config,
@@ -133,6 +134,7 @@ def build_store(settings: Any) -> Any:
 	return FrappeStore(
 		push_doctype=settings.push_doctype or "",
 		push_filters=push_filters(settings),
+		push_targets=push_targets(settings),
 		site_fields=[rule.site_field for rule in field_rules(settings.field_map)],
 	)
 

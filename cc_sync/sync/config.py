@@ -107,5 +107,14 @@ class SyncConfig:
 		return out
 
 	@property
+	def push_lists_by_group(self) -> dict[str, set[str]]:
+		"""Each group mapped for push (push or both), with the CC lists it is pushed to."""
+		out: dict[str, set[str]] = {}
+		for m in self.list_mappings:
+			if m.pushes:
+				out.setdefault(m.group, set()).add(m.cc_list_id)
+		return out
+
+	@property
 	def push_list_ids(self) -> list[str]:
 		return sorted({m.cc_list_id for m in self.list_mappings if m.pushes})

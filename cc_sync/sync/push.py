@@ -186,6 +186,8 @@ def _candidates(
 		if candidate.pushed_at and candidate.modified and candidate.pushed_at >= candidate.modified:
 			# Already imported since its last change (a resumed run): never imported twice.
 			continue
+		if candidate.groups is not None and not _group_lists(ctx, candidate.groups):
+			continue  # a sign-up to a group no CC list is pushed from: not for CC
 		report.fetched += 1
 		problem = email_problem(candidate.email)
 		if problem:
@@ -217,6 +219,7 @@ def _rows_by_lists(
 	in_cc = _held_in_cc(ctx, addresses)
 	by_lists: dict[tuple[str, ...], dict[str, RowEntry]] = {}
 	seen: dict[str, RowEntry] = {}
+	lists_of: dict[str, set[str]] = {}
 	in_place: dict[str, tuple[str | None, str | None]] = {}
 	updating: dict[str, field_updates.FieldUpdate] = {}
 	for candidate in candidates:
@@ -243,11 +246,13 @@ def _rows_by_lists(
 			note, cc_id = in_place[email]
 			outcomes.append(PushOutcome(candidate.key, PushStatus.PUSHED, note, cc_contact_id=cc_id, at=now))
 			continue
-		if email in seen:
-			# Two leads, one address: one row, both leads follow its outcome.
-			seen[email][0].append(candidate.key)
-			continue
 		known = bool(candidate.cc_contact_id) or email in in_cc
+		if email in seen:
+			# Two records, one address: one row, both follow its outcome, on the lists of either.
+			seen[email][0].append(candidate.key)
+			if candidate.groups is not None:
+				lists_of[email].update(_lists_and_row(ctx, candidate, email, state, known)[0])
+			continue
 		lists, row = _lists_and_row(ctx, candidate, email, state, known)
 		own = field_updates.site_owned_values(candidate.fields, ctx.config.field_map) if known else {}
 		if not lists and own:
@@ -269,8 +274,10 @@ def _rows_by_lists(
 			report.skip(email, reason, candidate.key)
 			outcomes.append(PushOutcome(candidate.key, PushStatus.SKIPPED, reason, at=now))
 		else:
-			seen[email] = entry = ([candidate.key], row)
-			by_lists.setdefault(tuple(lists), {})[email] = entry
+			seen[email] = ([candidate.key], row)
+			lists_of[email] = set(lists)
+	for email, entry in seen.items():
+		by_lists.setdefault(tuple(sorted(lists_of[email])), {})[email] = entry
 	return by_lists
 
 
@@ -296,13 +303,21 @@ def _lists_and_row(
 	the row would carry nothing but the address)."""
 	# Matched on the key, sent as the person wrote it.
 	row = import_row(written_email(candidate.email) or email, candidate.fields, ctx.config.field_map, known)
-	lists = consent.push_lists(
-		state, ctx.config.push_list_groups, known_in_cc=known, pulled_groups=ctx.config.managed_groups
-	)
+	list_groups = ctx.config.push_list_groups
+	if candidate.groups is not None:
+		allowed = _group_lists(ctx, candidate.groups)
+		list_groups = {list_id: groups for list_id, groups in list_groups.items() if list_id in allowed}
+	lists = consent.push_lists(state, list_groups, known_in_cc=known, pulled_groups=ctx.config.managed_groups)
 	if known and len(row) == 1:
 		# Nothing but the address to send someone CC holds: no import at all.
 		lists = []
 	return lists, row
+
+
+def _group_lists(ctx: RunContext, groups: Collection[str]) -> set[str]:
+	"""The CC lists pushed from any of these groups."""
+	by_group = ctx.config.push_lists_by_group
+	return {list_id for group in groups for list_id in by_group.get(group, ())}
 
 
 def submit_chunk(ctx: RunContext, chunk: Chunk, list_ids: list[str], chunk_id: str) -> None:

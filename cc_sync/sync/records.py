@@ -117,6 +117,9 @@ class PushCandidate:
 	cc_contact_id: str | None = None
 	# When it was last queued or pushed: a candidate not modified since is not imported again.
 	pushed_at: datetime | None = None
+	# The Email Groups the record belongs to (a newsletter sign-up): it goes only to the CC lists mapped
+	# for push to them. None: every CC list mapped for push.
+	groups: tuple[str, ...] | None = None
 
 
 class PushStatus(Word):

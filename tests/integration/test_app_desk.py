@@ -14,6 +14,7 @@ from cc_sync.cc_sync.constants import (
 	CONNECTION_CONNECTED,
 	CONNECTION_ERROR,
 	CONTACT,
+	LEAD,
 	LIST,
 	OPT_OUT,
 	SETTINGS,
@@ -155,7 +156,7 @@ def test_no_worker_on_the_long_queue_is_reported(monkeypatch):
 )
 def test_push_filters_naming_a_missing_field_are_refused_on_save(connected, filters, message):
 	def edit(doc):
-		doc.push_doctype = CONTACT
+		doc.push_doctype = LEAD
 		doc.push_filters = filters
 
 	with pytest.raises(frappe.ValidationError, match=message):
@@ -163,10 +164,8 @@ def test_push_filters_naming_a_missing_field_are_refused_on_save(connected, filt
 
 
 def test_good_push_filters_save(connected):
-	doc = save_settings(
-		lambda d: d.update({"push_doctype": CONTACT, "push_filters": '{"status": "Passive"}'})
-	)
-	assert json.loads(doc.push_filters) == {"status": "Passive"}
+	doc = save_settings(lambda d: d.update({"push_doctype": LEAD, "push_filters": '{"status": "Open"}'}))
+	assert json.loads(doc.push_filters) == {"status": "Open"}
 
 
 def test_a_mapping_to_a_list_deleted_in_cc_is_flagged_on_save_and_on_the_health_line(connected, monkeypatch):

@@ -16,7 +16,7 @@ from each concern's part.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import frappe
 
@@ -32,6 +32,7 @@ from cc_sync.cc_sync.store.prefetch import IndexReadAhead
 from cc_sync.cc_sync.store.push import PushMixin
 from cc_sync.cc_sync.store.sql import column_specs, doctype_exists
 from cc_sync.cc_sync.store.state import StateMixin
+from cc_sync.cc_sync.targets import TARGETS
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
 
 
@@ -49,7 +50,8 @@ class FrappeStore(
 
 	`site_fields` are the Contact fields the field map uses (read for change detection, written on pull);
 	`push_doctype` is what the push sends (Lead, when ERPNext is installed), narrowed by `push_filters`,
-	a Frappe filter list (or its JSON).
+	a Frappe filter list (or its JSON); `push_targets` names several such (DocType, filters) at once.
+	Only the push targets of `cc_sync/cc_sync/targets/` are ever read (`email_field` is the Lead's).
 	"""
 
 	def __init__(
@@ -59,9 +61,18 @@ class FrappeStore(
 		settings_doctype: str = SETTINGS,
 		site_fields: Collection[str] | None = None,
 		email_field: str = "email_id",
+		push_targets: Sequence[tuple] | None = None,
 	) -> None:
 		self.push_doctype = push_doctype
 		self.push_filters = json.loads(push_filters) if isinstance(push_filters, str) else push_filters
+		# Each pushed DocType with its own filters and, optionally, the one Email Group whose CC lists it
+		# goes to (several at once); by default the one push_doctype to every list mapped for push.
+		targets = push_targets if push_targets is not None else [(push_doctype, self.push_filters)]
+		self.push_targets = [
+			(t[0], json.loads(t[1]) if isinstance(t[1], str) else t[1], t[2] if len(t) > 2 else None)
+			for t in targets
+			if t[0] in TARGETS
+		]
 		self.settings_doctype = settings_doctype
 		self.email_field = email_field
 		wanted = site_fields if site_fields is not None else [r.site_field for r in DEFAULT_FIELD_MAP]

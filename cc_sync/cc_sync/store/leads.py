@@ -28,9 +28,6 @@ from cc_sync.cc_sync.store.sql import (
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import ContactWrite, PushStatus
 
-# Lead fields that hold what Contact calls otherwise (ERPNext v15 names).
-CONTACT_TO_LEAD = {"designation": "job_title"}
-
 
 class LeadsMixin:
 	"""Part of `FrappeStore` (see `store/__init__.py`)."""
@@ -87,7 +84,12 @@ class LeadsMixin:
 
 	def _set_lead_cc_ids(self, cc_ids: dict[str, str]) -> None:
 		"""Record CC ids on leads without bumping `modified`: learning an id is no edit of the lead."""
-		if not cc_ids or not self.has_lead:
+		if self.has_lead:
+			self._set_cc_ids(LEAD, cc_ids)
+
+	def _set_cc_ids(self, doctype: str, cc_ids: dict[str, str]) -> None:
+		"""CC ids on a push target's records, by name, `modified` untouched."""
+		if not cc_ids:
 			return
 		items = list(cc_ids.items())
 		for start in range(0, len(items), 500):
@@ -96,7 +98,7 @@ class LeadsMixin:
 			params: list[Any] = [v for pair in chunk for v in pair]
 			params += [name for name, _ in chunk]
 			frappe.db.sql(
-				f"""update `tab{LEAD}` set `{LEAD_CC_ID}` = case name {cases} end
+				f"""update `tab{doctype}` set `{LEAD_CC_ID}` = case name {cases} end
 				where name in ({", ".join(["%s"] * len(chunk))})""",
 				params,
 			)
@@ -105,7 +107,7 @@ class LeadsMixin:
 		"""Leads of an address never to be pushed again say why, and those of an address opted in again
 		are candidates again (push bookkeeping: `modified` untouched). A few UPDATEs a page, one per
 		outcome and reason, each address ending as it would were the writes applied one by one."""
-		if not self.has_lead or self.push_doctype != LEAD:
+		if not self.has_lead or LEAD not in {target[0] for target in self.push_targets}:
 			return
 		outcomes: dict[str, tuple[str, str | None]] = {}
 		for w in writes:

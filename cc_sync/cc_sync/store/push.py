@@ -1,5 +1,6 @@
-"""What the push reads (the push DocType's records, changed since the watermark) and what it records
-on each (status, error, pushed-at, never `modified`)."""
+"""What the push reads (each push target's records, changed since the watermark, as its adapter in
+`cc_sync/cc_sync/targets/` describes them) and what it records on each (status, error, pushed-at, never
+`modified`)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from cc_sync.cc_sync.constants import (
 )
 from cc_sync.cc_sync.sitetime import from_site, to_site
 from cc_sync.cc_sync.store import addresses
-from cc_sync.cc_sync.store.leads import CONTACT_TO_LEAD, split_lead_name
+from cc_sync.cc_sync.store.leads import split_lead_name
 from cc_sync.cc_sync.store.sql import (
 	doctype_exists,
 	execute_in,
 )
-from cc_sync.cc_sync.targets import lead as lead_target
+from cc_sync.cc_sync.targets import TARGETS
+from cc_sync.cc_sync.targets.base import PushTarget
 from cc_sync.sync.records import SENT_STATUSES, PushCandidate, PushOutcome
 
 PUSH_PAGE = 2000
@@ -33,35 +35,38 @@ class PushMixin:
 	"""Part of `FrappeStore` (see `store/__init__.py`)."""
 
 	def push_candidates(self, since: datetime | None, email: str | None = None) -> Iterable[PushCandidate]:
-		doctype = self.push_doctype
-		if not doctype_exists(doctype):
-			return
+		for doctype, filters, group in self.push_targets:
+			if doctype_exists(doctype):
+				yield from self._target_candidates(TARGETS[doctype], filters, group, since, email)
+
+	def _target_candidates(
+		self,
+		target: PushTarget,
+		own_filters: list | None,
+		group: str | None,
+		since: datetime | None,
+		email: str | None,
+	) -> Iterable[PushCandidate]:
+		"""A target's records, each going to the lists of its own group (a sign-up), of the target's
+		group (when the settings name one), or else to every list mapped for push."""
+		doctype = target.doctype
 		columns = set(frappe.db.get_table_columns(doctype))
-		source = {f: CONTACT_TO_LEAD.get(f, f) for f in self.site_fields}
+		source = {f: target.contact_fields.get(f, f) for f in self.site_fields}
 		source = {site: col for site, col in source.items() if col in columns}
-		extra = [c for c in ("lead_name", "first_name", "last_name") if c in columns]
+		extra = [c for c in (target.full_name_field, "first_name", "last_name", target.group_field) if c]
+		extra = [c for c in extra if c in columns]
+		bookkeeping = [LEAD_CC_ID, LEAD_PUSHED_AT] if target.installs_push_fields else []
 		fields = list(
-			dict.fromkeys(
-				[
-					"name",
-					"modified",
-					self.email_field,
-					LEAD_CC_ID,
-					LEAD_PUSHED_AT,
-					*source.values(),
-					*extra,
-				]
-			)
+			dict.fromkeys(["name", "modified", target.email_field, *bookkeeping, *source.values(), *extra])
 		)
-		filters = list(self.push_filters or [])
-		if doctype == lead_target.DOCTYPE and lead_target.STATUS_FIELD in columns:
-			# Never pushed, whether or not the settings make the status an opt-out too.
-			filters.append([doctype, lead_target.STATUS_FIELD, "!=", lead_target.DO_NOT_CONTACT])
+		filters = list(own_filters or [])
+		# Never pushed, whatever the filters say (a Lead's Do Not Contact, a member row that left).
+		filters += [[doctype, f, op, value] for f, op, value in target.never_pushed if f in columns]
 		if since is not None:
 			filters.append([doctype, "modified", ">", to_site(since)])
 		if email is not None:
 			# This address's records exactly (the column's collation would add rené's to rene's).
-			names = addresses.names_by_address(doctype, self.email_field, [email])
+			names = addresses.names_by_address(doctype, target.email_field, [email])
 			if not names:
 				return
 			filters.append([doctype, "name", "in", names])
@@ -70,14 +75,20 @@ class PushMixin:
 			rows = _candidate_page(doctype, filters, fields, after)
 			for row in rows:
 				values = {site: row.get(col) for site, col in source.items()}
-				split_lead_name(values, row.get("lead_name"))
+				if target.full_name_field:
+					split_lead_name(values, row.get(target.full_name_field))
+				# A sign-up goes only to its own group's lists (a row without a group: to none).
+				groups = (row.get(target.group_field) or "",) if target.group_field else None
+				if group is not None:
+					groups = (group,) if groups is None or group in groups else ()
 				yield PushCandidate(
-					key=row.name,
-					email=row.get(self.email_field),
+					key=record_key(doctype, row.name),
+					email=row.get(target.email_field),
 					fields={k: v for k, v in values.items() if v not in (None, "")},
 					modified=from_site(row.modified),
 					cc_contact_id=row.get(LEAD_CC_ID) or None,
 					pushed_at=from_site(row.get(LEAD_PUSHED_AT)),
+					groups=groups,
 				)
 			if len(rows) < PUSH_PAGE:
 				return
@@ -85,28 +96,46 @@ class PushMixin:
 
 	def record_push(self, outcomes: Sequence[PushOutcome]) -> None:
 		"""Status, error and pushed-at on each record, without bumping `modified`, so a push never makes a
-		lead look changed (which would push it again)."""
-		if not outcomes or not doctype_exists(self.push_doctype):
+		record look changed (which would push it again)."""
+		if not outcomes:
 			return
 		groups: dict[tuple, list[str]] = {}
-		cc_ids: dict[str, str] = {}
+		cc_ids: dict[tuple[str, str], str] = {}
 		for outcome in outcomes:
+			doctype, name = split_key(outcome.key)
+			target = TARGETS.get(doctype)
+			if target is None or not target.installs_push_fields or not doctype_exists(doctype):
+				continue
 			pushed_at = to_site(outcome.at) if outcome.status in SENT_STATUSES else None
-			groups.setdefault((outcome.status, outcome.reason, pushed_at), []).append(outcome.key)
+			groups.setdefault((doctype, outcome.status, outcome.reason, pushed_at), []).append(name)
 			if outcome.cc_contact_id:
-				cc_ids[outcome.key] = outcome.cc_contact_id
-		for (status, reason, pushed_at), keys in groups.items():
+				cc_ids[(doctype, name)] = outcome.cc_contact_id
+		for (doctype, status, reason, pushed_at), names in groups.items():
 			execute_in(
-				f"""update `tab{self.push_doctype}` set `{LEAD_PUSH_STATUS}` = %(status)s,
+				f"""update `tab{doctype}` set `{LEAD_PUSH_STATUS}` = %(status)s,
 				`{LEAD_PUSH_ERROR}` = %(reason)s, `{LEAD_PUSHED_AT}` = %(at)s where name in %(values)s""",
-				keys,
+				names,
 				status=status,
 				reason=reason,
 				at=pushed_at,
 			)
-		if self.push_doctype == LEAD:
-			self._set_lead_cc_ids(cc_ids)
+		for doctype in {d for d, _ in cc_ids}:
+			self._set_cc_ids(doctype, {n: i for (d, n), i in cc_ids.items() if d == doctype})
 		self.writes += len(outcomes)
+
+
+# A pushed record's key: a Lead's name as it is (as keys were before other targets), another target's
+# record as "DocType::name".
+KEY_SEPARATOR = "::"
+
+
+def record_key(doctype: str, name: str) -> str:
+	return name if doctype == LEAD else f"{doctype}{KEY_SEPARATOR}{name}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+	doctype, sep, name = key.partition(KEY_SEPARATOR)
+	return (doctype, name) if sep else (LEAD, key)
 
 
 def _candidate_page(doctype: str, filters: list, fields: list[str], after: tuple[Any, str] | None) -> list:

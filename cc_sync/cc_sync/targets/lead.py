@@ -13,12 +13,31 @@ import frappe
 from frappe.utils import cint
 
 from cc_sync.cc_sync.constants import LEAD, SETTINGS
+from cc_sync.cc_sync.targets.base import PushTarget
 
 DOCTYPE = LEAD
 EMAIL_FIELD = "email_id"
 STATUS_FIELD = "status"
 DO_NOT_CONTACT = "Do Not Contact"
 SETTING_DO_NOT_CONTACT = "do_not_contact_is_optout"
+EVENTS = "cc_sync.cc_sync.doc_events"
+
+TARGET = PushTarget(
+	doctype=DOCTYPE,
+	email_field=EMAIL_FIELD,
+	contact_fields={"designation": "job_title"},
+	full_name_field="lead_name",
+	optout_checks=("unsubscribed",),
+	never_pushed=((STATUS_FIELD, "!=", DO_NOT_CONTACT),),
+	doc_events={
+		"validate": f"{EVENTS}.lead_validate",
+		"after_insert": f"{EVENTS}.record_on_change",
+		"on_update": f"{EVENTS}.record_on_change",
+		"on_trash": f"{EVENTS}.lead_on_trash",
+	},
+	form_script="public/js/lead.js",
+	label="Lead (ERPNext)",
+)
 
 
 def do_not_contact_opts_out() -> bool:

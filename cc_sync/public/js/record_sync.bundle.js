@@ -1,10 +1,12 @@
-// "Sync now" on the Contact and Lead forms: sync one person with Constant Contact and show CC's view
+// "Sync now" on the Contact, Lead and CRM Lead forms: sync one person with Constant Contact and show CC's view
 // of them. Loaded on every desk page; the form scripts only add the button.
 
 frappe.provide("cc_sync");
 
 cc_sync.add_record_sync_button = function (frm) {
-	if (frm.is_new() || !frm.doc.email_id || !frm.perm[0] || !frm.perm[0].write) {
+	// A Contact's and a Lead's address is email_id; a CRM Lead's is email.
+	const email = frm.doc.email_id || frm.doc.email;
+	if (frm.is_new() || !email || !frm.perm[0] || !frm.perm[0].write) {
 		return;
 	}
 	frm.add_custom_button(
@@ -162,7 +164,7 @@ cc_sync.render_record_status = function (frm, s) {
 	}
 	rows.push([__("Lists"), lists || "-"]);
 	rows.push([__("Last synced"), when(s.last_synced)]);
-	if (frm.doctype === "Lead") {
+	if (frm.doctype !== "Contact") {
 		rows.push([__("Push status"), s.push_status ? esc(__(s.push_status)) : "-"]);
 		if (s.push_error) {
 			rows.push([__("Push error"), esc(s.push_error)]);

@@ -9,7 +9,12 @@ const CC_DAILY_LIMIT = 10000;
 
 frappe.ui.form.on("Constant Contact Settings", {
 	setup(frm) {
-		frm.set_query("push_doctype", () => ({ filters: { issingle: 0, istable: 0 } }));
+		// Only the push targets whose DocType exists on this site (the server refuses any other).
+		const push_targets = () => ({
+			filters: { name: ["in", (frm.doc.__onload || {}).cc_push_targets || []] },
+		});
+		frm.set_query("push_doctype", push_targets);
+		frm.set_query("push_doctype", "push_targets", push_targets);
 		// Lists deleted in CC are not offered (a mapping to one is flagged on save and on the health line).
 		frm.set_query("cc_list", "list_mappings", () => ({ filters: { deleted: 0 } }));
 		frappe.realtime.off("cc_sync_progress");

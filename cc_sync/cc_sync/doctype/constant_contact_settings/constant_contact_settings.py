@@ -12,6 +12,7 @@ from frappe.model.document import Document
 from frappe.utils import cint, now_datetime
 from frappe.utils.password import get_decrypted_password
 
+from cc_sync.cc_sync import targets
 from cc_sync.cc_sync.constants import CONNECTION_CONNECTED, CONTACT, EMAIL_GROUP, LEAD, LIST, SETTINGS
 from cc_sync.cc_sync.settings import (
 	CAMPAIGN_SCOPE,
@@ -39,6 +40,9 @@ class ConstantContactSettings(Document):
 		)
 		from cc_sync.cc_sync.doctype.constant_contact_list_mapping.constant_contact_list_mapping import (
 			ConstantContactListMapping,
+		)
+		from cc_sync.cc_sync.doctype.constant_contact_push_target.constant_contact_push_target import (
+			ConstantContactPushTarget,
 		)
 
 		access_token: DF.Password | None
@@ -82,6 +86,7 @@ class ConstantContactSettings(Document):
 		overlap_minutes: DF.Int
 		push_doctype: DF.Link | None
 		push_filters: DF.Code | None
+		push_targets: DF.Table[ConstantContactPushTarget]
 		push_interval: DF.Int
 		proven_client_secret: DF.Password | None
 		push_watermark: DF.Datetime | None
@@ -98,6 +103,8 @@ class ConstantContactSettings(Document):
 		if not self.push_doctype and not self.client_id and frappe.db.exists("DocType", LEAD):
 			self.push_doctype = LEAD
 		self.redirect_uri = redirect_uri()
+		# What the push fields offer: the push targets whose DocType exists here.
+		self.set_onload("cc_push_targets", targets.available())
 		from cc_sync.cc_sync.health import health
 		from cc_sync.cc_sync.onboarding import tick_steps
 
@@ -228,49 +235,50 @@ class ConstantContactSettings(Document):
 			)
 
 	def validate_push(self) -> None:
-		if self.push_filters and self.push_filters.strip():
+		"""The pushed DocTypes are push targets present on this site (each refused otherwise, plainly),
+		each with filters that run."""
+		self.validate_push_target(self)
+		for row in self.get("push_targets") or []:
+			self.validate_push_target(row)
+
+	def validate_push_target(self, row) -> None:
+		if row.push_filters and row.push_filters.strip():
 			try:
-				filters = json.loads(self.push_filters)
+				filters = json.loads(row.push_filters)
 			except ValueError as exc:
 				frappe.throw(_("Push filters are not valid JSON: {0}").format(exc), title=_("Push"))
 			if not isinstance(filters, dict | list):
 				frappe.throw(
 					_("Push filters must be a JSON object or list of Frappe filters"), title=_("Push")
 				)
-		if self.push_doctype:
-			meta = frappe.get_meta(self.push_doctype)
-			if meta.issingle or meta.istable:
-				frappe.throw(
-					_("{0} cannot be pushed: it is a single or a child table").format(self.push_doctype)
-				)
-			if not any(f.options == "Email" or f.fieldname == "email_id" for f in meta.fields):
-				frappe.throw(_("{0} has no email field to push").format(self.push_doctype), title=_("Push"))
-			self.validate_push_filters(meta)
+		if row.push_doctype:
+			targets.target_for(row.push_doctype)
+			self.validate_push_filters(row, frappe.get_meta(row.push_doctype))
 
-	def validate_push_filters(self, meta) -> None:
+	def validate_push_filters(self, row, meta) -> None:
 		"""Every field a push filter names must exist on the pushed DocType, and the filters must run:
 		found here, on save, rather than as a failed push on every run."""
-		if not (self.push_filters or "").strip():
+		if not (row.push_filters or "").strip():
 			return
 		from frappe.model import default_fields
 
-		filters = push_filters(self)
+		filters = push_filters(row)
 		for f in filters:
 			fieldname = None
 			if isinstance(f, list | tuple) and len(f) == 3:
 				fieldname = f[0]
-			elif isinstance(f, list | tuple) and len(f) > 3 and f[0] == self.push_doctype:
+			elif isinstance(f, list | tuple) and len(f) > 3 and f[0] == row.push_doctype:
 				fieldname = f[1]  # another doctype's (a child table's) field: the query below checks it
 			if fieldname and fieldname not in default_fields and not meta.has_field(fieldname):
 				frappe.throw(
-					_("Push filters: {0} has no field {1}").format(_(self.push_doctype), fieldname),
+					_("Push filters: {0} has no field {1}").format(_(row.push_doctype), fieldname),
 					title=_("Push"),
 				)
 		try:
-			frappe.get_all(self.push_doctype, filters=filters, limit=1)
+			frappe.get_all(row.push_doctype, filters=filters, limit=1)
 		except Exception as exc:
 			frappe.throw(
-				_("Push filters cannot be used with {0}: {1}").format(_(self.push_doctype), exc),
+				_("Push filters cannot be used with {0}: {1}").format(_(row.push_doctype), exc),
 				title=_("Push"),
 			)
 
