@@ -62,7 +62,7 @@ def _resolve_submitting(ctx: RunContext, record: ActivityRecord, polls: int) -> 
 		for attempt in range(max(1, polls)):
 			if attempt:
 				ctx.clock.sleep(ctx.config.activity_poll_interval)
-			if not _may_be_running(ctx, record):
+			if not may_be_running(ctx, record):
 				break
 		else:
 			report.warn(
@@ -77,7 +77,7 @@ def _resolve_submitting(ctx: RunContext, record: ActivityRecord, polls: int) -> 
 	return True
 
 
-def _may_be_running(ctx: RunContext, record: ActivityRecord) -> bool:
+def may_be_running(ctx: RunContext, record: ActivityRecord) -> bool:
 	"""Whether CC is running an activity the site does not know, created since the chunk's submit."""
 	known = {r.activity_id for r in ctx.store.open_activities() if r.activity_id}
 	for n, activity in enumerate(ctx.client.iter_activities(limit=ACTIVITY_LIST_LOOK)):

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cc_sync.constant_contact.errors import Refused
+from cc_sync.constant_contact.errors import Refused, ServerError, TransportError
 from cc_sync.constant_contact.report_models import bounce_words
-from cc_sync.sync import consent, field_updates, watermarks
+from cc_sync.constant_contact.transport import Retry
+from cc_sync.sync import activities, consent, field_updates, watermarks
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.fieldmap import import_row
 from cc_sync.sync.matching import email_problem, normalise_email, written_email
@@ -28,6 +29,9 @@ from cc_sync.sync.streams import STREAM_PUSH
 
 # Addresses a dry run names per chunk it would import (the rest are counted).
 PLAN_EMAILS = 5
+# A submit CC answered with a 5xx or never answered is sent again within the run after these waits, but
+# only while CC lists no import it may have started from it (else the next run settles it).
+RESUBMIT_WAITS = (5.0, 15.0, 40.0)
 
 
 @dataclass
@@ -320,6 +324,24 @@ def _group_lists(ctx: RunContext, groups: Collection[str]) -> set[str]:
 	return {list_id for group in groups for list_id in by_group.get(group, ())}
 
 
+def _import(ctx: RunContext, record: ActivityRecord, chunk: Chunk, list_ids: list[str]):
+	"""Submit the chunk's import; a submit whose outcome is unknown is sent again while CC lists no
+	activity it may have started, so a passing 5xx costs the chunk seconds, not a whole interval."""
+	waits = iter(RESUBMIT_WAITS)
+	while True:
+		try:
+			return ctx.client.import_contacts_json(chunk.rows, list_ids)
+		except (ServerError, TransportError) as exc:
+			wait = next(waits, None)
+			# Listing CC's activities may fail too: then the record stays `submitting` for the next run.
+			if wait is None or activities.may_be_running(ctx, record):
+				raise
+			ctx.clock.sleep(wait)
+			ctx.report.stream(STREAM_PUSH).retries.append(
+				Retry(f"import of chunk {record.chunk_id}", f"{type(exc).__name__}: {exc}"[:200], wait)
+			)
+
+
 def submit_chunk(ctx: RunContext, chunk: Chunk, list_ids: list[str], chunk_id: str) -> None:
 	report = ctx.report.stream(STREAM_PUSH)
 	store = ctx.store
@@ -336,7 +358,7 @@ def submit_chunk(ctx: RunContext, chunk: Chunk, list_ids: list[str], chunk_id: s
 	store.save_activity(record)
 	store.commit()
 	try:
-		activity = ctx.client.import_contacts_json(chunk.rows, list_ids)
+		activity = _import(ctx, record, chunk, list_ids)
 	except Refused as exc:
 		# CC refused the request itself: nothing was queued, so the chunk fails as a whole. On any other
 		# error it is unknown whether CC queued it: the record stays `submitting` for the next run.

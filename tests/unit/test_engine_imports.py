@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from cc_sync.sync import push
 from cc_sync.sync.streams import STREAM_ACTIVITIES, STREAM_OPTOUT_PUSH, STREAM_PUSH
 from tests.world import make_world
 
@@ -24,7 +25,8 @@ def _lead_status(w, email: str) -> str | None:
 
 
 def test_a_chunk_cc_never_queued_is_not_matched_to_the_previous_chunks_import(monkeypatch):
-	"""5xx on the second chunk's submit: equal item counts must not make it adopt the first chunk's import."""
+	"""5xx on every submit of the second chunk: equal item counts must not make it adopt the first chunk's
+	import."""
 	w = make_world(count_header_row=False)
 	_chunked(w, 2)
 	emails = [f"c{i}@example.com" for i in range(4)]
@@ -36,7 +38,7 @@ def test_a_chunk_cc_never_queued_is_not_matched_to_the_previous_chunks_import(mo
 
 	def second_submit_fails(rows, list_ids):
 		calls.append(len(rows))
-		if len(calls) == 2:
+		if len(calls) >= 2 and len(calls) <= 2 + len(push.RESUBMIT_WAITS):
 			w.emu.inject("500", count=1, path_prefix=IMPORT)
 		return submit(rows, list_ids)
 
@@ -55,6 +57,22 @@ def test_a_chunk_cc_never_queued_is_not_matched_to_the_previous_chunks_import(mo
 	for email in emails:
 		assert w.emu.find_by_email(email) is not None, f"{email} never reached CC"
 		assert _lead_status(w, email) == "Pushed"
+
+
+def test_a_submit_cc_answered_with_a_5xx_is_sent_again_within_the_run_and_the_log_names_it():
+	"""A passing 5xx on an import's submit costs the chunk seconds, not the next run's interval."""
+	w = make_world()
+	w.store.add_lead("soon@example.com", first_name="S")
+	w.store.commit()
+	w.emu.inject("503", count=1, path_prefix=IMPORT)
+	with w.emu.mocked():
+		report = w.run()
+	push_report = report.streams[STREAM_PUSH]
+	assert push_report.status == "success"
+	assert w.emu.find_by_email("soon@example.com") is not None
+	assert _lead_status(w, "soon@example.com") == "Pushed"
+	assert [r.call for r in push_report.retries] == [push_report.retries[0].call]
+	assert "import of chunk" in push_report.retries[0].call and "503" in push_report.retries[0].answer
 
 
 def test_an_interrupted_submission_waits_while_cc_runs_an_activity_that_may_be_it(monkeypatch):
