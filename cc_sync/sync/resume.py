@@ -103,7 +103,8 @@ def read_pages(
 	name = name or state_name(stream)
 	query_key = fingerprint(query)
 	point = None if ctx.dry_run else _usable(ctx, stream, query_key, name)
-	pages = _resumed_pages(ctx, stream, point) if point is not None else None
+	own = name == state_name(stream)
+	pages = _resumed_pages(ctx, stream, point, moves_watermark=own) if point is not None else None
 	number = fetched = 0
 	started: datetime | None = None
 	newest: datetime | None = None
@@ -153,8 +154,11 @@ def _usable(ctx: RunContext, stream: str, query_key: str, name: str) -> ResumePo
 	return None
 
 
-def _resumed_pages(ctx: RunContext, stream: str, point: ResumePoint) -> Iterator[Any] | None:
-	"""The pages after the resume point, or None when CC refuses the saved cursor."""
+def _resumed_pages(
+	ctx: RunContext, stream: str, point: ResumePoint, *, moves_watermark: bool = True
+) -> Iterator[Any] | None:
+	"""The pages after the resume point, or None when CC refuses the saved cursor. `moves_watermark` is
+	False for a read within the stream that moves no watermark (a list's fill)."""
 	report = ctx.report.stream(stream)
 	pages = iter(ctx.client.continue_contact_pages(point.next_href))
 	try:
@@ -167,9 +171,10 @@ def _resumed_pages(ctx: RunContext, stream: str, point: ResumePoint) -> Iterator
 			f"an unfinished run stopped after page {point.pages}; CC refused its cursor ({exc}): read afresh",
 		)
 		return None
-	report.warn(
-		None,
-		f"carried on after page {point.pages} ({point.fetched:,} contacts), where an unfinished run stopped; "
-		f"the watermark moves to that run's start, {point.started:%Y-%m-%d %H:%M:%S} UTC",
+	carried = (
+		f"carried on after page {point.pages} ({point.fetched:,} contacts), where an unfinished run stopped"
 	)
+	if moves_watermark:
+		carried += f"; the watermark moves to that run's start, {point.started:%Y-%m-%d %H:%M:%S} UTC"
+	report.warn(None, carried)
 	return itertools.chain([first], pages) if first is not None else iter(())

@@ -207,6 +207,8 @@ def test_a_fill_that_stops_part_way_carries_on_after_its_last_page():
 	assert changes.status == "success"
 	assert changes.fetched == MEMBERS - 2 * PAGE  # pages 3 and 4, not the whole list again
 	assert len(_weekly_rows(w)) == MEMBERS
+	carried = [n.reason for n in changes.warnings if n.reason.startswith("carried on after page 2")]
+	assert carried and "watermark" not in carried[0]
 
 
 # -- site-owned edits of people CC holds --------------------------------------------------------------
