@@ -40,7 +40,11 @@ doc_events = {
 # The stream table, for the desk's scripts (frappe.boot.cc_sync).
 boot_session = "cc_sync.cc_sync.boot.boot_session"
 
-app_include_js = ["record_sync.bundle.js", "engagement.bundle.js"]
+app_include_js = [
+	"record_sync.bundle.js",
+	"engagement.bundle.js",
+	"guided_setup.bundle.js",
+]
 doctype_js = {
 	"Contact": "public/js/contact.js",
 	**{target.doctype: target.form_script for target in TARGETS.values() if target.form_script},

@@ -363,3 +363,31 @@ def test_one_field_map_row_says_which_defaults_stop_being_synced(connected, monk
 	said.clear()
 	save_settings(lambda doc: doc.update({"overlap_minutes": 7}))
 	assert not [m for m in said if "no longer be synced" in m]
+
+
+def test_the_guided_setups_dry_run_step_asks_then_starts_a_dry_run(connected, monkeypatch):
+	from pathlib import Path
+
+	from cc_sync.cc_sync import onboarding
+
+	step = frappe.get_doc("Onboarding Step", "CC Dry Run")
+	assert (step.action, step.reference_document, step.action_label) == (
+		"Update Settings",
+		SETTINGS,
+		"Start a dry run",
+	)
+	# The desk's guided-setup script, loaded on every desk page, gives this step (by its name) the route
+	# option that makes the settings form ask and then start a dry run.
+	assert "guided_setup.bundle.js" in frappe.get_hooks("app_include_js", app_name="cc_sync")
+	script = Path(frappe.get_app_path("cc_sync", "public", "js", "guided_setup.bundle.js")).read_text()
+	assert f'"{step.name}"' in script and 'cc_start: "dry_run"' in script
+	# What the form calls once the person confirms: a dry run of every stream, queued, nothing written.
+	queued = []
+	monkeypatch.setattr(api, "require_connection", lambda settings: None)  # no tokens on the test site
+	monkeypatch.setattr(
+		api, "enqueue_stream", lambda stream, trigger, dry_run=False: queued.append((stream, dry_run)) or True
+	)
+	assert api.sync_now("all", 1) == {"queued": True, "stream": "all", "dry_run": True}
+	assert queued == [("all", True)]
+	# The step ticks itself only once a dry run has left its log.
+	assert onboarding.step_states()["CC Dry Run"] == bool(frappe.db.exists(SYNC_LOG, {"dry_run": 1}))

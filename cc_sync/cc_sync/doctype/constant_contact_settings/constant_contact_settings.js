@@ -27,6 +27,7 @@ frappe.ui.form.on("Constant Contact Settings", {
 		cc_field_map_note(frm);
 		cc_engagement_note(frm);
 		frm.__cc_field_map = cc_field_map_key(frm.doc);
+		cc_route_start(frm);
 	},
 
 	validate(frm) {
@@ -146,6 +147,26 @@ function cc_sync_now(frm, stream, dry_run) {
 			indicator: r.message.queued ? "blue" : "orange",
 		});
 	});
+}
+
+// The guided setup's "Start a dry run" opens this form with the route option cc_start=dry_run: ask, then
+// start a dry run of every stream, as the Dry run button does. Nothing starts without the answer.
+function cc_route_start(frm) {
+	const start = (frappe.route_options || {}).cc_start;
+	if (!start) {
+		return;
+	}
+	delete frappe.route_options.cc_start;
+	if (start !== "dry_run") {
+		return;
+	}
+	if (!cc_connected(frm)) {
+		frappe.msgprint(__("Connect to Constant Contact first: a dry run reads from your account."));
+		return;
+	}
+	frappe.confirm(__("Start a dry run? It reads from Constant Contact and changes nothing."), () =>
+		cc_sync_now(frm, "all", 1)
+	);
 }
 
 function cc_dry_run(frm) {
