@@ -44,6 +44,7 @@ app_include_js = [
 	"record_sync.bundle.js",
 	"engagement.bundle.js",
 	"guided_setup.bundle.js",
+	"settings_access.bundle.js",
 ]
 doctype_js = {
 	"Contact": "public/js/contact.js",

@@ -391,3 +391,28 @@ def test_the_guided_setups_dry_run_step_asks_then_starts_a_dry_run(connected, mo
 	assert queued == [("all", True)]
 	# The step ticks itself only once a dry run has left its log.
 	assert onboarding.step_states()["CC Dry Run"] == bool(frappe.db.exists(SYNC_LOG, {"dry_run": 1}))
+
+
+def test_a_marketer_opening_the_settings_is_told_they_are_not_permitted(marketer):
+	from pathlib import Path
+
+	from frappe.boot import get_bootinfo
+	from frappe.desk.form.load import getdoc
+
+	frappe.set_user(MARKETER)
+	try:
+		boot = get_bootinfo()
+		# Frappe's desk routes only the DocTypes a user may read: the settings' route is no DocType route
+		# for a marketer, and no Page of that name exists, so Frappe would answer "Page not found".
+		assert SETTINGS not in boot.user.can_read
+		with pytest.raises(frappe.PermissionError):
+			getdoc(SETTINGS, SETTINGS)
+	finally:
+		frappe.set_user("Administrator")
+	route = SETTINGS.lower().replace(" ", "-")  # the desk's slug of a DocType name
+	assert route == "constant-contact-settings" and not frappe.db.exists("Page", route)
+	# The desk's standard page for that route says why instead, and gives away nothing of the settings.
+	assert "settings_access.bundle.js" in frappe.get_hooks("app_include_js", app_name="cc_sync")
+	script = Path(frappe.get_app_path("cc_sync", "public", "js", "settings_access.bundle.js")).read_text()
+	assert f'frappe.standard_pages["{route}"]' in script
+	assert "You are not permitted to open the Constant Contact settings: ask a System Manager." in script
