@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 from cc_sync.constant_contact.export_format import ExportReader, ExportRow
 from cc_sync.constant_contact.models import Activity
-from cc_sync.constant_contact.transport import MAX_PAGE_SIZE, Transport, check_ids, check_limit
+from cc_sync.constant_contact.params import check_ids, check_limit
+from cc_sync.constant_contact.transport import MAX_PAGE_SIZE, Transport
 
 MAX_IMPORT_CONTACTS = 40_000
 # CC silently drops whatever lies past 4 MB of an import body, so refuse instead.

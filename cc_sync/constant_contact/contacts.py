@@ -23,7 +23,8 @@ from cc_sync.constant_contact.models import (
 	Permission,
 	parse_contact,
 )
-from cc_sync.constant_contact.transport import MAX_PAGE_SIZE, Transport, check_limit, csv_param
+from cc_sync.constant_contact.params import check_limit, csv_param
+from cc_sync.constant_contact.transport import MAX_PAGE_SIZE, Transport
 
 log = logging.getLogger(__name__)
 

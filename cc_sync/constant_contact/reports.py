@@ -13,6 +13,7 @@ from datetime import date, datetime
 from urllib.parse import quote
 
 from cc_sync.constant_contact.contacts import format_cc_datetime
+from cc_sync.constant_contact.params import check_ids, check_limit
 from cc_sync.constant_contact.report_models import (
 	TRACKING_REPORTS,
 	ActivityStatsResult,
@@ -21,7 +22,7 @@ from cc_sync.constant_contact.report_models import (
 	EmailCampaignPage,
 	TrackingPage,
 )
-from cc_sync.constant_contact.transport import Transport, check_ids, check_limit
+from cc_sync.constant_contact.transport import Transport
 
 MAX_CAMPAIGN_PAGE = 500
 MAX_REPORT_PAGE = 500

@@ -13,7 +13,7 @@ import json as jsonlib
 import logging
 import random
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -60,31 +60,6 @@ class Retry:
 
 # How much of a downloaded file is read at a time.
 DOWNLOAD_CHUNK = 1 << 20
-
-
-def csv_param(value: str | Iterable[str] | None) -> str | None:
-	"""A query parameter CC takes as comma-separated values, from one value or several."""
-	if value is None:
-		return None
-	if isinstance(value, str):
-		return value
-	return ",".join(str(v) for v in value)
-
-
-def check_limit(limit: int, maximum: int) -> None:
-	"""Refuse a page size CC would refuse, before spending a call on it."""
-	if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
-		raise ValueError(f"limit must be an integer from 1 to {maximum}, got {limit!r}")
-
-
-def check_ids(name: str, ids: Sequence[str], maximum: int, minimum: int = 1) -> list[str]:
-	"""The ids as a list, refused before any call when CC would refuse how many there are."""
-	if isinstance(ids, str):
-		raise TypeError(f"{name} must be a sequence of ids, not a string")
-	out = list(ids)
-	if not minimum <= len(out) <= maximum:
-		raise ValueError(f"{name}: between {minimum} and {maximum} ids allowed, got {len(out)}")
-	return out
 
 
 class Transport:

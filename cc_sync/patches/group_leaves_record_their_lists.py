@@ -5,7 +5,7 @@ so a remap or unmap from here on no longer drops them."""
 import frappe
 
 from cc_sync.cc_sync.constants import OPT_OUT, OptOutStatus
-from cc_sync.cc_sync.store.consent import join_lists, lists_mapped_to
+from cc_sync.cc_sync.store.opt_out_lists import join_lists, lists_mapped_to
 
 
 def execute() -> None:

@@ -57,15 +57,6 @@ NO_SCOPE = (
 	"the Constant Contact connection was not granted campaign_data (reports on sent campaigns); "
 	"Reconnect on the settings page to grant it"
 )
-# activity_details' type to the event kind (Sync now on one record).
-DETAIL_KINDS = {
-	"em_sends": "sent",
-	"em_opens": "open",
-	"em_clicks": "click",
-	"em_bounces": "bounce",
-	"em_optouts": "optout",
-}
-SYNC_NOW_PAGES = 3
 
 
 class OutOfBudget(Exception):
@@ -382,37 +373,3 @@ def _apply_optouts(ctx: RunContext, stream: StreamReport, events: list[Engagemen
 	for page in ctx.client.iter_contact_pages(**query, limit=ctx.config.page_limit):
 		note_problems(stream, page.problems)
 		applier.apply(page.contacts)
-
-
-def sync_person(ctx: RunContext, cc_contact_id: str, email: str) -> int:
-	"""One person's recent engagement from `activity_details` (a few calls), for Sync now on a record."""
-	stream = ctx.report.stream(STREAM_ENGAGEMENT)
-	state = ctx.store.get_state(STATE) or {}
-	activities = state.get("activities", {})
-	events = []
-	pages = ctx.client.iter_contact_activity_pages(cc_contact_id)
-	for _ in range(SYNC_NOW_PAGES):
-		page = next(pages, None)
-		if page is None:
-			break
-		for row in page.rows:
-			kind = DETAIL_KINDS.get(row.tracking_activity_type or "")
-			if kind is None or not row.campaign_activity_id:
-				continue
-			events.append(
-				EngagementEvent(
-					campaign_id=(activities.get(row.campaign_activity_id) or {}).get("campaign_id"),
-					activity_id=row.campaign_activity_id,
-					kind=kind,
-					cc_contact_id=cc_contact_id,
-					email=email,
-					at=row.created_time,
-				)
-			)
-		stream.fetched += len(page.rows)
-	if ctx.dry_run or not events:
-		return 0
-	new = ctx.store.add_engagement(events)
-	stream.created += new
-	ctx.store.commit()
-	return new

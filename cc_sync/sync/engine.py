@@ -19,7 +19,7 @@ from typing import Any
 from cc_sync.constant_contact.clock import Clock, SystemClock
 from cc_sync.constant_contact.errors import AuthError, QuotaExceeded, TransportError
 from cc_sync.constant_contact.models import Contact, Permission
-from cc_sync.sync import activities, engagement, optout_push, pull, push, streams
+from cc_sync.sync import activities, engagement, engagement_person, optout_push, pull, push, streams
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.matching import normalise_email
@@ -203,7 +203,7 @@ class SyncEngine:
 		if view.get("contact_id") and not report.stopped_by:
 			# Their campaign history too: a few calls of activity_details (contact_data is enough).
 			cc_id = view["contact_id"]
-			self._run_step(ctx, STREAM_ENGAGEMENT, lambda c: engagement.sync_person(c, cc_id, address))
+			self._run_step(ctx, STREAM_ENGAGEMENT, lambda c: engagement_person.sync_person(c, cc_id, address))
 		report.finished = self.clock.now()
 		return {"email": address, "cc": view, "report": report}
 

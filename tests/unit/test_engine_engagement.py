@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cc_sync.sync import engagement
+from cc_sync.sync import engagement, engagement_person
 from cc_sync.sync.engine import SyncEngine
 from cc_sync.sync.records import PushStatus
 from cc_sync.sync.report import StreamStatus
@@ -244,7 +244,7 @@ def test_sync_now_reads_one_persons_activity_details():
 		world.client, world.store, world.config, world.clock, RunReport(started=world.clock.now())
 	)
 	with world.emu.mocked():
-		engagement.sync_person(ctx, world.ids[0], "p0@example.com")
+		engagement_person.sync_person(ctx, world.ids[0], "p0@example.com")
 	kinds = {e.kind for e in world.store.engagement_of("p0@example.com")}
 	assert kinds == {"sent", "open"}
 	assert world.emu.calls_to(f"/v3/reports/contact_reports/{world.ids[0]}") == 1

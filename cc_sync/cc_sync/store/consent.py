@@ -21,13 +21,12 @@ from cc_sync.cc_sync.constants import (
 	EMAIL_GROUP_MEMBER,
 	EMAIL_UNSUBSCRIBE,
 	LEAD,
-	LIST_MAPPING,
 	OPT_OUT,
-	SETTINGS,
 	OptOutStatus,
 )
 from cc_sync.cc_sync.sitetime import to_site
 from cc_sync.cc_sync.store import addresses
+from cc_sync.cc_sync.store.opt_out_lists import join_lists, lists_mapped_to, split_lists
 from cc_sync.cc_sync.store.sql import base_columns, execute_in, insert_named, select_in, slices
 from cc_sync.sync.consent import MemberRow
 from cc_sync.sync.matching import normalise_email
@@ -348,28 +347,6 @@ def _reopen(row: Any, request: dict[str, Any]) -> None:
 			"name": row.name,
 			"cc_lists": join_lists(request["lists"]),
 		},
-	)
-
-
-def join_lists(lists: Iterable[str]) -> str | None:
-	"""CC list ids as an opt-out row keeps them: one a line, sorted (None for none)."""
-	return "\n".join(sorted(set(lists))) or None
-
-
-def split_lists(text: str | None) -> tuple[str, ...]:
-	return tuple(sorted({part.strip() for part in (text or "").split("\n") if part.strip()}))
-
-
-def lists_mapped_to(group: str) -> tuple[str, ...]:
-	"""The CC lists the settings map to this Email Group now (enabled mappings, any direction)."""
-	return split_lists(
-		"\n".join(
-			frappe.db.sql_list(
-				f"""select cc_list from `tab{LIST_MAPPING}` where parent = %s and parenttype = %s
-				and email_group = %s and enabled = 1 and coalesce(cc_list, '') != ''""",
-				(SETTINGS, SETTINGS, group),
-			)
-		)
 	)
 
 

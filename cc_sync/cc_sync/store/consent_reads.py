@@ -25,7 +25,7 @@ from cc_sync.cc_sync.constants import (
 	OptOutStatus,
 )
 from cc_sync.cc_sync.sitetime import from_site
-from cc_sync.cc_sync.store.consent import split_lists
+from cc_sync.cc_sync.store.opt_out_lists import split_lists
 from cc_sync.cc_sync.store.sql import doctype_exists, select_in
 from cc_sync.cc_sync.targets import lead as lead_target
 from cc_sync.constant_contact.models import Permission

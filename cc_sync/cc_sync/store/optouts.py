@@ -21,6 +21,7 @@ from cc_sync.cc_sync.sitetime import from_site, to_site
 from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store import consent as site_consent
 from cc_sync.cc_sync.store.consent import OPTOUT_DONE, OPTOUT_PENDING
+from cc_sync.cc_sync.store.opt_out_lists import split_lists
 from cc_sync.cc_sync.store.sql import (
 	base_columns,
 	execute_in,
@@ -66,7 +67,7 @@ class OptOutsMixin:
 				retry_at=from_site(r.retry_at),
 				last_error=r.last_error or None,
 				group=r.email_group or None,
-				lists=site_consent.split_lists(r.cc_lists),
+				lists=split_lists(r.cc_lists),
 			)
 			for r in rows
 		]
