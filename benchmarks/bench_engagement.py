@@ -25,6 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):
 	sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import TimedStore
 from cc_sync.constant_contact.auth import StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
@@ -38,28 +39,6 @@ DOMAIN = "ccengage.test"
 GROUP = "CC Engagement Bench"
 RATES = {"open_rate": 0.25, "click_rate": 0.035, "bounce_rate": 0.015, "optout_rate": 0.002}
 STORE_WRITES = ("add_engagement", "save_campaigns", "set_state", "commit")
-
-
-class TimedStore:
-	"""Times the store's engagement writes (the site's share of a run)."""
-
-	def __init__(self, store) -> None:
-		self._store = store
-		self.seconds = 0.0
-
-	def __getattr__(self, name):
-		attr = getattr(self._store, name)
-		if name not in STORE_WRITES:
-			return attr
-
-		def timed(*args, **kwargs):
-			t0 = time.perf_counter()
-			try:
-				return attr(*args, **kwargs)
-			finally:
-				self.seconds += time.perf_counter() - t0
-
-		return timed
 
 
 def run(
@@ -120,7 +99,7 @@ def main() -> None:
 		inner = FrappeStore()
 	else:
 		inner = MemoryStore(now=clock.now)
-	store = TimedStore(inner)
+	store = TimedStore(inner, only=STORE_WRITES)
 	engine = SyncEngine(client, store, replace(config, export_threshold=0), clock)
 	try:
 		if frappe is not None:
@@ -151,7 +130,7 @@ def main() -> None:
 		calls, seconds, site, stream = run(engine, emu, store)
 		print(f"a run once nothing arrives: {calls} calls")
 		# Everything at once: a new connection reading the same campaign two days after it was sent.
-		emu2_store = TimedStore(MemoryStore(now=clock.now))
+		emu2_store = TimedStore(MemoryStore(now=clock.now), only=STORE_WRITES)
 		engine2 = SyncEngine(client, emu2_store, config, clock)
 		calls, seconds, _site, stream = run(engine2, emu, emu2_store)
 		print(

@@ -36,6 +36,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
+# This checkout's benchmarks, imported before a worker puts another checkout's app first on its path:
+# `timing` imports nothing of the app, so the worker still imports the app from the checkout it runs.
+if str(HERE) not in sys.path:
+	sys.path.insert(0, str(HERE))
+from benchmarks.timing import TimedStore
+
 DOMAIN = "large.ccbench.test"
 GROUPS = ("CC Bench List 1", "CC Bench List 2", "CC Bench List 3")
 DELETED_INDEX = "cc_deleted_index"
@@ -87,28 +93,6 @@ def _engine(frappe, spec: dict, **config_over):
 	return SyncEngine(client, store, config, clock), store
 
 
-class TimedStore:
-	"""Times every store method the engine calls: the site's share of a run."""
-
-	def __init__(self, store) -> None:
-		self._store = store
-		self.seconds = 0.0
-
-	def __getattr__(self, name):
-		attr = getattr(self._store, name)
-		if not callable(attr):
-			return attr
-
-		def timed(*args, **kwargs):
-			t0 = time.perf_counter()
-			try:
-				return attr(*args, **kwargs)
-			finally:
-				self.seconds += time.perf_counter() - t0
-
-		return timed
-
-
 def _rss(field: str) -> int:
 	with open("/proc/self/status") as status:
 		for line in status:
@@ -137,9 +121,18 @@ def run_streams(frappe, spec: dict) -> dict:
 	with open("/proc/self/clear_refs", "w") as clear:
 		clear.write("5")
 	held = _rss("VmRSS")
+	profiler = None
+	if spec.get("profile"):
+		import cProfile
+
+		profiler = cProfile.Profile()
+		profiler.enable()
 	t0 = time.perf_counter()
 	report = engine.run(spec["streams"])
 	seconds = time.perf_counter() - t0
+	if profiler is not None:
+		profiler.disable()
+		profiler.dump_stats(spec["profile"])
 	peak = _rss("VmHWM") - held
 	after = _handler_reads(frappe)
 	failed = {n: s.error for n, s in report.streams.items() if s.status == "failed"}
@@ -268,15 +261,17 @@ def size_part(args, versions: dict[str, str], size: int) -> None:
 			run_worker(args, versions["now"], "cleanup")
 			first = run_worker(args, code, "streams", streams=["changes"], reset=True, **api)
 			print(f"  [{label:6}] {line('first pull  ', first)}; {load()}", flush=True)
-			again = run_worker(args, code, "streams", streams=["reconcile"], **api)
+			profile = {"profile": f"{args.profile}/{label}-{size}-repull.prof"} if args.profile else {}
+			again = run_worker(args, code, "streams", streams=["reconcile"], **api, **profile)
 			print(f"  [{label:6}] {line('re-pull     ', again)}; {load()}", flush=True)
 			print(
 				f"  [{label:6}] unchanged re-pull / first pull: {again['seconds'] / first['seconds']:.2f} "
 				f"(site {again['site'] / first['site']:.2f})",
 				flush=True,
 			)
-			scan = run_worker(args, code, "streams", streams=["optout_scan"], **api)
-			print(f"  [{label:6}] {line('opt-out scan', scan)}", flush=True)
+			if not args.re_pull_only:
+				scan = run_worker(args, code, "streams", streams=["optout_scan"], **api)
+				print(f"  [{label:6}] {line('opt-out scan', scan)}", flush=True)
 			if size in args.paging:
 				run_worker(args, versions["now"], "cleanup")
 				paged = run_worker(args, code, "streams", streams=["changes"], reset=True, paging=True, **api)
@@ -347,6 +342,8 @@ def main() -> None:
 	parser.add_argument("--small-site", help="the site holding the small account of --quiet")
 	parser.add_argument("--quiet-runs", type=int, default=2)
 	parser.add_argument("--keep", action="store_true", help="keep the quiet runs' accounts on the sites")
+	parser.add_argument("--profile", help="a folder for cProfile's stats of each re-pull (slows it)")
+	parser.add_argument("--re-pull-only", action="store_true", help="skip the opt-out scan and paging")
 	args = parser.parse_args()
 	if args.worker:
 		print("RESULT " + json.dumps(worker(json.loads(args.worker))), flush=True)

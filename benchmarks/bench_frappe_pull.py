@@ -23,6 +23,7 @@ from pathlib import Path
 if __package__ in (None, ""):
 	sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import TimedStore
 from cc_sync.constant_contact.auth import StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
@@ -34,31 +35,6 @@ from cc_sync_testkit.emulator import ConstantContactEmulator, generate_account
 DOMAIN = "ccbench.test"
 GROUP_PREFIX = "CC Bench List"
 WRITE_COUNTERS = ("Com_insert", "Com_update", "Com_delete", "Com_replace", "Com_insert_select")
-
-
-class TimedStore:
-	"""Wraps the store to time its methods and count the contact writes it is asked for."""
-
-	def __init__(self, store) -> None:
-		self._store = store
-		self.seconds = 0.0
-		self.applied = 0
-
-	def __getattr__(self, name):
-		attr = getattr(self._store, name)
-		if not callable(attr):
-			return attr
-
-		def timed(*args, **kwargs):
-			t0 = time.perf_counter()
-			try:
-				return attr(*args, **kwargs)
-			finally:
-				self.seconds += time.perf_counter() - t0
-				if name == "apply_contacts":
-					self.applied += len(args[0])
-
-		return timed
 
 
 def write_statements(frappe) -> int:

@@ -33,6 +33,7 @@ from pathlib import Path
 if __package__ in (None, ""):
 	sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import TimedStore
 from cc_sync.constant_contact.auth import StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
@@ -67,28 +68,6 @@ def status(frappe, *names: str) -> dict[str, int]:
 def load() -> str:
 	one, five, _ = os.getloadavg()
 	return f"load {one:.1f}/{five:.1f}"
-
-
-class TimedStore:
-	"""Times every store method the engine calls: the site's share of a run."""
-
-	def __init__(self, store) -> None:
-		self._store = store
-		self.seconds = 0.0
-
-	def __getattr__(self, name):
-		attr = getattr(self._store, name)
-		if not callable(attr):
-			return attr
-
-		def timed(*args, **kwargs):
-			t0 = time.perf_counter()
-			try:
-				return attr(*args, **kwargs)
-			finally:
-				self.seconds += time.perf_counter() - t0
-
-		return timed
 
 
 def FrappeStore():
