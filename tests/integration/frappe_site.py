@@ -75,7 +75,16 @@ TRACKED = (
 	EMAIL_GROUP,
 	ENGAGEMENT,
 	CAMPAIGN,
+	# Frappe CRM's, where it is installed (dev/site installs it on the test site).
+	"CRM Lead",
+	"CRM Deal",
+	"CRM Organization",
 )
+# Frappe CRM's records that carry an address, with their child tables.
+CRM_RECORDS = {
+	"CRM Lead": ("CRM Status Change Log", "CRM Products", "CRM Rolling Response Time"),
+	"CRM Deal": ("CRM Contacts", "CRM Status Change Log", "CRM Products", "CRM Rolling Response Time"),
+}
 
 
 @dataclass
@@ -116,6 +125,8 @@ def end_test(state: SiteState) -> None:
 		elif doctype == EMAIL_GROUP:
 			frappe.db.delete(EMAIL_GROUP_MEMBER, {"email_group": ["in", list(made)]})
 			frappe.db.delete(EMAIL_GROUP, {"name": ["in", list(made)]})
+		elif doctype in CRM_RECORDS:
+			_delete_crm_records(doctype, made)
 		else:
 			frappe.db.delete(doctype, {"name": ["in", list(made)]})
 	frappe.db.set_single_value(SETTINGS, state.watermarks, update_modified=False)
@@ -160,6 +171,15 @@ def _delete_contacts(names: set[str] | list[str]) -> None:
 	frappe.db.sql("delete from `tabContact` where name in %(names)s", {"names": tuple(names)})
 
 
+def _delete_crm_records(doctype: str, names: set[str] | list[str]) -> None:
+	if not names:
+		return
+	for child in CRM_RECORDS[doctype]:
+		if _exists(child):
+			frappe.db.delete(child, {"parenttype": doctype, "parent": ["in", list(names)]})
+	frappe.db.delete(doctype, {"name": ["in", list(names)]})
+
+
 def purge() -> None:
 	"""Delete every Contact, Lead, member row, opt-out and unsubscribe of the test domains.
 
@@ -181,6 +201,14 @@ def purge() -> None:
 		frappe.db.sql(f"delete from `tab{OPT_OUT}` where lower(trim(email)) like %s", pattern)
 		frappe.db.sql(f"delete from `tab{ENGAGEMENT}` where email like %s", pattern)
 		frappe.db.sql(f"delete from `tab{LEAD}` where lower(trim(email_id)) like %s", pattern)
+		for doctype in CRM_RECORDS:
+			if _exists(doctype):
+				_delete_crm_records(
+					doctype,
+					frappe.db.sql_list(
+						f"select name from `tab{doctype}` where lower(trim(email)) like %s", pattern
+					),
+				)
 	# Leads the tests create without a (valid) address, and the Contacts the Lead made of them.
 	leads = frappe.db.sql_list(f"select name from `tab{LEAD}` where lead_name like 'tier2 %%'")
 	if leads:
