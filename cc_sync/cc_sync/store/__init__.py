@@ -17,34 +17,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
 
 import frappe
 
 from cc_sync.cc_sync.constants import CONTACT, LEAD, SETTINGS
 from cc_sync.cc_sync.sitetime import from_site, to_site
-from cc_sync.cc_sync.store.activities import ActivitiesMixin
+from cc_sync.cc_sync.store.activities import Activities
 from cc_sync.cc_sync.store.contact_writes import ContactWritesMixin
 from cc_sync.cc_sync.store.contacts import RESERVED, ContactReadsMixin
-from cc_sync.cc_sync.store.engagement import EngagementMixin
+from cc_sync.cc_sync.store.engagement import Engagement
 from cc_sync.cc_sync.store.leads import LeadsMixin
 from cc_sync.cc_sync.store.optouts import OptOutsMixin, record_local_optout
 from cc_sync.cc_sync.store.prefetch import IndexReadAhead
 from cc_sync.cc_sync.store.push import PushMixin
-from cc_sync.cc_sync.store.sql import column_specs, doctype_exists
-from cc_sync.cc_sync.store.state import StateMixin
+from cc_sync.cc_sync.store.sql import WriteCount, column_specs, doctype_exists
+from cc_sync.cc_sync.store.state import SyncState
 from cc_sync.cc_sync.targets import TARGETS
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
+from cc_sync.sync.records import ActivityRecord, CampaignRecord, EngagementEvent
 
 
 class FrappeStore(
-	StateMixin,
 	ContactReadsMixin,
 	ContactWritesMixin,
 	LeadsMixin,
 	OptOutsMixin,
 	PushMixin,
-	ActivitiesMixin,
-	EngagementMixin,
 ):
 	"""The engine's view of one Frappe site.
 
@@ -73,7 +73,6 @@ class FrappeStore(
 			for t in targets
 			if t[0] in TARGETS
 		]
-		self.settings_doctype = settings_doctype
 		self.email_field = email_field
 		wanted = site_fields if site_fields is not None else [r.site_field for r in DEFAULT_FIELD_MAP]
 		meta = frappe.get_meta(CONTACT)
@@ -88,7 +87,58 @@ class FrappeStore(
 		self._failures: dict[int, str] = {}
 		self.has_lead = doctype_exists(LEAD)
 		self.read_ahead = IndexReadAhead()
-		self.writes = 0
+		self.count = WriteCount()
+		self.state = SyncState(settings_doctype, self.count)
+		self.activities = Activities(self.count)
+		self.engagement = Engagement(self.count, self.has_lead)
+
+	@property
+	def writes(self) -> int:
+		"""How many rows the parts wrote since the store was made."""
+		return self.count.total
+
+	@writes.setter
+	def writes(self, value: int) -> None:
+		self.count.total = value
+
+	# -- watermarks and the engine's own state -----------------------------------------------------
+	def get_watermark(self, stream: str) -> datetime | None:
+		return self.state.get_watermark(stream)
+
+	def set_watermark(self, stream: str, value: datetime) -> None:
+		self.state.set_watermark(stream, value)
+
+	def get_state(self, name: str) -> dict[str, Any] | None:
+		return self.state.get_state(name)
+
+	def set_state(self, name: str, value: dict[str, Any]) -> None:
+		self.state.set_state(name, value)
+
+	def get_deleted_count(self) -> int | None:
+		return self.state.get_deleted_count()
+
+	def set_deleted_count(self, count: int) -> None:
+		self.state.set_deleted_count(count)
+
+	def count_cc_deleted(self) -> int:
+		return self.state.count_cc_deleted()
+
+	# -- bulk activities -----------------------------------------------------------------------------
+	def open_activities(self) -> list[ActivityRecord]:
+		return self.activities.open_activities()
+
+	def save_activity(self, record: ActivityRecord) -> None:
+		self.activities.save_activity(record)
+
+	# -- email engagement ----------------------------------------------------------------------------
+	def save_campaigns(self, campaigns: Sequence[CampaignRecord]) -> None:
+		self.engagement.save_campaigns(campaigns)
+
+	def add_engagement(self, events: Sequence[EngagementEvent]) -> int:
+		return self.engagement.add_engagement(events)
+
+	def bounced_emails(self, emails: Collection[str]) -> dict[str, str]:
+		return self.engagement.bounced_emails(emails)
 
 	def commit(self) -> None:
 		frappe.db.commit()

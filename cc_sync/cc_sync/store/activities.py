@@ -10,16 +10,17 @@ from cc_sync.cc_sync.constants import (
 	IMPORT,
 )
 from cc_sync.cc_sync.sitetime import from_site, to_site
-from cc_sync.cc_sync.store.sql import (
-	json_value,
-)
+from cc_sync.cc_sync.store.sql import WriteCount, json_value
 from cc_sync.sync.records import (
 	ActivityRecord,
 )
 
 
-class ActivitiesMixin:
-	"""Part of `FrappeStore` (see `store/__init__.py`)."""
+class Activities:
+	"""The activities part of `FrappeStore`: one Constant Contact Import row per submitted chunk."""
+
+	def __init__(self, count: WriteCount) -> None:
+		self.count = count
 
 	def open_activities(self) -> list[ActivityRecord]:
 		rows = frappe.db.sql(
@@ -61,4 +62,4 @@ class ActivitiesMixin:
 			doc = frappe.get_doc({"doctype": IMPORT, "chunk_id": record.chunk_id, **values})
 			doc.flags.from_cc_sync = True
 			doc.insert(ignore_permissions=True)
-		self.writes += 1
+		self.count.add()

@@ -28,7 +28,7 @@ from cc_sync.cc_sync.constants import (
 	LEAD,
 )
 from cc_sync.cc_sync.sitetime import to_site
-from cc_sync.cc_sync.store.sql import base_columns, insert_rows, select_in
+from cc_sync.cc_sync.store.sql import WriteCount, base_columns, insert_rows, select_in
 from cc_sync.constant_contact.report_models import bounce_words
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import CampaignRecord, EngagementEvent
@@ -57,8 +57,13 @@ def _rate(part: int, whole: int) -> float:
 	return round(100.0 * part / whole, 2) if whole > 0 else 0.0
 
 
-class EngagementMixin:
-	"""Part of `FrappeStore` (see `store/__init__.py`)."""
+class Engagement:
+	"""The engagement part of `FrappeStore`: campaigns, events, and the summaries on Contacts and (where
+	the site has them) Leads."""
+
+	def __init__(self, count: WriteCount, has_lead: bool) -> None:
+		self.count = count
+		self.has_lead = has_lead
 
 	def save_campaigns(self, campaigns: Sequence[CampaignRecord]) -> None:
 		for campaign in campaigns:
@@ -85,7 +90,7 @@ class EngagementMixin:
 				doc = frappe.get_doc({"doctype": CAMPAIGN, "campaign_id": campaign.campaign_id, **values})
 				doc.flags.from_cc_sync = True
 				doc.insert(ignore_permissions=True)
-			self.writes += 1
+			self.count.add()
 
 	def add_engagement(self, events: Sequence[EngagementEvent]) -> int:
 		by_name = {event_name(e): e for e in events}
@@ -125,7 +130,7 @@ class EngagementMixin:
 			)
 		if rows:
 			insert_rows(ENGAGEMENT, (*EVENT_COLUMNS, *base), rows)
-			self.writes += len(rows)
+			self.count.add(len(rows))
 			self._summarise({e.email for e in by_name.values()})
 		return len(rows)
 

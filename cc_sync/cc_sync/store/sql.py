@@ -159,3 +159,13 @@ def json_value(value: Any, default: Any) -> Any:
 		return json.loads(value)
 	except (TypeError, ValueError):
 		return default
+
+
+class WriteCount:
+	"""The rows the store's parts wrote, counted together: one counter handed to each part."""
+
+	def __init__(self) -> None:
+		self.total = 0
+
+	def add(self, count: int = 1) -> None:
+		self.total += count

@@ -17,13 +17,15 @@ from cc_sync.cc_sync.constants import (
 	WATERMARK_FIELD,
 )
 from cc_sync.cc_sync.sitetime import from_site, to_site
-from cc_sync.cc_sync.store.sql import (
-	json_value,
-)
+from cc_sync.cc_sync.store.sql import WriteCount, json_value
 
 
-class StateMixin:
-	"""Part of `FrappeStore` (see `store/__init__.py`)."""
+class SyncState:
+	"""The state part of `FrappeStore`: read from and written to the settings single `settings_doctype`."""
+
+	def __init__(self, settings_doctype: str, count: WriteCount) -> None:
+		self.settings_doctype = settings_doctype
+		self.count = count
 
 	def _watermark_field(self, stream: str) -> str:
 		fieldname = WATERMARK_FIELD.get(stream)
@@ -43,7 +45,7 @@ class StateMixin:
 		frappe.db.set_single_value(
 			self.settings_doctype, self._watermark_field(stream), to_site(value), update_modified=False
 		)
-		self.writes += 1
+		self.count.add()
 
 	def _states(self) -> dict[str, Any]:
 		value = frappe.db.get_single_value(self.settings_doctype, SETTINGS_SYNC_STATE, cache=False)
@@ -62,7 +64,7 @@ class StateMixin:
 			json.dumps(states, default=str, sort_keys=True),
 			update_modified=False,
 		)
-		self.writes += 1
+		self.count.add()
 
 	def get_deleted_count(self) -> int | None:
 		value = frappe.db.get_single_value(self.settings_doctype, SETTINGS_DELETED_COUNT, cache=False)
@@ -73,7 +75,7 @@ class StateMixin:
 		frappe.db.set_single_value(
 			self.settings_doctype, SETTINGS_DELETED_COUNT, count, update_modified=False
 		)
-		self.writes += 1
+		self.count.add()
 
 	def count_cc_deleted(self) -> int:
 		# Only the index range of the contacts held as deleted (the Deleted in CC field's index), whatever
