@@ -16,7 +16,7 @@ from each concern's part.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,23 +28,20 @@ from cc_sync.cc_sync.store.activities import Activities
 from cc_sync.cc_sync.store.contact_writes import ContactWritesMixin
 from cc_sync.cc_sync.store.contacts import RESERVED, ContactReadsMixin
 from cc_sync.cc_sync.store.engagement import Engagement
-from cc_sync.cc_sync.store.leads import LeadsMixin
+from cc_sync.cc_sync.store.leads import LeadLinks
 from cc_sync.cc_sync.store.optouts import OptOutsMixin, record_local_optout
 from cc_sync.cc_sync.store.prefetch import IndexReadAhead
-from cc_sync.cc_sync.store.push import PushMixin
+from cc_sync.cc_sync.store.push import PushTargets
 from cc_sync.cc_sync.store.sql import WriteCount, column_specs, doctype_exists
 from cc_sync.cc_sync.store.state import SyncState
-from cc_sync.cc_sync.targets import TARGETS
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
-from cc_sync.sync.records import ActivityRecord, CampaignRecord, EngagementEvent
+from cc_sync.sync.records import ActivityRecord, CampaignRecord, EngagementEvent, PushCandidate, PushOutcome
 
 
 class FrappeStore(
 	ContactReadsMixin,
 	ContactWritesMixin,
-	LeadsMixin,
 	OptOutsMixin,
-	PushMixin,
 ):
 	"""The engine's view of one Frappe site.
 
@@ -68,10 +65,9 @@ class FrappeStore(
 		# Each pushed DocType with its own filters and, optionally, the one Email Group whose CC lists it
 		# goes to (several at once); by default the one push_doctype to every list mapped for push.
 		targets = push_targets if push_targets is not None else [(push_doctype, self.push_filters)]
-		self.push_targets = [
+		targets = [
 			(t[0], json.loads(t[1]) if isinstance(t[1], str) else t[1], t[2] if len(t) > 2 else None)
 			for t in targets
-			if t[0] in TARGETS
 		]
 		self.email_field = email_field
 		wanted = site_fields if site_fields is not None else [r.site_field for r in DEFAULT_FIELD_MAP]
@@ -91,6 +87,8 @@ class FrappeStore(
 		self.state = SyncState(settings_doctype, self.count)
 		self.activities = Activities(self.count)
 		self.engagement = Engagement(self.count, self.has_lead)
+		self.push = PushTargets(targets, self.site_fields, email_field, self.has_lead, self.count)
+		self.leads = LeadLinks(self.has_lead, email_field)
 
 	@property
 	def writes(self) -> int:
@@ -122,6 +120,13 @@ class FrappeStore(
 
 	def count_cc_deleted(self) -> int:
 		return self.state.count_cc_deleted()
+
+	# -- push --------------------------------------------------------------------------------------
+	def push_candidates(self, since: datetime | None, email: str | None = None) -> Iterable[PushCandidate]:
+		return self.push.push_candidates(since, email)
+
+	def record_push(self, outcomes: Sequence[PushOutcome]) -> None:
+		self.push.record_push(outcomes)
 
 	# -- bulk activities -----------------------------------------------------------------------------
 	def open_activities(self) -> list[ActivityRecord]:

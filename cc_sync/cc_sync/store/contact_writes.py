@@ -131,7 +131,7 @@ class ContactWritesMixin:
 			self._update_contacts(updates, now)
 		count_subscribers(site_consent.apply_consent(writes_held, now, self.email_field))
 		self._queue_from_writes(writes_held, now)
-		self._stop_pushes(writes_held)
+		self.push.stop_pushes(writes_held)
 		self.writes += len(writes_held)
 		return keys
 
@@ -170,7 +170,7 @@ class ContactWritesMixin:
 			normalise_email(r.email): r.name
 			for r in select_in("select name, email from `tabUser` where email in %(values)s", emails)
 		}
-		leads = self._leads_by_email(emails)
+		leads = self.leads.by_email(emails)
 		base = base_columns(now)
 		contact_rows: list[dict[str, Any]] = []
 		# Child rows name their parent by its place in `contact_rows` until the parents have names.
@@ -190,7 +190,7 @@ class ContactWritesMixin:
 			for child in rows:
 				child["parent"] = names[child["parent"]]
 			self._bulk_insert(doctype, rows)
-		self._set_lead_cc_ids(lead_ids)
+		self.leads.set_cc_ids(lead_ids)
 		return names
 
 	def _new_contact_columns(self, w: ContactWrite, user: str | None) -> dict[str, Any]:
@@ -298,12 +298,12 @@ class ContactWritesMixin:
 		"""The Leads of addresses now linked to a CC contact: linked to their Contact, and given the CC id."""
 		lead_ids: dict[str, str] = {}
 		if linked_emails and self.has_lead:
-			for lead in self._leads_by_email(linked_emails).values():
+			for lead in self.leads.by_email(linked_emails).values():
 				for row in lead:
 					if not row.get(LEAD_CC_ID):
 						lead_ids[row.name] = linked_emails[normalise_email(row.get(self.email_field))]
-			self._link_leads(linked_emails, now)
-		self._set_lead_cc_ids(lead_ids)
+			self.leads.link(linked_emails, now)
+		self.leads.set_cc_ids(lead_ids)
 
 	def _change_email(self, key: str, email: str, now: datetime) -> None:
 		"""CC changed the address: the new one becomes primary; the old stays as a secondary row."""

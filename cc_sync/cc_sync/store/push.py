@@ -1,10 +1,11 @@
-"""What the push reads (each push target's records, changed since the watermark, as its adapter in
-`cc_sync/cc_sync/targets/` describes them) and what it records on each (status, error, pushed-at, never
-`modified`)."""
+"""The push targets part: what the push reads (each push target's records, changed since the watermark,
+as its adapter in `cc_sync/cc_sync/targets/` describes them) and what it records on each (status, error,
+pushed-at, CC id, never `modified`), including the Leads an address's consent takes out of the push or
+puts back in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,23 +20,38 @@ from cc_sync.cc_sync.constants import (
 )
 from cc_sync.cc_sync.sitetime import from_site, to_site
 from cc_sync.cc_sync.store import addresses
-from cc_sync.cc_sync.store.leads import split_lead_name
-from cc_sync.cc_sync.store.sql import (
-	doctype_exists,
-	execute_in,
-)
+from cc_sync.cc_sync.store.sql import WriteCount, doctype_exists, execute_in
 from cc_sync.cc_sync.targets import TARGETS
 from cc_sync.cc_sync.targets.base import PushTarget
-from cc_sync.sync.records import SENT_STATUSES, PushCandidate, PushOutcome
+from cc_sync.sync.records import SENT_STATUSES, ContactWrite, PushCandidate, PushOutcome, PushStatus
 
 PUSH_PAGE = 2000
 
+# (DocType, its own filters, the one Email Group whose CC lists it goes to, or None for every list
+# mapped for push): one pushed DocType as the settings name it.
+TargetSetting = tuple[str, list | None, str | None]
 
-class PushMixin:
-	"""Part of `FrappeStore` (see `store/__init__.py`)."""
+
+class PushTargets:
+	"""The push targets part of `FrappeStore`: the targets the settings name (only those of `TARGETS`),
+	the Contact fields the field map pushes (`site_fields`), and the Lead's address field."""
+
+	def __init__(
+		self,
+		targets: Sequence[TargetSetting],
+		site_fields: Collection[str],
+		lead_email_field: str,
+		has_lead: bool,
+		count: WriteCount,
+	) -> None:
+		self.targets = [t for t in targets if t[0] in TARGETS]
+		self.site_fields = list(site_fields)
+		self.lead_email_field = lead_email_field
+		self.has_lead = has_lead
+		self.count = count
 
 	def push_candidates(self, since: datetime | None, email: str | None = None) -> Iterable[PushCandidate]:
-		for doctype, filters, group in self.push_targets:
+		for doctype, filters, group in self.targets:
 			if doctype_exists(doctype):
 				yield from self._target_candidates(TARGETS[doctype], filters, group, since, email)
 
@@ -120,8 +136,82 @@ class PushMixin:
 				at=pushed_at,
 			)
 		for doctype in {d for d, _ in cc_ids}:
-			self._set_cc_ids(doctype, {n: i for (d, n), i in cc_ids.items() if d == doctype})
-		self.writes += len(outcomes)
+			set_cc_ids(doctype, {n: i for (d, n), i in cc_ids.items() if d == doctype})
+		self.count.add(len(outcomes))
+
+	def stop_pushes(self, writes: Sequence[ContactWrite]) -> None:
+		"""Leads of an address never to be pushed again say why, and those of an address opted in again
+		are candidates again (push bookkeeping: `modified` untouched). A few UPDATEs a page, one per
+		outcome and reason, each address ending as it would were the writes applied one by one."""
+		if not self.has_lead or LEAD not in {target[0] for target in self.targets}:
+			return
+		outcomes: dict[str, tuple[str, str | None]] = {}
+		for w in writes:
+			held = outcomes.get(w.email)
+			if w.push_again:
+				# Only skipped Leads come back, unless this page just skipped them all.
+				all_now = held is not None and held[0] in (SKIPPED_ALL, PENDING_ALL)
+				held = (PENDING_ALL, None) if all_now else (PENDING_SKIPPED, None)
+			if w.push_stop:
+				held = (SKIPPED_ALL, w.push_stop)
+			if held is not None:
+				outcomes[w.email] = held
+		if not outcomes:
+			return
+		leads = addresses.rows_by_address(LEAD, self.lead_email_field, outcomes)
+		by_outcome: dict[tuple[str, str | None], list[str]] = {}
+		for email, outcome in outcomes.items():
+			by_outcome.setdefault(outcome, []).extend(r.name for r in leads.get(email, []))
+		for (outcome, reason), names in by_outcome.items():
+			status, error = (
+				(PushStatus.SKIPPED, reason)
+				if outcome == SKIPPED_ALL
+				else (PushStatus.PENDING, OPTED_IN_AGAIN)
+			)
+			only_skipped = f" and `{LEAD_PUSH_STATUS}` = %(skipped)s" if outcome == PENDING_SKIPPED else ""
+			execute_in(
+				f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %(status)s, `{LEAD_PUSH_ERROR}` = %(error)s,
+				`{LEAD_PUSHED_AT}` = null where name in %(values)s{only_skipped}""",
+				names,
+				status=status,
+				error=error,
+				skipped=PushStatus.SKIPPED,
+			)
+
+
+# What a page's writes leave an address's Leads: all skipped (with the reason), the skipped ones pending
+# again, or all pending again (skipped, then opted in again, in one page).
+SKIPPED_ALL = "skipped"
+PENDING_SKIPPED = "pending-skipped"
+PENDING_ALL = "pending-all"
+OPTED_IN_AGAIN = "opted in again in CC: pushed on the next push"
+
+
+def set_cc_ids(doctype: str, cc_ids: dict[str, str]) -> None:
+	"""CC ids on a push target's records, by name, `modified` untouched: learning an id is no edit."""
+	if not cc_ids:
+		return
+	items = list(cc_ids.items())
+	for start in range(0, len(items), 500):
+		chunk = items[start : start + 500]
+		cases = " ".join("when %s then %s" for _ in chunk)
+		params: list[Any] = [v for pair in chunk for v in pair]
+		params += [name for name, _ in chunk]
+		frappe.db.sql(
+			f"""update `tab{doctype}` set `{LEAD_CC_ID}` = case name {cases} end
+			where name in ({", ".join(["%s"] * len(chunk))})""",
+			params,
+		)
+
+
+def split_lead_name(values: dict[str, Any], lead_name: str | None) -> None:
+	"""A lead known only by `lead_name` still gets a first and last name in CC."""
+	if values.get("first_name") or not lead_name or "first_name" not in values:
+		return
+	first, _, last = lead_name.strip().partition(" ")
+	values["first_name"] = first
+	if "last_name" in values and not values.get("last_name") and last.strip():
+		values["last_name"] = last.strip()
 
 
 # A pushed record's key: a Lead's name as it is (as keys were before other targets), another target's
