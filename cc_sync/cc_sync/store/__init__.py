@@ -7,7 +7,7 @@ doc_events that would echo a change back to CC), and bump `modified` wherever a 
 changes, so a form left open on a stale copy cannot silently undo a consent change.
 
 One module a concern: `contacts` (reads) and `contact_writes`, `leads`, `optouts`, `push`, `activities`,
-`state` (watermarks), `engagement` (campaigns and people's engagement), `consent_reads` (every opt-out channel as one answer) and `consent` (its writes),
+`state` (watermarks), `engagement` (campaigns and people's engagement), `consent_reads` (every opt-out channel as one answer) and `consent_writes` (its writes),
 `prefetch` (reading index pages ahead on a large site), `addresses` (rows by address, compared exactly, and
 the one Contact holding an address) and `sql` (batched reads and writes). Datetimes cross the boundary through `cc_sync.cc_sync.sitetime`. `FrappeStore` is assembled here
 from each concern's part.

@@ -29,8 +29,8 @@ from cc_sync.cc_sync.constants import (
 	LEAD_CC_ID,
 )
 from cc_sync.cc_sync.sitetime import to_site
-from cc_sync.cc_sync.store import consent as site_consent
 from cc_sync.cc_sync.store import consent_reads
+from cc_sync.cc_sync.store import consent_writes as site_consent
 from cc_sync.cc_sync.store.contacts import NUMERIC, RESERVED
 from cc_sync.cc_sync.store.sql import (
 	base_columns,

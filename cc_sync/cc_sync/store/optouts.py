@@ -19,8 +19,8 @@ from cc_sync.cc_sync.constants import (
 )
 from cc_sync.cc_sync.sitetime import from_site, to_site
 from cc_sync.cc_sync.store import addresses
-from cc_sync.cc_sync.store import consent as site_consent
-from cc_sync.cc_sync.store.consent import OPTOUT_DONE, OPTOUT_PENDING
+from cc_sync.cc_sync.store import consent_writes as site_consent
+from cc_sync.cc_sync.store.consent_writes import OPTOUT_DONE, OPTOUT_PENDING
 from cc_sync.cc_sync.store.opt_out_lists import split_lists
 from cc_sync.cc_sync.store.sql import (
 	base_columns,
