@@ -77,7 +77,7 @@ def _record_group_leave(email: str | None, group: str) -> None:
 	if cint(all_stored_values().get("group_leave_is_global")):
 		_record_optout(email, reason=f"Unsubscribed from Email Group {group}")
 		return
-	from cc_sync.cc_sync.store.consent_writes import record_group_leave
+	from cc_sync.cc_sync.store.optouts import record_group_leave
 
 	if record_group_leave(email, group, by_person=frappe.session.user == "Guest"):
 		frappe.db.after_commit.add(enqueue_optout_push)

@@ -309,7 +309,8 @@ def _write(email: str, **kw):
 def test_a_lift_and_an_optout_of_one_contact_in_one_page_apply_in_the_page_order():
 	"""A Contact holding two addresses: one lifted and one opted out in the same page. The page's order
 	decides, as when each address is applied in turn."""
-	from cc_sync.cc_sync.store.consent_writes import apply_consent
+	from cc_sync.cc_sync.store.addresses import contacts_by_address
+	from cc_sync.cc_sync.store.consent_writes import ConsentWrites
 
 	w = make_world()
 	first, second = addr("two-a"), addr("two-b")
@@ -323,21 +324,24 @@ def test_a_lift_and_an_optout_of_one_contact_in_one_page_apply_in_the_page_order
 		_write(second, opted_out=False, lift_optout=True),
 		_write(first, opted_out=True, opted_out_at=now),
 	)
-	apply_consent([lift, out], now.replace(tzinfo=None), "email_id")
+	consent = ConsentWrites(contacts_by_address, has_lead=bool(frappe.db.table_exists("Lead")))
+	consent.apply([lift, out], now.replace(tzinfo=None))
 	assert frappe.db.get_value(CONTACT, name, "unsubscribed") == 1
-	apply_consent([out, lift], now.replace(tzinfo=None), "email_id")
+	consent.apply([out, lift], now.replace(tzinfo=None))
 	assert frappe.db.get_value(CONTACT, name, "unsubscribed") == 0
 
 
 def test_an_optout_of_an_address_the_database_only_collates_alike_leaves_the_other_contact_alone():
 	"""MariaDB's collation takes straße for strasse; an opt-out of one is not an opt-out of the other,
 	and it breaks nothing else in the page."""
-	from cc_sync.cc_sync.store.consent_writes import opt_out_all
+	from cc_sync.cc_sync.store.addresses import contacts_by_address
+	from cc_sync.cc_sync.store.consent_writes import ConsentWrites
 
 	w = make_world()
 	other = w.site.add_contact(addr("strasse"), first_name="Other")
 	mine = w.site.add_contact(addr("page-mate"), first_name="Mate")
 	now = datetime.now()
-	opt_out_all([(addr("straße"), None, False), (addr("page-mate"), None, False)], now)
+	consent = ConsentWrites(contacts_by_address, has_lead=bool(frappe.db.table_exists("Lead")))
+	consent.opt_out_all([(addr("straße"), None, False), (addr("page-mate"), None, False)], now)
 	assert frappe.db.get_value(CONTACT, other, "unsubscribed") == 0
 	assert frappe.db.get_value(CONTACT, mine, "unsubscribed") == 1

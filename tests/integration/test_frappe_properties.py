@@ -52,7 +52,6 @@ NOW_BINDINGS = (
 	"frappe.utils.now_datetime",
 	"cc_sync.cc_sync.store.contact_writes.now_datetime",
 	"cc_sync.cc_sync.store.optouts.now_datetime",
-	"cc_sync.cc_sync.store.consent_writes.now_datetime",
 	"cc_sync.tasks.now_datetime",
 )
 

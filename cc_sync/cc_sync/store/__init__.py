@@ -24,24 +24,34 @@ import frappe
 
 from cc_sync.cc_sync.constants import CONTACT, LEAD, SETTINGS
 from cc_sync.cc_sync.sitetime import from_site, to_site
+from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store.activities import Activities
+from cc_sync.cc_sync.store.consent_reads import ConsentReads
+from cc_sync.cc_sync.store.consent_writes import ConsentWrites
 from cc_sync.cc_sync.store.contact_writes import ContactWritesMixin
 from cc_sync.cc_sync.store.contacts import RESERVED, ContactReadsMixin
 from cc_sync.cc_sync.store.engagement import Engagement
 from cc_sync.cc_sync.store.leads import LeadLinks
-from cc_sync.cc_sync.store.optouts import OptOutsMixin, record_local_optout
+from cc_sync.cc_sync.store.optouts import OptOutQueue, record_local_optout
 from cc_sync.cc_sync.store.prefetch import IndexReadAhead
 from cc_sync.cc_sync.store.push import PushTargets
 from cc_sync.cc_sync.store.sql import WriteCount, column_specs, doctype_exists
 from cc_sync.cc_sync.store.state import SyncState
+from cc_sync.sync.consent import AddressConsent
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
-from cc_sync.sync.records import ActivityRecord, CampaignRecord, EngagementEvent, PushCandidate, PushOutcome
+from cc_sync.sync.records import (
+	ActivityRecord,
+	CampaignRecord,
+	EngagementEvent,
+	LocalOptOut,
+	PushCandidate,
+	PushOutcome,
+)
 
 
 class FrappeStore(
 	ContactReadsMixin,
 	ContactWritesMixin,
-	OptOutsMixin,
 ):
 	"""The engine's view of one Frappe site.
 
@@ -89,6 +99,9 @@ class FrappeStore(
 		self.engagement = Engagement(self.count, self.has_lead)
 		self.push = PushTargets(targets, self.site_fields, email_field, self.has_lead, self.count)
 		self.leads = LeadLinks(self.has_lead, email_field)
+		self.consent_reads = ConsentReads(email_field)
+		self.consent_writes = ConsentWrites(addresses.contacts_by_address, self.has_lead, email_field)
+		self.optouts = OptOutQueue(addresses.contacts_by_address, self.count)
 
 	@property
 	def writes(self) -> int:
@@ -120,6 +133,26 @@ class FrappeStore(
 
 	def count_cc_deleted(self) -> int:
 		return self.state.count_cc_deleted()
+
+	# -- consent -----------------------------------------------------------------------------------
+	def consent_state(self, emails: Collection[str]) -> dict[str, AddressConsent]:
+		return self.consent_reads.state(emails)
+
+	def opted_out_emails(self, emails: Collection[str]) -> set[str]:
+		return self.consent_reads.opted_out(emails)
+
+	def pending_optouts(self) -> list[LocalOptOut]:
+		return self.optouts.pending()
+
+	def defer_optout(
+		self, email: str, attempts: int, retry_at: datetime, error: str, group: str | None = None
+	) -> None:
+		self.optouts.defer(email, attempts, retry_at, error, group)
+
+	def resolve_optout(
+		self, email: str, cc_contact_id: str | None, at: datetime, group: str | None = None
+	) -> None:
+		self.optouts.resolve(email, cc_contact_id, at, group)
 
 	# -- push --------------------------------------------------------------------------------------
 	def push_candidates(self, since: datetime | None, email: str | None = None) -> Iterable[PushCandidate]:

@@ -34,6 +34,20 @@ from cc_sync.sync.consent import AddressConsent, MemberRow
 from cc_sync.sync.matching import normalise_email
 
 
+class ConsentReads:
+	"""The consent part's reads; an address's Leads are read by `lead_email_field`."""
+
+	def __init__(self, lead_email_field: str = "email_id") -> None:
+		self.lead_email_field = lead_email_field
+
+	def state(self, emails: Collection[str]) -> dict[str, AddressConsent]:
+		return consent_state(emails, self.lead_email_field)
+
+	def opted_out(self, emails: Collection[str]) -> set[str]:
+		"""The addresses never to be pushed: opted out on either side, or deleted in CC."""
+		return {email for email, state in self.state(emails).items() if state.never_push}
+
+
 def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -> dict[str, AddressConsent]:
 	"""Every channel of each address together, in a handful of batched queries."""
 	wanted = {e for e in (normalise_email(e) for e in emails) if e}

@@ -1,18 +1,18 @@
-"""Consent on a Frappe site: writing what the engine decided (reading it is `consent_reads`). No consent
-rule lives here: the engine's consent module decides, this module writes.
+"""Consent on a Frappe site, written: what the engine decided, on every record of an address (reading it
+is `consent_reads`; queueing an opt-out for CC is `optouts`). No consent rule lives here: the engine's
+consent module decides, this module writes.
 
 Writes are plain SQL (no document saves, so no doc_event echoes them back to CC).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import frappe
-from frappe.utils import get_datetime, now_datetime
 
 from cc_sync.cc_sync.constants import (
 	CONTACT_OPTED_OUT_AT,
@@ -26,117 +26,141 @@ from cc_sync.cc_sync.constants import (
 )
 from cc_sync.cc_sync.sitetime import to_site
 from cc_sync.cc_sync.store import addresses
-from cc_sync.cc_sync.store.opt_out_lists import join_lists, lists_mapped_to, split_lists
 from cc_sync.cc_sync.store.sql import base_columns, execute_in, insert_named, select_in, slices
 from cc_sync.sync.consent import MemberRow
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.records import ContactWrite
 
-OPTOUT_PENDING = OptOutStatus.PENDING
-OPTOUT_DONE = OptOutStatus.DONE
+# The Contacts holding each address exactly, the one the sync takes first (the site contacts' lookup).
+Holders = Callable[[Iterable[str]], dict[str, list[str]]]
 
 
-def _has_lead() -> bool:
-	return bool(frappe.db.table_exists(LEAD))
+class ConsentWrites:
+	"""The consent part's writes: `holders` finds an address's Contacts; an address's Leads (where the
+	site has them) are found by `lead_email_field`."""
 
+	def __init__(self, holders: Holders, has_lead: bool, lead_email_field: str = "email_id") -> None:
+		self.holders = holders
+		self.has_lead = has_lead
+		self.lead_email_field = lead_email_field
 
-# -- writing -------------------------------------------------------------------------------------
-def contacts_of(emails: Iterable[str]) -> dict[str, list[str]]:
-	"""The Contacts holding each address exactly (see addresses.py)."""
-	return addresses.contacts_by_address(emails)
+	def apply(self, writes: Sequence[ContactWrite], now: datetime) -> dict[str, int]:
+		"""The consent part of applied writes: address opt-outs, lifts, and member rows; returns the
+		change in member rows per group."""
+		opted = [w for w in writes if w.opted_out]
+		lifted = list(dict.fromkeys(w.email for w in writes if w.lift_optout and not w.opted_out))
+		if lifted and self._lifts_meet_optouts(lifted, [w.email for w in opted]):
+			# A lift and an opt-out reach one record: the page's order decides, one address at a time.
+			for w in writes:
+				if w.opted_out:
+					self.opt_out_everywhere(w.email, w.opted_out_at, w.cc_clock, now)
+				elif w.lift_optout:
+					self.lift(w.email, now)
+		else:
+			self.opt_out_all([(w.email, w.opted_out_at, w.cc_clock) for w in opted], now)
+			for email in lifted:
+				self.lift(email, now)
+		items = [(w.email, w.rows) for w in writes if w.rows]
+		items += [(w.former_email, w.former_rows) for w in writes if w.former_email and w.former_rows]
+		return write_rows(items, now)
 
+	def _lifts_meet_optouts(self, lifted: Sequence[str], opted: Sequence[str]) -> bool:
+		"""Whether a lift and an opt-out of one page reach one record: the same address (a Lead), or two
+		addresses of one Contact."""
+		if set(lifted) & set(opted):
+			return True
+		if not opted:
+			return False
+		lifted_contacts = {name for names in self.holders(lifted).values() for name in names}
+		return any(name in lifted_contacts for names in self.holders(opted).values() for name in names)
 
-def opt_out_everywhere(
-	email: str, at: datetime | None, cc_clock: bool, now: datetime, lead_email_field: str = "email_id"
-) -> None:
-	"""Every record of the address says opted out: its Contacts (the latest date stands) and Leads."""
-	opt_out_all([(email, at, cc_clock)], now, lead_email_field)
+	def opt_out_everywhere(self, email: str, at: datetime | None, cc_clock: bool, now: datetime) -> None:
+		"""Every record of the address says opted out: its Contacts (the latest date stands) and Leads."""
+		self.opt_out_all([(email, at, cc_clock)], now)
 
+	def opt_out_all(self, items: Sequence[tuple[str, datetime | None, bool]], now: datetime) -> None:
+		"""`opt_out_everywhere` for a page of addresses at once: a few statements, not three per address.
 
-def opt_out_all(
-	items: Sequence[tuple[str, datetime | None, bool]], now: datetime, lead_email_field: str = "email_id"
-) -> None:
-	"""`opt_out_everywhere` for a page of addresses at once: a few statements, not three per address.
+		Per Contact the latest date stands (an earlier one given later changes nothing), as it would were
+		the addresses applied one after another."""
+		latest: dict[str, tuple[datetime, bool]] = {}
+		for email, at, cc_clock in items:
+			when = to_site(at) if at else now
+			held = latest.get(normalise_email(email))
+			if held is None or when > held[0]:
+				latest[normalise_email(email)] = (when, cc_clock)
+		if not latest:
+			return
+		user = frappe.session.user
+		per_contact: dict[str, tuple[datetime, bool]] = {}
+		for email, names in self.holders(latest).items():
+			stated = latest[email]
+			for name in names:
+				held = per_contact.get(name)
+				if held is None or stated[0] > held[0]:
+					per_contact[name] = stated
+		for chunk in slices(per_contact, 500):
+			dated = " union all ".join(
+				["select %s as name, cast(%s as datetime(6)) as at, %s as clock"] * len(chunk)
+			)
+			values = [
+				v for name in chunk for v in (name, per_contact[name][0], 1 if per_contact[name][1] else 0)
+			]
+			frappe.db.sql(
+				f"""update `tabContact` c join ({dated}) v on v.name = c.name
+				set c.unsubscribed = 1, c.`{CONTACT_OPTED_OUT_AT}` = v.at, c.`{CONTACT_OPTOUT_CC_CLOCK}` = v.clock,
+				c.modified = %s, c.modified_by = %s
+				where c.unsubscribed = 0""",
+				[*values, now, user],
+			)
+			frappe.db.sql(
+				f"""update `tabContact` c join ({dated}) v on v.name = c.name
+				set c.`{CONTACT_OPTED_OUT_AT}` = v.at, c.`{CONTACT_OPTOUT_CC_CLOCK}` = v.clock
+				where c.`{CONTACT_OPTED_OUT_AT}` is not null and c.`{CONTACT_OPTED_OUT_AT}` < v.at""",
+				values,
+			)
+		if self.has_lead:
+			execute_in(
+				f"""update `tab{LEAD}` set unsubscribed = 1, modified = %(now)s, modified_by = %(user)s
+				where name in %(values)s and unsubscribed = 0""",
+				addresses.names_by_address(LEAD, self.lead_email_field, latest, "unsubscribed = 0"),
+				now=now,
+				user=user,
+			)
 
-	Per Contact the latest date stands (an earlier one given later changes nothing), as it would were
-	the addresses applied one after another."""
-	latest: dict[str, tuple[datetime, bool]] = {}
-	for email, at, cc_clock in items:
-		when = to_site(at) if at else now
-		held = latest.get(normalise_email(email))
-		if held is None or when > held[0]:
-			latest[normalise_email(email)] = (when, cc_clock)
-	if not latest:
-		return
-	user = frappe.session.user
-	per_contact: dict[str, tuple[datetime, bool]] = {}
-	for email, names in contacts_of(latest).items():
-		stated = latest[email]
-		for name in names:
-			held = per_contact.get(name)
-			if held is None or stated[0] > held[0]:
-				per_contact[name] = stated
-	for chunk in slices(per_contact, 500):
-		dated = " union all ".join(
-			["select %s as name, cast(%s as datetime(6)) as at, %s as clock"] * len(chunk)
-		)
-		values = [v for name in chunk for v in (name, per_contact[name][0], 1 if per_contact[name][1] else 0)]
-		frappe.db.sql(
-			f"""update `tabContact` c join ({dated}) v on v.name = c.name
-			set c.unsubscribed = 1, c.`{CONTACT_OPTED_OUT_AT}` = v.at, c.`{CONTACT_OPTOUT_CC_CLOCK}` = v.clock,
-			c.modified = %s, c.modified_by = %s
-			where c.unsubscribed = 0""",
-			[*values, now, user],
-		)
-		frappe.db.sql(
-			f"""update `tabContact` c join ({dated}) v on v.name = c.name
-			set c.`{CONTACT_OPTED_OUT_AT}` = v.at, c.`{CONTACT_OPTOUT_CC_CLOCK}` = v.clock
-			where c.`{CONTACT_OPTED_OUT_AT}` is not null and c.`{CONTACT_OPTED_OUT_AT}` < v.at""",
-			values,
-		)
-	if _has_lead():
+	def lift(self, email: str, now: datetime) -> None:
+		"""The engine decided CC's newer explicit opt-in by the person lifts the opt-out: every address-level
+		record of it goes. Member rows are the engine's `rows`, written separately."""
+		user = frappe.session.user
+		params = {"now": now, "user": user}
 		execute_in(
-			f"""update `tab{LEAD}` set unsubscribed = 1, modified = %(now)s, modified_by = %(user)s
-			where name in %(values)s and unsubscribed = 0""",
-			addresses.names_by_address(LEAD, lead_email_field, latest, "unsubscribed = 0"),
-			now=now,
-			user=user,
-		)
-
-
-def lift(email: str, now: datetime, lead_email_field: str = "email_id") -> None:
-	"""The engine decided CC's newer explicit opt-in by the person lifts the opt-out: every address-level
-	record of it goes. Member rows are the engine's `rows`, written separately."""
-	user = frappe.session.user
-	params = {"now": now, "user": user}
-	execute_in(
-		f"""update `tabContact` set unsubscribed = 0, `{CONTACT_OPTED_OUT_AT}` = null,
-		`{CONTACT_OPTOUT_CC_CLOCK}` = 0, modified = %(now)s, modified_by = %(user)s
-		where name in %(values)s and unsubscribed = 1""",
-		contacts_of([email]).get(normalise_email(email) or "", []),
-		**params,
-	)
-	execute_in(
-		f"delete from `tab{OPT_OUT}` where name in %(values)s",
-		addresses.names_by_address(OPT_OUT, "email", [email], "coalesce(email_group, '') = ''"),
-	)
-	execute_in(
-		f"delete from `tab{EMAIL_UNSUBSCRIBE}` where name in %(values)s",
-		addresses.names_by_address(
-			EMAIL_UNSUBSCRIBE,
-			"email",
-			[email],
-			"global_unsubscribe = 1 or coalesce(reference_doctype, '') != %(group)s",
-			group=EMAIL_GROUP,
-		),
-	)
-	if _has_lead():
-		execute_in(
-			f"""update `tab{LEAD}` set unsubscribed = 0, modified = %(now)s, modified_by = %(user)s
+			f"""update `tabContact` set unsubscribed = 0, `{CONTACT_OPTED_OUT_AT}` = null,
+			`{CONTACT_OPTOUT_CC_CLOCK}` = 0, modified = %(now)s, modified_by = %(user)s
 			where name in %(values)s and unsubscribed = 1""",
-			addresses.names_by_address(LEAD, lead_email_field, [email], "unsubscribed = 1"),
+			self.holders([email]).get(normalise_email(email) or "", []),
 			**params,
 		)
+		execute_in(
+			f"delete from `tab{OPT_OUT}` where name in %(values)s",
+			addresses.names_by_address(OPT_OUT, "email", [email], "coalesce(email_group, '') = ''"),
+		)
+		execute_in(
+			f"delete from `tab{EMAIL_UNSUBSCRIBE}` where name in %(values)s",
+			addresses.names_by_address(
+				EMAIL_UNSUBSCRIBE,
+				"email",
+				[email],
+				"global_unsubscribe = 1 or coalesce(reference_doctype, '') != %(group)s",
+				group=EMAIL_GROUP,
+			),
+		)
+		if self.has_lead:
+			execute_in(
+				f"""update `tab{LEAD}` set unsubscribed = 0, modified = %(now)s, modified_by = %(user)s
+				where name in %(values)s and unsubscribed = 1""",
+				addresses.names_by_address(LEAD, self.lead_email_field, [email], "unsubscribed = 1"),
+				**params,
+			)
 
 
 def write_rows(items: Sequence[tuple[str, dict[str, MemberRow | None]]], now: datetime) -> dict[str, int]:
@@ -231,159 +255,8 @@ class _MemberPlan:
 			for row in select_in(
 				f"select name, email, email_group from `tab{OPT_OUT}` where status = %(pending)s and email in %(values)s",
 				{email for email, _ in self.rejoined},
-				pending=OPTOUT_PENDING,
+				pending=OptOutStatus.PENDING,
 			):
 				if (normalise_email(row.email), row.email_group) in self.rejoined:
 					frappe.db.sql(f"delete from `tab{OPT_OUT}` where name = %s", row.name)
 		insert_named(EMAIL_GROUP_MEMBER, list(self.inserts.values()))
-
-
-def apply_consent(writes: Sequence[ContactWrite], now: datetime, lead_email_field: str) -> dict[str, int]:
-	"""The consent part of applied writes: address opt-outs, lifts, and member rows."""
-	opted = [w for w in writes if w.opted_out]
-	lifted = list(dict.fromkeys(w.email for w in writes if w.lift_optout and not w.opted_out))
-	if lifted and _lifts_meet_optouts(lifted, [w.email for w in opted]):
-		# A lift and an opt-out reach one record: the page's order decides, one address at a time.
-		for w in writes:
-			if w.opted_out:
-				opt_out_everywhere(w.email, w.opted_out_at, w.cc_clock, now, lead_email_field)
-			elif w.lift_optout:
-				lift(w.email, now, lead_email_field)
-	else:
-		opt_out_all([(w.email, w.opted_out_at, w.cc_clock) for w in opted], now, lead_email_field)
-		for email in lifted:
-			lift(email, now, lead_email_field)
-	items = [(w.email, w.rows) for w in writes if w.rows]
-	items += [(w.former_email, w.former_rows) for w in writes if w.former_email and w.former_rows]
-	return write_rows(items, now)
-
-
-def _lifts_meet_optouts(lifted: Sequence[str], opted: Sequence[str]) -> bool:
-	"""Whether a lift and an opt-out of one page reach one record: the same address (a Lead), or two
-	addresses of one Contact."""
-	if set(lifted) & set(opted):
-		return True
-	if not opted:
-		return False
-	lifted_contacts = {name for names in contacts_of(lifted).values() for name in names}
-	return any(name in lifted_contacts for names in contacts_of(opted).values() for name in names)
-
-
-# -- the opt-out queue ---------------------------------------------------------------------------
-def queue_optouts(requests: dict[tuple[str, str | None], dict[str, Any]], now: datetime) -> None:
-	"""One opt-out row per address (and per group left): new rows inserted, resolved ones reopened,
-	pending ones moved to the latest opt-out (which is what a CC opt-in must be newer than)."""
-
-	emails = {email for email, _ in requests}
-	existing = {
-		(normalise_email(r.email), r.email_group or None): r
-		for r in select_in(
-			f"""select name, email, email_group, status, opted_out_at, cc_lists from `tab{OPT_OUT}`
-			where email in %(values)s""",
-			emails,
-		)
-	}
-	rows = []
-	for (email, group), values in requests.items():
-		row = existing.get((email, group))
-		request = {
-			"at": values.get("opted_out_at") or now,
-			"reason": values.get("reason"),
-			"by_person": 1 if values.get("by_person") else 0,
-			"cc_id": values.get("cc_contact_id"),
-			"now": now,
-			"lists": tuple(values.get("lists") or ()),
-		}
-		if row is None:
-			rows.append(_new_optout(email, group, request))
-		elif row.status == OPTOUT_PENDING:
-			_move_pending(row, request)
-		else:
-			_reopen(row, request)
-	insert_named(OPT_OUT, rows)
-
-
-def _new_optout(email: str, group: str | None, request: dict[str, Any]) -> dict[str, Any]:
-	return {
-		**base_columns(request["now"]),
-		"email": email,
-		"email_group": group,
-		"status": OPTOUT_PENDING,
-		"opted_out_at": request["at"],
-		"cc_contact_id": request["cc_id"],
-		"reason": request["reason"],
-		"by_person": request["by_person"],
-		"cc_lists": join_lists(request["lists"]),
-	}
-
-
-def _move_pending(row: Any, request: dict[str, Any]) -> None:
-	"""A pending opt-out takes a later date (what a CC opt-in must be newer than); an earlier one is kept.
-	A pending group leave keeps the CC lists it named and adds the new one's: both leaves reach CC."""
-	lists = set(split_lists(row.cc_lists)) | set(request["lists"])
-	if lists != set(split_lists(row.cc_lists)):
-		frappe.db.sql(
-			f"update `tab{OPT_OUT}` set cc_lists = %s where name = %s", (join_lists(lists), row.name)
-		)
-	if row.opted_out_at is None or get_datetime(request["at"]) > get_datetime(row.opted_out_at):
-		frappe.db.sql(
-			f"""update `tab{OPT_OUT}` set opted_out_at = %(at)s, reason = coalesce(%(reason)s, reason),
-			by_person = %(by_person)s, modified = %(now)s where name = %(name)s""",
-			{**request, "name": row.name},
-		)
-
-
-def _reopen(row: Any, request: dict[str, Any]) -> None:
-	"""A resolved opt-out is pending again, from its first attempt (a group leave with the lists mapped
-	to the group now)."""
-	frappe.db.sql(
-		f"""update `tab{OPT_OUT}` set status = %(pending)s, opted_out_at = %(at)s, resolved_at = null,
-		reason = %(reason)s, by_person = %(by_person)s, modified = %(now)s, attempts = 0,
-		retry_at = null, last_error = null, cc_lists = %(cc_lists)s,
-		cc_contact_id = coalesce(%(cc_id)s, cc_contact_id) where name = %(name)s""",
-		{
-			**request,
-			"pending": OPTOUT_PENDING,
-			"name": row.name,
-			"cc_lists": join_lists(request["lists"]),
-		},
-	)
-
-
-def record_group_leave(
-	email: str | None, group: str, *, by_person: bool = False, at: datetime | None = None
-) -> bool:
-	"""The person left one Email Group on the site: that group's row is unsubscribed and the leave is
-	queued for the CC lists mapped to it now, which it records: a remap or unmap of those lists before
-	the leave reaches CC (or while the sync is off) still takes the person off them. Nothing else
-	changes. Returns False when there is no address."""
-	address = normalise_email(email)
-	if not address or not group:
-		return False
-	now = now_datetime()
-	when = to_site(at) if at else now
-	execute_in(
-		f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = 1, modified = %(at)s, modified_by = %(user)s
-		where name in %(values)s""",
-		addresses.names_by_address(
-			EMAIL_GROUP_MEMBER,
-			"email",
-			[address],
-			"email_group = %(group)s and unsubscribed = 0",
-			group=group,
-		),
-		at=when,
-		user=frappe.session.user,
-	)
-	queue_optouts(
-		{
-			(address, group): {
-				"opted_out_at": when,
-				"reason": f"Left Email Group {group}",
-				"by_person": by_person,
-				"lists": lists_mapped_to(group),
-			}
-		},
-		now,
-	)
-	return True

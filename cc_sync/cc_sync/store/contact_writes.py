@@ -29,8 +29,6 @@ from cc_sync.cc_sync.constants import (
 	LEAD_CC_ID,
 )
 from cc_sync.cc_sync.sitetime import to_site
-from cc_sync.cc_sync.store import consent_reads
-from cc_sync.cc_sync.store import consent_writes as site_consent
 from cc_sync.cc_sync.store.contacts import NUMERIC, RESERVED
 from cc_sync.cc_sync.store.sql import (
 	base_columns,
@@ -101,7 +99,7 @@ class ContactWritesMixin:
 
 	def _apply_writes(self, writes: Sequence[ContactWrite]) -> list[str | None]:
 		now = now_datetime()
-		states = consent_reads.consent_state({w.email for w in writes}, self.email_field)
+		states = self.consent_reads.state({w.email for w in writes})
 		keys: list[str | None] = [None] * len(writes)
 		held = [
 			i
@@ -129,8 +127,8 @@ class ContactWritesMixin:
 			updates.append((key, w))
 		if updates:
 			self._update_contacts(updates, now)
-		count_subscribers(site_consent.apply_consent(writes_held, now, self.email_field))
-		self._queue_from_writes(writes_held, now)
+		count_subscribers(self.consent_writes.apply(writes_held, now))
+		self.optouts.queue_from_writes(writes_held, now)
 		self.push.stop_pushes(writes_held)
 		self.writes += len(writes_held)
 		return keys

@@ -15,7 +15,7 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_OPTOUT_CC_CLOCK,
 )
 from cc_sync.cc_sync.sitetime import from_site
-from cc_sync.cc_sync.store import addresses, consent_reads
+from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store.sql import (
 	select_in,
 )
@@ -131,7 +131,7 @@ class ContactReadsMixin:
 		held = {e for e in email_of.values() if e}
 		if with_page_consent:
 			held.update(wanted)
-		states = consent_reads.consent_state(held, self.email_field) if held else {}
+		states = self.consent_reads.state(held) if held else {}
 		out = []
 		for name in sorted(rows):
 			row = rows[name]
@@ -155,9 +155,6 @@ class ContactReadsMixin:
 				)
 			)
 		return out, states
-
-	def consent_state(self, emails: Collection[str]) -> dict[str, AddressConsent]:
-		return consent_reads.consent_state(emails, self.email_field)
 
 	def _contact_by_email(self, email: str) -> str | None:
 		return addresses.contact_for(email)
