@@ -6,7 +6,7 @@ document load per row. Writes go straight to the tables (the sync's own bookkeep
 doc_events that would echo a change back to CC), and bump `modified` wherever a user-visible value
 changes, so a form left open on a stale copy cannot silently undo a consent change.
 
-One module a concern: `contacts` (reads) and `contact_writes`, `leads`, `optouts`, `push`, `activities`,
+One module a concern: `contact_reads` and `contact_writes`, `leads`, `optouts`, `push`, `activities`,
 `state` (watermarks), `engagement` (campaigns and people's engagement), `consent_reads` (every opt-out channel as one answer) and `consent_writes` (its writes),
 `prefetch` (reading index pages ahead on a large site), `addresses` (rows by address, compared exactly, and
 the one Contact holding an address) and `sql` (batched reads and writes). Datetimes cross the boundary through `cc_sync.cc_sync.sitetime`. `FrappeStore` is assembled here
@@ -28,8 +28,8 @@ from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store.activities import Activities
 from cc_sync.cc_sync.store.consent_reads import ConsentReads
 from cc_sync.cc_sync.store.consent_writes import ConsentWrites
+from cc_sync.cc_sync.store.contact_reads import RESERVED, ContactReadsMixin
 from cc_sync.cc_sync.store.contact_writes import ContactWritesMixin
-from cc_sync.cc_sync.store.contacts import RESERVED, ContactReadsMixin
 from cc_sync.cc_sync.store.engagement import Engagement
 from cc_sync.cc_sync.store.leads import LeadLinks
 from cc_sync.cc_sync.store.optouts import OptOutQueue, record_local_optout

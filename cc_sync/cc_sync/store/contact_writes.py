@@ -29,7 +29,7 @@ from cc_sync.cc_sync.constants import (
 	LEAD_CC_ID,
 )
 from cc_sync.cc_sync.sitetime import to_site
-from cc_sync.cc_sync.store.contacts import NUMERIC, RESERVED
+from cc_sync.cc_sync.store.contact_reads import NUMERIC, RESERVED
 from cc_sync.cc_sync.store.sql import (
 	base_columns,
 	insert_named,
