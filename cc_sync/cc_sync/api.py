@@ -39,7 +39,7 @@ from cc_sync.cc_sync.settings import (
 	require_connection,
 	update_settings,
 )
-from cc_sync.cc_sync.store import addresses
+from cc_sync.cc_sync.store import contact_reads
 from cc_sync.cc_sync.targets import TARGETS
 from cc_sync.cc_sync.wiring import build, build_budget, build_client, build_store, save_budget
 from cc_sync.constant_contact.errors import AuthError, ConstantContactError, TransportError
@@ -293,7 +293,7 @@ def site_view(doctype: str, name: str, email: str) -> dict[str, Any]:
 		fields += [CONTACT_LAST_SYNCED, CONTACT_CC_PERMISSION, CONTACT_CC_DELETED]
 	else:
 		fields += [LEAD_PUSH_STATUS, LEAD_PUSHED_AT, LEAD_PUSH_ERROR]
-		contact = addresses.contact_for(email)
+		contact = contact_reads.contact_for(email)
 		if contact:
 			view["last_synced"] = frappe.db.get_value(CONTACT, contact, CONTACT_LAST_SYNCED)
 	present = [f for f in fields if meta.has_field(f)]

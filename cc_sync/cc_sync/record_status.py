@@ -27,7 +27,7 @@ from cc_sync.cc_sync.constants import (
 	OPT_OUT,
 	OptOutStatus,
 )
-from cc_sync.cc_sync.store import addresses
+from cc_sync.cc_sync.store import addresses, contact_reads
 from cc_sync.cc_sync.targets import TARGETS
 from cc_sync.sync.engine import stored_state
 
@@ -141,7 +141,7 @@ def _emails(doc: Any, email_field: str = "email_id") -> list[str]:
 
 def _contact_for(emails: list[str]) -> str | None:
 	"""The Contact holding the Lead's address, by the rule the sync matches by."""
-	return addresses.contact_for(emails)
+	return contact_reads.contact_for(emails)
 
 
 def _optout(row: dict, emails: list[str]) -> tuple[str, Any]:

@@ -18,7 +18,7 @@ from cc_sync.cc_sync.constants import (
 	OPT_OUT,
 )
 from cc_sync.cc_sync.record_status import record_status
-from cc_sync.cc_sync.store import addresses
+from cc_sync.cc_sync.store import contact_reads
 from cc_sync.sync.streams import STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_OPTOUTS
 from tests.integration.test_frappe_scenarios import GROUP, addr, make_world, one_contact
 
@@ -169,10 +169,10 @@ def test_the_lead_form_the_optout_and_the_sync_pick_the_same_contact():
 	made = frappe.db.get_value(
 		"Dynamic Link", {"parenttype": CONTACT, "link_doctype": LEAD, "link_name": lead}, "parent"
 	)
-	assert w.store._contact_by_email(email) == newer
+	assert w.store.contact_reads.holder(email) == newer
 	assert record_status(LEAD, lead)["contact"] == newer
-	assert addresses.contacts_by_address([email]) == {email: [newer, older, made]}
-	assert addresses.contact_for(email) == newer
+	assert contact_reads.contacts_by_address([email]) == {email: [newer, older, made]}
+	assert contact_reads.contact_for(email) == newer
 	one, other = _pair(2)
 	for email in (one, other):
 		w.emu.add_contact(email, first_name="Wide")
@@ -180,7 +180,7 @@ def test_the_lead_form_the_optout_and_the_sync_pick_the_same_contact():
 		w.run()
 	mine, theirs = one_contact(w, one).name, one_contact(w, other).name
 	assert record_status(LEAD, _lead(other))["contact"] == theirs
-	assert addresses.contact_for(one) == mine
+	assert contact_reads.contact_for(one) == mine
 
 
 def test_an_address_change_in_cc_leaves_no_old_row_subscribed():

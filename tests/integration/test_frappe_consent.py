@@ -309,8 +309,8 @@ def _write(email: str, **kw):
 def test_a_lift_and_an_optout_of_one_contact_in_one_page_apply_in_the_page_order():
 	"""A Contact holding two addresses: one lifted and one opted out in the same page. The page's order
 	decides, as when each address is applied in turn."""
-	from cc_sync.cc_sync.store.addresses import contacts_by_address
 	from cc_sync.cc_sync.store.consent_writes import ConsentWrites
+	from cc_sync.cc_sync.store.contact_reads import contacts_by_address
 
 	w = make_world()
 	first, second = addr("two-a"), addr("two-b")
@@ -334,8 +334,8 @@ def test_a_lift_and_an_optout_of_one_contact_in_one_page_apply_in_the_page_order
 def test_an_optout_of_an_address_the_database_only_collates_alike_leaves_the_other_contact_alone():
 	"""MariaDB's collation takes straße for strasse; an opt-out of one is not an opt-out of the other,
 	and it breaks nothing else in the page."""
-	from cc_sync.cc_sync.store.addresses import contacts_by_address
 	from cc_sync.cc_sync.store.consent_writes import ConsentWrites
+	from cc_sync.cc_sync.store.contact_reads import contacts_by_address
 
 	w = make_world()
 	other = w.site.add_contact(addr("strasse"), first_name="Other")

@@ -87,7 +87,7 @@ def test_push_candidates_page_through_leads_that_share_a_modified_time_each_once
 		("2031-01-01 10:00:00.000000", tuple(leads[:15])),
 	)
 	frappe.db.commit()
-	w.store.push_filters = [["Lead", "name", "in", leads]]
+	w.store.push.targets = [("Lead", [["Lead", "name", "in", leads]], None)]
 	keys = [c.key for c in w.store.push_candidates(None)]
 	assert sorted(keys) == sorted(leads) and len(keys) == len(set(keys))
 	same_instant = sorted(leads[:15])

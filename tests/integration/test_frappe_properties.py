@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import frappe
 
 from cc_sync.cc_sync.constants import CONTACT, LEAD
-from cc_sync.cc_sync.store import addresses, record_local_optout, to_site
+from cc_sync.cc_sync.store import contact_reads, record_local_optout, to_site
 from cc_sync.sync.config import ListMapping
 from cc_sync.sync.matching import normalise_email
 from tests.consent_world import (
@@ -181,7 +181,7 @@ class FrappeWorldSite:
 
 	def cc_id(self, email: str) -> str | None:
 		"""The CC id of the Contact the site takes for the address (the app's one rule)."""
-		name = addresses.contact_for(email)
+		name = contact_reads.contact_for(email)
 		return frappe.db.get_value(CONTACT, name, "cc_contact_id") if name else None
 
 	def opted_out(self, email: str) -> bool:

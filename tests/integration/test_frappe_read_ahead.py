@@ -21,7 +21,7 @@ def test_a_site_whose_contact_tables_fit_the_buffer_pool_opens_no_side_connectio
 	monkeypatch.setattr(prefetch, "MIN_CONTACTS", 0)
 	w = make_world()
 	_pull_three(w)
-	assert w.store.read_ahead._connections == []
+	assert w.store.contact_reads.read_ahead._connections == []
 	assert one_contact(w, addr("ahead0")).first_name == "Ahead0"
 
 
@@ -33,7 +33,7 @@ def test_a_large_site_reads_ahead_on_side_connections_and_applies_the_page_the_s
 	monkeypatch.setattr(prefetch.IndexReadAhead, "_run", lambda self, q, k: (read.append(q), run(self, q, k)))
 	w = make_world()
 	_pull_three(w)
-	assert w.store.read_ahead.enabled is True
+	assert w.store.contact_reads.read_ahead.enabled is True
 	assert len(read) >= len(prefetch.READS)
 	assert [one_contact(w, addr(f"ahead{i}")).first_name for i in range(3)] == ["Ahead0", "Ahead1", "Ahead2"]
 
@@ -54,7 +54,7 @@ def test_a_side_connection_that_fails_stops_the_read_ahead_not_the_sync(monkeypa
 		monkeypatch.setattr(prefetch.IndexReadAhead, "_run", lost)
 	w = make_world()
 	_pull_three(w)
-	assert w.store.read_ahead.enabled is False
+	assert w.store.contact_reads.read_ahead.enabled is False
 	assert [one_contact(w, addr(f"ahead{i}")).first_name for i in range(3)] == ["Ahead0", "Ahead1", "Ahead2"]
 
 

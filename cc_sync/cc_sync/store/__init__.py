@@ -6,17 +6,22 @@ document load per row. Writes go straight to the tables (the sync's own bookkeep
 doc_events that would echo a change back to CC), and bump `modified` wherever a user-visible value
 changes, so a form left open on a stale copy cannot silently undo a consent change.
 
-One module a concern: `contact_reads` and `contact_writes`, `leads`, `optouts`, `push`, `activities`,
-`state` (watermarks), `engagement` (campaigns and people's engagement), `consent_reads` (every opt-out channel as one answer) and `consent_writes` (its writes),
-`prefetch` (reading index pages ahead on a large site), `addresses` (rows by address, compared exactly, and
-the one Contact holding an address) and `sql` (batched reads and writes). Datetimes cross the boundary through `cc_sync.cc_sync.sitetime`. `FrappeStore` is assembled here
-from each concern's part.
+`FrappeStore` is a façade: it builds its parts, each a class given its collaborators, and hands each of
+the engine's calls to one of them. The parts: the site contacts (`contact_reads`, which also holds the
+one rule for which Contact holds an address, and `contact_writes`, with `leads` for the Leads beside
+them), consent (`consent_reads`: every opt-out channel as one answer; `consent_writes`; `optouts`: the
+opt-out rows on their way to CC), `state` (watermarks and the engine's named states), `activities`
+(CC's imports), `engagement` (campaigns and people's engagement) and the push targets (`push`, over the
+adapters of `cc_sync/cc_sync/targets/`). A module split by direction is named `*_reads` and `*_writes`.
+Beneath them: `addresses` (rows by address, compared exactly), `prefetch` (reading index pages ahead on
+a large site), `opt_out_lists` and `sql` (batched reads and writes). Datetimes cross the boundary
+through `cc_sync.cc_sync.sitetime`. `docs/structure.md` draws the parts and who calls whom.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,35 +29,33 @@ import frappe
 
 from cc_sync.cc_sync.constants import CONTACT, LEAD, SETTINGS
 from cc_sync.cc_sync.sitetime import from_site, to_site
-from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store.activities import Activities
 from cc_sync.cc_sync.store.consent_reads import ConsentReads
 from cc_sync.cc_sync.store.consent_writes import ConsentWrites
-from cc_sync.cc_sync.store.contact_reads import RESERVED, ContactReadsMixin
-from cc_sync.cc_sync.store.contact_writes import ContactWritesMixin
+from cc_sync.cc_sync.store.contact_reads import RESERVED, ContactReads
+from cc_sync.cc_sync.store.contact_writes import ContactWrites
 from cc_sync.cc_sync.store.engagement import Engagement
 from cc_sync.cc_sync.store.leads import LeadLinks
 from cc_sync.cc_sync.store.optouts import OptOutQueue, record_local_optout
 from cc_sync.cc_sync.store.prefetch import IndexReadAhead
 from cc_sync.cc_sync.store.push import PushTargets
-from cc_sync.cc_sync.store.sql import WriteCount, column_specs, doctype_exists
+from cc_sync.cc_sync.store.sql import WriteCount, doctype_exists
 from cc_sync.cc_sync.store.state import SyncState
 from cc_sync.sync.consent import AddressConsent
 from cc_sync.sync.fieldmap import DEFAULT_FIELD_MAP
 from cc_sync.sync.records import (
 	ActivityRecord,
 	CampaignRecord,
+	ContactWrite,
 	EngagementEvent,
 	LocalOptOut,
 	PushCandidate,
 	PushOutcome,
+	SiteContact,
 )
 
 
-class FrappeStore(
-	ContactReadsMixin,
-	ContactWritesMixin,
-):
+class FrappeStore:
 	"""The engine's view of one Frappe site.
 
 	`site_fields` are the Contact fields the field map uses (read for change detection, written on pull);
@@ -70,47 +73,72 @@ class FrappeStore(
 		email_field: str = "email_id",
 		push_targets: Sequence[tuple] | None = None,
 	) -> None:
-		self.push_doctype = push_doctype
-		self.push_filters = json.loads(push_filters) if isinstance(push_filters, str) else push_filters
+		filters = json.loads(push_filters) if isinstance(push_filters, str) else push_filters
 		# Each pushed DocType with its own filters and, optionally, the one Email Group whose CC lists it
 		# goes to (several at once); by default the one push_doctype to every list mapped for push.
-		targets = push_targets if push_targets is not None else [(push_doctype, self.push_filters)]
 		targets = [
 			(t[0], json.loads(t[1]) if isinstance(t[1], str) else t[1], t[2] if len(t) > 2 else None)
-			for t in targets
+			for t in (push_targets if push_targets is not None else [(push_doctype, filters)])
 		]
-		self.email_field = email_field
 		wanted = site_fields if site_fields is not None else [r.site_field for r in DEFAULT_FIELD_MAP]
-		meta = frappe.get_meta(CONTACT)
 		columns = set(frappe.db.get_table_columns(CONTACT))
-		self.site_fields = [f for f in dict.fromkeys(wanted) if f in columns and f not in RESERVED]
-		self._contact_types = {
-			f: (meta.get_field(f).fieldtype if meta.get_field(f) else "Data") for f in columns
-		}
-		self._columns = column_specs(CONTACT, meta)
-		# Values changed to fit their columns, as (email, reason), until the engine collects them.
-		self._notes: list[tuple[str | None, str]] = []
-		self._failures: dict[int, str] = {}
-		self.has_lead = doctype_exists(LEAD)
-		self.read_ahead = IndexReadAhead()
-		self.count = WriteCount()
-		self.state = SyncState(settings_doctype, self.count)
-		self.activities = Activities(self.count)
-		self.engagement = Engagement(self.count, self.has_lead)
-		self.push = PushTargets(targets, self.site_fields, email_field, self.has_lead, self.count)
-		self.leads = LeadLinks(self.has_lead, email_field)
+		fields = [f for f in dict.fromkeys(wanted) if f in columns and f not in RESERVED]
+		has_lead = doctype_exists(LEAD)
+		count = WriteCount()
+		self.count = count
+		self.state = SyncState(settings_doctype, count)
+		self.activities = Activities(count)
+		self.engagement = Engagement(count, has_lead)
 		self.consent_reads = ConsentReads(email_field)
-		self.consent_writes = ConsentWrites(addresses.contacts_by_address, self.has_lead, email_field)
-		self.optouts = OptOutQueue(addresses.contacts_by_address, self.count)
+		self.contact_reads = ContactReads(fields, self.consent_reads, IndexReadAhead())
+		holders = self.contact_reads.holders
+		self.consent_writes = ConsentWrites(holders, has_lead, email_field)
+		self.optouts = OptOutQueue(holders, count)
+		self.push = PushTargets(targets, fields, email_field, has_lead, count)
+		self.leads = LeadLinks(has_lead, email_field)
+		self.contact_writes = ContactWrites(
+			self.contact_reads,
+			self.consent_reads,
+			self.consent_writes,
+			self.optouts,
+			self.leads,
+			self.push,
+			count,
+		)
 
 	@property
 	def writes(self) -> int:
 		"""How many rows the parts wrote since the store was made."""
 		return self.count.total
 
-	@writes.setter
-	def writes(self, value: int) -> None:
-		self.count.total = value
+	def commit(self) -> None:
+		frappe.db.commit()
+
+	def rollback(self) -> None:
+		frappe.db.rollback()
+
+	# -- contacts ----------------------------------------------------------------------------------
+	def find_contacts(self, cc_ids: Collection[str], emails: Collection[str]) -> list[SiteContact]:
+		return self.contact_reads.find_contacts(cc_ids, emails)
+
+	def read_page(
+		self, cc_ids: Collection[str], emails: Collection[str]
+	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
+		return self.contact_reads.read_page(cc_ids, emails)
+
+	def apply_contacts(
+		self, writes: Sequence[ContactWrite], managed_groups: Collection[str] = ()
+	) -> list[str | None]:
+		return self.contact_writes.apply_contacts(writes, managed_groups)
+
+	def drain_notes(self) -> list[tuple[str | None, str]]:
+		return self.contact_writes.drain_notes()
+
+	def drain_failures(self) -> dict[int, str]:
+		return self.contact_writes.drain_failures()
+
+	def fit_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
+		return self.contact_writes.fit_fields(values)
 
 	# -- watermarks and the engine's own state -----------------------------------------------------
 	def get_watermark(self, stream: str) -> datetime | None:
@@ -177,12 +205,6 @@ class FrappeStore(
 
 	def bounced_emails(self, emails: Collection[str]) -> dict[str, str]:
 		return self.engagement.bounced_emails(emails)
-
-	def commit(self) -> None:
-		frappe.db.commit()
-
-	def rollback(self) -> None:
-		frappe.db.rollback()
 
 
 __all__ = ["FrappeStore", "from_site", "record_local_optout", "to_site"]

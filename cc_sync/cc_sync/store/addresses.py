@@ -1,5 +1,5 @@
-"""Rows by address on a Frappe site, compared exactly: which rows hold an address, and which Contact
-holds it, each by one rule.
+"""Rows by address on a Frappe site, compared exactly: which rows hold an address, by one rule (which
+Contact holds an address is the site contacts' rule, on these rows: contact_reads.py).
 
 MariaDB compares the host tables' address columns under `utf8mb4_unicode_ci`, where `rené@x` equals
 `rene@x`, `straße` equals `strasse` and full-width letters equal their plain forms; two such addresses
@@ -16,15 +16,12 @@ column beside the address (see indexes.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 import frappe
 
-from cc_sync.cc_sync.constants import CONTACT, CONTACT_CC_ID, CONTACT_EMAIL
-from cc_sync.cc_sync.sitetime import from_site
 from cc_sync.cc_sync.store.sql import select_in
-from cc_sync.sync.matching import holder_order, normalise_email
+from cc_sync.sync.matching import normalise_email
 
 
 def wanted(emails: Iterable[str | None]) -> set[str]:
@@ -67,51 +64,3 @@ def names_by_address(
 	"""The names of every row of `doctype` holding one of these addresses exactly."""
 	found = rows_by_address(doctype, column, emails, where=where, **params)
 	return list(dict.fromkeys(row.name for rows in found.values() for row in rows))
-
-
-def contact_emails(emails: Iterable[str | None]) -> dict[str, list[frappe._dict]]:
-	"""The Contact Email rows (`parent`, `address`) holding each address exactly."""
-	return rows_by_address(
-		CONTACT_EMAIL, "email_id", emails, "parent", "parenttype = %(parenttype)s", parenttype=CONTACT
-	)
-
-
-def contacts_by_address(emails: Iterable[str | None]) -> dict[str, list[str]]:
-	"""The Contacts holding each address, in the one order the sync matches by (`holder_order`): the
-	Contact linked to CC first, then the oldest, then by name. The Lead form, the opt-outs and the sync
-	all take the first."""
-	rows = contact_emails(emails)
-	parents = {row.parent for found in rows.values() for row in found}
-	if not parents:
-		return {}
-	held = {
-		r.name: r
-		for r in select_in(
-			f"""select name, `{CONTACT_CC_ID}` as cc_id, cast(creation as char) as created
-			from `tab{CONTACT}` where name in %(values)s""",
-			parents,
-		)
-	}
-	out: dict[str, list[str]] = {}
-	for address, found in rows.items():
-		names = [n for n in dict.fromkeys(row.parent for row in found) if n in held]
-		names.sort(key=lambda n: holder_order(bool(held[n].cc_id), _created(held[n].created), n))
-		if names:
-			out[address] = names
-	return out
-
-
-def contact_for(emails: Iterable[str | None] | str | None) -> str | None:
-	"""The one Contact that holds this address (or the first of these addresses that one holds)."""
-	if emails is None or isinstance(emails, str):
-		emails = [emails]
-	keys = [k for k in dict.fromkeys(normalise_email(e) for e in emails) if k]
-	held = contacts_by_address(keys)
-	for key in keys:
-		if held.get(key):
-			return held[key][0]
-	return None
-
-
-def _created(value: str | None) -> datetime | None:
-	return from_site(value) if value else None

@@ -1,26 +1,39 @@
-"""Contacts, read: the site's contacts by CC id or address, with where each address stands on consent."""
+"""Contacts, read: the site's contacts by CC id or address, with where each address stands on consent,
+and the one rule for which Contact holds an address.
+
+Which Contacts hold an address: the Contact Email rows holding it exactly (see addresses.py), in the one
+order the sync matches by (`holder_order`): the Contact linked to CC first, then the oldest, then by
+name. The sync, the opt-outs, the Lead form and the record status all take the first.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+
+import frappe
 
 from cc_sync.cc_sync.constants import (
+	CONTACT,
 	CONTACT_CC_DELETED,
 	CONTACT_CC_EMAIL_UPDATED_AT,
 	CONTACT_CC_ID,
 	CONTACT_CC_PERMISSION,
 	CONTACT_CC_UPDATED_AT,
+	CONTACT_EMAIL,
 	CONTACT_LAST_SYNCED,
 	CONTACT_OPTED_OUT_AT,
 	CONTACT_OPTOUT_CC_CLOCK,
 )
 from cc_sync.cc_sync.sitetime import from_site
 from cc_sync.cc_sync.store import addresses
+from cc_sync.cc_sync.store.consent_reads import ConsentReads
+from cc_sync.cc_sync.store.prefetch import IndexReadAhead
 from cc_sync.cc_sync.store.sql import (
 	select_in,
 )
 from cc_sync.sync.consent import AddressConsent
-from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.matching import holder_order, normalise_email
 from cc_sync.sync.records import (
 	SiteContact,
 )
@@ -69,8 +82,23 @@ _STATE_COLUMNS = (
 )
 
 
-class ContactReadsMixin:
-	"""Part of `FrappeStore` (see `store/__init__.py`)."""
+class ContactReads:
+	"""The site contacts part's reads: `site_fields` are the Contact fields read beside the sync's own,
+	`consent` reads each address's consent, `read_ahead` reads a page's index entries ahead on a large
+	site."""
+
+	def __init__(self, site_fields: Sequence[str], consent: ConsentReads, read_ahead: IndexReadAhead) -> None:
+		self.site_fields = list(site_fields)
+		self.consent = consent
+		self.read_ahead = read_ahead
+
+	def holders(self, emails: Iterable[str | None]) -> dict[str, list[str]]:
+		"""The Contacts holding each address, the one the sync takes first (see `contacts_by_address`)."""
+		return contacts_by_address(emails)
+
+	def holder(self, emails: Iterable[str | None] | str | None) -> str | None:
+		"""The one Contact that holds this address (see `contact_for`)."""
+		return contact_for(emails)
 
 	def _contact_columns(self) -> str:
 		"""The columns find_contacts reads; the sync's own datetimes come as text, parsed much faster here
@@ -109,7 +137,7 @@ class ContactReadsMixin:
 					f"select name from `tabContact` where `{CONTACT_CC_ID}` in %(values)s", ids
 				)
 			)
-		for address, rows in addresses.contact_emails(wanted).items():
+		for address, rows in contact_emails(wanted).items():
 			for r in rows:
 				names.add(r.parent)
 				matched.setdefault(r.parent, []).append(address)
@@ -131,7 +159,7 @@ class ContactReadsMixin:
 		held = {e for e in email_of.values() if e}
 		if with_page_consent:
 			held.update(wanted)
-		states = self.consent_reads.state(held) if held else {}
+		states = self.consent.state(held) if held else {}
 		out = []
 		for name in sorted(rows):
 			row = rows[name]
@@ -156,5 +184,48 @@ class ContactReadsMixin:
 			)
 		return out, states
 
-	def _contact_by_email(self, email: str) -> str | None:
-		return addresses.contact_for(email)
+
+def contact_emails(emails: Iterable[str | None]) -> dict[str, list[frappe._dict]]:
+	"""The Contact Email rows (`parent`, `address`) holding each address exactly."""
+	return addresses.rows_by_address(
+		CONTACT_EMAIL, "email_id", emails, "parent", "parenttype = %(parenttype)s", parenttype=CONTACT
+	)
+
+
+def contacts_by_address(emails: Iterable[str | None]) -> dict[str, list[str]]:
+	"""The Contacts holding each address, in the one order the sync matches by (see above)."""
+	rows = contact_emails(emails)
+	parents = {row.parent for found in rows.values() for row in found}
+	if not parents:
+		return {}
+	held = {
+		r.name: r
+		for r in select_in(
+			f"""select name, `{CONTACT_CC_ID}` as cc_id, cast(creation as char) as created
+			from `tab{CONTACT}` where name in %(values)s""",
+			parents,
+		)
+	}
+	out: dict[str, list[str]] = {}
+	for address, found in rows.items():
+		names = [n for n in dict.fromkeys(row.parent for row in found) if n in held]
+		names.sort(key=lambda n: holder_order(bool(held[n].cc_id), _created(held[n].created), n))
+		if names:
+			out[address] = names
+	return out
+
+
+def contact_for(emails: Iterable[str | None] | str | None) -> str | None:
+	"""The one Contact that holds this address (or the first of these addresses that one holds)."""
+	if emails is None or isinstance(emails, str):
+		emails = [emails]
+	keys = [k for k in dict.fromkeys(normalise_email(e) for e in emails) if k]
+	held = contacts_by_address(keys)
+	for key in keys:
+		if held.get(key):
+			return held[key][0]
+	return None
+
+
+def _created(value: str | None) -> datetime | None:
+	return from_site(value) if value else None

@@ -29,9 +29,16 @@ from cc_sync.cc_sync.constants import (
 	LEAD_CC_ID,
 )
 from cc_sync.cc_sync.sitetime import to_site
-from cc_sync.cc_sync.store.contact_reads import NUMERIC, RESERVED
+from cc_sync.cc_sync.store.consent_reads import ConsentReads
+from cc_sync.cc_sync.store.consent_writes import ConsentWrites
+from cc_sync.cc_sync.store.contact_reads import NUMERIC, RESERVED, ContactReads
+from cc_sync.cc_sync.store.leads import LeadLinks
+from cc_sync.cc_sync.store.optouts import OptOutQueue
+from cc_sync.cc_sync.store.push import PushTargets
 from cc_sync.cc_sync.store.sql import (
+	WriteCount,
 	base_columns,
+	column_specs,
 	insert_named,
 	select_in,
 )
@@ -49,8 +56,38 @@ TEXT_TYPES = frozenset({"varchar", "char", "tinytext", "text", "mediumtext", "lo
 REFUSED_VALUE_CODES = frozenset({1048, 1062, 1264, 1265, 1292, 1366, 1406})
 
 
-class ContactWritesMixin:
-	"""Part of `FrappeStore` (see `store/__init__.py`)."""
+class ContactWrites:
+	"""The site contacts part's writes, with its collaborators: `contacts` (which Contact holds an
+	address), `consent_reads` (the premise each write rests on), `consent_writes` and `optouts` (a page's
+	consent, and the opt-outs it asks to reach CC), `leads` (the Leads beside the contacts) and `push`
+	(the Leads a page's consent takes out of the push or puts back)."""
+
+	def __init__(
+		self,
+		contacts: ContactReads,
+		consent_reads: ConsentReads,
+		consent_writes: ConsentWrites,
+		optouts: OptOutQueue,
+		leads: LeadLinks,
+		push: PushTargets,
+		count: WriteCount,
+	) -> None:
+		self.contacts = contacts
+		self.consent_reads = consent_reads
+		self.consent_writes = consent_writes
+		self.optouts = optouts
+		self.leads = leads
+		self.push = push
+		self.count = count
+		meta = frappe.get_meta(CONTACT)
+		self._contact_types = {
+			f: (meta.get_field(f).fieldtype if meta.get_field(f) else "Data")
+			for f in frappe.db.get_table_columns(CONTACT)
+		}
+		self._columns = column_specs(CONTACT, meta)
+		# Values changed to fit their columns, as (email, reason), until the engine collects them.
+		self._notes: list[tuple[str | None, str]] = []
+		self._failures: dict[int, str] = {}
 
 	def apply_contacts(
 		self, writes: Sequence[ContactWrite], managed_groups: Collection[str] = ()
@@ -122,7 +159,7 @@ class ContactWritesMixin:
 			key = w.key
 			if key.startswith("(new:"):
 				# A repeat, within one page, of a contact this page creates.
-				key = created_by_email.get(w.email) or self._contact_by_email(w.email) or key
+				key = created_by_email.get(w.email) or self.contacts.holder(w.email) or key
 			keys[i] = key
 			updates.append((key, w))
 		if updates:
@@ -130,7 +167,7 @@ class ContactWritesMixin:
 		count_subscribers(self.consent_writes.apply(writes_held, now))
 		self.optouts.queue_from_writes(writes_held, now)
 		self.push.stop_pushes(writes_held)
-		self.writes += len(writes_held)
+		self.count.add(len(writes_held))
 		return keys
 
 	def _fitted(self, write: ContactWrite) -> dict[str, Any]:
@@ -264,7 +301,7 @@ class ContactWritesMixin:
 				frappe.db.sql(
 					f"update `tabContact` set {assignments} where name = %(_key)s", {**values, "_key": key}
 				)
-		self._link_leads_to_cc(linked_emails, now)
+		self.leads.link_to_cc(linked_emails, now)
 
 	def _changed_columns(self, row: Any, w: ContactWrite) -> dict[str, Any]:
 		"""The columns of an existing Contact that the write changes (the full name follows the names)."""
@@ -291,17 +328,6 @@ class ContactWritesMixin:
 		if w.synced_at is not None:
 			values[CONTACT_LAST_SYNCED] = to_site(w.synced_at)
 		return values
-
-	def _link_leads_to_cc(self, linked_emails: dict[str, str], now: datetime) -> None:
-		"""The Leads of addresses now linked to a CC contact: linked to their Contact, and given the CC id."""
-		lead_ids: dict[str, str] = {}
-		if linked_emails and self.has_lead:
-			for lead in self.leads.by_email(linked_emails).values():
-				for row in lead:
-					if not row.get(LEAD_CC_ID):
-						lead_ids[row.name] = linked_emails[normalise_email(row.get(self.email_field))]
-			self.leads.link(linked_emails, now)
-		self.leads.set_cc_ids(lead_ids)
 
 	def _change_email(self, key: str, email: str, now: datetime) -> None:
 		"""CC changed the address: the new one becomes primary; the old stays as a secondary row."""

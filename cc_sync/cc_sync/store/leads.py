@@ -80,6 +80,17 @@ class LeadLinks:
 		if rows:
 			insert_named(DYNAMIC_LINK, rows, dict.fromkeys(c for row in rows for c in row))
 
+	def link_to_cc(self, linked_emails: dict[str, str], now: datetime) -> None:
+		"""The Leads of addresses now linked to a CC contact: linked to their Contact, and given the CC id."""
+		lead_ids: dict[str, str] = {}
+		if linked_emails and self.has_lead:
+			for lead in self.by_email(linked_emails).values():
+				for row in lead:
+					if not row.get(LEAD_CC_ID):
+						lead_ids[row.name] = linked_emails[normalise_email(row.get(self.email_field))]
+			self.link(linked_emails, now)
+		self.set_cc_ids(lead_ids)
+
 	def set_cc_ids(self, cc_ids: dict[str, str]) -> None:
 		"""Record CC ids on leads without bumping `modified`: learning an id is no edit of the lead."""
 		if self.has_lead:

@@ -23,6 +23,7 @@ from cc_sync.cc_sync.constants import (
 from cc_sync.cc_sync.sitetime import from_site, to_site
 from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store.consent_writes import ConsentWrites, Holders
+from cc_sync.cc_sync.store.contact_reads import contact_for, contacts_by_address
 from cc_sync.cc_sync.store.opt_out_lists import join_lists, lists_mapped_to, split_lists
 from cc_sync.cc_sync.store.sql import (
 	WriteCount,
@@ -145,7 +146,7 @@ def record_local_optout(
 		return False
 	now = now_datetime()
 	when = to_site(at) if at else now
-	consent = ConsentWrites(addresses.contacts_by_address, doctype_exists(LEAD))
+	consent = ConsentWrites(contacts_by_address, doctype_exists(LEAD))
 	consent.opt_out_everywhere(address, at or from_site(now), False, now)
 	execute_in(
 		f"""update `tab{EMAIL_GROUP_MEMBER}` set unsubscribed = 1, modified = %(at)s, modified_by = %(user)s
@@ -155,7 +156,7 @@ def record_local_optout(
 		user=frappe.session.user,
 	)
 	# The one Contact holding the address (linked to CC first): its CC id, if it has one.
-	holder = addresses.contact_for(address)
+	holder = contact_for(address)
 	cc_id = (frappe.db.get_value(CONTACT, holder, CONTACT_CC_ID) or None) if holder else None
 	queue_optouts(
 		{
