@@ -24,8 +24,9 @@ def to_site(value: datetime | None) -> datetime | None:
 	return value.astimezone(site_tz()).replace(tzinfo=None)
 
 
-def from_site(value: Any) -> datetime | None:
-	"""A site Datetime value as the engine wants it: aware, UTC."""
+def from_site(value: Any, tz: ZoneInfo | None = None) -> datetime | None:
+	"""A site Datetime value as the engine wants it: aware, UTC. `tz` is `site_tz()`, when the caller
+	converts many values at once and has read it already."""
 	if not value:
 		return None
 	if isinstance(value, str):
@@ -38,4 +39,4 @@ def from_site(value: Any) -> datetime | None:
 	if value.year <= 1:
 		# An empty Datetime of a Single reads back as 0001-01-01.
 		return None
-	return value.replace(tzinfo=site_tz()).astimezone(timezone.utc)
+	return value.replace(tzinfo=tz or site_tz()).astimezone(timezone.utc)

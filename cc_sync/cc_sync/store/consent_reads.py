@@ -9,9 +9,10 @@ No rule lives here: the engine's consent module settles what was read.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cc_sync.cc_sync.constants import (
 	CONTACT_CC_DELETED,
@@ -24,7 +25,7 @@ from cc_sync.cc_sync.constants import (
 	OPT_OUT,
 	OptOutStatus,
 )
-from cc_sync.cc_sync.sitetime import from_site
+from cc_sync.cc_sync.sitetime import from_site, site_tz
 from cc_sync.cc_sync.store.opt_out_lists import split_lists
 from cc_sync.cc_sync.store.sql import doctype_exists, select_in
 from cc_sync.cc_sync.targets import lead as lead_target
@@ -33,6 +34,9 @@ from cc_sync.sync import consent
 from cc_sync.sync.consent import AddressConsent, MemberRow
 from cc_sync.sync.matching import normalise_email
 
+# What a Contact row says of its address's consent, as `contact_consent_columns` reads it.
+ContactConsent = tuple[Any, Any, Any, Any, Any]
+
 
 class ConsentReads:
 	"""The consent part's reads; an address's Leads are read by `lead_email_field`."""
@@ -40,28 +44,44 @@ class ConsentReads:
 	def __init__(self, lead_email_field: str = "email_id") -> None:
 		self.lead_email_field = lead_email_field
 
-	def state(self, emails: Collection[str]) -> dict[str, AddressConsent]:
-		return consent_state(emails, self.lead_email_field)
+	def state(
+		self, emails: Collection[str], contact_rows: Iterable[tuple[str, ContactConsent]] | None = None
+	) -> dict[str, AddressConsent]:
+		return consent_state(emails, self.lead_email_field, contact_rows)
 
 	def opted_out(self, emails: Collection[str]) -> set[str]:
 		"""The addresses never to be pushed: opted out on either side, or deleted in CC."""
 		return {email for email, state in self.state(emails).items() if state.never_push}
 
 
-def consent_state(emails: Collection[str], lead_email_field: str = "email_id") -> dict[str, AddressConsent]:
-	"""Every channel of each address together, in a handful of batched queries."""
+def consent_state(
+	emails: Collection[str],
+	lead_email_field: str = "email_id",
+	contact_rows: Iterable[tuple[str, ContactConsent]] | None = None,
+) -> dict[str, AddressConsent]:
+	"""Every channel of each address together, in two batched statements (one when the caller has read
+	the Contacts of these addresses already and passes them as `contact_rows`: (address, row) for every
+	Contact Email row of the addresses, as `contact_consent_columns` reads them)."""
 	wanted = {e for e in (normalise_email(e) for e in emails) if e}
 	if not wanted:
 		return {}
 	seen = _Evidence(wanted)
-	_read_contacts(seen)
-	if doctype_exists(LEAD):
-		_read_leads(seen, lead_email_field)
-	_read_unsubscribes(seen)
-	_read_optouts(seen)
-	_read_group_leaves(seen)
-	_read_member_rows(seen)
+	if contact_rows is None:
+		_read_contacts(seen)
+	else:
+		for email, row in contact_rows:
+			if email in seen.states:
+				_contact_evidence(seen, email, row)
+	_read_other_channels(seen, lead_email_field)
 	return seen.settled()
+
+
+def contact_consent_columns(alias: str) -> str:
+	"""The Contact columns `consent_state` takes as `contact_rows`, in their order."""
+	return (
+		f"{alias}.unsubscribed, cast({alias}.`{CONTACT_OPTED_OUT_AT}` as char), {alias}.`{CONTACT_OPTOUT_CC_CLOCK}`, "
+		f"{alias}.`{CONTACT_CC_DELETED}`, {alias}.`{CONTACT_CC_PERMISSION}`"
+	)
 
 
 @dataclass
@@ -105,91 +125,95 @@ class _Evidence:
 
 def _read_contacts(seen: _Evidence) -> None:
 	for r in select_in(
-		f"""select ce.email_id as email, c.unsubscribed, cast(c.`{CONTACT_OPTED_OUT_AT}` as char) as at,
-		c.`{CONTACT_OPTOUT_CC_CLOCK}` as cc_clock, c.`{CONTACT_CC_DELETED}` as deleted,
-		c.`{CONTACT_CC_PERMISSION}` as permission
+		f"""select ce.email_id, {contact_consent_columns("c")}
 		from `tabContact Email` ce join `tabContact` c on c.name = ce.parent
 		where ce.parenttype = 'Contact' and ce.email_id in %(values)s""",
 		seen.wanted,
+		as_dict=False,
 	):
-		email = seen.address(r.email)
-		if email is None:
-			continue
-		if r.unsubscribed:
-			seen.opted_out(email, "contact", from_site(r.at), bool(r.cc_clock))
-		if r.deleted:
-			seen.states[email].cc_deleted = True
-		if r.permission == Permission.UNSUBSCRIBED:
-			seen.channels[email].append("cc")
+		email = seen.address(r[0])
+		if email is not None:
+			_contact_evidence(seen, email, r[1:])
 
 
-def _read_leads(seen: _Evidence, lead_email_field: str) -> None:
+def _contact_evidence(seen: _Evidence, email: str, row: ContactConsent) -> None:
+	unsubscribed, at, cc_clock, deleted, permission = row
+	if unsubscribed:
+		seen.opted_out(email, "contact", from_site(at), bool(cc_clock))
+	if deleted:
+		seen.states[email].cc_deleted = True
+	if permission == Permission.UNSUBSCRIBED:
+		seen.channels[email].append("cc")
+
+
+def _read_other_channels(seen: _Evidence, lead_email_field: str) -> None:
+	"""Leads, Email Unsubscribes, the app's opt-out rows and the member rows of the addresses, in one
+	statement (each part reads its table's address index): (kind, address, date, three more values)."""
+	parts = []
+	if doctype_exists(LEAD):
+		parts.append(
+			f"""select 'lead', `{lead_email_field}`, cast(modified as char), null, null, null from `tab{LEAD}`
+			where {lead_target.opted_out_sql()} and `{lead_email_field}` in %(values)s"""
+		)
+	parts.append(
+		"""select 'unsubscribe', email, cast(creation as char), global_unsubscribe,
+		reference_doctype, reference_name from `tabEmail Unsubscribe` where email in %(values)s"""
+	)
+	parts.append(
+		f"""select 'optout', email, cast(opted_out_at as char), status, email_group, cc_lists
+		from `tab{OPT_OUT}` where email in %(values)s"""
+	)
+	parts.append(
+		f"""select 'member', email, cast(modified as char), unsubscribed, email_group, null
+		from `tab{EMAIL_GROUP_MEMBER}` where email in %(values)s"""
+	)
+	readers = {
+		"lead": _lead_row,
+		"unsubscribe": _unsubscribe_row,
+		"optout": _optout_row,
+		"member": _member_row,
+	}
+	tz = site_tz()
+	for kind, raw, at, a, b, c in select_in(" union all ".join(parts), seen.wanted, as_dict=False):
+		email = seen.address(raw)
+		if email is not None:
+			readers[kind](seen, email, from_site(at, tz), a, b, c)
+
+
+def _lead_row(seen: _Evidence, email: str, at: datetime | None, *_: Any) -> None:
 	"""An unsubscribed Lead (or one marked Do Not Contact, as the settings say) opts its address out;
 	its own date is kept apart (see settle_state)."""
-	for r in select_in(
-		f"""select `{lead_email_field}` as email, cast(modified as char) as at from `tab{LEAD}`
-		where {lead_target.opted_out_sql()} and `{lead_email_field}` in %(values)s""",
-		seen.wanted,
-	):
-		email = seen.address(r.email)
-		if email is not None:
-			seen.channels[email].append("lead")
-			seen.lead_dates.setdefault(email, []).append(from_site(r.at))
+	seen.channels[email].append("lead")
+	seen.lead_dates.setdefault(email, []).append(at)
 
 
-def _read_unsubscribes(seen: _Evidence) -> None:
+def _unsubscribe_row(
+	seen: _Evidence, email: str, at: datetime | None, global_unsubscribe: Any, doctype: Any, name: Any
+) -> None:
 	"""Frappe's Email Unsubscribe: global or for one document opts out; for one Email Group leaves it."""
-	for r in select_in(
-		"""select email, cast(creation as char) as at, global_unsubscribe, reference_doctype, reference_name
-		from `tabEmail Unsubscribe` where email in %(values)s""",
-		seen.wanted,
-	):
-		email = seen.address(r.email)
-		if email is None:
-			continue
-		if not r.global_unsubscribe and r.reference_doctype == EMAIL_GROUP:
-			seen.group_leaves.setdefault(email, {})[r.reference_name] = from_site(r.at)
-		else:
-			seen.opted_out(email, "unsubscribe", from_site(r.at))
+	if str(global_unsubscribe or "0") in ("0", "") and doctype == EMAIL_GROUP:
+		seen.group_leaves.setdefault(email, {})[name] = at
+	else:
+		seen.opted_out(email, "unsubscribe", at)
 
 
-def _read_optouts(seen: _Evidence) -> None:
-	"""The app's own address-level opt-out rows, pending (not yet in CC) or done."""
-	for r in select_in(
-		f"""select email, status, cast(opted_out_at as char) as at from `tab{OPT_OUT}`
-		where email in %(values)s and coalesce(email_group, '') = ''""",
-		seen.wanted,
-	):
-		email = seen.address(r.email)
-		if email is not None:
-			channel = "pending" if r.status == OptOutStatus.PENDING else "optout"
-			seen.opted_out(email, channel, from_site(r.at))
+def _optout_row(
+	seen: _Evidence, email: str, at: datetime | None, status: Any, group: Any, lists: Any
+) -> None:
+	"""The app's opt-out rows: of the address (pending, not yet in CC, or done), or a group leave, which
+	records the CC lists the address left (pending or in CC already; the latest leave of each list)."""
+	if not group:
+		seen.opted_out(email, "pending" if status == OptOutStatus.PENDING else "optout", at)
+		return
+	if not lists:
+		return
+	left = seen.states[email].left_lists
+	for list_id in split_lists(lists):
+		held = left.get(list_id, at)
+		left[list_id] = None if held is None or at is None else max(held, at)
 
 
-def _read_group_leaves(seen: _Evidence) -> None:
-	"""The CC lists each address left through a group leave, pending or in CC already (the latest leave
-	of each list)."""
-	for r in select_in(
-		f"""select email, cc_lists, cast(opted_out_at as char) as at from `tab{OPT_OUT}`
-		where email in %(values)s and coalesce(email_group, '') != '' and coalesce(cc_lists, '') != ''""",
-		seen.wanted,
-	):
-		email = seen.address(r.email)
-		if email is None:
-			continue
-		at = from_site(r.at)
-		left = seen.states[email].left_lists
-		for list_id in split_lists(r.cc_lists):
-			held = left.get(list_id, at)
-			left[list_id] = None if held is None or at is None else max(held, at)
-
-
-def _read_member_rows(seen: _Evidence) -> None:
-	for r in select_in(
-		f"""select email, email_group, unsubscribed, cast(modified as char) as at from `tab{EMAIL_GROUP_MEMBER}`
-		where email in %(values)s""",
-		seen.wanted,
-	):
-		email = seen.address(r.email)
-		if email is not None:
-			seen.states[email].rows[r.email_group] = MemberRow(bool(r.unsubscribed), from_site(r.at))
+def _member_row(
+	seen: _Evidence, email: str, at: datetime | None, unsubscribed: Any, group: Any, _: Any
+) -> None:
+	seen.states[email].rows[group] = MemberRow(str(unsubscribed or "0") not in ("0", ""), at)

@@ -25,13 +25,11 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_OPTED_OUT_AT,
 	CONTACT_OPTOUT_CC_CLOCK,
 )
-from cc_sync.cc_sync.sitetime import from_site
+from cc_sync.cc_sync.sitetime import from_site, site_tz
 from cc_sync.cc_sync.store import addresses
-from cc_sync.cc_sync.store.consent_reads import ConsentReads
+from cc_sync.cc_sync.store.consent_reads import ConsentReads, contact_consent_columns
 from cc_sync.cc_sync.store.prefetch import IndexReadAhead
-from cc_sync.cc_sync.store.sql import (
-	select_in,
-)
+from cc_sync.cc_sync.store.sql import select_in
 from cc_sync.sync.consent import AddressConsent
 from cc_sync.sync.matching import holder_order, normalise_email
 from cc_sync.sync.records import (
@@ -68,6 +66,9 @@ _DATETIME_STATE = frozenset(
 
 NUMERIC = frozenset({"Check", "Int", "Float", "Currency", "Percent", "Rating", "Duration"})
 
+# The consent columns each Contact row of `_find` starts with (`consent_reads.contact_consent_columns`).
+CONSENT_WIDTH = 5
+
 _STATE_COLUMNS = (
 	"name",
 	"email_id",
@@ -100,16 +101,19 @@ class ContactReads:
 		"""The one Contact that holds this address (see `contact_for`)."""
 		return contact_for(emails)
 
-	def _contact_columns(self) -> str:
-		"""The columns find_contacts reads; the sync's own datetimes come as text, parsed much faster here
-		than by the driver's converter."""
+	def _column_names(self) -> tuple[str, ...]:
+		return (*_STATE_COLUMNS, *(f for f in self.site_fields if f not in _STATE_COLUMNS))
+
+	def _contact_columns(self) -> list[str]:
+		"""The Contact columns `_find` reads (after its consent columns); the sync's own datetimes come as
+		text, parsed much faster here than by the driver's converter."""
 		columns = []
-		for column in (*_STATE_COLUMNS, *(f for f in self.site_fields if f not in _STATE_COLUMNS)):
+		for column in self._column_names():
 			if column in _DATETIME_STATE:
-				columns.append(f"cast(`{column}` as char) as `{column}`")
+				columns.append(f"cast(c.`{column}` as char)")
 			else:
-				columns.append(f"`{column}`")
-		return ", ".join(columns)
+				columns.append(f"c.`{column}`")
+		return columns
 
 	def find_contacts(self, cc_ids: Collection[str], emails: Collection[str]) -> list[SiteContact]:
 		return self._find(cc_ids, emails, with_page_consent=False)[0]
@@ -124,42 +128,58 @@ class ContactReads:
 	def _find(
 		self, cc_ids: Collection[str], emails: Collection[str], *, with_page_consent: bool
 	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
-		names: set[str] = set()
-		matched: dict[str, list[str]] = {}
 		ids = [i for i in cc_ids if i]
 		wanted = [e for e in (normalise_email(e) for e in emails) if e]
 		# The page's lookups and inserts reach these index entries: read them in parallel first.
 		self.read_ahead.read(ids, wanted)
+		asked = set(wanted)
+		# Each Contact once, as a tuple: its consent columns, then `_contact_columns` (name first).
+		columns = self._contact_columns()
+		at = {c: i + CONSENT_WIDTH for i, c in enumerate(self._column_names())}
+		select = f"{contact_consent_columns('c')}, {', '.join(columns)}"
+		rows: dict[str, tuple] = {}
+		matched: dict[str, list[str]] = {}
+		# (address, the Contact's consent columns) for every Contact Email row of the page's addresses:
+		# the Contact channel of their consent, read with the Contacts themselves.
+		holders: list[tuple[str, tuple]] = []
+		if asked:
+			# Rows by address, kept only where they hold the address exactly (see addresses.py).
+			for r in select_in(
+				f"""select ce.email_id, {select} from `tabContact Email` ce join `tabContact` c
+				on c.name = ce.parent where ce.parenttype = 'Contact' and ce.email_id in %(values)s""",
+				asked,
+				as_dict=False,
+			):
+				address = normalise_email(r[0])
+				if address not in asked:
+					continue
+				row = r[1:]
+				name = row[at["name"]]
+				rows[name] = row
+				matched.setdefault(name, []).append(address)
+				holders.append((address, row[:CONSENT_WIDTH]))
 		if ids:
-			names.update(
-				r.name
-				for r in select_in(
-					f"select name from `tabContact` where `{CONTACT_CC_ID}` in %(values)s", ids
-				)
-			)
-		for address, rows in contact_emails(wanted).items():
-			for r in rows:
-				names.add(r.parent)
-				matched.setdefault(r.parent, []).append(address)
-		rows = (
-			{
-				r.name: r
-				for r in select_in(
-					f"select {self._contact_columns()} from `tabContact` where name in %(values)s", names
-				)
-			}
-			if names
-			else {}
-		)
+			for row in select_in(
+				f"select {select} from `tabContact` c where c.`{CONTACT_CC_ID}` in %(values)s",
+				ids,
+				as_dict=False,
+			):
+				rows.setdefault(row[at["name"]], row)
 		email_of: dict[str, str | None] = {}
 		for name, row in rows.items():
-			primary = normalise_email(row.email_id)
+			primary = normalise_email(row[at["email_id"]])
 			hits = matched.get(name, [])
 			email_of[name] = primary if (primary in hits or not hits) else hits[0]
 		held = {e for e in email_of.values() if e}
 		if with_page_consent:
 			held.update(wanted)
-		states = self.consent.state(held) if held else {}
+		# The page's addresses take their Contact channel from the rows above; an address only a
+		# Contact found by CC id holds (CC moved that contact to a new address) is read whole.
+		states = self.consent.state(held & asked, holders) if held & asked else {}
+		if held - asked:
+			states.update(self.consent.state(held - asked))
+		tz = site_tz()
+		fields = [(f, at[f]) for f in self.site_fields]
 		out = []
 		for name in sorted(rows):
 			row = rows[name]
@@ -169,17 +189,17 @@ class ContactReads:
 				SiteContact(
 					key=name,
 					email=email,
-					cc_contact_id=row.get(CONTACT_CC_ID) or None,
+					cc_contact_id=row[at[CONTACT_CC_ID]] or None,
 					unsubscribed=bool(state and state.opted_out),
 					opted_out_at=state.opted_out_at if state and state.opted_out else None,
 					optout_cc_clock=bool(state and state.opted_out and state.cc_clock),
-					cc_permission=row.get(CONTACT_CC_PERMISSION) or None,
-					cc_updated_at=from_site(row.get(CONTACT_CC_UPDATED_AT)),
-					cc_email_updated_at=from_site(row.get(CONTACT_CC_EMAIL_UPDATED_AT)),
-					cc_deleted=bool(row.get(CONTACT_CC_DELETED)),
-					fields={f: row.get(f) for f in self.site_fields},
+					cc_permission=row[at[CONTACT_CC_PERMISSION]] or None,
+					cc_updated_at=from_site(row[at[CONTACT_CC_UPDATED_AT]], tz),
+					cc_email_updated_at=from_site(row[at[CONTACT_CC_EMAIL_UPDATED_AT]], tz),
+					cc_deleted=bool(row[at[CONTACT_CC_DELETED]]),
+					fields={f: row[i] for f, i in fields},
 					groups=frozenset(state.rows) if state else frozenset(),
-					created=from_site(row.creation),
+					created=from_site(row[at["creation"]], tz),
 				)
 			)
 		return out, states
