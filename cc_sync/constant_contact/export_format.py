@@ -227,69 +227,101 @@ class ExportReader:
 		lines = io.StringIO(source.lstrip("\ufeff")) if isinstance(source, str) else source
 		reader = csv.reader(lines)
 		header = [h.strip().lower() for h in next(reader, [])]
-		labels = {label.strip().lower(): fid for label, fid in self.field_ids_by_label.items()}
+		plan = _Plan(header, self._labels(), self.list_ids_by_name)
+		row = plan.row
 		for values in reader:
 			if values:
-				yield self._row({k: v.strip() for k, v in zip(header, values, strict=False) if k}, labels)
+				yield row(values)
 
 	def row(self, raw: Mapping[str, str | None]) -> ExportRow:
 		"""One row given as {header: value}."""
-		labels = {k.strip().lower(): v for k, v in self.field_ids_by_label.items()}
-		return self._row({k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}, labels)
+		header = [k.strip().lower() if k else "" for k in raw]
+		return _Plan(header, self._labels(), self.list_ids_by_name).row([v or "" for v in raw.values()])
 
-	def _row(self, cells: Mapping[str, str], labels: Mapping[str, str]) -> ExportRow:
+	def _labels(self) -> dict[str, str]:
+		return {label.strip().lower(): fid for label, fid in self.field_ids_by_label.items()}
+
+
+class _Plan:
+	"""What an export's header holds, worked out once: each row then reads only the columns present."""
+
+	def __init__(self, header: list[str], labels: Mapping[str, str], list_ids: Mapping[str, str]) -> None:
+		self.header = header
+		present = set(header)
+		self.core = [(column, name) for column, name in _CORE_COLUMNS.items() if column in present]
+		self.phones = [(kind, f"phone - {kind}") for kind in PHONE_KINDS if f"phone - {kind}" in present]
+		self.addresses = []
+		for kind in ADDRESS_KINDS:
+			parts = []
+			for part, words in ADDRESS_COLUMNS.items():
+				headers = [
+					h for h in (words.lower(), *_ADDRESS_ALIASES.get(part, ())) if f"{h} - {kind}" in present
+				]
+				if headers:
+					parts.append((part, [f"{h} - {kind}" for h in headers]))
+			if parts:
+				self.addresses.append((kind, parts))
+		self.custom = [
+			(column, labels[column]) for column in header if column in labels and column not in _KNOWN
+		]
+		self.lists = "email lists" in present
+		self.list_ids = list_ids
+		# Accounts share few distinct `Email Lists` cells: each is resolved once.
+		self._memberships: dict[str, tuple[list[str], list[str]]] = {}
+
+	def row(self, values: list[str]) -> ExportRow:
+		# Only what the row holds (a blank cell reads as absent); stripped as CC may pad cells.
+		cells = {k: v for k, raw in zip(self.header, values, strict=False) if k and (v := raw.strip())}
 		problems: list[str] = []
-		opt_out_date = parse_export_date(cells.get("confirmed opt-out date"))
+		get = cells.get
+		opt_out_date = parse_export_date(get("confirmed opt-out date"))
 		email: dict[str, Any] = {
-			"address": cells.get("email address") or None,
+			"address": get("email address"),
 			"permission_to_send": _row_permission(cells, opt_out_date),
-			"opt_in_source": cells.get("email opt-in source") or None,
-			"opt_in_date": parse_export_date(cells.get("email opt-in date")),
-			"opt_out_source": cells.get("confirmed opt-out source") or None,
+			"opt_in_source": get("email opt-in source"),
+			"opt_in_date": parse_export_date(get("email opt-in date")),
+			"opt_out_source": get("confirmed opt-out source"),
 			"opt_out_date": opt_out_date,
-			"opt_out_reason": cells.get("confirmed opt-out reason") or None,
+			"opt_out_reason": get("confirmed opt-out reason"),
 		}
 		data: dict[str, Any] = {
 			"email_address": {k: v for k, v in email.items() if v is not None},
-			"created_at": parse_export_date(cells.get("created at")),
-			"updated_at": parse_export_date(cells.get("updated at")),
+			"created_at": parse_export_date(get("created at")),
+			"updated_at": parse_export_date(get("updated at")),
 		}
-		update_source = cells.get("email update source")
+		update_source = get("email update source")
 		if update_source:
 			data["update_source"] = update_source
-		for column, name in _CORE_COLUMNS.items():
-			if cells.get(column):
+		for column, name in self.core:
+			if column in cells:
 				data[name] = cells[column]
-		phones = [
-			{"kind": kind, "phone_number": cells[f"phone - {kind}"]}
-			for kind in PHONE_KINDS
-			if cells.get(f"phone - {kind}")
-		]
+		phones = [{"kind": kind, "phone_number": cells[c]} for kind, c in self.phones if c in cells]
 		if phones:
 			data["phone_numbers"] = phones
 		addresses = []
-		for kind in ADDRESS_KINDS:
-			parts = {}
-			for part, words in ADDRESS_COLUMNS.items():
-				for header in (words.lower(), *_ADDRESS_ALIASES.get(part, ())):
-					if cells.get(f"{header} - {kind}"):
-						parts[part] = cells[f"{header} - {kind}"]
+		for kind, parts in self.addresses:
+			found = {}
+			for part, headers in parts:
+				for header in headers:
+					if header in cells:
+						found[part] = cells[header]
 						break
-			if parts:
-				addresses.append({"kind": kind, **parts})
+			if found:
+				addresses.append({"kind": kind, **found})
 		if addresses:
 			data["street_addresses"] = addresses
-		custom = [
-			{"custom_field_id": labels[column], "value": value}
-			for column, value in cells.items()
-			if column in labels and column not in _KNOWN and value
-		]
+		custom = [{"custom_field_id": fid, "value": cells[c]} for c, fid in self.custom if c in cells]
 		if custom:
 			data["custom_fields"] = custom
-		if "email lists" in cells:
-			names, unknown = split_list_names(cells["email lists"], self.list_ids_by_name)
+		if self.lists:
+			cell = get("email lists", "")
+			split = self._memberships.get(cell)
+			if split is None:
+				names, unknown = split_list_names(cell, self.list_ids)
+				split = self._memberships[cell] = ([self.list_ids[n] for n in names], unknown)
+			ids, unknown = split
 			if unknown:
 				problems.append(f"list names not found in the account: {', '.join(unknown)}")
 			else:
-				data["list_memberships"] = [self.list_ids_by_name[n] for n in names]
+				data["list_memberships"] = list(ids)
 		return ExportRow(Contact.model_validate(data), problems)
