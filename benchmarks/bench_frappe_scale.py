@@ -3,6 +3,8 @@
     cd frappe-bench/sites
     ../env/bin/python ../apps/cc_sync/benchmarks/bench_frappe_scale.py --site SITE \\
         [--sizes 0,100000,250000,1000000] [--batch 10000] [--first-pulls 10000,100000] [--keep]
+    ../env/bin/python ../apps/cc_sync/benchmarks/bench_frappe_scale.py --site LARGE_SITE \\
+        --pair-small SMALL_SITE [--pools 128M,256M,384M,512M --find-pool --db-root-password PW]
 
 Parts, each printing figures (nothing is asserted):
 
@@ -10,7 +12,12 @@ Parts, each printing figures (nothing is asserted):
    so no rate-limit sleeps) and the site's part alone; then an unchanged re-pull (SQL writes counted)
    and an incremental mix (edits, opt-outs, deletes, new contacts: 1 % of the account);
 2. 10k-contact batches applied into a site already holding each of `--sizes` contacts, with each
-   naming scheme in turn (old, new, new, old), with MariaDB's buffer-pool disk reads per batch.
+   naming scheme in turn (old, new, new, old), with MariaDB's buffer-pool disk reads per batch;
+3. with `--pair-small SITE`, instead: batches taken in turn on SITE (about 100,000 contacts) and on
+   `--site` (about a million), for each buffer pool of `--pools` (resized online as root), with the
+   ratio of the mean rates; `--find-pool` stops at the first pool whose ratio reaches 0.75.
+
+Each batch's lists are mapped as already filled, so a batch measures the write path alone.
 
 The site is filled to each size straight in SQL, the way the old code named rows (`Ada Lang-17`
 Contacts, random 10-hex child and member names), which is what a site that synced before holds; the
@@ -39,6 +46,7 @@ from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.engine import SyncEngine
+from cc_sync.sync.fill import STATE as FILL_STATE
 from cc_sync.sync.streams import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS
 from cc_sync_testkit.emulator import ConstantContactEmulator, generate_account
 from cc_sync_testkit.emulator.generator import FIRST, LAST
@@ -248,6 +256,15 @@ def fill(frappe, start: int, stop: int) -> None:
 
 
 def batch(frappe, scheme: str, number: int, size: int) -> str:
+	return batch_run(frappe, scheme, number, size)["line"]
+
+
+def batch_run(frappe, scheme: str, number: int, size: int) -> dict:
+	"""One batch of `size` new contacts through the changes stream: the site's rate and a printable line.
+
+	The batch's lists are mapped as already filled (as on a site that synced before), so the run
+	measures the write path alone: a freshly mapped list would be filled in the same run, reading every
+	contact a second time."""
 	emu, client, clock, config = emulator(
 		size, seed=int(RUN, 16) + number, domain=f"b{number}-{RUN}.{DOMAIN}"
 	)
@@ -255,6 +272,7 @@ def batch(frappe, scheme: str, number: int, size: int) -> str:
 	store = TimedStore(FrappeStore())
 	# An incremental read (the changes stream paging `updated_after`), not a first sync's export.
 	store.set_watermark(STREAM_CHANGES, clock.now() - timedelta(days=1100))
+	store.set_state(FILL_STATE, {"filled": dict(config.group_by_list)})
 	store.commit()
 	engine = SyncEngine(client, store, config, clock)
 	clock.advance(60)
@@ -264,12 +282,15 @@ def batch(frappe, scheme: str, number: int, size: int) -> str:
 	after = status(frappe, "Innodb_buffer_pool_reads", "Innodb_data_written")
 	changes = report.streams[STREAM_CHANGES]
 	lookup = f", name lookups {names.namer.seconds:.2f} s" if names is not None else ""
-	return (
-		f"[{scheme}] {changes.created / store.seconds:6,.0f}/s site ({store.seconds:5.2f} s{lookup}), "
+	rate = changes.created / store.seconds
+	reads = after["Innodb_buffer_pool_reads"] - before["Innodb_buffer_pool_reads"]
+	line = (
+		f"[{scheme}] {rate:6,.0f}/s site ({store.seconds:5.2f} s{lookup}), "
 		f"{changes.fetched / seconds:6,.0f}/s end to end; pool disk reads "
-		f"{after['Innodb_buffer_pool_reads'] - before['Innodb_buffer_pool_reads']:>6,}, written "
+		f"{reads:>6,}, written "
 		f"{(after['Innodb_data_written'] - before['Innodb_data_written']) / 2**20:5.0f} MiB; {load()}"
 	)
+	return {"rate": rate, "reads": reads, "created": changes.created, "line": line}
 
 
 def table_sizes(frappe) -> str:
@@ -315,6 +336,116 @@ def ensure_groups(frappe) -> None:
 	frappe.db.commit()
 
 
+# -- part 3: the write rate at 100,000 and at a million, back to back, and the pool it needs ---------
+def on_site(site: str, sites_path: str | None):
+	"""Connect this process to `site` (the one connected before is let go)."""
+	import frappe
+
+	if getattr(frappe.local, "site", None):
+		frappe.db.commit()
+		frappe.destroy()
+	return connect(site, sites_path)
+
+
+def set_pool(frappe, size: int, root_password: str) -> int:
+	"""Resize MariaDB's buffer pool online (as root) and wait until it took the new size."""
+	import pymysql
+
+	conf = frappe.conf
+	root = pymysql.connect(
+		host=conf.db_host or "127.0.0.1", port=int(conf.db_port or 3306), user="root", password=root_password
+	)
+	try:
+		with root.cursor() as cursor:
+			cursor.execute(f"set global innodb_buffer_pool_size = {int(size)}")
+			for _ in range(600):
+				cursor.execute("show global status like 'Innodb_buffer_pool_resize_status'")
+				row = cursor.fetchone()
+				cursor.execute("select @@innodb_buffer_pool_size")
+				now = int(cursor.fetchone()[0])
+				if now >= size and (not row or "Completed" in row[1] or not row[1]):
+					return now
+				time.sleep(1)
+			return now
+	finally:
+		root.close()
+
+
+def pool_bytes(text: str) -> int:
+	units = {"K": 2**10, "M": 2**20, "G": 2**30}
+	text = text.strip().upper()
+	return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
+
+
+def rate_pair(args) -> None:
+	"""Batches into a site holding about 100,000 contacts (`--pair-small`, filled to `--pair-size` the
+	way the old code named rows, if it holds fewer) and into `--site` (about a million), taken in turn,
+	for each pool of `--pools`: each batch's rate, and the mean rate at a million over the mean at
+	100,000. With `--find-pool` the pools are tried in order until that ratio reaches `--target`."""
+	sites = {"small": args.pair_small, "large": args.site}
+	frappe = on_site(args.pair_small, args.sites_path)
+	ensure_groups(frappe)
+	filled = frappe.db.sql("select count(*) from `tabContact` where email_id like %s", f"%@{FILL_DOMAIN}")[0][
+		0
+	]
+	if filled < args.pair_size:
+		t0 = time.perf_counter()
+		fill(frappe, filled, args.pair_size)
+		print(
+			f"  ({args.pair_small}: filled {filled:,} → {args.pair_size:,} in {time.perf_counter() - t0:.0f} s)"
+		)
+	number = 0
+	found = None
+	for pool in [pool_bytes(p) for p in args.pools.split(",") if p]:
+		frappe = on_site(args.site, args.sites_path)
+		ensure_groups(frappe)
+		if args.db_root_password:
+			set_pool(frappe, pool, args.db_root_password)
+		size = frappe.db.sql("select @@innodb_buffer_pool_size")[0][0]
+		print(f"buffer pool {size / 2**20:,.0f} MiB; {load()}", flush=True)
+		rates: dict[str, list[float]] = {"small": [], "large": []}
+		counts = {}
+		for which, site in sites.items():
+			counts[which] = held(on_site(site, args.sites_path))
+		for round_ in range(args.pair_rounds + 1):
+			for which, site in sites.items():
+				frappe = on_site(site, args.sites_path)
+				number += 1
+				r = batch_run(frappe, "new", number, args.batch)
+				# The first round settles the pool after a resize (or the other site's batch): not counted.
+				counted = round_ > 0
+				if counted:
+					rates[which].append(r["rate"])
+				print(
+					f"  {site:>20} N = {counts[which]:>9,} {r['line']}{'' if counted else ' (warm-up)'}",
+					flush=True,
+				)
+				if which == "small":
+					# The small site stays at its size; the large one grows a batch at a time.
+					cleanup(frappe, f"b{number}-{RUN}.{DOMAIN}")
+				else:
+					counts[which] += r["created"]
+		small, large = (sum(rates[k]) / len(rates[k]) for k in ("small", "large"))
+		ratio = large / small
+		print(
+			f"  pool {size / 2**20:,.0f} MiB: mean {small:,.0f}/s at about {args.pair_size:,}, "
+			f"{large:,.0f}/s at a million; ratio {ratio:.2f}; {load()}",
+			flush=True,
+		)
+		if ratio >= args.target and found is None:
+			found = size
+			if args.find_pool:
+				break
+	if args.find_pool:
+		print(
+			f"smallest pool tried whose ratio reaches {args.target}: "
+			+ (f"{found / 2**20:,.0f} MiB" if found else "none of those tried")
+		)
+	if args.db_root_password and args.restore_pool:
+		frappe = on_site(args.site, args.sites_path)
+		set_pool(frappe, pool_bytes(args.restore_pool), args.db_root_password)
+
+
 def main() -> None:
 	parser = argparse.ArgumentParser()
 	parser.add_argument("--site", default=os.environ.get("CC_SYNC_SITE"))
@@ -325,9 +456,24 @@ def main() -> None:
 	parser.add_argument("--schemes", default="old,new")
 	parser.add_argument("--keep", action="store_true", help="keep the fill for a later run")
 	parser.add_argument("--warm", action="store_true", help="read the contact tables into the pool first")
+	parser.add_argument("--pair-small", help="a site of about 100,000 contacts: rates there and at --site")
+	parser.add_argument("--pair-size", type=int, default=100_000)
+	parser.add_argument("--pair-rounds", type=int, default=3, help="batches counted on each site a pool")
+	parser.add_argument("--pools", default="128M", help="buffer pools to measure the pair at, in order")
+	parser.add_argument("--find-pool", action="store_true", help="stop at the first pool reaching --target")
+	parser.add_argument("--target", type=float, default=0.75)
+	parser.add_argument(
+		"--db-root-password",
+		default=os.environ.get("CC_SYNC_DB_ROOT_PASSWORD"),
+		help="MariaDB's root password, to resize the pool online (without it the pool is left as it is)",
+	)
+	parser.add_argument("--restore-pool", default="128M", help="the pool to leave MariaDB with")
 	args = parser.parse_args()
 	if not args.site:
 		parser.error("name the site: --site or CC_SYNC_SITE")
+	if args.pair_small:
+		rate_pair(args)
+		return
 	frappe = connect(args.site, args.sites_path)
 	schemes = args.schemes.split(",")
 	pool = frappe.db.sql("select @@innodb_buffer_pool_size")[0][0]
