@@ -44,9 +44,9 @@ class ConsentWrites:
 		self.has_lead = has_lead
 		self.lead_email_field = lead_email_field
 
-	def apply(self, writes: Sequence[ContactWrite], now: datetime) -> dict[str, int]:
-		"""The consent part of applied writes: address opt-outs, lifts, and member rows; returns the
-		change in member rows per group."""
+	def apply(self, writes: Sequence[ContactWrite], now: datetime) -> None:
+		"""The consent part of applied writes: address opt-outs, lifts, and member rows (each group's
+		count of subscribers kept with them)."""
 		opted = [w for w in writes if w.opted_out]
 		lifted = list(dict.fromkeys(w.email for w in writes if w.lift_optout and not w.opted_out))
 		if lifted and self._lifts_meet_optouts(lifted, [w.email for w in opted]):
@@ -62,7 +62,7 @@ class ConsentWrites:
 				self.lift(email, now)
 		items = [(w.email, w.rows) for w in writes if w.rows]
 		items += [(w.former_email, w.former_rows) for w in writes if w.former_email and w.former_rows]
-		return write_rows(items, now)
+		count_subscribers(write_rows(items, now))
 
 	def _lifts_meet_optouts(self, lifted: Sequence[str], opted: Sequence[str]) -> bool:
 		"""Whether a lift and an opt-out of one page reach one record: the same address (a Lead), or two
@@ -260,3 +260,15 @@ class _MemberPlan:
 				if (normalise_email(row.email), row.email_group) in self.rejoined:
 					frappe.db.sql(f"delete from `tab{OPT_OUT}` where name = %s", row.name)
 		insert_named(EMAIL_GROUP_MEMBER, list(self.inserts.values()))
+
+
+def count_subscribers(delta: dict[str, int]) -> None:
+	"""Keep Email Group.total_subscribers as Email Group Member's own hooks would, by the rows added and
+	removed (recounting every group on every page would cost more than the page)."""
+	for group, change in delta.items():
+		if change:
+			frappe.db.sql(
+				f"""update `tab{EMAIL_GROUP}` set total_subscribers = greatest(0, total_subscribers + %s)
+				where name = %s""",
+				(change, group),
+			)

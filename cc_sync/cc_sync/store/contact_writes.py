@@ -24,7 +24,6 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_OPTED_OUT_AT,
 	CONTACT_OPTOUT_CC_CLOCK,
 	DYNAMIC_LINK,
-	EMAIL_GROUP,
 	LEAD,
 	LEAD_CC_ID,
 )
@@ -164,7 +163,7 @@ class ContactWrites:
 			updates.append((key, w))
 		if updates:
 			self._update_contacts(updates, now)
-		count_subscribers(self.consent_writes.apply(writes_held, now))
+		self.consent_writes.apply(writes_held, now)
 		self.optouts.queue_from_writes(writes_held, now)
 		self.push.stop_pushes(writes_held)
 		self.count.add(len(writes_held))
@@ -347,18 +346,6 @@ def _refused_values(exc: Exception) -> bool:
 	deadlock) is the page's and stops it."""
 	code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
 	return code in REFUSED_VALUE_CODES
-
-
-def count_subscribers(delta: dict[str, int]) -> None:
-	"""Keep Email Group.total_subscribers as Email Group Member's own hooks would, by the rows added and
-	removed (recounting every group on every page would cost more than the page)."""
-	for group, change in delta.items():
-		if change:
-			frappe.db.sql(
-				f"""update `tab{EMAIL_GROUP}` set total_subscribers = greatest(0, total_subscribers + %s)
-				where name = %s""",
-				(change, group),
-			)
 
 
 def _email_row(base: dict[str, Any], parent: Any, idx: int, email: str) -> dict[str, Any]:
