@@ -4,6 +4,7 @@ the action that fixes it, the Constant Contact User role, and the settings check
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -330,22 +331,41 @@ def test_a_marketer_lands_on_the_constant_contact_workspace(marketer):
 	assert (get_bootinfo().user.get("default_workspace") or {}).get("name") != "Constant Contact"
 
 
-def test_the_list_picker_shows_each_lists_member_count():
-	from frappe.desk.search import search_widget
+def test_the_list_picker_names_each_list_with_its_members_in_words_in_name_order():
+	from frappe.desk.search import search_link
 
-	frappe.get_doc(
-		{
-			"doctype": LIST,
-			"list_id": "tier2-count-list",
-			"list_name": "Tier2 Counted",
-			"membership_count": 1234,
-		}
-	).insert(ignore_permissions=True)
+	lists = [
+		("tier2-count-b", "Tier2 Counted B", 1234, 0),
+		("tier2-count-a", "Tier2 Counted A", 1, 0),
+		("tier2-count-gone", "Tier2 Counted Gone", 50, 1),
+	]
+	for list_id, name, members, deleted in lists:
+		frappe.get_doc(
+			{
+				"doctype": LIST,
+				"list_id": list_id,
+				"list_name": name,
+				"membership_count": members,
+				"deleted": deleted,
+			}
+		).insert(ignore_permissions=True)
 	try:
-		found = search_widget(LIST, "Tier2 Counted", page_length=5, as_dict=False)
-		assert any("1234" in " ".join(str(v) for v in row) for row in found), found
+		# What the settings' CC list field asks for (its set_query), through Frappe's own link search.
+		found = search_link(
+			LIST, "Tier2 Counted", query="cc_sync.cc_sync.list_picker.cc_lists", page_length=10
+		)
+		assert [(r["label"], r["description"]) for r in found] == [
+			("Tier2 Counted A", "tier2-count-a, 1 member"),
+			("Tier2 Counted B", "tier2-count-b, 1,234 members"),
+		]
+		settings_js = (
+			Path(frappe.get_app_path("cc_sync"))
+			/ "cc_sync/doctype/constant_contact_settings/constant_contact_settings.js"
+		).read_text()
+		assert '"cc_sync.cc_sync.list_picker.cc_lists"' in settings_js
 	finally:
-		frappe.delete_doc(LIST, "tier2-count-list", force=True, ignore_permissions=True)
+		for list_id, *_ in lists:
+			frappe.delete_doc(LIST, list_id, force=True, ignore_permissions=True)
 		frappe.db.commit()
 
 

@@ -15,8 +15,9 @@ frappe.ui.form.on("Constant Contact Settings", {
 		});
 		frm.set_query("push_doctype", push_targets);
 		frm.set_query("push_doctype", "push_targets", push_targets);
-		// Lists deleted in CC are not offered (a mapping to one is flagged on save and on the health line).
-		frm.set_query("cc_list", "list_mappings", () => ({ filters: { deleted: 0 } }));
+		// Each CC list by name with its member count, in name order; lists deleted in CC are not offered (a
+		// mapping to one is flagged on save and on the health line).
+		frm.set_query("cc_list", "list_mappings", () => ({ query: "cc_sync.cc_sync.list_picker.cc_lists" }));
 		frappe.realtime.off("cc_sync_progress");
 		frappe.realtime.on("cc_sync_progress", (data) => cc_show_progress(frm, data));
 	},
