@@ -30,6 +30,7 @@ from cc_sync.cc_sync.constants import (
 from cc_sync.cc_sync.doc_events import record_title
 from cc_sync.cc_sync.jobs import enqueue_stream
 from cc_sync.cc_sync.oauth import account_name, load_tokens, prove_entered_secret
+from cc_sync.cc_sync.record_status import permission_words
 from cc_sync.cc_sync.runner import end_run, new_log, run_error, write_report
 from cc_sync.cc_sync.settings import (
 	JOB_STREAMS,
@@ -264,7 +265,11 @@ def _sync_record_locked(doctype: str, name: str, email: str, wiring: Any, refere
 	end_run(log, wiring)
 	return {
 		"email": result["email"],
-		"cc": _jsonable(result["cc"]),
+		# CC's view of the person, its permission to send also in words (as the forms say it).
+		"cc": {
+			**_jsonable(result["cc"]),
+			"permission": permission_words((result["cc"] or {}).get("permission_to_send")),
+		},
 		"status": report.status,
 		"totals": report.totals(),
 		"errors": [s.error for s in report.streams.values() if s.error],

@@ -67,7 +67,7 @@ def record_status(doctype: str, name: str) -> dict[str, Any]:
 		"headline": headline,
 		"colour": colour,
 		# CC's permission in words, only while CC holds the person (a deleted contact has none to speak of).
-		"permission": _PERMISSION_WORDS.get(row.get(CONTACT_CC_PERMISSION) or "")
+		"permission": permission_words(row.get(CONTACT_CC_PERMISSION))
 		if cc_id and state != "deleted"
 		else None,
 		"permission_to_send": row.get(CONTACT_CC_PERMISSION),
@@ -81,8 +81,6 @@ def record_status(doctype: str, name: str) -> dict[str, Any]:
 		"last_synced": row.get(CONTACT_LAST_SYNCED),
 		"lists": _lists(emails),
 	}
-	if view["permission"]:
-		view["permission"] = _(view["permission"])
 	if target is not None:
 		view["push_status"] = doc.get(LEAD_PUSH_STATUS)
 		view["pushed_at"] = doc.get(LEAD_PUSHED_AT)
@@ -99,6 +97,17 @@ _PERMISSION_WORDS = {
 	"temp_hold": "On hold: not mailed while held",
 	"unsubscribed": "Unsubscribed",
 }
+
+
+def permission_words(permission: str | None) -> str | None:
+	"""CC's permission_to_send as a person reads it ("Explicit: the person opted in"), translated; a value
+	CC added since is shown as it is rather than hidden."""
+	if not permission:
+		return None
+	words = _PERMISSION_WORDS.get(str(permission))
+	return _(words) if words else str(permission)
+
+
 # Who opted the person out (see `_optout`).
 _OPTOUT_BY = {
 	"cc": "in Constant Contact",

@@ -9,7 +9,7 @@ import pytest
 import frappe
 from frappe.utils import get_datetime, now_datetime
 
-from cc_sync.cc_sync import api, record_guard, runner
+from cc_sync.cc_sync import api, record_guard, record_status, runner
 from cc_sync.cc_sync.constants import CONTACT, CONTACT_LAST_SYNCED, OPT_OUT, SETTINGS, SYNC_LOG
 from cc_sync.constant_contact.ratelimit import DailyBudget
 from cc_sync.sync.fieldmap import FieldRule
@@ -238,6 +238,20 @@ def test_sync_now_shows_the_real_status_not_subscribed(sync_now, permission, sta
 	assert answer["cc"]["state"] == state
 	assert answer["cc"]["sendable"] is False
 	assert answer["cc"]["permission_to_send"] == permission
+
+
+@pytest.mark.parametrize(
+	"permission, words",
+	[("explicit", "Explicit: the person opted in"), ("not_set", "None recorded: not mailed")],
+)
+def test_sync_now_says_the_permission_to_send_in_words_as_the_forms_do(sync_now, permission, words):
+	w, _wiring = sync_now
+	local = f"now-words-{permission.replace('_', '-')}"
+	w.emu.add_contact(addr(local), permission=permission)
+	contact = _contact(local)
+	answer = api.sync_record(CONTACT, contact)
+	assert answer["cc"]["permission"] == words
+	assert record_status.record_status(CONTACT, contact)["permission"] == words
 
 
 def test_sync_now_calls_an_sms_only_contact_sms_only(sync_now):

@@ -85,7 +85,8 @@ cc_sync.show_record_result = function (res) {
 	const esc = frappe.utils.escape_html;
 	const rows = [
 		[__("Email"), esc(res.email)],
-		[__("Permission to send"), esc(res.cc.permission_to_send || "-")],
+		// In words, as the forms say it ("Explicit: the person opted in"); the server words it.
+		[__("Permission to send"), esc(res.cc.permission || "-")],
 		[__("Opted out in CC"), cc_sync.date_and_time(res.cc.opt_out_date)],
 		[__("Updated in CC"), cc_sync.date_and_time(res.cc.updated_at)],
 		[__("Unsubscribed here"), res.site.unsubscribed ? __("Yes") : __("No")],
