@@ -128,7 +128,8 @@ def format_log(log) -> str:
 	if log.error:
 		lines += [f"  ! {line}" for line in log.error.splitlines()]
 	if log.dry_run and log.plan_rows:
-		lines.append(f"  {len(log.plan_rows)} planned changes: see the log's table (or download it as CSV)")
+		total = log.plan_total or len(log.plan_rows)
+		lines.append(f"  {total:,} planned changes: see the log's table (or download it as CSV)")
 	return "\n".join(lines)
 
 

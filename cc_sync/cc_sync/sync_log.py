@@ -29,9 +29,13 @@ from cc_sync.cc_sync.sitetime import to_site
 from cc_sync.sync.report import RunReport, StreamReport, StreamStatus
 from cc_sync.sync.streams import CHANGE_COUNTERS, JOB_ALL
 
-# A log keeps this many per-record notes and plan rows; the counts always hold the full totals.
+# A log keeps this many per-record notes; the counts always hold the full totals.
 MAX_LOG_ITEMS = 500
-MAX_PLAN_ENTRIES = 2000
+# A dry run's form shows its first planned changes (a form with thousands of rows takes many seconds to
+# open); the CSV kept beside the log holds the plan up to MAX_PLAN_ENTRIES (about 5 MB, within Frappe's
+# default 10 MB file size).
+PLAN_ROWS_ON_FORM = 100
+MAX_PLAN_ENTRIES = 50_000
 
 
 def job_label(stream: str, reference: str | None = None) -> str:
@@ -166,16 +170,44 @@ def fill_items(log: Any, streams: list[StreamReport]) -> None:
 
 
 def fill_plan(log: Any, streams: list[StreamReport]) -> None:
-	"""The dry run's plan as rows: what would be done, to whom, and the details that matter."""
-	log.set("plan_rows", [])
+	"""The dry run's plan as rows: what would be done, to whom, and the details that matter. The form
+	holds the first of them, the CSV beside the log every one (up to MAX_PLAN_ENTRIES)."""
+	from frappe.utils.csvutils import to_csv
+
+	from cc_sync.cc_sync.doctype.constant_contact_sync_log.constant_contact_sync_log import (
+		plan_file_name,
+		plan_header,
+	)
+
 	lines = [(s.stream, line) for s in streams for line in s.plan]
-	for stream, line in lines[:MAX_PLAN_ENTRIES]:
-		log.append("plan_rows", plan_row(stream, line))
-	if len(lines) > MAX_PLAN_ENTRIES:
+	rows = [plan_row(stream, line) for stream, line in lines[:MAX_PLAN_ENTRIES]]
+	log.plan_total = len(lines)
+	log.set("plan_rows", rows[:PLAN_ROWS_ON_FORM])
+	if len(lines) > PLAN_ROWS_ON_FORM:
 		log.append(
 			"plan_rows",
-			{"action": _("{0} more not listed").format(len(lines) - MAX_PLAN_ENTRIES)},
+			{
+				"action": _("{0} more: Download as CSV lists them").format(
+					f"{len(lines) - PLAN_ROWS_ON_FORM:,}"
+				)
+			},
 		)
+	if len(rows) <= PLAN_ROWS_ON_FORM:
+		return
+	table = [plan_header()]
+	table += [[_(r["stream"] or ""), r["action"], r["email"], r["record"], r["details"]] for r in rows]
+	if len(lines) > MAX_PLAN_ENTRIES:
+		table.append(["", _("{0} more not listed").format(f"{len(lines) - MAX_PLAN_ENTRIES:,}"), "", "", ""])
+	frappe.get_doc(
+		{
+			"doctype": "File",
+			"file_name": plan_file_name(log.name),
+			"attached_to_doctype": SYNC_LOG,
+			"attached_to_name": log.name,
+			"is_private": 1,
+			"content": to_csv(table),
+		}
+	).insert(ignore_permissions=True)
 
 
 ACTION_LABELS = {

@@ -168,6 +168,37 @@ def test_a_dry_run_is_labelled_and_reads_as_a_table_with_a_csv_download(logs):
 	assert "new@tier2.test" in lines[1] and len(lines) == 3
 
 
+def test_a_dry_run_of_thousands_of_changes_opens_with_its_first_rows_and_its_csv_holds_every_one(logs):
+	from frappe.desk.form.load import getdoc
+
+	from cc_sync.cc_sync.doctype.constant_contact_sync_log.constant_contact_sync_log import (
+		ConstantContactSyncLog,
+		download_plan,
+	)
+
+	plan = [{"action": "update", "email": f"p{i}@tier2.test", "contact": f"CONT-{i}"} for i in range(2500)]
+	rep = report(dry_run=True, changes=dict(fetched=2500, updated=2500, plan=plan))
+	[log] = run(TRIGGER_SETTINGS, rep)
+
+	# What the form loads: its first changes and a row saying where the rest are, not 2,500 rows.
+	frappe.local.response = frappe._dict()
+	getdoc(SYNC_LOG, log.name)
+	[loaded] = frappe.response["docs"]
+	assert len(loaded.plan_rows) == sync_log.PLAN_ROWS_ON_FORM + 1
+	assert loaded.plan_rows[-1].action == "2,400 more: Download as CSV lists them"
+	assert loaded.plan_total == 2500
+	# The CSV lists every one.
+	frappe.local.response = frappe._dict()
+	download_plan(log.name)
+	lines = frappe.response["result"].strip().splitlines()
+	assert len(lines) == 2501 and "p2499@tier2.test" in lines[-1]
+	# Old logs go with their CSV.
+	frappe.db.set_value(SYNC_LOG, log.name, {"creation": "2020-01-01", "status": "Success"})
+	ConstantContactSyncLog.clear_old_logs()
+	assert not frappe.db.exists(SYNC_LOG, log.name)
+	assert not frappe.db.exists("File", {"attached_to_doctype": SYNC_LOG, "attached_to_name": log.name})
+
+
 def test_a_dry_run_push_names_who_would_be_sent_and_the_lists_by_name(logs):
 	frappe.get_doc(
 		{"doctype": "Constant Contact List", "list_id": "tier2-plan-list", "list_name": "Tier2 Plan"}

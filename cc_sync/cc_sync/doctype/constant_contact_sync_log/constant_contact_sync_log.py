@@ -62,6 +62,7 @@ class ConstantContactSyncLog(Document):
 		fetched: DF.Int
 		items: DF.Table[ConstantContactSyncLogItem]
 		plan_rows: DF.Table[ConstantContactSyncLogPlan]
+		plan_total: DF.Int
 		pushed: DF.Int
 		quiet: DF.Check
 		reference: DF.Data | None
@@ -132,6 +133,21 @@ class ConstantContactSyncLog(Document):
 				left join `tab{SYNC_LOG}` log on log.name = item.parent
 				where log.name is null"""
 			)
+		# And a dry run's plan kept beside it as CSV, file and all.
+		for file in frappe.db.sql_list(
+			f"""select f.name from `tabFile` f left join `tab{SYNC_LOG}` log on log.name = f.attached_to_name
+			where f.attached_to_doctype = %s and log.name is null""",
+			SYNC_LOG,
+		):
+			frappe.delete_doc("File", file, force=True, ignore_permissions=True)
+
+
+def plan_file_name(log_name: str) -> str:
+	return f"dry-run-{log_name}.csv"
+
+
+def plan_header() -> list[str]:
+	return [_("Stream"), _("Would"), _("Email"), _("Record"), _("Details")]
 
 
 @frappe.whitelist(methods=["GET"])
@@ -141,8 +157,21 @@ def download_plan(name: str) -> None:
 
 	log = frappe.get_doc(SYNC_LOG, name)
 	log.check_permission("read")
-	rows = [[_("Stream"), _("Would"), _("Email"), _("Record"), _("Details")]]
-	rows += [[_(r.stream or ""), r.action, r.email, r.record, r.details] for r in log.plan_rows]
-	frappe.response["result"] = to_csv(rows)
+	# The whole plan, kept beside the log when it was written; a log from before keeps it in its table.
+	saved = frappe.db.get_value(
+		"File",
+		{
+			"attached_to_doctype": SYNC_LOG,
+			"attached_to_name": log.name,
+			"file_name": plan_file_name(log.name),
+		},
+		"name",
+	)
+	if saved:
+		frappe.response["result"] = frappe.get_doc("File", saved).get_content()
+	else:
+		rows = [plan_header()]
+		rows += [[_(r.stream or ""), r.action, r.email, r.record, r.details] for r in log.plan_rows]
+		frappe.response["result"] = to_csv(rows)
 	frappe.response["type"] = "csv"
 	frappe.response["doctype"] = f"dry-run-{log.name}"
