@@ -39,6 +39,10 @@ doc_events = {
 # "Sync now" under a "Constant Contact" group on the Contact and Lead forms.
 # The stream table, for the desk's scripts (frappe.boot.cc_sync).
 boot_session = "cc_sync.cc_sync.boot.boot_session"
+# The desk sidebar, with the Constant Contact workspace first for a marketer (Frappe's own for others).
+override_whitelisted_methods = {
+	"frappe.desk.desktop.get_workspace_sidebar_items": "cc_sync.cc_sync.boot.workspace_sidebar_items",
+}
 
 app_include_js = [
 	"record_sync.bundle.js",

@@ -41,11 +41,38 @@ MARKETER_ROLE = "Constant Contact User"
 WORKSPACE = "Constant Contact"
 
 
+def is_marketer() -> bool:
+	"""A user who works in the Constant Contact workspace rather than administers the site."""
+	roles = set(frappe.get_roles())
+	return MARKETER_ROLE in roles and "System Manager" not in roles
+
+
 def boot_session(bootinfo: Any) -> None:
 	bootinfo.cc_sync = desk_tables()
+	if not is_marketer():
+		return
 	# A marketer who has chosen no workspace of their own lands on Constant Contact, not on the first
 	# workspace Frappe happens to list for them (Users).
 	user = bootinfo.get("user") or {}
-	roles = set(frappe.get_roles())
-	if MARKETER_ROLE in roles and "System Manager" not in roles and not user.get("default_workspace"):
+	if not user.get("default_workspace"):
 		user["default_workspace"] = {"name": WORKSPACE, "public": 1, "title": WORKSPACE}
+	if bootinfo.get("allowed_workspaces"):
+		bootinfo.allowed_workspaces = workspace_first(bootinfo.allowed_workspaces)
+
+
+def workspace_first(pages: list[Any]) -> list[Any]:
+	"""The Constant Contact workspace first, the others in Frappe's order."""
+	return sorted(pages, key=lambda page: page.get("name") != WORKSPACE)
+
+
+@frappe.whitelist()
+def workspace_sidebar_items() -> dict[str, Any]:
+	"""Frappe's desk sidebar (hooks.py puts this in place of `get_workspace_sidebar_items`), with the
+	Constant Contact workspace at the top for a marketer, above the workspaces Frappe lists first (Users,
+	Website); everyone else's sidebar is Frappe's own."""
+	from frappe.desk.desktop import get_workspace_sidebar_items
+
+	items = get_workspace_sidebar_items()
+	if is_marketer():
+		items["pages"] = workspace_first(items.get("pages") or [])
+	return items

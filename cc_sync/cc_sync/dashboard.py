@@ -40,13 +40,31 @@ def _card(value: int, doctype: str, route_options: dict[str, Any] | None = None)
 	}
 
 
-def _count(doctype: str, filters: dict[str, Any]) -> dict[str, Any]:
-	"""A count of what the user may read, and the list it opens (filtered the same way)."""
-	if not frappe.db.exists("DocType", doctype) or not frappe.has_permission(doctype, "read"):
+def _count(doctype: str, filters: dict[str, Any]) -> dict[str, Any] | str:
+	"""A count of what the user may read, and the list it opens (filtered the same way); a user who may
+	not read the DocType is told so rather than shown 0."""
+	if not frappe.db.exists("DocType", doctype):
 		return {"value": 0, "fieldtype": "Int"}
+	if not may_read_all(doctype):
+		return no_access(doctype)
 	# One count query with the user's permissions applied, not every matching name (a million Contacts).
 	rows = frappe.get_list(doctype, filters=filters, fields=["count(name) as total"], order_by=None)
 	return _card(int(rows[0].total) if rows else 0, doctype, filters)
+
+
+def may_read_all(doctype: str) -> bool:
+	"""Whether the user's roles read the DocType's records, not only those the user created (Frappe's
+	"All" role reads its own Contacts only: a count of them would be a wrong 0)."""
+	from frappe.permissions import get_role_permissions
+
+	perms = get_role_permissions(frappe.get_meta(doctype))
+	return bool(perms.get("read")) and "read" not in (perms.get("if_owner") or {})
+
+
+def no_access(doctype: str) -> str:
+	"""What a card shows a user who may not read what it counts, in place of a number that is not the
+	site's (the card shows a text as it is)."""
+	return frappe._("No read access to {0}").format(frappe._(doctype))
 
 
 # The numbers about the site's contacts, each defined once, here: the workspace's cards, the settings
@@ -65,13 +83,14 @@ CONTACT_NUMBERS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _contacts(number: str) -> dict[str, Any]:
+def _contacts(number: str) -> dict[str, Any] | str:
 	return _count(CONTACT, CONTACT_NUMBERS[number][1])
 
 
 def contact_numbers() -> dict[str, int]:
 	"""Every contact number the user may read, by name (the settings page and the command line)."""
-	return {number: _contacts(number)["value"] for number in CONTACT_NUMBERS}
+	cards = {number: _contacts(number) for number in CONTACT_NUMBERS}
+	return {number: card["value"] if isinstance(card, dict) else 0 for number, card in cards.items()}
 
 
 def contact_numbers_line(numbers: dict[str, int]) -> str:
@@ -87,27 +106,27 @@ def contact_numbers_line(numbers: dict[str, int]) -> str:
 
 
 @frappe.whitelist()
-def contacts_in_sync(filters: Any = None) -> dict[str, Any]:
+def contacts_in_sync(filters: Any = None) -> dict[str, Any] | str:
 	return _contacts("in_sync")
 
 
 @frappe.whitelist()
-def subscribed(filters: Any = None) -> dict[str, Any]:
+def subscribed(filters: Any = None) -> dict[str, Any] | str:
 	return _contacts("subscribed")
 
 
 @frappe.whitelist()
-def unsubscribed(filters: Any = None) -> dict[str, Any]:
+def unsubscribed(filters: Any = None) -> dict[str, Any] | str:
 	return _contacts("unsubscribed")
 
 
 @frappe.whitelist()
-def deleted_in_cc(filters: Any = None) -> dict[str, Any]:
+def deleted_in_cc(filters: Any = None) -> dict[str, Any] | str:
 	return _contacts("deleted_in_cc")
 
 
 @frappe.whitelist()
-def hard_bounced(filters: Any = None) -> dict[str, Any]:
+def hard_bounced(filters: Any = None) -> dict[str, Any] | str:
 	"""Contacts whose address hard-bounced in a campaign: never pushed again until the address changes."""
 	if not frappe.get_meta(CONTACT).has_field(HARD_BOUNCED):
 		return {"value": 0, "fieldtype": "Int"}
@@ -115,11 +134,11 @@ def hard_bounced(filters: Any = None) -> dict[str, Any]:
 
 
 @frappe.whitelist()
-def not_in_cc(filters: Any = None) -> dict[str, Any]:
+def not_in_cc(filters: Any = None) -> dict[str, Any] | str:
 	return _contacts("not_in_cc")
 
 
-def _leads(status: str | list) -> dict[str, Any]:
+def _leads(status: str | list) -> dict[str, Any] | str:
 	if not frappe.db.exists("DocType", LEAD) or not frappe.get_meta(LEAD).has_field(LEAD_PUSH_STATUS):
 		return {"value": 0, "fieldtype": "Int"}
 	value = ["in", status] if isinstance(status, list) else status
@@ -127,12 +146,12 @@ def _leads(status: str | list) -> dict[str, Any]:
 
 
 @frappe.whitelist()
-def pending_pushes(filters: Any = None) -> dict[str, Any]:
+def pending_pushes(filters: Any = None) -> dict[str, Any] | str:
 	return _leads([PushStatus.PENDING, PushStatus.QUEUED])
 
 
 @frappe.whitelist()
-def failed_pushes(filters: Any = None) -> dict[str, Any]:
+def failed_pushes(filters: Any = None) -> dict[str, Any] | str:
 	return _leads(PushStatus.FAILED)
 
 
@@ -141,7 +160,7 @@ def _since() -> str:
 
 
 @frappe.whitelist()
-def optouts_to_cc(filters: Any = None) -> dict[str, Any]:
+def optouts_to_cc(filters: Any = None) -> dict[str, Any] | str:
 	"""Opt-outs made on the site in the last 7 days (each is sent to CC)."""
 	return _count(OPT_OUT, {"opted_out_at": [">=", _since()]})
 
@@ -150,7 +169,7 @@ def optouts_to_cc(filters: Any = None) -> dict[str, Any]:
 def optouts_from_cc(filters: Any = None) -> dict[str, Any]:
 	"""Site records unsubscribed because CC reported an opt-out, over the last 7 days of runs."""
 	if not frappe.has_permission(SYNC_LOG, "read"):
-		return {"value": 0, "fieldtype": "Int"}
+		return no_access(SYNC_LOG)
 	since = _since()
 	value = frappe.db.sql(
 		f"select coalesce(sum(unsubscribed), 0) from `tab{SYNC_LOG}` where dry_run = 0 and started >= %s",

@@ -1,5 +1,6 @@
 """Desk pieces that Frappe does not import from an app's files, kept in place on install and migrate:
-the workspace's live status block (a Custom HTML Block) and the way in from the Integrations workspace.
+the workspace's live status block (a Custom HTML Block) and the way in from the Integrations workspace;
+and, once, the marketer role's read of the records the workspace counts.
 """
 
 from __future__ import annotations
@@ -8,10 +9,16 @@ import json
 
 import frappe
 
+from cc_sync.cc_sync.constants import CONTACT, LEAD
+
 STATUS_BLOCK = "Constant Contact Status"
 WORKSPACE = "Constant Contact"
 INTEGRATIONS = "Integrations"
 WORKSPACE_ROUTE = "/app/constant-contact"
+MARKETER_ROLE = "Constant Contact User"
+# What a marketer reads besides the app's own DocTypes: the records the workspace's cards count and open
+# (contacts in sync, subscribed, unsubscribed, ...; pending and failed pushes), read only.
+MARKETER_READS = (CONTACT, LEAD)
 
 # The block asks the server for the health line and shows it with its one fixing action. It runs in
 # a shadow root (`root_element`); frappe's globals are available.
@@ -106,3 +113,22 @@ def link_from_integrations() -> None:
 	doc.content = json.dumps(content)
 	doc.flags.ignore_permissions = True
 	doc.save(ignore_permissions=True)
+
+
+def grant_marketer_reads() -> None:
+	"""Give the Constant Contact User role read on Contact and Lead, where the site has them and the role
+	has no rule of its own there yet. Run on install, when ERPNext brings Lead, and once by a patch on
+	sites that had the app before; a System Manager may take it away in Role Permissions Manager (the
+	cards then say the role has no access rather than show 0)."""
+	from frappe.permissions import add_permission
+
+	if not frappe.db.exists("Role", MARKETER_ROLE):
+		frappe.get_doc({"doctype": "Role", "role_name": MARKETER_ROLE, "desk_access": 1}).insert(
+			ignore_permissions=True
+		)
+	for doctype in MARKETER_READS:
+		if not frappe.db.exists("DocType", doctype):
+			continue
+		if frappe.db.exists("Custom DocPerm", {"parent": doctype, "role": MARKETER_ROLE, "permlevel": 0}):
+			continue
+		add_permission(doctype, MARKETER_ROLE, 0, "read")

@@ -350,8 +350,11 @@ def setup() -> None:
 
 
 def after_install() -> None:
+	from cc_sync.cc_sync.desk_setup import grant_marketer_reads
+
 	setup()
 	desk_setup()
+	grant_marketer_reads()
 
 
 def after_migrate() -> None:
@@ -363,7 +366,10 @@ def after_app_install(app_name: str) -> None:
 	"""An app installed after cc_sync (ERPNext) may bring Lead: its fields are added at once, not at the
 	next migrate, so the first push finds them."""
 	if app_name != "cc_sync" and any(frappe.db.exists("DocType", d) for d in TARGETS):
+		from cc_sync.cc_sync.desk_setup import grant_marketer_reads
+
 		setup()
+		grant_marketer_reads()
 
 
 def desk_setup() -> None:

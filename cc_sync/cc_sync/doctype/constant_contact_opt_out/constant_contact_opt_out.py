@@ -3,6 +3,9 @@
 
 from frappe.model.document import Document
 
+from cc_sync.cc_sync.store.opt_out_lists import split_lists
+from cc_sync.cc_sync.sync_log import list_names
+
 
 class ConstantContactOptOut(Document):
 	"""A site-side opt-out waiting to reach Constant Contact; rows are written by the sync, never by hand."""
@@ -17,6 +20,7 @@ class ConstantContactOptOut(Document):
 
 		by_person: DF.Check
 		cc_contact_id: DF.Data | None
+		cc_list_names: DF.SmallText | None
 		cc_lists: DF.SmallText | None
 		email: DF.Data
 		email_group: DF.Link | None
@@ -25,3 +29,9 @@ class ConstantContactOptOut(Document):
 		resolved_at: DF.Datetime | None
 		status: DF.Literal["Pending", "Done"]
 	# end: auto-generated types
+
+	@property
+	def cc_list_names(self) -> str | None:
+		"""The CC lists a group leave takes the person off, by name in name order, one a line (a list the
+		site has not fetched by its id)."""
+		return "\n".join(sorted(list_names(list(split_lists(self.cc_lists))), key=str.lower)) or None
