@@ -8,6 +8,7 @@ only the first problem is shown, so the line always says what to do next.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any, NamedTuple
 
@@ -23,11 +24,14 @@ from cc_sync.cc_sync.constants import (
 	QUEUE,
 	SETTINGS,
 	SETTINGS_ROUTE,
+	SETTINGS_SYNC_STATE,
 	SYNC_LOG,
 	WORKED,
 	LogStatus,
 )
 from cc_sync.cc_sync.settings import all_stored_values
+from cc_sync.sync.config import SyncConfig
+from cc_sync.sync.optouts import STATE as OPTOUT_STATE
 from cc_sync.sync.streams import SCHEDULED_JOBS
 
 # The cron gate notes each tick here; a scheduler that is on but silent this long is reported.
@@ -192,7 +196,12 @@ def health() -> dict[str, Any]:
 	scheduler and workers, the list mapping, the last run; a green line when there is none."""
 	v = _values()
 	line = (
-		_connection_line(v) or _machinery_line(v) or _mapping_line() or _streams_line(v) or _last_run_line(v)
+		_connection_line(v)
+		or _machinery_line(v)
+		or _mapping_line()
+		or _streams_line(v)
+		or _optout_filter_line(v)
+		or _last_run_line(v)
 	)
 	return {
 		"level": line.level,
@@ -341,6 +350,35 @@ def _streams_line(v: dict[str, Any]) -> Line | None:
 		detail=_(
 			"The scheduler and a worker are running, so its runs are not starting or not finishing: "
 			"the Scheduled Job Log and the Error Log say why."
+		),
+	)
+
+
+def _optout_filter_line(v: dict[str, Any]) -> Line | None:
+	"""CC's opt-out filter proved unreliable on this account: opt-outs still arrive (by a full scan), but
+	the sync is not running as designed until the filter is trusted again, so the line is not green."""
+	try:
+		state = (json.loads(v.get(SETTINGS_SYNC_STATE) or "{}") or {}).get(OPTOUT_STATE) or {}
+	except ValueError:
+		return None
+	if state.get("reliable", True):
+		return None
+	config = SyncConfig()
+	since = get_datetime(str(state["since"])[:19].replace("T", " ")) if state.get("since") else None
+	good = cint((state.get("recheck") or {}).get("good"))
+	return Line(
+		"orange",
+		_(
+			"CC's opt-out filter (optout_after) is not reliable on this account{0}: opt-outs are read by a "
+			"full scan of unsubscribed and deleted contacts instead, which costs more API calls."
+		).format(" " + _("since {0} UTC").format(f"{since:%Y-%m-%d %H:%M}") if since else ""),
+		_("Re-check opt-out filter"),
+		method="cc_sync.cc_sync.api.recheck_optout_filter",
+		detail=_(
+			"No opt-out is missed meanwhile. The filter is re-checked every {0} hours and trusted again "
+			"after {1} good checks in a row ({2} so far)."
+		).format(
+			f"{config.optout_recheck_every.total_seconds() / 3600:g}", config.optout_recover_after, good
 		),
 	)
 

@@ -310,3 +310,34 @@ def test_a_site_enabled_before_the_time_was_noted_counts_from_its_migrate(runnin
 	assert now_datetime() - get_datetime(stored_values(("enabled_since",))["enabled_since"]) > timedelta(
 		days=1
 	)
+
+
+def test_an_unreliable_opt_out_filter_is_not_green_and_offers_the_re_check(running):
+	import json
+
+	from cc_sync.cc_sync.constants import SETTINGS_SYNC_STATE
+
+	update_settings({SETTINGS_SYNC_STATE: "{}"})
+	assert health.health()["level"] == "green"
+	state = {"optouts": {"reliable": False, "since": "2026-12-01T10:00:00+00:00", "recheck": {"good": 1}}}
+	update_settings({SETTINGS_SYNC_STATE: json.dumps(state)})
+	line = health.health()
+	assert line["level"] == "orange"
+	assert line["message"] == (
+		"CC's opt-out filter (optout_after) is not reliable on this account since 2026-12-01 10:00 UTC: "
+		"opt-outs are read by a full scan of unsubscribed and deleted contacts instead, which costs more "
+		"API calls."
+	)
+	assert line["detail"] == (
+		"No opt-out is missed meanwhile. The filter is re-checked every 6 hours and trusted again after 3 "
+		"good checks in a row (1 so far)."
+	)
+	assert line["action"] == {
+		"label": "Re-check opt-out filter",
+		"route": None,
+		"method": "cc_sync.cc_sync.api.recheck_optout_filter",
+	}
+	# Trusted again: green.
+	state["optouts"] = {"reliable": True, "trusted_since": "2026-12-03T10:00:00+00:00"}
+	update_settings({SETTINGS_SYNC_STATE: json.dumps(state)})
+	assert health.health()["level"] == "green"
