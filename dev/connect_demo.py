@@ -2,8 +2,10 @@
 keys, press Connect and grant access (the OAuth authorization-code flow), refresh the lists, map one
 list onto an Email Group, enable the sync and run it once on the site's background worker. Where the
 site has Lead (ERPNext, or the testkit's stand-in), it pushes Leads: a few are made before the first
-sync (it pushes them) and two after it (waiting for the next push, or for Sync now on the Lead). Last,
-it reads the email engagement of the campaigns the emulator sent.
+sync (it pushes them) and two after it (waiting for the next push, or for Sync now on the Lead). Where
+the site has Frappe CRM (`dev/site up --crm`), CRM Leads are a second push target: a few are pushed by the
+first sync and one waits for Sync now on its form. Last, it reads the email engagement of the campaigns
+the emulator sent.
 
 Run by `dev/site up` with the bench's Python; reads the site URL, the admin password and the
 emulator's client id and secret from the environment.
@@ -47,6 +49,16 @@ LEADS_LATER = [
 ]
 LEAD_DOMAIN = "leads.example.org"
 
+# Frappe CRM's leads (first name, last name, organization, job title), on a domain of their own.
+CRM_LEADS_FIRST = [
+	("Hedy", "Lamarr", "Frequency Hopping Co", "Inventor"),
+	("Claude", "Shannon", "Information Theory Ltd", "Researcher"),
+	("Radia", "Perlman", "Spanning Tree Networks", "Engineer"),
+	("Tim", "Berners-Lee", None, None),
+]
+CRM_LEADS_LATER = [("Donald", "Knuth", "Literate Programs", "Author")]
+CRM_LEAD_DOMAIN = "crm.example.org"
+
 
 def add_leads(s: requests.Session, leads: list[tuple]) -> int:
 	"""Create the leads not yet on the site (found by address), as a person would on the Lead form."""
@@ -64,6 +76,26 @@ def add_leads(s: requests.Session, leads: list[tuple]) -> int:
 		if "unsubscribed" in flags:
 			lead["unsubscribed"] = 1
 		s.post(f"{SITE}/api/resource/Lead", json=lead, timeout=60).raise_for_status()
+		added += 1
+	return added
+
+
+def add_crm_leads(s: requests.Session, leads: list[tuple]) -> int:
+	"""Create the CRM Leads not yet on the site (found by address), as CRM's lead form would."""
+	added = 0
+	for first, last, organization, job_title in leads:
+		email = f"{first}.{last}@{CRM_LEAD_DOMAIN}".lower()
+		found = s.get(
+			f"{SITE}/api/resource/CRM Lead", params={"filters": f'[["email","=","{email}"]]'}, timeout=60
+		).json()["data"]
+		if found:
+			continue
+		lead = {"first_name": first, "last_name": last, "email": email}
+		if organization:
+			lead["organization"] = organization
+		if job_title:
+			lead["job_title"] = job_title
+		s.post(f"{SITE}/api/resource/CRM Lead", json=lead, timeout=60).raise_for_status()
 		added += 1
 	return added
 
@@ -122,10 +154,16 @@ def main() -> int:
 	has_lead = s.get(f"{SITE}/api/resource/DocType/Lead", timeout=60).ok
 	if has_lead:
 		values["push_doctype"] = "Lead"
+	has_crm = s.get(f"{SITE}/api/resource/DocType/CRM Lead", timeout=60).ok
+	if has_crm:
+		# Frappe CRM's leads as a second push target, to the same lists.
+		values["push_targets"] = [{"push_doctype": "CRM Lead", "enabled": 1}]
 	s.put(SETTINGS_URL, json=values, timeout=60).raise_for_status()
 	print(f"mapped CC list {rows[0]['list_name']!r} onto Email Group {GROUP!r}; sync enabled")
 	if has_lead:
 		print(f"leads to push: {add_leads(s, LEADS_FIRST)} new (the first sync pushes them)")
+	if has_crm:
+		print(f"CRM Leads to push: {add_crm_leads(s, CRM_LEADS_FIRST)} new (the first sync pushes them)")
 
 	def settings_button_logs() -> list[dict]:
 		return s.get(
@@ -162,6 +200,16 @@ def main() -> int:
 			if has_lead:
 				added = add_leads(s, LEADS_LATER)
 				print(f"leads waiting for the next push (try Sync now on one): {added} new")
+			if has_crm:
+				added = add_crm_leads(s, CRM_LEADS_LATER)
+				print(f"CRM Leads waiting for the next push (try Sync now on it): {added} new")
+			if has_crm:
+				pushed = s.get(
+					f"{SITE}/api/resource/CRM Lead",
+					params={"filters": '[["cc_push_status","=","Pushed"]]', "limit_page_length": 100},
+					timeout=60,
+				).json()["data"]
+				print(f"CRM Leads pushed to CC: {len(pushed)}")
 			return read_engagement(s, settings_button_logs)
 	sys.exit("the first sync did not finish within 10 minutes: is the worker running? (logs/worker.log)")
 

@@ -24,6 +24,11 @@ if not settings.setup_complete:
 
 	add_standard_navbar_items()
 	frappe.db.commit()
+# Frappe CRM's own pages (/crm) are not built here (its desk forms need no build): a login would land on
+# CRM's app screen, a 404, so the desk opens instead (get_default_path finds no app of that name).
+if "crm" in frappe.get_installed_apps() and not frappe.db.get_single_value("System Settings", "default_app"):
+	frappe.db.set_single_value("System Settings", "default_app", "frappe")
+	frappe.db.commit()
 # As the wizard does: the person's own time zone is the site's, so the desk shows times as stored.
 system_tz = frappe.db.get_single_value("System Settings", "time_zone")
 if system_tz and frappe.db.get_value("User", "Administrator", "time_zone") != system_tz:
