@@ -147,7 +147,11 @@ def record_on_change(doc: Any, method: str | None = None) -> None:
 		return
 	if doc.get(LEAD_PUSH_STATUS) == PushStatus.PENDING:
 		return
-	doc.db_set(LEAD_PUSH_STATUS, PushStatus.PENDING, update_modified=False, notify=False)
+	# Not db_set: inside an insert it loads the row as stored as the document "before save", and Frappe
+	# then records every value the database turned into another (a Currency's null into 0) as a change
+	# of the creator's on the record's timeline (CRM Lead tracks changes).
+	frappe.db.set_value(doc.doctype, doc.name, LEAD_PUSH_STATUS, PushStatus.PENDING, update_modified=False)
+	doc.set(LEAD_PUSH_STATUS, PushStatus.PENDING)
 
 
 def contact_on_trash(doc: Any, method: str | None = None) -> None:

@@ -1,7 +1,7 @@
 """The push targets part: what the push reads (each push target's records, changed since the watermark,
 as its adapter in `cc_sync/cc_sync/targets/` describes them) and what it records on each (status, error,
-pushed-at, CC id, never `modified`), including the Leads an address's consent takes out of the push or
-puts back in."""
+pushed-at, CC id, never `modified`), including the Leads and CRM Leads an address's consent takes out of
+the push or puts back in."""
 
 from __future__ import annotations
 
@@ -140,43 +140,54 @@ class PushTargets:
 		self.count.add(len(outcomes))
 
 	def stop_pushes(self, writes: Sequence[ContactWrite]) -> None:
-		"""Leads of an address never to be pushed again say why, and those of an address opted in again
-		are candidates again (push bookkeeping: `modified` untouched). A few UPDATEs a page, one per
-		outcome and reason, each address ending as it would were the writes applied one by one."""
-		if not self.has_lead or LEAD not in {target[0] for target in self.targets}:
+		"""Pushed records (Leads, CRM Leads) of an address never to be pushed again say why, and those of
+		an address opted in again are candidates again (push bookkeeping: `modified` untouched). A few
+		UPDATEs a page, one per target, outcome and reason, each address ending as it would were the
+		writes applied one by one. Newsletter sign-ups are left out: a member row follows its group's
+		own consent (its Unsubscribed), which the sync writes."""
+		pushed = [
+			TARGETS[doctype]
+			for doctype in dict.fromkeys(target[0] for target in self.targets)
+			if TARGETS[doctype].installs_push_fields
+			and not TARGETS[doctype].group_field
+			and doctype_exists(doctype)
+		]
+		if not pushed:
 			return
 		outcomes: dict[str, tuple[str, str | None]] = {}
 		for w in writes:
 			held = outcomes.get(w.email)
 			if w.push_again:
-				# Only skipped Leads come back, unless this page just skipped them all.
+				# Only skipped records come back, unless this page just skipped them all.
 				all_now = held is not None and held[0] in (SKIPPED_ALL, PENDING_ALL)
 				held = (PENDING_ALL, None) if all_now else (PENDING_SKIPPED, None)
 			if w.push_stop:
 				held = (SKIPPED_ALL, w.push_stop)
 			if held is not None:
 				outcomes[w.email] = held
-		if not outcomes:
-			return
-		leads = addresses.rows_by_address(LEAD, self.lead_email_field, outcomes)
-		by_outcome: dict[tuple[str, str | None], list[str]] = {}
-		for email, outcome in outcomes.items():
-			by_outcome.setdefault(outcome, []).extend(r.name for r in leads.get(email, []))
-		for (outcome, reason), names in by_outcome.items():
-			status, error = (
-				(PushStatus.SKIPPED, reason)
-				if outcome == SKIPPED_ALL
-				else (PushStatus.PENDING, OPTED_IN_AGAIN)
-			)
-			only_skipped = f" and `{LEAD_PUSH_STATUS}` = %(skipped)s" if outcome == PENDING_SKIPPED else ""
-			execute_in(
-				f"""update `tab{LEAD}` set `{LEAD_PUSH_STATUS}` = %(status)s, `{LEAD_PUSH_ERROR}` = %(error)s,
-				`{LEAD_PUSHED_AT}` = null where name in %(values)s{only_skipped}""",
-				names,
-				status=status,
-				error=error,
-				skipped=PushStatus.SKIPPED,
-			)
+		for target in pushed if outcomes else ():
+			email_field = self.lead_email_field if target.doctype == LEAD else target.email_field
+			_stop_target_pushes(target.doctype, email_field, outcomes)
+
+
+def _stop_target_pushes(doctype: str, email_field: str, outcomes: dict[str, tuple[str, str | None]]) -> None:
+	records = addresses.rows_by_address(doctype, email_field, outcomes)
+	by_outcome: dict[tuple[str, str | None], list[str]] = {}
+	for email, outcome in outcomes.items():
+		by_outcome.setdefault(outcome, []).extend(r.name for r in records.get(email, []))
+	for (outcome, reason), names in by_outcome.items():
+		status, error = (
+			(PushStatus.SKIPPED, reason) if outcome == SKIPPED_ALL else (PushStatus.PENDING, OPTED_IN_AGAIN)
+		)
+		only_skipped = f" and `{LEAD_PUSH_STATUS}` = %(skipped)s" if outcome == PENDING_SKIPPED else ""
+		execute_in(
+			f"""update `tab{doctype}` set `{LEAD_PUSH_STATUS}` = %(status)s, `{LEAD_PUSH_ERROR}` = %(error)s,
+			`{LEAD_PUSHED_AT}` = null where name in %(values)s{only_skipped}""",
+			names,
+			status=status,
+			error=error,
+			skipped=PushStatus.SKIPPED,
+		)
 
 
 # What a page's writes leave an address's Leads: all skipped (with the reason), the skipped ones pending
