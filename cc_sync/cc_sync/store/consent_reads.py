@@ -9,6 +9,7 @@ No rule lives here: the engine's consent module settles what was read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -148,25 +149,27 @@ def _contact_evidence(seen: _Evidence, email: str, row: ContactConsent) -> None:
 
 def _read_other_channels(seen: _Evidence, lead_email_field: str) -> None:
 	"""Leads, Email Unsubscribes, the app's opt-out rows and the member rows of the addresses, in one
-	statement (each part reads its table's address index): (kind, address, date, three more values)."""
+	statement (each part reads its table's address index): (kind, address, date, three more values), each
+	row packed in one JSON array (see `ContactReads._contact_columns`)."""
 	parts = []
 	if doctype_exists(LEAD):
 		parts.append(
-			f"""select 'lead', `{lead_email_field}`, cast(modified as char), null, null, null from `tab{LEAD}`
-			where {lead_target.opted_out_sql()} and `{lead_email_field}` in %(values)s"""
+			f"""select {_packed("'lead'", f"`{lead_email_field}`", "cast(modified as char)", "null", "null", "null")}
+			from `tab{LEAD}` where {lead_target.opted_out_sql()} and `{lead_email_field}` in %(values)s"""
 		)
-	parts.append(
-		"""select 'unsubscribe', email, cast(creation as char), global_unsubscribe,
-		reference_doctype, reference_name from `tabEmail Unsubscribe` where email in %(values)s"""
+	unsubscribe = _packed(
+		"'unsubscribe'",
+		"email",
+		"cast(creation as char)",
+		"global_unsubscribe",
+		"reference_doctype",
+		"reference_name",
 	)
-	parts.append(
-		f"""select 'optout', email, cast(opted_out_at as char), status, email_group, cc_lists
-		from `tab{OPT_OUT}` where email in %(values)s"""
-	)
-	parts.append(
-		f"""select 'member', email, cast(modified as char), unsubscribed, email_group, null
-		from `tab{EMAIL_GROUP_MEMBER}` where email in %(values)s"""
-	)
+	parts.append(f"select {unsubscribe} from `tabEmail Unsubscribe` where email in %(values)s")
+	optout = _packed("'optout'", "email", "cast(opted_out_at as char)", "status", "email_group", "cc_lists")
+	parts.append(f"select {optout} from `tab{OPT_OUT}` where email in %(values)s")
+	member = _packed("'member'", "email", "cast(modified as char)", "unsubscribed", "email_group", "null")
+	parts.append(f"select {member} from `tab{EMAIL_GROUP_MEMBER}` where email in %(values)s")
 	readers = {
 		"lead": _lead_row,
 		"unsubscribe": _unsubscribe_row,
@@ -174,10 +177,16 @@ def _read_other_channels(seen: _Evidence, lead_email_field: str) -> None:
 		"member": _member_row,
 	}
 	tz = site_tz()
-	for kind, raw, at, a, b, c in select_in(" union all ".join(parts), seen.wanted, as_dict=False):
+	for (packed,) in select_in(" union all ".join(parts), seen.wanted, as_dict=False):
+		kind, raw, at, a, b, c = json.loads(packed)
 		email = seen.address(raw)
 		if email is not None:
 			readers[kind](seen, email, from_site(at, tz), a, b, c)
+
+
+def _packed(*columns: str) -> str:
+	"""The columns as one JSON array, in one character set and collation whatever its table's."""
+	return f"convert(json_array({', '.join(columns)}) using utf8mb4)"
 
 
 def _lead_row(seen: _Evidence, email: str, at: datetime | None, *_: Any) -> None:

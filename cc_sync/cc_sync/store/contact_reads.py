@@ -8,6 +8,7 @@ name. The sync, the opt-outs, the Lead form and the record status all take the f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
@@ -102,18 +103,22 @@ class ContactReads:
 		return contact_for(emails)
 
 	def _column_names(self) -> tuple[str, ...]:
-		return (*_STATE_COLUMNS, *(f for f in self.site_fields if f not in _STATE_COLUMNS))
+		return (*_STATE_COLUMNS, *self._own_fields())
 
-	def _contact_columns(self) -> list[str]:
-		"""The Contact columns `_find` reads (after its consent columns); the sync's own datetimes come as
-		text, parsed much faster here than by the driver's converter."""
-		columns = []
-		for column in self._column_names():
-			if column in _DATETIME_STATE:
-				columns.append(f"cast(c.`{column}` as char)")
-			else:
-				columns.append(f"c.`{column}`")
-		return columns
+	def _own_fields(self) -> list[str]:
+		return [f for f in self.site_fields if f not in _STATE_COLUMNS]
+
+	def _contact_columns(self) -> str:
+		"""What `_find` selects of each Contact: its consent columns and the sync's own (`_STATE_COLUMNS`)
+		packed in one JSON array, then the site fields as they are. A driver written in Python parses
+		each column of each row on its own, so one column for fifteen costs a page a fraction; the
+		sync's own datetimes travel as text, as the JSON array must carry them."""
+		state = [
+			f"cast(c.`{column}` as char)" if column in _DATETIME_STATE else f"c.`{column}`"
+			for column in _STATE_COLUMNS
+		]
+		packed = f"json_array({contact_consent_columns('c')}, {', '.join(state)})"
+		return ", ".join([packed, *(f"c.`{f}`" for f in self._own_fields())])
 
 	def find_contacts(self, cc_ids: Collection[str], emails: Collection[str]) -> list[SiteContact]:
 		return self._find(cc_ids, emails, with_page_consent=False)[0]
@@ -133,10 +138,9 @@ class ContactReads:
 		# The page's lookups and inserts reach these index entries: read them in parallel first.
 		self.read_ahead.read(ids, wanted)
 		asked = set(wanted)
-		# Each Contact once, as a tuple: its consent columns, then `_contact_columns` (name first).
-		columns = self._contact_columns()
+		# Each Contact once, as a tuple: its consent columns, then `_column_names` (name first).
+		select = self._contact_columns()
 		at = {c: i + CONSENT_WIDTH for i, c in enumerate(self._column_names())}
-		select = f"{contact_consent_columns('c')}, {', '.join(columns)}"
 		rows: dict[str, tuple] = {}
 		matched: dict[str, list[str]] = {}
 		# (address, the Contact's consent columns) for every Contact Email row of the page's addresses:
@@ -153,7 +157,7 @@ class ContactReads:
 				address = normalise_email(r[0])
 				if address not in asked:
 					continue
-				row = r[1:]
+				row = (*json.loads(r[1]), *r[2:])
 				name = row[at["name"]]
 				rows[name] = row
 				matched.setdefault(name, []).append(address)
@@ -164,6 +168,7 @@ class ContactReads:
 				ids,
 				as_dict=False,
 			):
+				row = (*json.loads(row[0]), *row[1:])
 				rows.setdefault(row[at["name"]], row)
 		email_of: dict[str, str | None] = {}
 		for name, row in rows.items():
