@@ -183,13 +183,17 @@ def fill_plan(log: Any, streams: list[StreamReport]) -> None:
 	rows = [plan_row(stream, line) for stream, line in lines[:MAX_PLAN_ENTRIES]]
 	log.plan_total = len(lines)
 	log.set("plan_rows", rows[:PLAN_ROWS_ON_FORM])
-	if len(lines) > PLAN_ROWS_ON_FORM:
+	# Each stream's changes past the first ones, a row per stream ("Changes | 2,400 more").
+	more: dict[str, int] = {}
+	for stream, _line in lines[PLAN_ROWS_ON_FORM:]:
+		more[stream] = more.get(stream, 0) + 1
+	for stream, count in more.items():
 		log.append(
 			"plan_rows",
 			{
-				"action": _("{0} more: Download as CSV lists them").format(
-					f"{len(lines) - PLAN_ROWS_ON_FORM:,}"
-				)
+				"stream": STREAM_LABELS.get(stream, stream),
+				"action": _("{0} more").format(f"{count:,}"),
+				"details": _("Download as CSV lists them"),
 			},
 		)
 	if len(rows) <= PLAN_ROWS_ON_FORM:

@@ -185,7 +185,8 @@ def test_a_dry_run_of_thousands_of_changes_opens_with_its_first_rows_and_its_csv
 	getdoc(SYNC_LOG, log.name)
 	[loaded] = frappe.response["docs"]
 	assert len(loaded.plan_rows) == sync_log.PLAN_ROWS_ON_FORM + 1
-	assert loaded.plan_rows[-1].action == "2,400 more: Download as CSV lists them"
+	last = loaded.plan_rows[-1]
+	assert (last.stream, last.action, last.details) == ("Changes", "2,400 more", "Download as CSV lists them")
 	assert loaded.plan_total == 2500
 	# The CSV lists every one.
 	frappe.local.response = frappe._dict()
