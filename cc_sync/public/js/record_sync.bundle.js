@@ -187,5 +187,13 @@ cc_sync.render_record_status = function (frm, s) {
 				${rows.map(([k, v]) => `<tr><td class="text-muted" style="width: 40%">${k}</td><td>${v}</td></tr>`).join("")}
 			</table>
 		</div>`);
-	frm.dashboard.add_indicator(__("Constant Contact: {0}", [s.state === "deleted" || !s.unsubscribed ? label : __("Unsubscribed")]), colour);
+	// One indicator however many refreshes answer: saving a new record refreshes the form twice, and
+	// the dashboard is not cleared between the two answers.
+	if (frm.cc_sync_indicator) {
+		frm.cc_sync_indicator.remove();
+	}
+	frm.cc_sync_indicator = frm.dashboard.add_indicator(
+		__("Constant Contact: {0}", [s.state === "deleted" || !s.unsubscribed ? label : __("Unsubscribed")]),
+		colour
+	);
 };
