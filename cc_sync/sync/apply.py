@@ -50,6 +50,8 @@ class PageApplier:
 		# Contacts share few distinct list combinations: map each combination once.
 		self._groups_cache: dict[tuple[str, ...], frozenset[str]] = {}
 		self._moved_from: set[str] = set()
+		# CC's clock minus the site's, measured once a page (see `_decide_page`).
+		self._offset = timedelta(0)
 
 	def apply(self, contacts: Sequence[Contact]) -> list[ContactWrite]:
 		"""Apply one page; returns the writes (planned only, on a dry run).
@@ -111,6 +113,8 @@ class PageApplier:
 		writes: list[ContactWrite] = []
 		sources: list[Contact] = []
 		now = self.now()
+		# The clocks' difference moves by no more than their drift within a page: measured once for it.
+		self._offset = self.site_offset()
 		# A second decision of the same contacts is not counted again.
 		report = self.report if count else StreamReport(self.report.stream)
 		for contact in contacts:
@@ -198,7 +202,7 @@ class PageApplier:
 			email_address.opt_in_date,
 			email_address.updated_at,
 			email_address.opt_in_source,
-			site_offset=self.site_offset(),
+			site_offset=self._offset,
 		)
 		if decision.unknown_permission:
 			report.warn(email, f"unknown permission_to_send {permission!r}: consent left as it was")
@@ -213,7 +217,7 @@ class PageApplier:
 			deleted=contact.is_deleted,
 			left=self._left_groups(contact, state),
 			now=now,
-			site_offset=self.site_offset(),
+			site_offset=self._offset,
 		)
 		return decision, rows, permission
 
