@@ -18,7 +18,7 @@ from cc_sync.constant_contact.models import Permission
 from cc_sync.sync import consent
 from cc_sync.sync.config import ListMapping
 from cc_sync.sync.consent import AddressConsent, MemberRow
-from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.matching import holder_order, normalise_email
 from cc_sync.sync.records import (
 	SENT_STATUSES,
 	ActivityRecord,
@@ -32,9 +32,42 @@ from cc_sync.sync.records import (
 	SiteContact,
 )
 
+# The push targets, as their adapters in cc_sync/cc_sync/targets/ state them (that package needs Frappe;
+# tier 2 checks this table against it).
+LEAD = "Lead"
+CRM_LEAD = "CRM Lead"
+EMAIL_GROUP_MEMBER = "Email Group Member"
+DO_NOT_CONTACT = "Do Not Contact"
+
+
+@dataclass(frozen=True)
+class MemoryTarget:
+	doctype: str
+	# Where the record holds the address (the Frappe store reads that column; here every record has one).
+	email_field: str
+	# The record's own checks that opt its address out (a Lead's Unsubscribed).
+	optout_checks: tuple[str, ...] = ()
+	# The status that is never pushed and, unless the settings say otherwise, opts the address out.
+	do_not_contact: bool = False
+	# Inserting one makes a Contact with its address (ERPNext's Lead, `auto_creation_of_contact`).
+	makes_contact: bool = False
+	# A member row of an Email Group: pushed only to its own group's lists, never once it left.
+	group_field: str | None = None
+
+
+TARGETS: dict[str, MemoryTarget] = {
+	LEAD: MemoryTarget(LEAD, "email_id", ("unsubscribed",), do_not_contact=True, makes_contact=True),
+	# Frappe CRM's lead: no opt-out of its own (its Contact and Email Unsubscribe hold consent), and no
+	# Contact until it is converted to a deal.
+	CRM_LEAD: MemoryTarget(CRM_LEAD, "email"),
+	EMAIL_GROUP_MEMBER: MemoryTarget(EMAIL_GROUP_MEMBER, "email", group_field="email_group"),
+}
+
 
 @dataclass(slots=True)
 class MemoryLead:
+	"""A pushed record of a Lead or a CRM Lead (sign-ups are member rows, with `sign_up_push`)."""
+
 	key: str
 	email: str | None
 	fields: dict[str, Any] = field(default_factory=dict)
@@ -45,11 +78,14 @@ class MemoryLead:
 	push_status: PushStatus | None = None
 	push_error: str | None = None
 	pushed_at: datetime | None = None
+	doctype: str = LEAD
+	status: str | None = None
 
 
 AGAIN = "opted in again in CC: pushed on the next push"
-# A pushed sign-up's key, as the Frappe store names another target's record ("DocType::name").
-SIGN_UP = "Email Group Member::"
+# Another target's record is keyed as the Frappe store keys it ("DocType::name"); a Lead by its name.
+SIGN_UP = f"{EMAIL_GROUP_MEMBER}::"
+CRM_KEY = f"{CRM_LEAD}::"
 
 
 class MemberRows(dict):
@@ -100,11 +136,17 @@ class MemoryStore:
 		self.activities: dict[str, ActivityRecord] = {}
 		self.campaigns: dict[str, CampaignRecord] = {}
 		self.engagement: dict[str, EngagementEvent] = {}
-		# Newsletter sign-ups as a push target (the Frappe store's Email Group Member target): each
-		# subscribed member row is pushed to the CC lists mapped for push to its group. Its push
-		# bookkeeping, by (group, email).
-		self.push_sign_ups = False
+		# The targets pushed, as the settings name them (Lead unless told otherwise). Newsletter sign-ups
+		# (Email Group Member): each subscribed member row is pushed to the CC lists mapped for push to its
+		# group; their push bookkeeping, by (group, email).
+		self.push_doctypes: set[str] = {LEAD}
 		self.sign_up_push: dict[tuple[str, str], MemoryLead] = {}
+		# The settings' "Do Not Contact is an opt-out" (on by default).
+		self.do_not_contact_is_optout = True
+		# ERPNext's CRM Settings `auto_creation_of_contact` (on by default): a new Lead makes a Contact.
+		self.lead_makes_contact = True
+		# The Contacts Leads made for themselves.
+		self.lead_contacts: set[str] = set()
 		self._by_cc_id: dict[str, str] = {}
 		self._by_email: dict[str, set[str]] = {}
 		self._lead_keys: dict[str, list[str]] = {}
@@ -114,6 +156,14 @@ class MemoryStore:
 		self.before_write: Callable[[str], None] | None = None
 		self.writes = 0
 		self.commits = 0
+
+	@property
+	def push_sign_ups(self) -> bool:
+		return EMAIL_GROUP_MEMBER in self.push_doctypes
+
+	@push_sign_ups.setter
+	def push_sign_ups(self, on: bool) -> None:
+		(self.push_doctypes.add if on else self.push_doctypes.discard)(EMAIL_GROUP_MEMBER)
 
 	# -- site-side events (what users and web forms do) ------------------------------------------
 	def add_contact(self, email: str | None, *, unsubscribed: bool = False, **fields: Any) -> str:
@@ -125,20 +175,52 @@ class MemoryStore:
 		self.commit()
 		return key
 
-	def add_lead(self, email: str | None, *, unsubscribed: bool = False, **fields: Any) -> str:
-		key = f"L-{next(self._seq):06d}"
+	def add_lead(
+		self,
+		email: str | None,
+		*,
+		unsubscribed: bool = False,
+		doctype: str = LEAD,
+		status: str | None = None,
+		**fields: Any,
+	) -> str:
+		"""A Lead (or a CRM Lead, with `doctype`) saved on the site, as its host app and cc_sync's doc
+		events leave it: ERPNext's Lead makes a Contact of its own, ticked Unsubscribed or set to Do Not
+		Contact opts its address out; a CRM Lead has no opt-out of its own."""
+		target = TARGETS[doctype]
+		if unsubscribed and not target.optout_checks:
+			raise ValueError(f"{doctype} has no opt-out of its own: opt its Contact or address out")
+		seq = next(self._seq)
+		key = f"L-{seq:06d}" if doctype == LEAD else f"{CRM_KEY}CRM-LEAD-{seq:06d}"
 		self.leads[key] = MemoryLead(
-			key=key, email=email, fields=dict(fields), unsubscribed=unsubscribed, modified=self._now()
+			key=key,
+			email=email,
+			fields=dict(fields),
+			unsubscribed=unsubscribed,
+			modified=self._now(),
+			doctype=doctype,
+			status=status,
 		)
 		address = normalise_email(email)
 		if address:
 			self._lead_keys.setdefault(address, []).append(key)
-		if unsubscribed and normalise_email(email):
+		if target.makes_contact and self.lead_makes_contact:
+			# ERPNext's Lead.before_insert -> create_contact: whatever Contacts the address has already.
+			names = {f: fields[f] for f in ("first_name", "last_name", "company_name") if fields.get(f)}
+			made = SiteContact(
+				key=f"C-{next(self._seq):06d}", email=address, fields=names, created=self._now()
+			)
+			self._put_contact(made)
+			self.lead_contacts.add(made.key)
+			self._refresh_groups(address or "")
+		if address and (unsubscribed or self._do_not_contact_opts_out(self.leads[key])):
 			self.unsubscribe_locally(email or "", channel="lead")
 		return key
 
-	def edit_lead(self, key: str, *, email: str | None = None, **fields: Any) -> None:
-		"""A site user edits a lead; `email` gives it a new address."""
+	def edit_lead(
+		self, key: str, *, email: str | None = None, status: str | None = None, **fields: Any
+	) -> None:
+		"""A site user edits a lead; `email` gives it a new address, `status` a new status."""
 		lead = self.leads[key]
 		if email is not None:
 			old = normalise_email(lead.email)
@@ -148,6 +230,18 @@ class MemoryStore:
 			self._lead_keys.setdefault(normalise_email(email) or "", []).append(key)
 		lead.fields.update(fields)
 		lead.modified = self._now()
+		if status is not None and status != lead.status:
+			lead.status = status
+			if self._do_not_contact_opts_out(lead) and not lead.unsubscribed and lead.email:
+				# cc_sync's lead_validate: set to Do Not Contact, the Lead is unsubscribed with the save.
+				self.unsubscribe_locally(lead.email, channel="lead")
+
+	def _do_not_contact_opts_out(self, lead: MemoryLead) -> bool:
+		return (
+			TARGETS[lead.doctype].do_not_contact
+			and lead.status == DO_NOT_CONTACT
+			and self.do_not_contact_is_optout
+		)
 
 	def unsubscribe_locally(
 		self,
@@ -176,7 +270,7 @@ class MemoryStore:
 				contact.optout_cc_clock = False
 		for group in self.members.groups_of(address):
 			self._set_member(group, address, True, now)
-		for lead in self._leads_for(address):
+		for lead in self._optout_records(address):
 			lead.unsubscribed = True
 			lead.unsubscribed_at = now
 		if channel in ("global", "document"):
@@ -244,8 +338,10 @@ class MemoryStore:
 			self.contacts[key].groups = frozenset(self.members.groups_of(address))
 
 	def contact_by_email(self, email: str) -> SiteContact | None:
-		keys = sorted(self._by_email.get(normalise_email(email) or "", ()))
-		return self._view(self.contacts[keys[0]]) if keys else None
+		"""The one Contact holding the address, by the site's rule (`matching.holder_order`)."""
+		held = [self.contacts[k] for k in self._by_email.get(normalise_email(email) or "", ())]
+		held.sort(key=lambda c: holder_order(bool(c.cc_contact_id), c.created, c.key))
+		return self._view(held[0]) if held else None
 
 	def _view(self, contact: SiteContact, state: AddressConsent | None = None) -> SiteContact:
 		"""A copy as the engine sees it: the address's opt-out, from every channel, is the contact's."""
@@ -324,7 +420,11 @@ class MemoryStore:
 					state.cc_deleted = True
 				if contact.cc_permission == Permission.UNSUBSCRIBED:
 					channels.append("cc")
-			lead_dates = [lead.unsubscribed_at for lead in self._leads_for(email) if lead.unsubscribed]
+			lead_dates = [
+				lead.unsubscribed_at if lead.unsubscribed else lead.modified
+				for lead in self._optout_records(email)
+				if lead.unsubscribed or self._do_not_contact_opts_out(lead)
+			]
 			if lead_dates:
 				channels.append("lead")
 			if email in self.suppressed:
@@ -409,12 +509,12 @@ class MemoryStore:
 			if write.former_email and row is None:
 				self._drop_member(group, write.former_email)
 		if write.push_stop:
-			for lead in self._leads_for(email):
+			for lead in self._leads_for(email, LEAD):
 				old_lead = replace(lead, fields=dict(lead.fields))
 				self._undo.append(lambda o=old_lead: self.leads.__setitem__(o.key, o))
 				lead.push_status, lead.push_error, lead.pushed_at = PushStatus.SKIPPED, write.push_stop, None
 		if write.push_again:
-			for lead in self._leads_for(email):
+			for lead in self._leads_for(email, LEAD):
 				if lead.push_status == PushStatus.SKIPPED:
 					old_lead = replace(lead, fields=dict(lead.fields))
 					self._undo.append(lambda o=old_lead: self.leads.__setitem__(o.key, o))
@@ -440,7 +540,7 @@ class MemoryStore:
 					contact.opted_out_at = at
 					contact.optout_cc_clock = cc_clock
 			contact.unsubscribed = True
-		for lead in self._leads_for(email):
+		for lead in self._optout_records(email):
 			if not lead.unsubscribed:
 				old = (lead.unsubscribed, lead.unsubscribed_at)
 				lead.unsubscribed, lead.unsubscribed_at = True, at
@@ -455,7 +555,7 @@ class MemoryStore:
 			contact.unsubscribed = False
 			contact.opted_out_at = None
 			contact.optout_cc_clock = False
-		for lead in self._leads_for(email):
+		for lead in self._optout_records(email):
 			if lead.unsubscribed:
 				old = (lead.unsubscribed, lead.unsubscribed_at)
 				lead.unsubscribed, lead.unsubscribed_at = False, None
@@ -493,8 +593,9 @@ class MemoryStore:
 			)
 
 	def _link_leads(self, contact: SiteContact) -> None:
-		"""A lead with the contact's email learns its CC id, as the Frappe store links Lead and Contact."""
-		for lead in self._leads_for(contact.email or ""):
+		"""A lead with the contact's email learns its CC id, as the Frappe store links Lead and Contact (a
+		CRM Lead learns it from its own push)."""
+		for lead in self._leads_for(contact.email or "", LEAD):
 			if not lead.cc_contact_id:
 				lead.cc_contact_id = contact.cc_contact_id
 				self._undo.append(lambda lead=lead: setattr(lead, "cc_contact_id", None))
@@ -542,14 +643,18 @@ class MemoryStore:
 					self.optout_log.__setitem__(email, before) if before else self.optout_log.pop(email, None)
 				)
 			)
-		for key in self._by_email.get(email, ()):
-			contact = self.contacts[key]
+		held = sorted(
+			(self.contacts[k] for k in self._by_email.get(email, ())),
+			key=lambda c: holder_order(bool(c.cc_contact_id), c.created, c.key),
+		)
+		for n, contact in enumerate(held):
 			snapshot = replace(contact, fields=dict(contact.fields))
 			self._undo.append(lambda s=snapshot: self._restore_contact(s))
 			contact.cc_permission = Permission.UNSUBSCRIBED.value if cc_contact_id else contact.cc_permission
-			if cc_contact_id and not contact.cc_contact_id:
+			# CC's id goes to the one Contact holding the address, unless a Contact holds it already.
+			if n == 0 and cc_contact_id and not contact.cc_contact_id and cc_contact_id not in self._by_cc_id:
 				contact.cc_contact_id = cc_contact_id
-				self._by_cc_id[cc_contact_id] = key
+				self._by_cc_id[cc_contact_id] = contact.key
 
 	def defer_optout(
 		self, email: str, attempts: int, retry_at: datetime, error: str, group: str | None = None
@@ -570,6 +675,10 @@ class MemoryStore:
 		for lead in sorted(self.leads.values(), key=lambda x: (x.modified or datetime.min, x.key)):
 			if email is not None and normalise_email(lead.email) != email:
 				continue
+			if lead.doctype not in self.push_doctypes:
+				continue
+			if TARGETS[lead.doctype].do_not_contact and lead.status == DO_NOT_CONTACT:
+				continue  # never pushed, whether or not the settings make it an opt-out
 			if since is None or (lead.modified and lead.modified > since):
 				yield PushCandidate(
 					key=lead.key,
@@ -681,8 +790,13 @@ class MemoryStore:
 			self._undo.pop()()
 
 	# -- internals -------------------------------------------------------------------------------
-	def _leads_for(self, email: str) -> list[MemoryLead]:
-		return [self.leads[k] for k in self._lead_keys.get(email, ())]
+	def _leads_for(self, email: str, doctype: str | None = None) -> list[MemoryLead]:
+		records = [self.leads[k] for k in self._lead_keys.get(email, ())]
+		return [r for r in records if doctype is None or r.doctype == doctype]
+
+	def _optout_records(self, email: str) -> list[MemoryLead]:
+		"""The address's records with an opt-out of their own (a Lead's Unsubscribed)."""
+		return [r for r in self._leads_for(email) if TARGETS[r.doctype].optout_checks]
 
 	def _before(self, operation: str) -> None:
 		if self.before_write is not None:

@@ -14,6 +14,12 @@ Unsubscribe), leaving and joining the mapped group and a group only the site has
 while a page is being applied; and a site clock that differs from CC's by up to five minutes (or by an
 hour, either way, in worlds of their own), and CC answering transient 5xx to any call.
 
+Every world is played through one push target, the kind of record the site's people make and the sync
+pushes (`TARGETS`): ERPNext's Lead (its own Contact, its Unsubscribed check and Do Not Contact status as
+opt-outs), Frappe CRM's CRM Lead (no opt-out of its own: an unsubscribe link of an email sent from it
+writes an Email Unsubscribe for it), or a newsletter sign-up (a member row of the group the list is
+mapped to; its own opt-out is leaving that group). The site adapter makes and edits the target's records.
+
 Runs come two ways: "Sync now" with every stream, and scheduler ticks that run each scheduled job that
 is due with its own streams (the product's job table), on the default cadences or on random ones.
 """
@@ -45,7 +51,13 @@ ADDRESSES = EMAILS + TWINS
 NAME_FIT = 140
 GROUP = "Newsletter"
 SITE_ONLY = "Site only"
-CHANNELS = ("contact", "lead", "global", "document")
+# "lead" is the record's own opt-out and "status" its opt-out by status (a Lead's Do Not Contact): each
+# target's site adapter says what they are for its records.
+CHANNELS = ("contact", "lead", "global", "document", "status")
+LEAD = "Lead"
+CRM_LEAD = "CRM Lead"
+SIGN_UP = "Email Group Member"
+TARGETS = (LEAD, CRM_LEAD, SIGN_UP)
 MAX_SKEW = 300
 # CC finishes a bulk import in its own time, polled or not (seconds for the few rows played here): well
 # within the 20 seconds that follow any run, so both worlds see it done before the next event.
@@ -302,6 +314,12 @@ def apply_event(w: Any, step: Step) -> None:
 	elif step.kind == "cc_malform" and live:
 		# From now on CC sends this person with an odd part in every answer.
 		emu.malform(cc_id, **ODD_PARTS[step.value % len(ODD_PARTS)])
+	elif step.kind == "site_lead" and site.target == SIGN_UP:
+		# A newsletter sign-up to the group the list is mapped to (a member row, where there is none).
+		new = GROUP not in site.member_rows(step.email)
+		site.join_group(step.email, GROUP)
+		if new and site.member_rows(step.email).get(GROUP) is False:
+			ev.lists.append((step.email, "joined"))  # their own act: the list it is pushed to follows
 	elif step.kind == "site_lead":
 		site.add_lead(step.email, first_name=f"L{step.value}")
 	elif step.kind == "site_edit_lead":

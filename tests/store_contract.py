@@ -7,6 +7,13 @@ the Frappe store in a real site (tests/integration/test_frappe_store_contract.py
 `unsubscribe_locally(email, by_person=False)`, `member_rows(email) -> dict[group, unsubscribed]`,
 `make_group(name)`, `add_member(group, email)`, `leave_group(group, email)` and
 `email_unsubscribe(email, global_unsubscribe=True)`.
+
+The push and the record's own consent are written once for each push target (`TARGETS`, narrowed by a
+subclass's `targets` to those its site has): `make_site(target)` returns a store pushing that target and
+a helper whose `add_record(email, **fields) -> key` makes one of its records (a sign-up joins
+`SIGN_UP_GROUP`), `edit_record(key, **fields)` edits it, and `own_optout(email)` makes the record's own
+opt-out: a Lead's Unsubscribed, the Email Unsubscribe a CRM Lead's unsubscribe link writes for it, a
+sign-up's leave of its group.
 """
 
 from __future__ import annotations
@@ -20,15 +27,31 @@ from cc_sync.sync.consent import MemberRow
 from cc_sync.sync.records import ActivityRecord, ContactWrite, PushOutcome
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
+LEAD = "Lead"
+CRM_LEAD = "CRM Lead"
+SIGN_UP = "Email Group Member"
+TARGETS = (LEAD, CRM_LEAD, SIGN_UP)
+SIGN_UP_GROUP = "Signups"
 
 
 class StoreContract:
-	def make_site(self):  # pragma: no cover - provided by subclasses
+	# The push targets this store's site has.
+	targets: tuple[str, ...] = TARGETS
+
+	def make_site(self, target: str = LEAD):  # pragma: no cover - provided by subclasses
 		raise NotImplementedError
+
+	def pytest_generate_tests(self, metafunc):
+		if "target" in metafunc.fixturenames:
+			metafunc.parametrize("target", self.targets)
 
 	@pytest.fixture
 	def site(self):
 		return self.make_site()
+
+	@pytest.fixture
+	def record_site(self, target):
+		return self.make_site(target)
 
 	# -- watermarks ------------------------------------------------------------------------------
 	def test_watermark_is_kept_only_when_committed(self, site):
@@ -282,6 +305,18 @@ class StoreContract:
 		store.commit()
 		assert store.consent_state(["nowhere@example.com"])["nowhere@example.com"].opted_out
 
+	def test_a_resolved_optout_gives_cc_s_id_to_one_contact_of_the_address(self, site):
+		"""Two Contacts hold one address (a Lead made one of its own): one of them takes CC's id."""
+		store, helper = site
+		helper.add_contact("two@example.com", first_name="One")
+		helper.add_contact("two@example.com", first_name="Two")
+		helper.unsubscribe_locally("two@example.com")
+		store.resolve_optout("two@example.com", "cc-two", T0)
+		store.commit()
+		found = store.find_contacts([], ["two@example.com"])
+		assert len(found) == 2 and all(c.unsubscribed for c in found)
+		assert [c.cc_contact_id for c in found].count("cc-two") == 1
+
 	@pytest.mark.parametrize("channel", ["lead", "global", "document"])
 	def test_every_site_channel_of_optout_is_one_answer(self, site, channel):
 		"""Item 6: a Lead, a global or per-document Email Unsubscribe opts the address out for matching,
@@ -377,38 +412,106 @@ class StoreContract:
 		store.commit()
 		assert store.opted_out_emails(["kim@example.com"]) == {"kim@example.com"}
 
-	# -- push ------------------------------------------------------------------------------------
-	def test_push_candidates_of_one_address_are_only_its_records(self, site):
-		store, helper = site
-		mine = helper.add_lead("Ann.Sync@example.com", first_name="Ann")
-		helper.add_lead("other.lead@example.com", first_name="Other")
+	# -- push, for each target -------------------------------------------------------------------
+	def test_push_candidates_of_one_address_are_only_its_records(self, record_site):
+		store, helper = record_site
+		mine = helper.add_record("Ann.Sync@example.com", first_name="Ann")
+		helper.add_record("other.lead@example.com", first_name="Other")
 		assert [c.key for c in store.push_candidates(None, email="ann.sync@example.com")] == [mine]
 		assert list(store.push_candidates(None, email="nobody@example.com")) == []
 
-	def test_push_candidates_are_the_leads_changed_since(self, site):
-		store, helper = site
-		key = helper.add_lead("lee@example.com", first_name="Lee")
+	def test_push_candidates_are_the_records_changed_since(self, record_site, target):
+		store, helper = record_site
+		key = helper.add_record("lee@example.com", first_name="Lee")
 		found = {c.key: c for c in store.push_candidates(None)}
 		assert key in found
 		assert found[key].email.lower() == "lee@example.com"
-		assert found[key].fields.get("first_name") == "Lee"
+		if target == SIGN_UP:
+			# A sign-up carries no name, and goes only to its own group's lists.
+			assert found[key].groups == (SIGN_UP_GROUP,)
+		else:
+			assert found[key].fields.get("first_name") == "Lee"
+			assert found[key].groups is None
 		later = max(c.modified for c in found.values()) + timedelta(seconds=1)
 		assert key not in {c.key for c in store.push_candidates(later)}
+		time.sleep(1.01)  # the site's clock stores whole seconds
+		helper.edit_record(key, company_name="Edited Co")
+		assert key in {c.key for c in store.push_candidates(later)}
 
-	def test_record_push_sets_status_and_cc_id(self, site):
-		store, helper = site
-		key = helper.add_lead("max@example.com")
+	def test_record_push_sets_status_and_cc_id(self, record_site):
+		store, helper = record_site
+		key = helper.add_record("max@example.com")
 		store.record_push([PushOutcome(key, "Pushed", None, "act-1", "cc-max", at=T0)])
 		store.commit()
 		[candidate] = [c for c in store.push_candidates(None) if c.key == key]
 		assert candidate.cc_contact_id == "cc-max"
 		assert candidate.pushed_at == T0
 
-	def test_unsubscribed_lead_is_opted_out(self, site):
-		store, helper = site
-		helper.add_lead("ned@example.com")
+	def test_a_record_of_an_opted_out_address_is_opted_out(self, record_site):
+		store, helper = record_site
+		helper.add_record("ned@example.com")
 		helper.unsubscribe_locally("ned@example.com")
 		assert store.opted_out_emails(["ned@example.com"]) == {"ned@example.com"}
+
+	def test_a_record_s_own_optout_opts_its_address_out_or_leaves_its_group(self, record_site, target):
+		"""A Lead's Unsubscribed and a CRM Lead's Email Unsubscribe opt the address out, and CC is to be
+		told; a sign-up's leave is a leave of its group only, and the row is never pushed again."""
+		store, helper = record_site
+		email = "own-out@example.com"
+		key = helper.add_record(email, first_name="Own")
+		helper.own_optout(email)
+		state = store.consent_state([email])[email]
+		pending = {(p.email, p.group) for p in store.pending_optouts()}
+		if target == SIGN_UP:
+			assert not state.opted_out and state.rows[SIGN_UP_GROUP].unsubscribed
+			assert pending == {(email, SIGN_UP_GROUP)}
+			assert key not in {c.key for c in store.push_candidates(None)}
+		else:
+			assert state.opted_out and state.opted_out_at is not None
+			assert {LEAD: "lead", CRM_LEAD: "unsubscribe"}[target] in state.channels
+			assert email in store.opted_out_emails([email])
+			assert pending == {(email, None)}
+
+	def test_a_record_makes_a_contact_only_where_its_host_app_does(self, record_site, target):
+		"""ERPNext's Lead makes a Contact of its own address (not opted out, not linked to CC); a CRM Lead
+		has none until it becomes a deal; a sign-up has none."""
+		store, helper = record_site
+		helper.add_record("made@example.com", first_name="Made")
+		found = store.find_contacts([], ["made@example.com"])
+		if target == LEAD:
+			[contact] = found
+			assert not contact.unsubscribed and contact.cc_contact_id is None
+			assert contact.fields.get("first_name") == "Made"
+		else:
+			assert found == []
+
+	def test_a_lifted_optout_clears_the_record_s_own_optout_but_not_a_sign_up_s_leave(
+		self, record_site, target
+	):
+		"""CC reports the person's newer opt-in: the record's own opt-out goes and the record is pushed
+		again; a sign-up row that left its group stays left and is never pushed."""
+		store, helper = record_site
+		email = "lifted@example.com"
+		key = helper.add_record(email, first_name="Lift")
+		contact = helper.add_contact(email)
+		helper.own_optout(email)
+		helper.unsubscribe_locally(email)
+		applied = self._rows(store, contact, email, {}, opted_out=False, lift_optout=True)
+		assert applied == contact
+		assert store.opted_out_emails([email]) == set()
+		left = [(email, SIGN_UP_GROUP)] if target == SIGN_UP else []
+		assert [(p.email, p.group) for p in store.pending_optouts()] == left
+		candidates = {c.key for c in store.push_candidates(None, email=email)}
+		assert (key in candidates) is (target != SIGN_UP)
+
+	def test_a_lead_set_to_do_not_contact_is_never_pushed_and_opts_its_address_out(self, site):
+		store, helper = site
+		key = helper.add_lead("dnc@example.com", first_name="Dnc")
+		helper.edit_lead(key, status="Do Not Contact")
+		assert key not in {c.key for c in store.push_candidates(None)}
+		state = store.consent_state(["dnc@example.com"])["dnc@example.com"]
+		assert state.opted_out and "lead" in state.channels
+		assert [p.email for p in store.pending_optouts()] == ["dnc@example.com"]
 
 	# -- activities ------------------------------------------------------------------------------
 	def test_activities_stay_open_until_finished(self, site):

@@ -23,6 +23,7 @@ from cc_sync.cc_sync.constants import (
 	LIST_MAPPING,
 	OPT_OUT,
 	SETTINGS,
+	SETTINGS_DELETED_COUNT,
 	WATERMARK_FIELD,
 )
 from cc_sync.cc_sync.store import FrappeStore, record_local_optout
@@ -108,6 +109,11 @@ def begin_test() -> SiteState:
 	# The streams' own state (the opt-out self-check) starts empty too, and is put back afterwards.
 	state.watermarks[SYNC_STATE] = frappe.db.get_single_value(SETTINGS, SYNC_STATE, cache=False)
 	frappe.db.set_single_value(SETTINGS, SYNC_STATE, None, update_modified=False)
+	# And the deleted count a deletes run keeps (0 reads as never counted).
+	state.watermarks[SETTINGS_DELETED_COUNT] = frappe.db.get_single_value(
+		SETTINGS, SETTINGS_DELETED_COUNT, cache=False
+	)
+	frappe.db.set_single_value(SETTINGS, SETTINGS_DELETED_COUNT, 0, update_modified=False)
 	frappe.db.commit()
 	return state
 

@@ -20,13 +20,14 @@ from hypothesis import strategies as st
 
 import frappe
 
-from cc_sync.cc_sync.constants import CONTACT, LEAD
+from cc_sync.cc_sync.constants import CONTACT, EMAIL_UNSUBSCRIBE, LEAD
 from cc_sync.cc_sync.store import contact_reads, record_local_optout, to_site
 from cc_sync.sync.config import ListMapping
 from cc_sync.sync.matching import normalise_email
 from tests.consent_world import (
 	ADDRESSES,
 	GROUP,
+	SIGN_UP,
 	TRANSIENT_5XX,
 	Events,
 	SkewedClock,
@@ -43,9 +44,12 @@ from tests.consent_world import (
 	twin_scripts,
 )
 from tests.integration import frappe_site as helpers
+from tests.integration import target_sites
 
 IN_CI = bool(os.environ.get("CI"))
 EXAMPLES = int(os.environ.get("CC_SYNC_SITE_EXAMPLES", 8))
+# The push targets the worlds play through on this site.
+TARGETS = (LEAD, SIGN_UP)
 # Frappe's clock, and every name the app and Frappe bound it under.
 NOW_BINDINGS = (
 	"frappe.utils.data.now_datetime",
@@ -79,38 +83,59 @@ def _same(stored: str | None, email: str) -> bool:
 
 
 class FrappeWorldSite:
-	"""What users do on the site, through Frappe's documents, and what the site's tables hold."""
+	"""What users do on the site, through Frappe's documents, and what the site's tables hold, with the
+	records of one push target."""
 
 	crash_type = NeverRaised
 
-	def __init__(self, store) -> None:
+	def __init__(self, store, target: str = LEAD) -> None:
 		self.store = store
-		self.helper = helpers.FrappeSite()
+		self.target = target
+		self.helper = target_sites.TargetSite(target, GROUP)
 		self._real_apply = None
 		# The Contacts a Lead's own insert made: ERPNext's Lead makes one for every new Lead
 		# (`Lead.before_insert` → `create_contact`), whatever Contacts its address already has.
 		self.lead_made: set[str] = set()
 
 	# -- events ------------------------------------------------------------------------------------
+	def _records(self, email: str) -> list[str]:
+		return _leads(email) if self.target == LEAD else target_sites.records(self.target, email)
+
 	def add_lead(self, email: str, **fields) -> None:
-		if not _leads(email):
+		if not self._records(email):
 			before = set(_contacts(email))
-			self.helper.add_lead(email, **fields)
-			self.lead_made |= set(_contacts(email)) - before
+			self.helper.add_record(email, **fields)
+			self.lead_made |= set(_contacts(email)) - before if self.target == LEAD else set()
 
 	def edit_lead(self, email: str, **fields) -> None:
-		for name in _leads(email):
-			self.helper.edit_lead(name, **fields)
+		for name in self._records(email):
+			self.helper.edit_record(name if self.target == LEAD else f"{self.target}::{name}", **fields)
 
 	def add_contact(self, email: str, **fields) -> None:
 		if not _contacts(email):
 			self.helper.add_contact(email, **fields)
 
 	def opt_out(self, email: str, channel: str, *, by_person: bool = False) -> None:
+		records = self._records(email)
+		if channel in ("lead", "status") and self.target != LEAD:
+			# A CRM Lead's unsubscribe link writes an Email Unsubscribe for it; a sign-up has no opt-out of
+			# its address of its own: the person opts out on their Contact.
+			if self.target == SIGN_UP or not records or _unsubscribed_for(email, self.target):
+				channel = "contact"
+			else:
+				self.helper.own_optout(email)
+				return
+		if (
+			channel == "status"
+			and records
+			and frappe.db.get_value(LEAD, records[0], "status") != "Do Not Contact"
+		):
+			self.helper.edit_lead(records[0], status="Do Not Contact")
+			return
 		if channel == "contact" and _contacts(email):
 			self.helper.unsubscribe_in_desk(sorted(_contacts(email))[0])
-		elif channel == "lead" and _leads(email):
-			doc = frappe.get_doc(LEAD, _leads(email)[0])
+		elif channel in ("lead", "status") and records:
+			doc = frappe.get_doc(LEAD, records[0])
 			if not doc.unsubscribed:
 				doc.unsubscribed = 1
 				doc.save(ignore_permissions=True)
@@ -191,13 +216,21 @@ class FrappeWorldSite:
 		return self.helper.member_rows(email)
 
 	def leads(self, email: str) -> list[tuple]:
+		"""The push bookkeeping of the address's records of the target."""
+		field = target_sites.EMAIL_FIELD[self.target]
 		return [
 			(r.cc_push_status or None, bool(r.cc_contact_id))
 			for r in frappe.get_all(
-				LEAD, filters={"email_id": email}, fields=["email_id", "cc_push_status", "cc_contact_id"]
+				self.target, filters={field: email}, fields=[field, "cc_push_status", "cc_contact_id"]
 			)
-			if _same(r.email_id, email)
+			if _same(r.get(field), email)
 		]
+
+
+def _unsubscribed_for(email: str, doctype: str) -> bool:
+	"""Whether the address already has an Email Unsubscribe for a record of this DocType."""
+	rows = frappe.get_all(EMAIL_UNSUBSCRIBE, {"email": email, "reference_doctype": doctype}, ["email"])
+	return any(_same(r.email, email) for r in rows)
 
 
 @pytest.fixture
@@ -218,7 +251,7 @@ def frappe_world(monkeypatch):
 		monkeypatch.setattr(target, site_now)
 	states: list = []
 
-	def factory(skew: int):
+	def factory(skew: int, target: str = LEAD):
 		def make(seed: int):
 			current.pop("clock", None)
 			if states:
@@ -234,9 +267,9 @@ def frappe_world(monkeypatch):
 			current["clock"] = site_clock
 			helpers.FrappeSite().make_group(GROUP)
 			w.config = replace(w.config, list_mappings=(ListMapping(w.list_id, GROUP, "both"),))
-			w.store = helpers.make_store()
+			w.store = target_sites.target_store(target)
 			w.engine = SyncEngine(w.client, w.store, w.config, site_clock)
-			w.site = FrappeWorldSite(w.store)
+			w.site = FrappeWorldSite(w.store, target)
 			w.map_lists(*w.config.list_mappings)  # the settings say what the engine runs with
 			w.events = Events()
 			w.midpage = []
@@ -250,6 +283,7 @@ def frappe_world(monkeypatch):
 		helpers.end_test(states.pop())
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=EXAMPLES,
 	derandomize=IN_CI,
@@ -257,11 +291,12 @@ def frappe_world(monkeypatch):
 	suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(scripts, skews, cadences)
-def test_clean_runs_keep_the_promise_on_the_frappe_store(frappe_world, script, skew, cadence):
-	w = play(frappe_world(skew), script, cadence=cadence)
+def test_clean_runs_keep_the_promise_on_the_frappe_store(frappe_world, target, script, skew, cadence):
+	w = play(frappe_world(skew, target), script, cadence=cadence)
 	check_promise(w)
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=max(1, EXAMPLES // 2),
 	derandomize=IN_CI,
@@ -270,14 +305,15 @@ def test_clean_runs_keep_the_promise_on_the_frappe_store(frappe_world, script, s
 )
 @given(scripts, skews, st.sampled_from([0.05, 0.2]), st.integers(0, 1000), cadences)
 def test_faults_end_where_a_clean_run_ends_on_the_frappe_store(
-	frappe_world, script, skew, fault_rate, seed, cadence
+	frappe_world, target, script, skew, fault_rate, seed, cadence
 ):
-	clean = final_state(play(frappe_world(skew), script, cadence=cadence))
-	faulty = play(frappe_world(skew), script, faults=fault_rate, seed=seed, cadence=cadence)
+	clean = final_state(play(frappe_world(skew, target), script, cadence=cadence))
+	faulty = play(frappe_world(skew, target), script, faults=fault_rate, seed=seed, cadence=cadence)
 	check_promise(faulty)
 	assert final_state(faulty) == clean
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=max(1, EXAMPLES // 2),
 	derandomize=IN_CI,
@@ -286,19 +322,20 @@ def test_faults_end_where_a_clean_run_ends_on_the_frappe_store(
 )
 @given(twin_scripts, skews, st.sampled_from([0.0, 0.05]), st.integers(0, 1000), cadences)
 def test_addresses_differing_only_by_accent_width_or_sharp_s_are_two_people_on_the_frappe_store(
-	frappe_world, script, skew, fault_rate, seed, cadence
+	frappe_world, target, script, skew, fault_rate, seed, cadence
 ):
 	"""rené@ and rene@, straße@ and strasse@, full-width and plain, with CC values of any length in
 	every mapped field: the promise holds for each, every page lands, faults end where a clean run ends."""
-	clean = play(frappe_world(skew), script, cadence=cadence)
+	clean = play(frappe_world(skew, target), script, cadence=cadence)
 	check_promise(clean)
 	clean_state = final_state(clean)
-	faulty = play(frappe_world(skew), script, faults=fault_rate, seed=seed, cadence=cadence)
+	faulty = play(frappe_world(skew, target), script, faults=fault_rate, seed=seed, cadence=cadence)
 	check_promise(faulty)
 	assert final_state(faulty) == clean_state
 
 
 # -- mapping worlds: the list remapped, unmapped, turned, and the sync switched off and on --------------
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=EXAMPLES,
 	derandomize=IN_CI,
@@ -306,11 +343,12 @@ def test_addresses_differing_only_by_accent_width_or_sharp_s_are_two_people_on_t
 	suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(mapping_scripts, skews, cadences)
-def test_mapping_changes_keep_the_promise_on_the_frappe_store(frappe_world, script, skew, cadence):
-	w = play(frappe_world(skew), script, cadence=cadence)
+def test_mapping_changes_keep_the_promise_on_the_frappe_store(frappe_world, target, script, skew, cadence):
+	w = play(frappe_world(skew, target), script, cadence=cadence)
 	check_promise(w)
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=max(1, EXAMPLES // 2),
 	derandomize=IN_CI,
@@ -319,14 +357,15 @@ def test_mapping_changes_keep_the_promise_on_the_frappe_store(frappe_world, scri
 )
 @given(mapping_scripts, skews, st.sampled_from([0.05, 0.2]), st.integers(0, 1000), cadences)
 def test_mapping_changes_with_faults_end_where_a_clean_run_ends_on_the_frappe_store(
-	frappe_world, script, skew, fault_rate, seed, cadence
+	frappe_world, target, script, skew, fault_rate, seed, cadence
 ):
-	clean = final_state(play(frappe_world(skew), script, cadence=cadence))
-	faulty = play(frappe_world(skew), script, faults=fault_rate, seed=seed, cadence=cadence)
+	clean = final_state(play(frappe_world(skew, target), script, cadence=cadence))
+	faulty = play(frappe_world(skew, target), script, faults=fault_rate, seed=seed, cadence=cadence)
 	check_promise(faulty)
 	assert final_state(faulty) == clean
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=max(1, EXAMPLES // 2),
 	derandomize=IN_CI,
@@ -335,12 +374,13 @@ def test_mapping_changes_with_faults_end_where_a_clean_run_ends_on_the_frappe_st
 )
 @given(scripts, hour_skews, cadences)
 def test_a_site_clock_an_hour_off_cc_s_keeps_the_promise_without_the_reconcile_on_the_frappe_store(
-	frappe_world, script, skew, cadence
+	frappe_world, target, script, skew, cadence
 ):
-	w = play(frappe_world(skew), script, cadence=cadence, reconcile=False)
+	w = play(frappe_world(skew, target), script, cadence=cadence, reconcile=False)
 	check_promise(w, reconciled=False)
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=max(1, EXAMPLES // 2),
 	derandomize=IN_CI,
@@ -349,11 +389,11 @@ def test_a_site_clock_an_hour_off_cc_s_keeps_the_promise_without_the_reconcile_o
 )
 @given(scripts, skews, transient_rates, st.integers(0, 1000), cadences)
 def test_transient_5xx_on_every_cc_call_end_where_a_clean_history_ends_on_the_frappe_store(
-	frappe_world, script, skew, rate, seed, cadence
+	frappe_world, target, script, skew, rate, seed, cadence
 ):
-	clean = final_state(play(frappe_world(skew), script, cadence=cadence))
+	clean = final_state(play(frappe_world(skew, target), script, cadence=cadence))
 	faulty = play(
-		frappe_world(skew),
+		frappe_world(skew, target),
 		script,
 		faults=rate,
 		seed=seed,

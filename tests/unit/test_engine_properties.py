@@ -2,6 +2,8 @@
 holds (tests/consent_world.py states it), the sync ends where a clean run ends, and nothing is
 duplicated or lost. Played here on the in-memory store; tier 2 plays the same suite on the Frappe store.
 
+Every test plays through each push target (`TARGETS`: Lead, CRM Lead, newsletter sign-ups).
+
 Each example plays one random script twice: once cleanly, once with a crash at a random store write of a
 random run and with 5xx, timeouts, malformed bodies, 429s and expired tokens injected at random. Both
 worlds then run until quiet, and their final states are compared by email.
@@ -11,13 +13,18 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.streams import DEFAULT_INTERVAL_MINUTES
+from cc_sync_testkit.memory_store import DO_NOT_CONTACT
 from tests.consent_world import (
 	GROUP,
+	LEAD,
+	SIGN_UP,
+	TARGETS,
 	TRANSIENT_5XX,
 	Events,
 	SkewedClock,
@@ -50,23 +57,35 @@ class SimulatedCrash(BaseException):
 
 
 class MemorySite:
-	"""What users do on the site, and what it holds, on the in-memory store."""
+	"""What users do on the site, and what it holds, on the in-memory store, through one push target."""
 
 	crash_type = SimulatedCrash
 
-	def __init__(self, store) -> None:
+	def __init__(self, store, target: str = LEAD) -> None:
 		self.store = store
+		self.target = target
+		store.push_doctypes = {target}
 
 	# -- events ------------------------------------------------------------------------------------
+	def _records(self, email: str) -> list:
+		return [
+			r
+			for r in self.store.leads.values()
+			if r.doctype == self.target and normalise_email(r.email) == email
+		]
+
 	def add_lead(self, email: str, **fields) -> None:
-		if not self.leads(email):
-			self.store.add_lead(email, **fields)
+		if not self._records(email):
+			self.store.add_lead(email, doctype=self.target, **fields)
 			self.store.commit()
 
 	def edit_lead(self, email: str, **fields) -> None:
-		for lead in list(self.store.leads.values()):
-			if normalise_email(lead.email) == email:
-				self.store.edit_lead(lead.key, **fields)
+		if self.target == SIGN_UP:
+			# A member row saved again (it has no name to edit): changed, so pushed again.
+			for group in self.store.members.groups_of(email):
+				self.store.members.at[(group, email)] = self.store._now()
+		for lead in self._records(email):
+			self.store.edit_lead(lead.key, **fields)
 		self.store.commit()
 
 	def add_contact(self, email: str, **fields) -> None:
@@ -74,7 +93,20 @@ class MemorySite:
 			self.store.add_contact(email, **fields)
 
 	def opt_out(self, email: str, channel: str, *, by_person: bool = False) -> None:
-		self.store.unsubscribe_locally(email, by_person=by_person, channel=channel)
+		records = self._records(email)
+		if channel == "status" and self.target == LEAD and records and records[0].status != DO_NOT_CONTACT:
+			self.store.edit_lead(records[0].key, status=DO_NOT_CONTACT)
+			if not self.store.do_not_contact_is_optout:
+				self.store.unsubscribe_locally(email, by_person=by_person)
+		elif channel in ("lead", "status") and self.target != LEAD:
+			# A CRM Lead's unsubscribe link writes an Email Unsubscribe for it; a sign-up has no opt-out of
+			# its address of its own (leaving its group is a leave): the person opts out on their Contact.
+			kind = "document" if self.target != SIGN_UP and records else "contact"
+			self.store.unsubscribe_locally(email, by_person=by_person, channel=kind)
+		else:
+			self.store.unsubscribe_locally(
+				email, by_person=by_person, channel="lead" if channel == "status" else channel
+			)
 		self.store.commit()
 
 	def leave_group(self, email: str, group: str, *, by_person: bool = False) -> None:
@@ -116,7 +148,12 @@ class MemorySite:
 		)
 
 	def contact_count(self, email: str) -> int:
-		return sum(1 for c in self.store.contacts.values() if c.email == email)
+		"""The Contacts of the address the sync or a person made, less those a Lead made for itself."""
+		return sum(
+			1
+			for c in self.store.contacts.values()
+			if c.email == email and c.key not in self.store.lead_contacts
+		)
 
 	def cc_ids(self) -> list[str]:
 		return [c.cc_contact_id for c in self.store.contacts.values() if c.cc_contact_id]
@@ -132,20 +169,21 @@ class MemorySite:
 		return {g: u for (g, e), u in self.store.members.items() if e == email}
 
 	def leads(self, email: str) -> list[tuple]:
-		return [
-			(lead.push_status, lead.cc_contact_id is not None)
-			for lead in self.store.leads.values()
-			if normalise_email(lead.email) == email
-		]
+		"""The push bookkeeping of the address's records of the target."""
+		if self.target == SIGN_UP:
+			records = [r for (_g, e), r in self.store.sign_up_push.items() if e == email]
+		else:
+			records = self._records(email)
+		return [(r.push_status, r.cc_contact_id is not None) for r in records]
 
 
-def memory_world(skew: int = 0):
+def memory_world(skew: int = 0, target: str = LEAD):
 	def make(seed: int):
 		w = make_engine_world(rng_seed=seed)
 		site_clock = SkewedClock(w.clock, skew)
 		w.store._now = site_clock.now
 		w.engine.clock = site_clock
-		w.site = MemorySite(w.store)
+		w.site = MemorySite(w.store, target)
 		w.events = Events()
 		w.midpage = []
 		assert GROUP == w.config.list_mappings[0].group
@@ -154,6 +192,7 @@ def memory_world(skew: int = 0):
 	return make
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=examples(60),
 	derandomize=IN_CI,
@@ -161,11 +200,12 @@ def memory_world(skew: int = 0):
 	suppress_health_check=[HealthCheck.too_slow],
 )
 @given(scripts, skews, cadences)
-def test_clean_runs_keep_the_promise_and_lose_nothing(script, skew, cadence):
-	w = play(memory_world(skew), script, cadence=cadence)
+def test_clean_runs_keep_the_promise_and_lose_nothing(target, script, skew, cadence):
+	w = play(memory_world(skew, target), script, cadence=cadence)
 	check_promise(w)
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=examples(80),
 	derandomize=IN_CI,
@@ -213,11 +253,11 @@ def test_clean_runs_keep_the_promise_and_lose_nothing(script, skew, cadence):
 	cadence=dict(DEFAULT_INTERVAL_MINUTES),
 )
 def test_crashes_and_faults_end_where_a_clean_run_ends(
-	script, skew, crash_run, crash_after, fault_rate, seed, cadence
+	target, script, skew, crash_run, crash_after, fault_rate, seed, cadence
 ):
-	clean = play(memory_world(skew), script, cadence=cadence)
+	clean = play(memory_world(skew, target), script, cadence=cadence)
 	faulty = play(
-		memory_world(skew),
+		memory_world(skew, target),
 		script,
 		crash_run=crash_run,
 		crash_after=crash_after,
@@ -229,6 +269,7 @@ def test_crashes_and_faults_end_where_a_clean_run_ends(
 	assert final_state(faulty) == final_state(clean)
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=examples(40),
 	derandomize=IN_CI,
@@ -237,18 +278,19 @@ def test_crashes_and_faults_end_where_a_clean_run_ends(
 )
 @given(twin_scripts, skews, st.sampled_from([0.0, 0.05]), st.integers(0, 1000), cadences)
 def test_addresses_differing_only_by_accent_width_or_sharp_s_are_two_people(
-	script, skew, fault_rate, seed, cadence
+	target, script, skew, fault_rate, seed, cadence
 ):
 	"""rené@ and rene@, straße@ and strasse@, full-width and plain: each keeps the promise on its own,
 	with CC values of any length in every mapped field, and faults end where a clean run ends."""
-	clean = play(memory_world(skew), script, cadence=cadence)
+	clean = play(memory_world(skew, target), script, cadence=cadence)
 	check_promise(clean)
-	faulty = play(memory_world(skew), script, faults=fault_rate, seed=seed, cadence=cadence)
+	faulty = play(memory_world(skew, target), script, faults=fault_rate, seed=seed, cadence=cadence)
 	check_promise(faulty)
 	assert final_state(faulty) == final_state(clean)
 
 
 # -- mapping worlds: the list remapped, unmapped, turned, and the sync switched off and on --------------
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=examples(60),
 	derandomize=IN_CI,
@@ -271,11 +313,12 @@ def test_addresses_differing_only_by_accent_width_or_sharp_s_are_two_people(
 	skew=0,
 	cadence=dict(DEFAULT_INTERVAL_MINUTES),
 )
-def test_mapping_changes_keep_the_promise(script, skew, cadence):
-	w = play(memory_world(skew), script, cadence=cadence)
+def test_mapping_changes_keep_the_promise(target, script, skew, cadence):
+	w = play(memory_world(skew, target), script, cadence=cadence)
 	check_promise(w)
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=examples(40),
 	derandomize=IN_CI,
@@ -292,11 +335,11 @@ def test_mapping_changes_keep_the_promise(script, skew, cadence):
 	cadences,
 )
 def test_mapping_changes_with_crashes_and_faults_end_where_a_clean_run_ends(
-	script, skew, crash_run, crash_after, fault_rate, seed, cadence
+	target, script, skew, crash_run, crash_after, fault_rate, seed, cadence
 ):
-	clean = play(memory_world(skew), script, cadence=cadence)
+	clean = play(memory_world(skew, target), script, cadence=cadence)
 	faulty = play(
-		memory_world(skew),
+		memory_world(skew, target),
 		script,
 		crash_run=crash_run,
 		crash_after=crash_after,
@@ -308,6 +351,7 @@ def test_mapping_changes_with_crashes_and_faults_end_where_a_clean_run_ends(
 	assert final_state(faulty) == final_state(clean)
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=examples(40),
 	derandomize=IN_CI,
@@ -315,13 +359,14 @@ def test_mapping_changes_with_crashes_and_faults_end_where_a_clean_run_ends(
 	suppress_health_check=[HealthCheck.too_slow],
 )
 @given(scripts, hour_skews, cadences)
-def test_a_site_clock_an_hour_off_cc_s_keeps_the_promise_without_the_reconcile(script, skew, cadence):
+def test_a_site_clock_an_hour_off_cc_s_keeps_the_promise_without_the_reconcile(target, script, skew, cadence):
 	"""The streams alone (no full reconcile at the end) carry every CC change and keep every opt-out,
 	with the site's clock an hour ahead of CC's or an hour behind it."""
-	w = play(memory_world(skew), script, cadence=cadence, reconcile=False)
+	w = play(memory_world(skew, target), script, cadence=cadence, reconcile=False)
 	check_promise(w, reconciled=False)
 
 
+@pytest.mark.parametrize("target", TARGETS)
 @settings(
 	max_examples=examples(40),
 	derandomize=IN_CI,
@@ -329,12 +374,14 @@ def test_a_site_clock_an_hour_off_cc_s_keeps_the_promise_without_the_reconcile(s
 	suppress_health_check=[HealthCheck.too_slow],
 )
 @given(scripts, skews, transient_rates, st.integers(0, 1000), cadences)
-def test_transient_5xx_on_every_cc_call_end_where_a_clean_history_ends(script, skew, rate, seed, cadence):
+def test_transient_5xx_on_every_cc_call_end_where_a_clean_history_ends(
+	target, script, skew, rate, seed, cadence
+):
 	"""CC answers 500 or 503 to any call at up to one call in two, and no clean run follows a faulty one:
 	the promise holds and everyone's consent, in CC and on the site, ends where a clean history leaves it."""
-	clean = play(memory_world(skew), script, cadence=cadence)
+	clean = play(memory_world(skew, target), script, cadence=cadence)
 	faulty = play(
-		memory_world(skew),
+		memory_world(skew, target),
 		script,
 		faults=rate,
 		seed=seed,
