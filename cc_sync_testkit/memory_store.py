@@ -509,12 +509,12 @@ class MemoryStore:
 			if write.former_email and row is None:
 				self._drop_member(group, write.former_email)
 		if write.push_stop:
-			for lead in self._leads_for(email, LEAD):
+			for lead in self._pushed_records(email):
 				old_lead = replace(lead, fields=dict(lead.fields))
 				self._undo.append(lambda o=old_lead: self.leads.__setitem__(o.key, o))
 				lead.push_status, lead.push_error, lead.pushed_at = PushStatus.SKIPPED, write.push_stop, None
 		if write.push_again:
-			for lead in self._leads_for(email, LEAD):
+			for lead in self._pushed_records(email):
 				if lead.push_status == PushStatus.SKIPPED:
 					old_lead = replace(lead, fields=dict(lead.fields))
 					self._undo.append(lambda o=old_lead: self.leads.__setitem__(o.key, o))
@@ -793,6 +793,11 @@ class MemoryStore:
 	def _leads_for(self, email: str, doctype: str | None = None) -> list[MemoryLead]:
 		records = [self.leads[k] for k in self._lead_keys.get(email, ())]
 		return [r for r in records if doctype is None or r.doctype == doctype]
+
+	def _pushed_records(self, email: str) -> list[MemoryLead]:
+		"""The address's Leads and CRM Leads the settings push: an address's consent takes them out of the
+		push, or puts them back (a sign-up follows its member row)."""
+		return [r for r in self._leads_for(email) if r.doctype in self.push_doctypes]
 
 	def _optout_records(self, email: str) -> list[MemoryLead]:
 		"""The address's records with an opt-out of their own (a Lead's Unsubscribed)."""

@@ -61,6 +61,7 @@ class TargetSite(FrappeSite):
 				"doctype": CRM_LEAD,
 				"first_name": fields.get("first_name") or email.split("@", 1)[0],
 				"last_name": fields.get("last_name"),
+				"organization": fields.get("company_name"),
 				"email": email,
 			}
 		)
@@ -75,9 +76,10 @@ class TargetSite(FrappeSite):
 			self.edit_lead(key, **fields)
 			return
 		doc = frappe.get_doc(self.target, key.split("::", 1)[1])
-		if self.target == CRM_LEAD and fields.get("company_name"):
-			# CRM Lead's organisation is a Link to CRM Organization: the free-text edit goes to its job title.
-			doc.job_title = fields["company_name"]
+		if self.target == CRM_LEAD:
+			# The adapter's names: CRM Lead's organisation is Contact's company name.
+			names = {"company_name": "organization", "designation": "job_title"}
+			doc.update({names.get(f, f): v for f, v in fields.items()})
 		doc.save(ignore_permissions=True)
 		frappe.db.commit()
 

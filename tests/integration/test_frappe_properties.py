@@ -26,6 +26,7 @@ from cc_sync.sync.config import ListMapping
 from cc_sync.sync.matching import normalise_email
 from tests.consent_world import (
 	ADDRESSES,
+	CRM_LEAD,
 	GROUP,
 	SIGN_UP,
 	TRANSIENT_5XX,
@@ -49,7 +50,7 @@ from tests.integration import target_sites
 IN_CI = bool(os.environ.get("CI"))
 EXAMPLES = int(os.environ.get("CC_SYNC_SITE_EXAMPLES", 8))
 # The push targets the worlds play through on this site.
-TARGETS = (LEAD, SIGN_UP)
+TARGETS = (LEAD, CRM_LEAD, SIGN_UP)
 # Frappe's clock, and every name the app and Frappe bound it under.
 NOW_BINDINGS = (
 	"frappe.utils.data.now_datetime",

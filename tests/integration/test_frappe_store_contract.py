@@ -3,11 +3,11 @@ the test site has."""
 
 from __future__ import annotations
 
-from tests.store_contract import LEAD, SIGN_UP, SIGN_UP_GROUP, StoreContract
+from tests.store_contract import CRM_LEAD, LEAD, SIGN_UP, SIGN_UP_GROUP, StoreContract
 
 
 class TestFrappeStoreContract(StoreContract):
-	targets = (LEAD, SIGN_UP)
+	targets = (LEAD, CRM_LEAD, SIGN_UP)
 
 	def make_site(self, target=LEAD):
 		from tests.integration.target_sites import TargetSite, target_store
