@@ -99,3 +99,32 @@ def test_the_facade_builds_each_part_it_hands_a_call_to():
 				and node.value.value.id == "self"
 			):
 				assert node.value.attr in stored, f"FrappeStore.{name} uses a part it never built"
+
+
+def test_every_part_uses_each_collaborator_it_is_given():
+	"""A part is given only what it uses: each argument of its `__init__` is read in the class."""
+	for name, (path, cls) in _classes().items():
+		init = _methods(cls).get("__init__")
+		if init is None or name == "FrappeStore":
+			continue
+		given = [a.arg for a in init.args.args[1:]]
+		stored_from = {
+			target.attr: node.value.id
+			for node in ast.walk(init)
+			if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name)
+			for target in node.targets
+			if isinstance(target, ast.Attribute)
+		}
+		_, read = _self_attributes(cls)
+		used_in_init = {
+			n.id
+			for node in init.body
+			if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Name))
+			for n in ast.walk(node)
+			if isinstance(n, ast.Name)
+		}
+		for arg in given:
+			kept_as = {attr for attr, source in stored_from.items() if source == arg}
+			assert arg in used_in_init or kept_as & read, (
+				f"{path.name}: {name} is given {arg} and never uses it"
+			)

@@ -94,7 +94,7 @@ class FrappeStore:
 		holders = self.contact_reads.holders
 		self.consent_writes = ConsentWrites(holders, has_lead, email_field)
 		self.optouts = OptOutQueue(holders, count)
-		self.push = PushTargets(targets, fields, email_field, has_lead, count)
+		self.push = PushTargets(targets, fields, email_field, count)
 		self.leads = LeadLinks(has_lead, email_field)
 		self.contact_writes = ContactWrites(
 			self.contact_reads,

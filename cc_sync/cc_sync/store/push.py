@@ -41,13 +41,11 @@ class PushTargets:
 		targets: Sequence[TargetSetting],
 		site_fields: Collection[str],
 		lead_email_field: str,
-		has_lead: bool,
 		count: WriteCount,
 	) -> None:
 		self.targets = [t for t in targets if t[0] in TARGETS]
 		self.site_fields = list(site_fields)
 		self.lead_email_field = lead_email_field
-		self.has_lead = has_lead
 		self.count = count
 
 	def push_candidates(self, since: datetime | None, email: str | None = None) -> Iterable[PushCandidate]:
