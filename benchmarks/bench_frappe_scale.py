@@ -436,11 +436,10 @@ def rate_pair(args) -> None:
 			found = size
 			if args.find_pool:
 				break
-	if args.find_pool:
-		print(
-			f"smallest pool tried whose ratio reaches {args.target}: "
-			+ (f"{found / 2**20:,.0f} MiB" if found else "none of those tried")
-		)
+	print(
+		f"smallest pool tried whose ratio reaches {args.target}: "
+		+ (f"{found / 2**20:,.0f} MiB" if found else "none of those tried")
+	)
 	if args.db_root_password and args.restore_pool:
 		frappe = on_site(args.site, args.sites_path)
 		set_pool(frappe, pool_bytes(args.restore_pool), args.db_root_password)
