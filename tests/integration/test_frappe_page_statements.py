@@ -134,3 +134,38 @@ def _grows_with_contacts(table: str) -> bool:
 		"tabEmail Unsubscribe",
 		"tabConstant Contact Opt Out",
 	}
+
+
+def _page_reads(people: int) -> list[str]:
+	"""The statements reading a page of `people` synced contacts, each on a mapped group, one opted out
+	on a Lead (which made a Contact of its own, as ERPNext's does)."""
+	site = FrappeSite()
+	site.make_group(GROUP)
+	emails = [addr(f"page{people}-{i}") for i in range(people)]
+	store = make_store()
+	keys = store.apply_contacts(
+		[ContactWrite(key=None, email=e, opted_out=False, cc_contact_id=f"cc-{e}") for e in emails]
+	)
+	for email in emails:
+		site.add_member(GROUP, email)
+	site.add_lead(emails[0], first_name="Left", unsubscribed=1)
+	store.commit()
+	with statements() as sent:
+		found, states = store.read_page([f"cc-{e}" for e in emails], emails)
+	assert set(keys) <= {c.key for c in found}
+	assert states[emails[0]].opted_out and not states[emails[1]].opted_out
+	assert all(states[e].rows.keys() == {GROUP} for e in emails)
+	tables = [
+		q
+		for q, _ in sent
+		if re.search(r"`tab(Contact|Lead|Email Unsubscribe|Email Group Member|Constant)", q)
+	]
+	return tables
+
+
+def test_a_pages_site_read_is_three_statements_whatever_its_size():
+	"""Its Contacts by address (with their consent columns), by CC id, and every other consent channel
+	in one: 10 people or 40, a page reads the same few statements."""
+	small = _page_reads(10)
+	large = _page_reads(40)
+	assert len(small) == len(large) == 3, large
