@@ -8,9 +8,9 @@ changes, so a form left open on a stale copy cannot silently undo a consent chan
 
 `FrappeStore` is a façade: it builds its parts, each a class given its collaborators, and hands each of
 the engine's calls to one of them. The parts: the site contacts (`contact_reads`, which also holds the
-one rule for which Contact holds an address, and `contact_writes`, with `leads` for the Leads beside
-them), consent (`consent_reads`: every opt-out channel as one answer; `consent_writes`; `optouts`: the
-opt-out rows on their way to CC), `state` (watermarks and the engine's named states), `activities`
+one rule for which Contact holds an address, and `contact_writes`, with `contact_columns` for values
+fitted to Contact's columns and `leads` for the Leads beside them), consent (`consent_reads`: every
+opt-out channel as one answer; `consent_writes`; `optouts`: the opt-out rows on their way to CC), `state` (watermarks and the engine's named states), `activities`
 (CC's imports), `engagement` (campaigns and people's engagement) and the push targets (`push`, over the
 adapters of `cc_sync/cc_sync/targets/`). A module split by direction is named `*_reads` and `*_writes`.
 Beneath them: `addresses` (rows by address, compared exactly), `prefetch` (reading index pages ahead on
@@ -32,6 +32,7 @@ from cc_sync.cc_sync.sitetime import from_site, to_site
 from cc_sync.cc_sync.store.activities import Activities
 from cc_sync.cc_sync.store.consent_reads import ConsentReads
 from cc_sync.cc_sync.store.consent_writes import ConsentWrites
+from cc_sync.cc_sync.store.contact_columns import ContactColumns
 from cc_sync.cc_sync.store.contact_reads import RESERVED, ContactReads
 from cc_sync.cc_sync.store.contact_writes import ContactWrites
 from cc_sync.cc_sync.store.engagement import Engagement
@@ -96,7 +97,9 @@ class FrappeStore:
 		self.optouts = OptOutQueue(holders, count)
 		self.push = PushTargets(targets, fields, email_field, count)
 		self.leads = LeadLinks(has_lead, email_field)
+		self.contact_columns = ContactColumns()
 		self.contact_writes = ContactWrites(
+			self.contact_columns,
 			self.contact_reads,
 			self.consent_reads,
 			self.consent_writes,
@@ -132,13 +135,13 @@ class FrappeStore:
 		return self.contact_writes.apply_contacts(writes, managed_groups)
 
 	def drain_notes(self) -> list[tuple[str | None, str]]:
-		return self.contact_writes.drain_notes()
+		return self.contact_columns.drain_notes()
 
 	def drain_failures(self) -> dict[int, str]:
 		return self.contact_writes.drain_failures()
 
 	def fit_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
-		return self.contact_writes.fit_fields(values)
+		return self.contact_columns.fit_fields(values)
 
 	# -- watermarks and the engine's own state -----------------------------------------------------
 	def get_watermark(self, stream: str) -> datetime | None:

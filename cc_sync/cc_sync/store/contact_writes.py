@@ -3,7 +3,7 @@ contact, values fitted to their columns, `modified` bumped wherever a user-visib
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,6 @@ import frappe
 from frappe.contacts.doctype.contact.contact import get_full_name
 from frappe.utils import now_datetime
 
-from cc_sync.cc_sync.column_fit import fit
 from cc_sync.cc_sync.constants import (
 	CONTACT,
 	CONTACT_CC_DELETED,
@@ -30,15 +29,14 @@ from cc_sync.cc_sync.constants import (
 from cc_sync.cc_sync.sitetime import to_site
 from cc_sync.cc_sync.store.consent_reads import ConsentReads
 from cc_sync.cc_sync.store.consent_writes import ConsentWrites
-from cc_sync.cc_sync.store.contact_reads import NUMERIC, RESERVED, ContactReads
+from cc_sync.cc_sync.store.contact_columns import ContactColumns
+from cc_sync.cc_sync.store.contact_reads import ContactReads
 from cc_sync.cc_sync.store.leads import LeadLinks
 from cc_sync.cc_sync.store.optouts import OptOutQueue
 from cc_sync.cc_sync.store.push import PushTargets
 from cc_sync.cc_sync.store.sql import (
 	WriteCount,
 	base_columns,
-	column_specs,
-	insert_named,
 	select_in,
 )
 from cc_sync.sync import consent
@@ -49,20 +47,21 @@ from cc_sync.sync.records import (
 )
 
 PAGE_SAVEPOINT = "cc_sync_page"
-TEXT_TYPES = frozenset({"varchar", "char", "tinytext", "text", "mediumtext", "longtext"})
 # MariaDB's errors for values a column refuses: 1048 null, 1062 duplicate, 1264 out of range, 1265 data
 # truncated, 1292 incorrect date or number, 1366 incorrect string value, 1406 data too long.
 REFUSED_VALUE_CODES = frozenset({1048, 1062, 1264, 1265, 1292, 1366, 1406})
 
 
 class ContactWrites:
-	"""The site contacts part's writes, with its collaborators: `contacts` (which Contact holds an
-	address), `consent_reads` (the premise each write rests on), `consent_writes` and `optouts` (a page's
-	consent, and the opt-outs it asks to reach CC), `leads` (the Leads beside the contacts) and `push`
-	(the Leads a page's consent takes out of the push or puts back)."""
+	"""The site contacts part's writes, with its collaborators: `columns` (values fitted to Contact's
+	columns, new rows inserted), `contacts` (which Contact holds an address), `consent_reads` (the
+	premise each write rests on), `consent_writes` and `optouts` (a page's consent, and the opt-outs it
+	asks to reach CC), `leads` (the Leads beside the contacts) and `push` (the pushed records a page's
+	consent takes out of the push or puts back)."""
 
 	def __init__(
 		self,
+		columns: ContactColumns,
 		contacts: ContactReads,
 		consent_reads: ConsentReads,
 		consent_writes: ConsentWrites,
@@ -78,14 +77,7 @@ class ContactWrites:
 		self.leads = leads
 		self.push = push
 		self.count = count
-		meta = frappe.get_meta(CONTACT)
-		self._contact_types = {
-			f: (meta.get_field(f).fieldtype if meta.get_field(f) else "Data")
-			for f in frappe.db.get_table_columns(CONTACT)
-		}
-		self._columns = column_specs(CONTACT, meta)
-		# Values changed to fit their columns, as (email, reason), until the engine collects them.
-		self._notes: list[tuple[str | None, str]] = []
+		self.columns = columns
 		self._failures: dict[int, str] = {}
 
 	def apply_contacts(
@@ -103,7 +95,7 @@ class ContactWrites:
 			if len(writes) == 1 or not _refused_values(exc):
 				raise
 			frappe.db.rollback(save_point=PAGE_SAVEPOINT)
-		self._notes = []
+		self.columns.drain_notes()
 		keys: list[str | None] = []
 		for i, write in enumerate(writes):
 			frappe.db.savepoint(PAGE_SAVEPOINT)
@@ -120,18 +112,6 @@ class ContactWrites:
 	def drain_failures(self) -> dict[int, str]:
 		failures, self._failures = self._failures, {}
 		return failures
-
-	def fit_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
-		out = {}
-		for field, value in values.items():
-			column = self._columns.get(field)
-			if column is None or column.data_type.lower() not in TEXT_TYPES:
-				out[field] = value
-				continue
-			fitted, _, keep = fit(field, value, column)
-			if keep:
-				out[field] = fitted
-		return out
 
 	def _apply_writes(self, writes: Sequence[ContactWrite]) -> list[str | None]:
 		now = now_datetime()
@@ -169,33 +149,6 @@ class ContactWrites:
 		self.count.add(len(writes_held))
 		return keys
 
-	def _fitted(self, write: ContactWrite) -> dict[str, Any]:
-		"""The write's field values converted, cut or left out to fit their columns, each change noted."""
-		out: dict[str, Any] = {}
-		for field, value in write.fields.items():
-			if field not in self._contact_types or field in RESERVED:
-				continue
-			fitted, note, keep = fit(field, value, self._columns.get(field))
-			if note:
-				self._notes.append((write.email, note))
-			if not keep:
-				continue
-			out[field] = to_site(fitted) if isinstance(fitted, datetime) else fitted
-		return out
-
-	def _fit_composed(self, email: str, column: str, value: str) -> str:
-		"""A value the store composes (the full name from the name fields, a first name from the address)
-		fitted to its column like CC's own values, the cut noted."""
-		fitted, note, _ = fit(column, value, self._columns.get(column))
-		if note:
-			self._notes.append((email, note.replace("CC's value", "the composed value")))
-		return fitted
-
-	def drain_notes(self) -> list[tuple[str | None, str]]:
-		"""What the writes since the last call changed to fit the site's columns, with the reasons."""
-		notes, self._notes = self._notes, []
-		return notes
-
 	def _create_contacts(self, writes: Sequence[ContactWrite], now: datetime) -> list[str]:
 		"""New Contacts in a few multi-row INSERTs: each with its address, linked to the Leads that share it
 		(and those Leads to the CC contact); returns the new names, in the order of `writes`."""
@@ -218,19 +171,19 @@ class ContactWrites:
 				child_rows[DYNAMIC_LINK].append(_lead_link_row(base, parent, idx, lead))
 				if w.cc_contact_id and not lead.get(LEAD_CC_ID):
 					lead_ids[lead.name] = w.cc_contact_id
-		self._bulk_insert(CONTACT, contact_rows)
+		self.columns.insert(CONTACT, contact_rows)
 		names = [row["name"] for row in contact_rows]
 		for doctype, rows in child_rows.items():
 			for child in rows:
 				child["parent"] = names[child["parent"]]
-			self._bulk_insert(doctype, rows)
+			self.columns.insert(doctype, rows)
 		self.leads.set_cc_ids(lead_ids)
 		return names
 
 	def _new_contact_columns(self, w: ContactWrite, user: str | None) -> dict[str, Any]:
 		"""A new Contact's columns: the mapped fields (a first name at least) and what the sync keeps."""
-		fields = self._fitted(w)
-		first = fields.get("first_name") or self._fit_composed(
+		fields = self.columns.fitted(w)
+		first = fields.get("first_name") or self.columns.fit_composed(
 			w.email, "first_name", w.email.split("@", 1)[0]
 		)
 		fields["first_name"] = first
@@ -239,7 +192,7 @@ class ContactWrites:
 		)
 		return {
 			**fields,
-			"full_name": self._fit_composed(w.email, "full_name", full_name),
+			"full_name": self.columns.fit_composed(w.email, "full_name", full_name),
 			"email_id": w.email,
 			"user": user,
 			"status": "Passive",
@@ -253,15 +206,6 @@ class ContactWrites:
 			CONTACT_CC_DELETED: 1 if w.cc_deleted else 0,
 			CONTACT_LAST_SYNCED: to_site(w.synced_at),
 		}
-
-	def _bulk_insert(self, doctype: str, rows: list[dict[str, Any]]) -> None:
-		"""Insert new rows under names of their own (set on each row)."""
-		if not rows:
-			return
-		types = self._contact_types if doctype == CONTACT else {}
-		columns = dict.fromkeys(c for row in rows for c in row)
-		blank = {c: (0 if types.get(c) in NUMERIC else None) for c in columns}
-		insert_named(doctype, rows, blank)
 
 	def _update_contacts(self, updates: Sequence[tuple[str, ContactWrite]], now: datetime) -> None:
 		"""One UPDATE per changed contact, with only the columns that change; then the Leads of the
@@ -304,7 +248,7 @@ class ContactWrites:
 
 	def _changed_columns(self, row: Any, w: ContactWrite) -> dict[str, Any]:
 		"""The columns of an existing Contact that the write changes (the full name follows the names)."""
-		values: dict[str, Any] = self._fitted(w)
+		values: dict[str, Any] = self.columns.fitted(w)
 		if values.keys() & {"first_name", "middle_name", "last_name", "company_name"}:
 			merged = {**row, **values}
 			full_name = get_full_name(
@@ -313,7 +257,7 @@ class ContactWrites:
 				merged.get("last_name"),
 				merged.get("company_name"),
 			)
-			values["full_name"] = self._fit_composed(w.email, "full_name", full_name)
+			values["full_name"] = self.columns.fit_composed(w.email, "full_name", full_name)
 		if w.cc_contact_id:
 			values[CONTACT_CC_ID] = w.cc_contact_id
 		if w.cc_permission is not None:
@@ -337,7 +281,7 @@ class ContactWrites:
 		idx = frappe.db.sql("select coalesce(max(idx), 0) from `tabContact Email` where parent = %s", key)[0][
 			0
 		]
-		self._bulk_insert(CONTACT_EMAIL, [_email_row(base_columns(now), key, idx + 1, email)])
+		self.columns.insert(CONTACT_EMAIL, [_email_row(base_columns(now), key, idx + 1, email)])
 
 
 def _refused_values(exc: Exception) -> bool:
