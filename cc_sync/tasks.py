@@ -28,7 +28,7 @@ GATE_LOCK_KEY = "cc_sync:gate"
 
 def enqueue_due_streams() -> list[str]:
 	"""Cron gate: enqueue every stream whose interval has passed. Returns the streams queued."""
-	from cc_sync.cc_sync.health import note_gate_tick
+	from cc_sync.cc_sync.machinery import note_gate_tick
 	from cc_sync.cc_sync.onboarding import tick_steps
 
 	note_gate_tick()

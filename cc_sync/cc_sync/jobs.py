@@ -48,7 +48,7 @@ def enqueue_stream(stream: str, trigger: str, *, dry_run: bool = False) -> bool:
 
 def run_stream(stream: str, trigger: str = TRIGGER_SCHEDULER, dry_run: bool = False) -> str:
 	"""Job entry point: run the stream and return its status (the logs hold the details)."""
-	from cc_sync.cc_sync.health import note_job_started
+	from cc_sync.cc_sync.machinery import note_job_started
 	from cc_sync.cc_sync.runner import run_job
 
 	note_job_started()

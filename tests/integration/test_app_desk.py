@@ -10,7 +10,7 @@ import pytest
 
 import frappe
 
-from cc_sync.cc_sync import api, dashboard, health
+from cc_sync.cc_sync import api, dashboard, health, machinery
 from cc_sync.cc_sync.constants import (
 	CONNECTION_CONNECTED,
 	CONNECTION_ERROR,
@@ -124,28 +124,28 @@ def test_the_scheduler_check_reads_the_sites_own_switch(monkeypatch):
 	import frappe.utils.scheduler as scheduler
 
 	monkeypatch.setattr(scheduler, "is_scheduler_inactive", lambda verbose=True: True)
-	assert "scheduler is off" in health.scheduler_problem()
+	assert "scheduler is off" in machinery.scheduler_problem()
 	monkeypatch.setattr(scheduler, "is_scheduler_inactive", lambda verbose=True: False)
-	frappe.cache.delete_value(health.GATE_TICK_KEY)
-	assert health.scheduler_problem() is None
+	frappe.cache.delete_value(machinery.GATE_TICK_KEY)
+	assert machinery.scheduler_problem() is None
 
 
 def test_no_worker_on_the_long_queue_is_reported(monkeypatch):
 	import frappe.utils.background_jobs as jobs
 
 	monkeypatch.setattr(jobs, "get_workers", lambda queue=None: [])
-	monkeypatch.setattr(health, "_oldest_waiting_seconds", lambda queue: 0.0)
-	frappe.cache.delete_value(health.JOB_STARTED_KEY)
-	assert "bench worker --queue long" in health.worker_problem()
+	monkeypatch.setattr(machinery, "_oldest_waiting_seconds", lambda queue: 0.0)
+	frappe.cache.delete_value(machinery.JOB_STARTED_KEY)
+	assert "bench worker --queue long" in machinery.worker_problem()
 	# RQ forgets a live worker's registration when Redis restarts: a sync job that started lately on a
 	# worker still proves the queue is served.
-	health.note_job_started()
-	assert health.worker_problem() is None
-	monkeypatch.setattr(health, "_oldest_waiting_seconds", lambda queue: 600.0)
-	assert "bench worker --queue long" in health.worker_problem()
-	frappe.cache.delete_value(health.JOB_STARTED_KEY)
+	machinery.note_job_started()
+	assert machinery.worker_problem() is None
+	monkeypatch.setattr(machinery, "_oldest_waiting_seconds", lambda queue: 600.0)
+	assert "bench worker --queue long" in machinery.worker_problem()
+	frappe.cache.delete_value(machinery.JOB_STARTED_KEY)
 	monkeypatch.setattr(jobs, "get_workers", lambda queue=None: ["a worker"])
-	assert health.worker_problem() is None
+	assert machinery.worker_problem() is None
 
 
 @pytest.mark.parametrize(

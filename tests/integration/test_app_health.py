@@ -13,7 +13,7 @@ import frappe
 from frappe.core.doctype.scheduled_job_type.scheduled_job_type import ScheduledJobType
 from frappe.utils import get_datetime, now_datetime
 
-from cc_sync.cc_sync import api, health, oauth
+from cc_sync.cc_sync import api, health, machinery, oauth
 from cc_sync.cc_sync.constants import CONNECTION_CONNECTED, SETTINGS, SYNC_LOG, LogStatus
 from cc_sync.cc_sync.settings import stored_values, update_settings
 from cc_sync.constant_contact.auth import OAuthClient
@@ -161,7 +161,7 @@ def test_the_scheduler_off_is_red_with_where_to_turn_it_on(running, monkeypatch)
 
 @pytest.fixture
 def gate():
-	job = health.gate_job()
+	job = machinery.gate_job()
 	before = (job.last_execution, job.creation, job.stopped)
 	yield job
 	frappe.db.set_value(
@@ -199,7 +199,7 @@ def test_a_scheduler_that_will_not_start_the_sync_for_hours_is_red_and_started_f
 	after = health.restart_schedule()
 	assert started == [True]
 	assert "will not start" not in after["message"]
-	assert health.gate_job().get_next_execution() - now_datetime() <= timedelta(minutes=5)
+	assert machinery.gate_job().get_next_execution() - now_datetime() <= timedelta(minutes=5)
 
 
 def test_a_stopped_sync_job_in_the_scheduler_is_red(running, gate, monkeypatch):
