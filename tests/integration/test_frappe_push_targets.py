@@ -67,6 +67,10 @@ def test_any_other_doctype_is_refused_with_a_plain_message(settings_kept, doctyp
 
 
 def test_several_targets_save_each_with_its_own_filters_and_group(settings_kept):
+	from tests.integration.frappe_site import FrappeSite
+
+	FrappeSite().make_group(GROUP)
+
 	def edit(doc):
 		doc.push_doctype = LEAD
 		doc.push_filters = '{"status": "Open"}'
