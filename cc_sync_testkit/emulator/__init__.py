@@ -4,10 +4,11 @@ Use it in-process (`with emu.mocked():` routes `requests` to it through `respons
 loopback (`emu.start_server()`, or `python -m cc_sync_testkit.emulator serve`).
 """
 
-from .api import ApiError, ConstantContactEmulator
+from .api import ConstantContactEmulator
 from .faults import EmulatedTimeout, FaultConfig
 from .generator import generate_account
 from .state import EmulatorError, contact_status, format_ts, parse_ts
+from .wire import ApiError
 
 __all__ = [
 	"ApiError",

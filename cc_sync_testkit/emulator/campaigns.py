@@ -31,6 +31,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .state import EmulatorError, parse_ts
+from .wire import ApiError, _decode_cursor, _encode_cursor, _invalid, _limit
 
 REPORT_KINDS = ("sends", "opens", "unique_opens", "didnotopens", "clicks", "forwards", "optouts", "bounces")
 TRACKING_TYPE = {
@@ -324,8 +325,6 @@ class CampaignsMixin:
 		]
 
 	def _get_emails(self, params: dict[str, str], _body: Any) -> tuple[int, Any]:
-		from .api import _decode_cursor, _encode_cursor, _limit
-
 		pos = 0
 		if params.get("cursor"):
 			params, pos = _decode_cursor(params["cursor"])
@@ -339,8 +338,6 @@ class CampaignsMixin:
 		return 200, out
 
 	def _listed_campaigns(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
-		from .api import _invalid
-
 		bounds = {}
 		for key in ("after_date", "before_date"):
 			if params.get(key):
@@ -360,8 +357,6 @@ class CampaignsMixin:
 		return rows
 
 	def _get_email(self, _params: dict[str, str], _body: Any, campaign_id: str) -> tuple[int, Any]:
-		from .api import ApiError
-
 		campaign = self._campaigns.get(campaign_id)
 		if campaign is None:
 			raise ApiError(404, "emails.api.not_found", f"Email campaign {campaign_id} not found.")
@@ -372,8 +367,6 @@ class CampaignsMixin:
 		return 200, {k: v for k, v in act.items() if k not in ("tracks", "opened", "bounced", "name")}
 
 	def _need_email_activity(self, activity_id: str, *, reported: bool = False) -> dict[str, Any]:
-		from .api import ApiError
-
 		act = self._email_activities.get(activity_id)
 		if act is None or (reported and act["role"] not in REPORTED_ROLES):
 			raise ApiError(404, "reportingsvc.not_found", f"Campaign activity {activity_id} not found.")
@@ -382,8 +375,6 @@ class CampaignsMixin:
 	def _get_tracking(
 		self, params: dict[str, str], _body: Any, activity_id: str, kind: str
 	) -> tuple[int, Any]:
-		from .api import _decode_cursor, _encode_cursor, _limit
-
 		act = self._need_email_activity(activity_id, reported=True)
 		now = self.clock.now()
 		if kind == "didnotopens":
@@ -424,8 +415,6 @@ class CampaignsMixin:
 		return out
 
 	def _get_activity_stats(self, _params: dict[str, str], _body: Any, ids: str) -> tuple[int, Any]:
-		from .api import ApiError, _invalid
-
 		wanted = [i.strip() for i in ids.split(",") if i.strip()]
 		if not wanted or len(wanted) > STATS_MAX_IDS:
 			raise _invalid(f"between 1 and {STATS_MAX_IDS} campaign_activity_ids are allowed")
@@ -489,8 +478,6 @@ class CampaignsMixin:
 		return out
 
 	def _get_activity_details(self, params: dict[str, str], _body: Any, contact_id: str) -> tuple[int, Any]:
-		from .api import ApiError, _decode_cursor, _encode_cursor, _invalid, _limit
-
 		if contact_id not in self._by_id:
 			raise ApiError(404, "reportingsvc.not_found", f"Contact {contact_id} not found.")
 		start = 0

@@ -26,6 +26,7 @@ from cc_sync.constant_contact.export_format import (
 )
 
 from .state import PERMISSIONS, contact_status, parse_ts
+from .wire import ApiError, _invalid, _Raw
 
 EXPORT_FIELDS = tuple(EXPORT_COLUMNS)
 # Without `fields`, CC exports its standard set; custom fields are always added.
@@ -76,8 +77,6 @@ class ExportsMixin:
 	export_tz: Any
 
 	def _post_export(self, _params: dict[str, str], body: Any) -> tuple[int, Any]:
-		from .api import _invalid
-
 		body = body if isinstance(body, dict) else {}
 		if body.get("tag_ids") or body.get("segment_id") is not None or body.get("new_subscriber"):
 			raise _invalid(
@@ -185,8 +184,6 @@ class ExportsMixin:
 		return ["" if value is None else value]
 
 	def _get_export_file(self, _params: dict[str, str], _body: Any, export_id: str) -> Any:
-		from .api import ApiError, _Raw
-
 		act = self._activities.get(export_id)
 		if act is None or act["kind"] != "export" or act["state"] != "completed":
 			raise ApiError(404, "contact_exports.api.not_found", f"Export file {export_id} not found.")
