@@ -33,7 +33,7 @@ from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.engine import SyncEngine
 from cc_sync.sync.streams import STREAM_CHANGES, STREAM_ENGAGEMENT
 from cc_sync_testkit.emulator import ConstantContactEmulator
-from cc_sync_testkit.memory_store import MemoryStore
+from cc_sync_testkit.memory import MemoryStore
 
 DOMAIN = "ccengage.test"
 GROUP = "CC Engagement Bench"

@@ -19,7 +19,7 @@ from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.engine import SyncEngine
 from cc_sync.sync.report import StreamReport
 from cc_sync.sync.streams import STREAM_CHANGES, STREAM_DELETES, STREAM_OPTOUTS
-from cc_sync_testkit.memory_store import MemoryStore
+from cc_sync_testkit.memory import MemoryStore
 
 PULLS = (STREAM_OPTOUTS, STREAM_DELETES, STREAM_CHANGES)
 

@@ -24,7 +24,7 @@ from cc_sync.sync.engine import SyncEngine
 from cc_sync.sync.exports import export_calls, paging_calls
 from cc_sync.sync.optouts import STATE
 from cc_sync.sync.streams import STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_OPTOUT_SCAN, STREAM_OPTOUTS
-from cc_sync_testkit.memory_store import MemoryStore
+from cc_sync_testkit.memory import MemoryStore
 
 RATE = 4  # CC's calls per second per API key
 DAILY = 10_000

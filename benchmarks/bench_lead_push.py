@@ -39,7 +39,7 @@ from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.engine import SyncEngine
 from cc_sync.sync.streams import STREAM_ACTIVITIES, STREAM_CHANGES, STREAM_OPTOUT_PUSH, STREAM_PUSH
 from cc_sync_testkit.emulator import ConstantContactEmulator
-from cc_sync_testkit.memory_store import MemoryStore
+from cc_sync_testkit.memory import MemoryStore
 
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 DAILY_QUOTA = 10_000

@@ -2,7 +2,7 @@
 
 - `emulator`: a stateful Constant Contact V3 emulator (in-process through `responses`, or over HTTP:
   `python -m cc_sync_testkit.emulator serve`);
-- `memory_store`: the in-memory reference store the engine's tier 1 tests and the store contract use;
+- `memory`: the in-memory reference store the engine's tier 1 tests and the store contract use;
 - a Frappe app of its own (`hooks.py`, module "Stand-in CRM"): a standard Lead DocType with ERPNext
   v15's field names, which `dev/site` installs on its sites when ERPNext is absent.
 

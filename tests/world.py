@@ -18,7 +18,7 @@ from cc_sync.constant_contact.models import TokenSet
 from cc_sync.sync.config import ListMapping, SyncConfig
 from cc_sync.sync.engine import SyncEngine
 from cc_sync_testkit.emulator import ConstantContactEmulator
-from cc_sync_testkit.memory_store import MemoryStore
+from cc_sync_testkit.memory import MemoryStore
 
 START = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -19,7 +19,7 @@ def test_the_in_memory_targets_state_what_the_adapters_state():
 	"""Tier 1's store models each target as its adapter describes it: address field, own opt-out checks,
 	Do Not Contact, group."""
 	from cc_sync.cc_sync.targets import TARGETS as ADAPTERS
-	from cc_sync_testkit.memory_store import TARGETS as MODELLED
+	from cc_sync_testkit.memory import TARGETS as MODELLED
 
 	assert set(MODELLED) == set(ADAPTERS)
 	for doctype, modelled in MODELLED.items():

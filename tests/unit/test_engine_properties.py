@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from cc_sync.sync.matching import normalise_email
 from cc_sync.sync.streams import DEFAULT_INTERVAL_MINUTES
-from cc_sync_testkit.memory_store import DO_NOT_CONTACT
+from cc_sync_testkit.memory import DO_NOT_CONTACT
 from tests.consent_world import (
 	GROUP,
 	LEAD,

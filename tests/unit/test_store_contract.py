@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cc_sync_testkit.memory_store import SIGN_UP as SIGN_UP_KEY
-from cc_sync_testkit.memory_store import MemoryStore
+from cc_sync_testkit.memory import SIGN_UP as SIGN_UP_KEY
+from cc_sync_testkit.memory import MemoryStore
 from tests.store_contract import CRM_LEAD, LEAD, SIGN_UP, SIGN_UP_GROUP, StoreContract
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from cc_sync.sync.records import ContactWrite
 from cc_sync.sync.streams import STREAM_CHANGES, STREAM_RECONCILE
-from cc_sync_testkit.memory_store import MemoryStore
+from cc_sync_testkit.memory import MemoryStore
 from tests.world import make_world
 
 LIMIT = 20
