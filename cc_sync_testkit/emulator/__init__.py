@@ -7,7 +7,7 @@ loopback (`emu.start_server()`, or `python -m cc_sync_testkit.emulator serve`).
 from .api import ConstantContactEmulator
 from .faults import EmulatedTimeout, FaultConfig
 from .generator import generate_account
-from .state import EmulatorError, contact_status, format_ts, parse_ts
+from .values import EmulatorError, contact_status, format_ts, parse_ts
 from .wire import ApiError
 
 __all__ = [

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from .state import contact_status
+from .values import contact_status
 from .wire import ApiError, _decode_cursor, _invalid, _page
 
 QUEUE_CAP = 1000

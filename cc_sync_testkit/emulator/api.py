@@ -2,9 +2,9 @@
 
 The core knows no transport. `responses_mount` and `server` adapt it to `responses` and to a real
 Werkzeug server; both turn `EmulatedTimeout` into their own notion of a timeout. The endpoints live with
-their CC resource: `contacts`, `lists` (and custom fields), `activities` (with list memberships and
-deletes), `imports`, `exports`, `campaigns` (and reports); `auth` answers the OAuth host; `wire` holds what
-they share (the error answer, cursors, query parameters).
+their CC resource: `contacts` (reads) and `contact_writes`, `lists` (and custom fields), `activities` (with
+list memberships and deletes), `imports`, `exports`, `campaigns` and `reports`; `auth` answers the OAuth
+host; `wire` holds what they share (the error answer, cursors, query parameters).
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from cc_sync.constant_contact.clock import Clock
 from .activities import PENDING, ActivitiesMixin
 from .auth import TokenAuthority
 from .campaigns import CampaignsMixin, needed_scope
+from .contact_writes import ContactWritesMixin
 from .contacts import ContactsMixin
 from .exports import ExportsMixin
 from .faults import EmulatedTimeout, FaultConfig
 from .imports import ImportsMixin
 from .lists import ListsMixin
+from .reports import ReportsMixin
 from .state import AccountState
 from .wire import ApiError, Response, _Raw
 
@@ -40,7 +42,15 @@ OPTOUT_AFTER_MODES = ("filters", "ignored", "empty")
 
 
 class ConstantContactEmulator(
-	ContactsMixin, ListsMixin, ActivitiesMixin, ImportsMixin, CampaignsMixin, ExportsMixin, AccountState
+	ContactsMixin,
+	ContactWritesMixin,
+	ListsMixin,
+	ActivitiesMixin,
+	ImportsMixin,
+	CampaignsMixin,
+	ReportsMixin,
+	ExportsMixin,
+	AccountState,
 ):
 	"""A stateful emulator of the CC V3 endpoints cc_sync uses, with CC's real quirks and limits.
 

@@ -25,7 +25,7 @@ from cc_sync.constant_contact.export_format import (
 	format_export_date,
 )
 
-from .state import PERMISSIONS, contact_status, parse_ts
+from .values import PERMISSIONS, contact_status, parse_ts
 from .wire import ApiError, _invalid, _Raw
 
 EXPORT_FIELDS = tuple(EXPORT_COLUMNS)

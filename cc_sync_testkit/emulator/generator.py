@@ -11,7 +11,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from .state import TS_FORMAT
+from .values import TS_FORMAT
 
 if TYPE_CHECKING:
 	from .state import AccountState

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .state import valid_email
+from .values import valid_email
 from .wire import _invalid
 
 IMPORT_MAX_BYTES = 4 * 1024 * 1024

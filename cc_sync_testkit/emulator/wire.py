@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from .state import format_ts, parse_ts
+from .values import format_ts, parse_ts
 
 Response = tuple[int, dict[str, str], bytes]
 
