@@ -115,11 +115,18 @@ def link_from_integrations() -> None:
 	doc.save(ignore_permissions=True)
 
 
+def granted_key(doctype: str) -> str:
+	"""The site default that remembers the role's read of a DocType was granted once."""
+	return f"cc_sync_marketer_reads_{frappe.scrub(doctype)}"
+
+
 def grant_marketer_reads() -> None:
-	"""Give the Constant Contact User role read on Contact and Lead, where the site has them and the role
-	has no rule of its own there yet. Run on install, when ERPNext brings Lead, and once by a patch on
-	sites that had the app before; a System Manager may take it away in Role Permissions Manager (the
-	cards then say the role has no access rather than show 0)."""
+	"""Give the Constant Contact User role read on Contact and Lead, once per DocType, where the site has
+	them and the role has no rule of its own there yet. Run on install, when ERPNext brings Lead, and once
+	by a patch on sites that had the app before. Read only: Frappe's rule would also allow Export (its
+	default), which would let a marketer download every person's address. A System Manager may take the
+	rule away in Role Permissions Manager and it stays away (the cards then say the role has no access
+	rather than show 0): a DocType granted once is remembered and never granted again."""
 	from frappe.permissions import add_permission
 
 	if not frappe.db.exists("Role", MARKETER_ROLE):
@@ -129,6 +136,12 @@ def grant_marketer_reads() -> None:
 	for doctype in MARKETER_READS:
 		if not frappe.db.exists("DocType", doctype):
 			continue
+		if frappe.db.get_default(granted_key(doctype)):
+			continue
+		frappe.db.set_default(granted_key(doctype), "1")
 		if frappe.db.exists("Custom DocPerm", {"parent": doctype, "role": MARKETER_ROLE, "permlevel": 0}):
 			continue
-		add_permission(doctype, MARKETER_ROLE, 0, "read")
+		name = add_permission(doctype, MARKETER_ROLE, 0, "read")
+		if name:
+			frappe.db.set_value("Custom DocPerm", name, {"export": 0, "report": 0, "print": 0, "email": 0})
+			frappe.clear_cache(doctype=doctype)

@@ -104,3 +104,30 @@ def test_an_opt_out_names_the_cc_lists_it_takes_the_person_off():
 		frappe.delete_doc(OPT_OUT, optout.name, force=True, ignore_permissions=True)
 		frappe.delete_doc(LIST, "tier2-desk-news", force=True, ignore_permissions=True)
 		frappe.db.commit()
+
+
+def test_the_marketer_role_reads_contacts_and_leads_but_may_not_export_them(people):
+	frappe.set_user(MARKETER)
+	for doctype in (CONTACT, "Lead"):
+		assert frappe.has_permission(doctype, "read"), doctype
+		assert not frappe.has_permission(doctype, "export"), doctype
+		assert not frappe.has_permission(doctype, "write"), doctype
+
+
+def test_a_read_a_system_manager_took_away_stays_away_when_another_app_is_installed(people):
+	from cc_sync.cc_sync import install
+
+	rule = {"parent": CONTACT, "role": ROLE, "permlevel": 0}
+	kept = frappe.get_doc("Custom DocPerm", frappe.db.get_value("Custom DocPerm", rule)).as_dict()
+	frappe.db.delete("Custom DocPerm", rule)
+	frappe.clear_cache(doctype=CONTACT)
+	try:
+		install.after_app_install("another_app")
+		assert not frappe.db.exists("Custom DocPerm", rule)
+		frappe.set_user(MARKETER)
+		assert dashboard.contacts_in_sync() == "No read access to Contact"
+	finally:
+		frappe.set_user("Administrator")
+		frappe.get_doc({**kept, "doctype": "Custom DocPerm", "__islocal": 1}).db_insert()
+		frappe.clear_cache(doctype=CONTACT)
+		frappe.db.commit()
