@@ -172,12 +172,7 @@ def fill_items(log: Any, streams: list[StreamReport]) -> None:
 def fill_plan(log: Any, streams: list[StreamReport]) -> None:
 	"""The dry run's plan as rows: what would be done, to whom, and the details that matter. The form
 	holds the first of them, the CSV beside the log every one (up to MAX_PLAN_ENTRIES)."""
-	from frappe.utils.csvutils import to_csv
-
-	from cc_sync.cc_sync.doctype.constant_contact_sync_log.constant_contact_sync_log import (
-		plan_file_name,
-		plan_header,
-	)
+	from cc_sync.cc_sync.doctype.constant_contact_sync_log.constant_contact_sync_log import plan_file_name
 
 	lines = [(s.stream, line) for s in streams for line in s.plan]
 	rows = [plan_row(stream, line) for stream, line in lines[:MAX_PLAN_ENTRIES]]
@@ -198,10 +193,7 @@ def fill_plan(log: Any, streams: list[StreamReport]) -> None:
 		)
 	if len(rows) <= PLAN_ROWS_ON_FORM:
 		return
-	table = [plan_header()]
-	table += [[_(r["stream"] or ""), r["action"], r["email"], r["record"], r["details"]] for r in rows]
-	if len(lines) > MAX_PLAN_ENTRIES:
-		table.append(["", _("{0} more not listed").format(f"{len(lines) - MAX_PLAN_ENTRIES:,}"), "", "", ""])
+	content = plan_csv(rows, len(lines))
 	frappe.get_doc(
 		{
 			"doctype": "File",
@@ -209,9 +201,31 @@ def fill_plan(log: Any, streams: list[StreamReport]) -> None:
 			"attached_to_doctype": SYNC_LOG,
 			"attached_to_name": log.name,
 			"is_private": 1,
-			"content": to_csv(table),
+			"content": content,
 		}
 	).insert(ignore_permissions=True)
+
+
+def plan_csv(rows: list[dict[str, Any]], total: int) -> str:
+	"""The planned changes as CSV, as many as the site's maximum file size holds (a File larger than
+	that is refused, and with it the whole log), and a last row counting those not listed."""
+	from frappe.core.api.file import get_max_file_size
+	from frappe.utils.csvutils import to_csv
+
+	from cc_sync.cc_sync.doctype.constant_contact_sync_log.constant_contact_sync_log import plan_header
+
+	limit = get_max_file_size()
+	listed = rows
+	while True:
+		table = [plan_header()]
+		table += [[_(r["stream"] or ""), r["action"], r["email"], r["record"], r["details"]] for r in listed]
+		if total > len(listed):
+			table.append(["", _("{0} more not listed").format(f"{total - len(listed):,}"), "", "", ""])
+		content = to_csv(table)
+		size = len(content.encode())
+		if size <= limit or not listed:
+			return content
+		listed = listed[: int(len(listed) * limit * 0.95 / size)]
 
 
 ACTION_LABELS = {

@@ -281,3 +281,39 @@ def test_a_run_tells_the_open_form_its_name_and_counts_when_it_finishes(logs, mo
 		"Opt-outs",
 		"Opt-outs to CC",
 	]
+
+
+def test_a_dry_run_plan_larger_than_the_sites_file_limit_still_writes_its_log_and_says_what_it_left_out(
+	logs,
+):
+	from cc_sync.cc_sync.doctype.constant_contact_sync_log.constant_contact_sync_log import download_plan
+
+	plan = [
+		{
+			"action": "update",
+			"email": f"p{i}@tier2.test",
+			"contact": f"CONT-{i}",
+			"fields": [f"custom_field_{k}" for k in range(20)],
+		}
+		for i in range(2000)
+	]
+	rep = report(dry_run=True, changes=dict(fetched=2000, updated=2000, plan=plan))
+	before = frappe.conf.get("max_file_size")
+	frappe.conf.max_file_size = 100_000
+	system = frappe.db.get_single_value("System Settings", "max_file_size")
+	frappe.db.set_single_value("System Settings", "max_file_size", 0)
+	try:
+		[log] = run(TRIGGER_SETTINGS, rep)
+	finally:
+		frappe.conf.max_file_size = before
+		frappe.db.set_single_value("System Settings", "max_file_size", system)
+		frappe.db.commit()
+	assert frappe.db.get_value(SYNC_LOG, log.name, "plan_total") == 2000
+	frappe.local.response = frappe._dict()
+	download_plan(log.name)
+	import csv
+
+	content = frappe.response["result"]
+	lines = list(csv.reader(content.strip().splitlines()))
+	assert len(content.encode()) <= 100_000 and 100 < len(lines) < 2001
+	assert lines[-1][1] == f"{2000 - (len(lines) - 2):,} more not listed"
