@@ -180,6 +180,15 @@ class ConstantContactEmulator(
 		with self._lock:
 			return [self._activity_json(a) for a in self._activities.values()]
 
+	def imported_rows(self, email: str | None = None) -> list[dict[str, Any]]:
+		"""The rows of every import sent so far, in order; of one address only when given."""
+		with self._lock:
+			acts = [a for a in self._activities.values() if a["kind"] == "import"]
+		rows = [row for act in acts for row in act["payload"]["rows"]]
+		if email is None:
+			return rows
+		return [row for row in rows if (row.get("email") or "").strip().lower() == email.strip().lower()]
+
 	def complete_activities(self) -> None:
 		"""Finish every queued activity now, in creation order."""
 		with self._lock:

@@ -166,3 +166,17 @@ def clean_site(frappe_site):
 		state = helpers.begin_test()
 		yield
 		helpers.end_test(state)
+
+
+@pytest.fixture
+def settings_kept():
+	"""The settings as they were before the test, with no push target rows the test added."""
+	import frappe
+
+	from cc_sync.cc_sync.constants import SETTINGS
+	from tests.integration.app_helpers import settings_restored
+
+	with settings_restored():
+		yield
+	frappe.db.sql("delete from `tabConstant Contact Push Target` where parent = %s", SETTINGS)
+	frappe.db.commit()

@@ -26,7 +26,6 @@ from tests.world import make_world as build_world
 
 CRM_LEAD = "CRM Lead"
 CRM_DEAL = "CRM Deal"
-PUSH_TARGET = "Constant Contact Push Target"
 
 
 @pytest.fixture(autouse=True)
@@ -58,19 +57,21 @@ def add_crm_lead(email: str, first_name: str = "Crm", **fields) -> str:
 	return doc.name
 
 
+def unsubscribe_link_followed(email: str, name: str) -> None:
+	"""An email sent from the lead, whose unsubscribe link was followed: an Email Unsubscribe of it."""
+	frappe.get_doc(
+		{
+			"doctype": "Email Unsubscribe",
+			"email": email,
+			"reference_doctype": CRM_LEAD,
+			"reference_name": name,
+		}
+	).insert(ignore_permissions=True)
+	frappe.db.commit()
+
+
 def crm_lead(name: str):
 	return frappe.get_doc(CRM_LEAD, name)
-
-
-def _imported(w, email: str) -> int:
-	"""How many rows of CC's imports carried this address."""
-	return sum(
-		1
-		for act in w.emu._activities.values()
-		if act["kind"] == "import"
-		for row in act["payload"]["rows"]
-		if (row.get("email") or "").strip().lower() == email
-	)
 
 
 def _permission(w, email: str) -> str | None:
@@ -103,7 +104,7 @@ def test_a_new_crm_lead_reaches_cc_on_the_mapped_lists_through_the_bulk_import()
 	assert in_cc.get("company_name") == "Analytical Engines"
 	assert in_cc.get("job_title") == "Engineer"
 	assert report.streams["push"].pushed == 1 and again.streams["push"].pushed == 0
-	assert _imported(w, email) == 1
+	assert len(w.emu.imported_rows(email)) == 1
 	lead = crm_lead(name)
 	assert lead.cc_push_status == "Pushed" and lead.cc_contact_id == in_cc["contact_id"]
 
@@ -119,21 +120,12 @@ def test_a_crm_lead_whose_address_opted_out_on_the_site_is_never_pushed(how):
 		w.site.email_unsubscribe(email)
 	name = add_crm_lead(email, first_name="Opted")
 	if how == "unsubscribe of the lead":
-		# An email sent from the lead, whose unsubscribe link was followed: an Email Unsubscribe of it.
-		frappe.get_doc(
-			{
-				"doctype": "Email Unsubscribe",
-				"email": email,
-				"reference_doctype": CRM_LEAD,
-				"reference_name": name,
-			}
-		).insert(ignore_permissions=True)
-		frappe.db.commit()
+		unsubscribe_link_followed(email, name)
 	with w.emu.mocked():
 		w.run()
 		w.clock.advance(900)
 		w.run()
-	assert _imported(w, email) == 0
+	assert len(w.emu.imported_rows(email)) == 0
 	in_cc = w.emu.find_by_email(email)
 	assert in_cc is None or w.list_id not in in_cc["list_memberships"]
 	assert _permission(w, email) in (None, "unsubscribed")
@@ -148,15 +140,7 @@ def test_a_pushed_crm_leads_opt_out_reaches_cc():
 	with w.emu.mocked():
 		w.run()
 		assert _permission(w, email) == "implicit"
-		frappe.get_doc(
-			{
-				"doctype": "Email Unsubscribe",
-				"email": email,
-				"reference_doctype": CRM_LEAD,
-				"reference_name": name,
-			}
-		).insert(ignore_permissions=True)
-		frappe.db.commit()
+		unsubscribe_link_followed(email, name)
 		w.clock.advance(900)
 		w.run()
 	assert _permission(w, email) == "unsubscribed"
@@ -226,17 +210,9 @@ def test_a_crm_lead_converted_to_a_deal_keeps_its_cc_link_through_the_deals_cont
 		again = w.run()
 	assert one_contact(w, email).name == contact.name
 	assert one_contact(w, email).cc_contact_id == cc_id
-	assert again.streams["push"].pushed == 0 and _imported(w, email) == 1
+	assert again.streams["push"].pushed == 0 and len(w.emu.imported_rows(email)) == 1
 	lead = crm_lead(name)
 	assert lead.converted and lead.cc_contact_id == cc_id
-
-
-@pytest.fixture
-def settings_kept():
-	with settings_restored():
-		yield
-	frappe.db.sql(f"delete from `tab{PUSH_TARGET}` where parent = %s", SETTINGS)
-	frappe.db.commit()
 
 
 def test_the_settings_offer_crm_lead_and_take_it_beside_the_lead(settings_kept):

@@ -20,17 +20,6 @@ from tests.integration.test_frappe_scenarios import addr, make_world, one_contac
 CRM_SETTINGS = "CRM Settings"
 
 
-def _imported(w, email: str) -> int:
-	"""How many rows of CC's imports carried this address."""
-	return sum(
-		1
-		for act in w.emu._activities.values()
-		if act["kind"] == "import"
-		for row in act["payload"]["rows"]
-		if (row.get("email") or "").strip().lower() == email
-	)
-
-
 def _optout_rows(email: str) -> list[frappe._dict]:
 	return frappe.get_all(OPT_OUT, filters={"email": email}, fields=["status", "reason", "email_group"])
 
@@ -80,7 +69,7 @@ def test_a_new_lead_gives_one_contact_linked_to_its_cc_contact_and_one_push():
 	assert not contact.unsubscribed and _optout_rows(email) == []
 	assert w.site.lead(lead).cc_push_status == "Pushed"
 	assert again.streams["push"].pushed == 0
-	assert _imported(w, email) == 1
+	assert len(w.emu.imported_rows(email)) == 1
 
 
 def test_a_lead_refused_as_a_duplicate_leaves_nothing_half_written():
@@ -101,7 +90,7 @@ def test_a_lead_refused_as_a_duplicate_leaves_nothing_half_written():
 	with w.emu.mocked():
 		w.run()
 	assert w.emu.find_by_email(email)["email_address"]["permission_to_send"] != "unsubscribed"
-	assert _imported(w, email) == 1
+	assert len(w.emu.imported_rows(email)) == 1
 
 
 def test_duplicate_leads_are_accepted_when_crm_settings_allow_them(crm_settings):
@@ -158,7 +147,7 @@ def test_a_deleted_lead_keeps_its_optout_on_record_and_deletes_nothing_in_cc():
 		w.run()
 		w.run(STREAM_OPTOUT_PUSH)
 	assert w.site.lead(again).cc_push_status == "Skipped"
-	assert _imported(w, email) == 1
+	assert len(w.emu.imported_rows(email)) == 1
 	in_cc = w.emu.get(cc_id)
 	assert in_cc is not None and in_cc["email_address"]["permission_to_send"] == "unsubscribed"
 	assert w.emu.calls_to(f"/v3/contacts/{cc_id}", method="DELETE") == 0
@@ -197,7 +186,7 @@ def test_do_not_contact_is_never_pushed_and_reaches_cc_as_an_optout():
 	assert w.emu.get(cc_id)["email_address"]["permission_to_send"] == "unsubscribed"
 	assert w.emu.find_by_email(fresh) is None
 	assert w.site.lead(never).cc_push_status != "Pushed"
-	assert _imported(w, email) == 1
+	assert len(w.emu.imported_rows(email)) == 1
 
 
 def test_do_not_contact_is_only_kept_from_the_push_when_the_settings_say_it_is_no_optout():

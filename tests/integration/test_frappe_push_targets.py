@@ -14,12 +14,10 @@ from cc_sync.cc_sync import targets
 from cc_sync.cc_sync.constants import EMAIL_GROUP_MEMBER, LEAD, SETTINGS
 from cc_sync.cc_sync.settings import push_targets
 from cc_sync.sync.config import ListMapping
-from tests.integration.app_helpers import save_settings, settings_restored
+from tests.integration.app_helpers import save_settings
 from tests.integration.test_frappe_scenarios import GROUP, addr
 from tests.sign_up_scenarios import check_sign_ups_reach_their_own_groups_lists
 from tests.world import make_world as build_world
-
-PUSH_TARGET = "Constant Contact Push Target"
 
 
 def _world(push_targets_: list[tuple]):
@@ -35,14 +33,6 @@ def _world(push_targets_: list[tuple]):
 		site=site,
 		strict=True,
 	)
-
-
-@pytest.fixture
-def settings_kept():
-	with settings_restored():
-		yield
-	frappe.db.sql(f"delete from `tab{PUSH_TARGET}` where parent = %s", SETTINGS)
-	frappe.db.commit()
 
 
 def test_the_settings_offer_exactly_the_targets_this_site_has():

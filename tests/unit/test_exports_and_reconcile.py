@@ -163,6 +163,5 @@ def test_a_lead_push_after_an_export_backfill_never_overwrites_cc_owned_fields()
 		assert w.store.contact_by_email("p5@example.com").cc_contact_id is None
 		w.run()
 		w.emu.complete_activities()
-	rows = [row for a in w.emu._activities.values() if a["kind"] == "import" for row in a["payload"]["rows"]]
-	assert all("first_name" not in row for row in rows)
+	assert all("first_name" not in row for row in w.emu.imported_rows())
 	assert w.emu.find_by_email("p5@example.com")["first_name"] == "P5"
