@@ -25,6 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):
 	sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.site_rows import delete_people
 from benchmarks.timing import TimedStore
 from cc_sync.constant_contact.auth import StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
@@ -153,16 +154,7 @@ def cleanup(frappe) -> None:
 		"""delete from `tabConstant Contact Campaign` where name not in
 		(select distinct campaign from `tabConstant Contact Engagement` where campaign is not null)"""
 	)
-	contacts = frappe.db.sql_list("select name from `tabContact` where email_id like %s", pattern)
-	for start in range(0, len(contacts), 1000):
-		chunk = tuple(contacts[start : start + 1000])
-		for table in ("Contact Email", "Dynamic Link"):
-			frappe.db.sql(
-				f"delete from `tab{table}` where parenttype = 'Contact' and parent in %(n)s", {"n": chunk}
-			)
-		frappe.db.sql("delete from `tabContact` where name in %(n)s", {"n": chunk})
-	frappe.db.sql("delete from `tabEmail Group Member` where email like %s", pattern)
-	frappe.db.sql("delete from `tabConstant Contact Opt Out` where email like %s", pattern)
+	delete_people(frappe, pattern)
 	frappe.db.sql("delete from `tabEmail Group` where name = %s", GROUP)
 	frappe.db.commit()
 

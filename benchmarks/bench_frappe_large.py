@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parents[1]
 # `timing` imports nothing of the app, so the worker still imports the app from the checkout it runs.
 if str(HERE) not in sys.path:
 	sys.path.insert(0, str(HERE))
+from benchmarks.site_rows import delete_people
 from benchmarks.timing import TimedStore
 
 DOMAIN = "large.ccbench.test"
@@ -153,20 +154,7 @@ def run_streams(frappe, spec: dict) -> dict:
 
 
 def cleanup(frappe, spec: dict) -> dict:
-	like = f"%@{spec['domain']}"
-	while True:
-		names = frappe.db.sql_list(
-			"select parent from `tabContact Email` where email_id like %s limit 20000", like
-		)
-		if not names:
-			break
-		for table in ("Contact Email", "Dynamic Link"):
-			frappe.db.sql(f"delete from `tab{table}` where parent in %(n)s", {"n": tuple(names)})
-		frappe.db.sql("delete from `tabContact` where name in %(n)s", {"n": tuple(names)})
-		frappe.db.commit()
-	frappe.db.sql("delete from `tabEmail Group Member` where email like %s", like)
-	frappe.db.sql("delete from `tabConstant Contact Opt Out` where email like %s", like)
-	frappe.db.commit()
+	delete_people(frappe, f"%@{spec['domain']}")
 	return {}
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 if __package__ in (None, ""):
 	sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.site_rows import delete_people
 from benchmarks.timing import TimedStore
 from cc_sync.constant_contact.auth import StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
@@ -45,20 +46,7 @@ def write_statements(frappe) -> int:
 
 
 def cleanup(frappe, groups: list[str]) -> None:
-	pattern = f"%@{DOMAIN}"
-	contacts = frappe.db.sql_list(
-		"select distinct parent from `tabContact Email` where parenttype = 'Contact' and email_id like %s",
-		pattern,
-	)
-	for start in range(0, len(contacts), 1000):
-		chunk = tuple(contacts[start : start + 1000])
-		for table in ("Contact Email", "Dynamic Link"):
-			frappe.db.sql(
-				f"delete from `tab{table}` where parenttype = 'Contact' and parent in %(n)s", {"n": chunk}
-			)
-		frappe.db.sql("delete from `tabContact` where name in %(n)s", {"n": chunk})
-	frappe.db.sql("delete from `tabEmail Group Member` where email like %s", pattern)
-	frappe.db.sql("delete from `tabConstant Contact Opt Out` where email like %s", pattern)
+	delete_people(frappe, f"%@{DOMAIN}")
 	for group in groups:
 		frappe.db.sql("delete from `tabEmail Group Member` where email_group = %s", group)
 		frappe.db.sql("delete from `tabEmail Group` where name = %s", group)

@@ -40,6 +40,7 @@ from pathlib import Path
 if __package__ in (None, ""):
 	sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.site_rows import delete_people
 from benchmarks.timing import TimedStore
 from cc_sync.constant_contact.auth import StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
@@ -315,18 +316,7 @@ def warm(frappe) -> None:
 
 def cleanup(frappe, domain: str = DOMAIN) -> None:
 	"""Delete the contacts (and their rows) whose address ends in `domain`."""
-	like = f"%{domain}"
-	for _ in range(1000):
-		names = frappe.db.sql_list("select name from `tabContact` where email_id like %s limit 20000", like)
-		if not names:
-			break
-		for table in ("Contact Email", "Dynamic Link"):
-			frappe.db.sql(f"delete from `tab{table}` where parent in %(n)s", {"n": tuple(names)})
-		frappe.db.sql("delete from `tabContact` where name in %(n)s", {"n": tuple(names)})
-		frappe.db.commit()
-	frappe.db.sql("delete from `tabEmail Group Member` where email like %s", like)
-	frappe.db.sql("delete from `tabConstant Contact Opt Out` where email like %s", like)
-	frappe.db.commit()
+	delete_people(frappe, f"%{domain}")
 
 
 def ensure_groups(frappe) -> None:
