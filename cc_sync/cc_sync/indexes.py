@@ -45,6 +45,23 @@ FRAPPE_MEMBER_UNIQUE = "unique_email_group_email"
 FRAPPE_MEMBER_COLUMNS = ("email_group", "email")
 
 
+# Whether each site's Email Group Member table has the app's index (see `member_table`).
+_member_index_held: dict[str, bool] = {}
+
+
+def member_table() -> str:
+	"""Email Group Member as a lookup of a page of addresses names it: through the app's index whenever
+	the site has it. Left to its statistics, MariaDB can judge the table as small as it was when a first
+	sync began and read it whole for every page: 10.6 million rows for 98,000 contacts, a third of the
+	first pull's time."""
+	site = frappe.local.site
+	held = _member_index_held.get(site)
+	if held is None:
+		held = _member_index_held[site] = MEMBER_INDEX in _indexes(EMAIL_GROUP_MEMBER)
+	hint = f" force index (`{MEMBER_INDEX}`)" if held else ""
+	return f"`tab{EMAIL_GROUP_MEMBER}`{hint}"
+
+
 def ensure_indexes(with_lead: bool) -> None:
 	for doctype, columns in INDEXES + (LEAD_INDEXES if with_lead else ()):
 		ensure_index(doctype, columns)
@@ -127,6 +144,7 @@ def restore_frappe_member_index() -> None:
 def _alter_members(steps: list[str], title: str, message: str) -> bool:
 	"""One ALTER of Email Group Member (all or nothing); False, with the reason logged, when a unique
 	index cannot be made over a pair the table holds twice."""
+	_member_index_held.pop(frappe.local.site, None)
 	try:
 		frappe.db.sql_ddl(f"alter table `tab{EMAIL_GROUP_MEMBER}` {', '.join(steps)}")
 		frappe.cache.hdel("table_columns", f"tab{EMAIL_GROUP_MEMBER}")  # as Frappe caches them

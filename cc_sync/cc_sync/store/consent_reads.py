@@ -21,11 +21,11 @@ from cc_sync.cc_sync.constants import (
 	CONTACT_OPTED_OUT_AT,
 	CONTACT_OPTOUT_CC_CLOCK,
 	EMAIL_GROUP,
-	EMAIL_GROUP_MEMBER,
 	LEAD,
 	OPT_OUT,
 	OptOutStatus,
 )
+from cc_sync.cc_sync.indexes import member_table
 from cc_sync.cc_sync.sitetime import from_site, site_tz
 from cc_sync.cc_sync.store.opt_out_lists import split_lists
 from cc_sync.cc_sync.store.sql import doctype_exists, select_in
@@ -169,7 +169,7 @@ def _read_other_channels(seen: _Evidence, lead_email_field: str) -> None:
 	optout = _packed("'optout'", "email", "cast(opted_out_at as char)", "status", "email_group", "cc_lists")
 	parts.append(f"select {optout} from `tab{OPT_OUT}` where email in %(values)s")
 	member = _packed("'member'", "email", "cast(modified as char)", "unsubscribed", "email_group", "null")
-	parts.append(f"select {member} from `tab{EMAIL_GROUP_MEMBER}` where email in %(values)s")
+	parts.append(f"select {member} from {member_table()} where email in %(values)s")
 	readers = {
 		"lead": _lead_row,
 		"unsubscribe": _unsubscribe_row,

@@ -24,6 +24,7 @@ from cc_sync.cc_sync.constants import (
 	OPT_OUT,
 	OptOutStatus,
 )
+from cc_sync.cc_sync.indexes import member_table
 from cc_sync.cc_sync.sitetime import to_site
 from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store.sql import base_columns, execute_in, insert_named, select_in, slices
@@ -172,7 +173,7 @@ def write_rows(items: Sequence[tuple[str, dict[str, MemberRow | None]]], now: da
 	existing = {
 		(normalise_email(r.email), r.email_group): r
 		for r in select_in(
-			f"""select name, email, email_group, unsubscribed from `tab{EMAIL_GROUP_MEMBER}`
+			f"""select name, email, email_group, unsubscribed from {member_table()}
 			where email in %(values)s""",
 			{email for email, _ in items},
 		)

@@ -23,6 +23,7 @@ from typing import Any
 import frappe
 
 from cc_sync.cc_sync.constants import CONTACT, CONTACT_CC_ID, CONTACT_EMAIL, EMAIL_GROUP_MEMBER
+from cc_sync.cc_sync.indexes import member_table
 
 # Below this many contacts (InnoDB's estimate) the indexes fit the buffer pool of a default install;
 # above it, reading ahead pays once the contact tables are larger than this share of the pool.
@@ -38,7 +39,7 @@ READS = (
 	(f"select `{CONTACT_CC_ID}` from `tab{CONTACT}` where `{CONTACT_CC_ID}` in %s", "id"),
 	(f"select email_id from `tab{CONTACT}` force index (email_id) where email_id in %s", "email"),
 	(f"select email_id from `tab{CONTACT_EMAIL}` where email_id in %s", "email"),
-	(f"select email from `tab{EMAIL_GROUP_MEMBER}` where email in %s", "email"),
+	("select email from {member} where email in %s", "email"),
 )
 
 
@@ -71,8 +72,9 @@ class IndexReadAhead:
 			return
 		ids = [i for i in cc_ids if i]
 		addresses = [e for e in emails if e]
+		member = member_table()
 		reads = [
-			(query, chunk)
+			(query.format(member=member), chunk)
 			for query, keyed_by in READS
 			for chunk in _chunks(ids if keyed_by == "id" else addresses)
 		]
