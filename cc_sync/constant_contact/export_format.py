@@ -15,10 +15,12 @@ The export carries no contact id: rows are matched on the site by email.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from typing import Any, TextIO
 
 from cc_sync.constant_contact.models import Contact, Permission
@@ -128,6 +130,16 @@ def format_export_date(value: datetime, tz: Any) -> str:
 	return value.astimezone(tz).strftime(EXPORT_DATE_FORMAT)
 
 
+# `45:13` -> 45 minutes 13 seconds, for the export's dates.
+_MINUTES_SECONDS = {f"{m:02}:{s:02}": timedelta(minutes=m, seconds=s) for m in range(60) for s in range(60)}
+
+
+@functools.lru_cache(maxsize=65536)
+def _utc_hour(local_hour: str, offset: str) -> datetime:
+	"""When the local hour `2020-09-25 16` at offset `-0400` began, in UTC."""
+	return datetime.fromisoformat(f"{local_hour}:00:00{offset}").astimezone(timezone.utc)
+
+
 def parse_export_date(value: str | None) -> datetime | None:
 	"""`2020-09-25 16:45:13 -0400` (or any ISO form) as an aware UTC datetime; blank gives None."""
 	if not value:
@@ -136,8 +148,16 @@ def parse_export_date(value: str | None) -> datetime | None:
 	if not text:
 		return None
 	if len(text) == 25 and text[19] == " " and text[20] in "+-":
-		# The export's own form, read by Python's ISO reader once the space before the offset goes:
-		# strptime, or taking the parts apart by hand, costs more than the rest of the row.
+		# The export's own form. An export holds about one distinct timestamp per row but few distinct
+		# hours: the hour's start is read once, and the minutes and seconds are added to it.
+		past_hour = _MINUTES_SECONDS.get(text[14:19])
+		if past_hour is not None and text[13] == ":":
+			try:
+				return _utc_hour(text[:13], text[20:]) + past_hour
+			except (ValueError, OverflowError):
+				pass
+		# Python's ISO reader takes it once the space before the offset goes: strptime, or taking the
+		# parts apart by hand, costs more than the rest of the row.
 		try:
 			return datetime.fromisoformat(text[:19] + text[20:]).astimezone(timezone.utc)
 		except ValueError:
@@ -145,6 +165,7 @@ def parse_export_date(value: str | None) -> datetime | None:
 	return parse_datetime(text)
 
 
+@functools.lru_cache(maxsize=256)
 def _permission(value: str | None) -> str | None:
 	"""`Implicit`, `Pending confirmation`, ... as the API spells them (`implicit`, `pending_confirmation`)."""
 	if not value or not value.strip():
@@ -152,12 +173,14 @@ def _permission(value: str | None) -> str | None:
 	return "_".join(value.strip().lower().replace("-", " ").split())
 
 
-def _row_permission(cells: Mapping[str, str], opt_out_date: datetime | None) -> str | None:
+def _row_permission(
+	permission_cell: str | None, status_cell: str | None, opt_out_date: datetime | None
+) -> str | None:
 	"""The row's permission to send: unsubscribed when any of its columns says so, whatever the others
 	say ("Email status" Unsubscribed, an unsubscribed "Email permission status", or a "Confirmed Opt-Out
 	Date"); otherwise what "Email permission status" says."""
-	permission = _permission(cells.get("email permission status"))
-	status = _permission(cells.get("email status"))
+	permission = _permission(permission_cell)
+	status = _permission(status_cell)
 	if Permission.UNSUBSCRIBED in (permission, status) or opt_out_date is not None:
 		return Permission.UNSUBSCRIBED.value
 	return permission
@@ -218,10 +241,7 @@ class ExportReader:
 		reader = csv.reader(lines)
 		header = [h.strip().lower() for h in next(reader, [])]
 		plan = _Plan(header, self._labels(), self.list_ids_by_name)
-		row = plan.row
-		for values in reader:
-			if values:
-				yield row(values)
+		yield from map(plan.row, filter(None, reader))  # an empty line is no row
 
 	def row(self, raw: Mapping[str, str | None]) -> ExportRow:
 		"""One row given as {header: value}."""
@@ -232,86 +252,156 @@ class ExportReader:
 		return {label.strip().lower(): fid for label, fid in self.field_ids_by_label.items()}
 
 
+# `Contact.model_validate` without the wrapper around the model's validator (a few per cent of a row).
+_validate_contact = Contact.__pydantic_validator__.validate_python
+# The columns every row reads, in the order `_Plan.row` unpacks them.
+_ROW_COLUMNS = (
+	"email address",
+	"email status",
+	"email permission status",
+	"email update source",
+	"email opt-in source",
+	"email opt-in date",
+	"confirmed opt-out source",
+	"confirmed opt-out date",
+	"confirmed opt-out reason",
+	"created at",
+	"updated at",
+	"email lists",
+)
+
+
 class _Plan:
-	"""What an export's header holds, worked out once: each row then reads only the columns present."""
+	"""What an export's header holds, worked out once: each row then reads only the cells it needs, by
+	position. A cell is stripped (CC may pad cells) and a blank one reads as absent; a column that is
+	missing reads as blank, and of a header that appears twice the last non-blank cell counts."""
 
 	def __init__(self, header: list[str], labels: Mapping[str, str], list_ids: Mapping[str, str]) -> None:
-		self.header = header
-		present = set(header)
-		self.core = [(column, name) for column, name in _CORE_COLUMNS.items() if column in present]
-		self.phones = [(kind, f"phone - {kind}") for kind in PHONE_KINDS if f"phone - {kind}" in present]
+		self.width = len(header)
+		positions: dict[str, list[int]] = {}
+		for i, column in enumerate(header):
+			if column:
+				positions.setdefault(column, []).append(i)
+		# A missing column points past the row, where `row` puts a blank cell.
+		at = {column: found[-1] for column, found in positions.items()}
+		self.repeated = [found for found in positions.values() if len(found) > 1]
+		self.scalars = itemgetter(*(at.get(column, self.width) for column in _ROW_COLUMNS))
+		self.core = [(name, at[column]) for column, name in _CORE_COLUMNS.items() if column in at]
+		self.phones = [(kind, at[f"phone - {kind}"]) for kind in PHONE_KINDS if f"phone - {kind}" in at]
 		self.addresses = []
 		for kind in ADDRESS_KINDS:
 			parts = []
 			for part, words in ADDRESS_COLUMNS.items():
-				headers = [
-					h for h in (words.lower(), *_ADDRESS_ALIASES.get(part, ())) if f"{h} - {kind}" in present
+				found = [
+					at[f"{h} - {kind}"]
+					for h in (words.lower(), *_ADDRESS_ALIASES.get(part, ()))
+					if f"{h} - {kind}" in at
 				]
-				if headers:
-					parts.append((part, [f"{h} - {kind}" for h in headers]))
+				if found:
+					parts.append((part, found))
 			if parts:
 				self.addresses.append((kind, parts))
 		self.custom = [
-			(column, labels[column]) for column in header if column in labels and column not in _KNOWN
+			(at[column], labels[column]) for column in header if column in labels and column not in _KNOWN
 		]
-		self.lists = "email lists" in present
+		self.phones_at = [i for _, i in self.phones]
+		self.addresses_at = [i for _, parts in self.addresses for _, columns in parts for i in columns]
+		self.custom_at = [i for i, _ in self.custom]
+		self.lists = "email lists" in at
 		self.list_ids = list_ids
 		# Accounts share few distinct `Email Lists` cells: each is resolved once.
 		self._memberships: dict[str, tuple[list[str], list[str]]] = {}
 
 	def row(self, values: list[str]) -> ExportRow:
-		# Only what the row holds (a blank cell reads as absent); stripped as CC may pad cells.
-		cells = {k: v for k, raw in zip(self.header, values, strict=False) if k and (v := raw.strip())}
+		"""One row from its cells (a list of its own, which this extends)."""
+		if len(values) != self.width:
+			del values[self.width :]  # cells past the header are ignored
+			values += [""] * (self.width - len(values))  # cells the row lacks are blank
+		values.append("")  # what a missing column reads
+		for found in self.repeated:
+			values[found[-1]] = next((v for i in reversed(found) if (v := values[i].strip())), "")
+		(
+			address,
+			status,
+			permission,
+			update_source,
+			opt_in_source,
+			opt_in_date,
+			opt_out_source,
+			opt_out_date,
+			opt_out_reason,
+			created_at,
+			updated_at,
+			lists_cell,
+		) = map(str.strip, self.scalars(values))
+		cell = values.__getitem__
 		problems: list[str] = []
-		get = cells.get
-		opt_out_date = parse_export_date(get("confirmed opt-out date"))
-		email: dict[str, Any] = {
-			"address": get("email address"),
-			"permission_to_send": _row_permission(cells, opt_out_date),
-			"opt_in_source": get("email opt-in source"),
-			"opt_in_date": parse_export_date(get("email opt-in date")),
-			"opt_out_source": get("confirmed opt-out source"),
-			"opt_out_date": opt_out_date,
-			"opt_out_reason": get("confirmed opt-out reason"),
-		}
+		created = parse_export_date(created_at) if created_at else None
+		# A contact's opt-in is often its creation: the same cell is read once.
+		if opt_in_date == created_at:
+			opted_in = created
+		else:
+			opted_in = parse_export_date(opt_in_date) if opt_in_date else None
+		opted_out = parse_export_date(opt_out_date) if opt_out_date else None
+		email: dict[str, Any] = {}
+		if address:
+			email["address"] = address
+		if (consent := _row_permission(permission, status, opted_out)) is not None:
+			email["permission_to_send"] = consent
+		if opt_in_source:
+			email["opt_in_source"] = opt_in_source
+		if opted_in is not None:
+			email["opt_in_date"] = opted_in
+		if opt_out_source:
+			email["opt_out_source"] = opt_out_source
+		if opted_out is not None:
+			email["opt_out_date"] = opted_out
+		if opt_out_reason:
+			email["opt_out_reason"] = opt_out_reason
 		data: dict[str, Any] = {
-			"email_address": {k: v for k, v in email.items() if v is not None},
-			"created_at": parse_export_date(get("created at")),
-			"updated_at": parse_export_date(get("updated at")),
+			"email_address": email,
+			"created_at": created,
+			"updated_at": parse_export_date(updated_at) if updated_at else None,
 		}
-		update_source = get("email update source")
 		if update_source:
 			data["update_source"] = update_source
-		for column, name in self.core:
-			if column in cells:
-				data[name] = cells[column]
-		phones = [{"kind": kind, "phone_number": cells[c]} for kind, c in self.phones if c in cells]
-		if phones:
-			data["phone_numbers"] = phones
-		addresses = []
-		for kind, parts in self.addresses:
-			found = {}
-			for part, headers in parts:
-				for header in headers:
-					if header in cells:
-						found[part] = cells[header]
-						break
-			if found:
-				addresses.append({"kind": kind, **found})
-		if addresses:
-			data["street_addresses"] = addresses
-		custom = [{"custom_field_id": fid, "value": cells[c]} for c, fid in self.custom if c in cells]
-		if custom:
-			data["custom_fields"] = custom
+		for name, i in self.core:
+			if value := values[i].strip():
+				data[name] = value
+		# Most rows leave whole groups of columns blank (no phone, no address): one look skips them.
+		if any(map(cell, self.phones_at)):
+			phones = [
+				{"kind": kind, "phone_number": v} for kind, i in self.phones if (v := values[i].strip())
+			]
+			if phones:
+				data["phone_numbers"] = phones
+		if any(map(cell, self.addresses_at)):
+			addresses = []
+			for kind, parts in self.addresses:
+				found = {}
+				for part, columns in parts:
+					for i in columns:
+						if value := values[i].strip():
+							found[part] = value
+							break
+				if found:
+					addresses.append({"kind": kind, **found})
+			if addresses:
+				data["street_addresses"] = addresses
+		if any(map(cell, self.custom_at)):
+			custom = [
+				{"custom_field_id": fid, "value": v} for i, fid in self.custom if (v := values[i].strip())
+			]
+			if custom:
+				data["custom_fields"] = custom
 		if self.lists:
-			cell = get("email lists", "")
-			split = self._memberships.get(cell)
+			split = self._memberships.get(lists_cell)
 			if split is None:
-				names, unknown = split_list_names(cell, self.list_ids)
-				split = self._memberships[cell] = ([self.list_ids[n] for n in names], unknown)
+				names, unknown = split_list_names(lists_cell, self.list_ids)
+				split = self._memberships[lists_cell] = ([self.list_ids[n] for n in names], unknown)
 			ids, unknown = split
 			if unknown:
 				problems.append(f"list names not found in the account: {', '.join(unknown)}")
 			else:
 				data["list_memberships"] = list(ids)
-		return ExportRow(Contact.model_validate(data), problems)
+		return ExportRow(_validate_contact(data), problems)

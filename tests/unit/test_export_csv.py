@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cc_sync.constant_contact.clock import FakeClock
+from cc_sync.constant_contact.export_format import ADDRESS_KINDS, EXPORT_COLUMNS, PHONE_KINDS, ExportReader
+from cc_sync.constant_contact.models import Contact
 from cc_sync_testkit.emulator import ConstantContactEmulator
 
 BASE = "https://api.cc.email"
@@ -84,3 +86,166 @@ def test_an_export_writes_each_date_in_the_account_s_time_zone(zone, created, la
 		assert row["Email address"] == f"c{i}@example.com"
 		assert row["Created At"] == row["Email Opt-In Date"] == f"{when.astimezone(tz):%Y-%m-%d %H:%M:%S %z}"
 		assert row["Updated At"] == f"{(when + timedelta(seconds=later)).astimezone(tz):%Y-%m-%d %H:%M:%S %z}"
+
+
+# -- reading ------------------------------------------------------------------------------------------
+
+LISTS = {"News": "L-news", "Events": "L-events", "VIP": "L-vip"}
+LABELS = {"CRM Id": "cf-crm", "Tier": "cf-tier"}
+ADDRESS_WORDS = {
+	"street address line 1": "street",
+	"street address": "street",
+	"city": "city",
+	"state/province": "state",
+	"zip/postal code": "postal_code",
+	"country": "country",
+}
+CORE = (
+	"first name",
+	"last name",
+	"job title",
+	"company name",
+	"anniversary",
+	"birthday month",
+	"birthday day",
+)
+COLUMNS = (
+	*(c for cols in EXPORT_COLUMNS.values() for c in cols),
+	"Street address - Home",  # the older form of the street column
+	*LABELS,
+	"Favourite colour",  # neither known nor a custom field
+	"",
+)
+EXPORT_DATE = "%Y-%m-%d %H:%M:%S %z"
+
+
+def reference_rows(text: str, list_ids: dict[str, str], labels: dict[str, str]) -> list[tuple[dict, list]]:
+	"""The export read plainly by header: each row's non-blank cells, stripped (a later column of the same
+	header wins), turned into what a Contact holds."""
+	lines = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+	header = [h.strip().lower() for h in next(lines)]
+	custom = {label.lower(): fid for label, fid in labels.items()}
+	known = {c.lower() for cols in EXPORT_COLUMNS.values() for c in cols}
+	out = []
+	for values in lines:
+		if not values:
+			continue
+		cells = {c: v.strip() for c, v in zip(header, values, strict=False) if c and v.strip()}
+
+		def date(column: str) -> datetime | None:
+			value = cells.get(column)
+			return datetime.strptime(value, EXPORT_DATE).astimezone(timezone.utc) if value else None
+
+		def word(column: str) -> str | None:
+			value = cells.get(column)
+			return "_".join(value.lower().replace("-", " ").split()) if value else None
+
+		email = {
+			"address": cells.get("email address"),
+			"permission_to_send": "unsubscribed"
+			if "unsubscribed" in (word("email permission status"), word("email status"))
+			or date("confirmed opt-out date")
+			else word("email permission status"),
+			"opt_in_source": cells.get("email opt-in source"),
+			"opt_in_date": date("email opt-in date"),
+			"opt_out_source": cells.get("confirmed opt-out source"),
+			"opt_out_date": date("confirmed opt-out date"),
+			"opt_out_reason": cells.get("confirmed opt-out reason"),
+		}
+		contact: dict = {
+			"email_address": {k: v for k, v in email.items() if v is not None},
+			"created_at": date("created at"),
+			"updated_at": date("updated at"),
+			"update_source": cells.get("email update source"),
+			**{c.replace(" ", "_"): cells[c] for c in CORE if c in cells},
+		}
+		phones = [
+			{"kind": k, "phone_number": cells[f"phone - {k}"]} for k in PHONE_KINDS if f"phone - {k}" in cells
+		]
+		addresses = []
+		for kind in ADDRESS_KINDS:
+			parts: dict = {}
+			for words, part in ADDRESS_WORDS.items():
+				if f"{words} - {kind}" in cells:
+					parts.setdefault(part, cells[f"{words} - {kind}"])
+			if parts:
+				addresses.append({"kind": kind, **parts})
+		fields = [
+			{"custom_field_id": custom[c], "value": cells[c]}
+			for c in header
+			if c in custom and c not in known and c in cells
+		]
+		for key, value in (
+			("phone_numbers", phones),
+			("street_addresses", addresses),
+			("custom_fields", fields),
+		):
+			if value:
+				contact[key] = value
+		problems = []
+		if "email lists" in header:
+			names = [n.strip() for n in cells.get("email lists", "").split(",") if n.strip()]
+			unknown = [n for n in names if n not in list_ids]
+			if unknown:
+				problems.append(f"list names not found in the account: {', '.join(unknown)}")
+			else:
+				contact["list_memberships"] = [list_ids[n] for n in names]
+		out.append((Contact.model_validate(contact).model_dump(), problems))
+	return out
+
+
+def cells_for(column: str) -> st.SearchStrategy[str]:
+	c = column.strip().lower()
+	if c.endswith(" date") or c in ("created at", "updated at"):
+		values = st.builds(
+			lambda when, minutes: when.astimezone(timezone(timedelta(minutes=minutes))).strftime(EXPORT_DATE),
+			instants,
+			st.sampled_from((0, -240, -300, 330, 345, 600, 630, -210, 840, -720)),
+		)
+	elif c == "email lists":
+		values = st.lists(st.sampled_from((*LISTS, "Gone List")), max_size=3).map(", ".join)
+	elif c in ("email status", "email permission status"):
+		values = st.sampled_from(
+			("Active", "Unsubscribed", "Implicit", "Explicit", "Pending confirmation", "Not set")
+		)
+	elif c in ("birthday month", "birthday day"):
+		values = st.integers(1, 12).map(str)
+	else:
+		values = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)
+	padded = st.builds(
+		lambda pad, v, end: pad + v + end,
+		st.sampled_from(("", " ", "\t")),
+		values,
+		st.sampled_from(("", " ")),
+	)
+	return st.one_of(st.just(""), st.sampled_from((" ", "\t ")), padded)
+
+
+@st.composite
+def exports(draw: st.DrawFn) -> str:
+	columns = draw(st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=len(COLUMNS)))
+	header = [draw(st.sampled_from((c, c.upper(), f" {c} "))) for c in columns]
+	rows = []
+	for _ in range(draw(st.integers(0, 5))):
+		row = [draw(cells_for(c)) for c in columns]
+		cut = draw(st.sampled_from((None, None, None, "short", "long")))
+		if cut == "short":
+			row = row[: draw(st.integers(1, len(row)))]
+		elif cut == "long":
+			row.append("extra")
+		rows.append(row)
+	out = io.StringIO()
+	csv.writer(out, lineterminator="\r\n").writerows([header, *rows])
+	return draw(st.sampled_from(("", "\ufeff"))) + out.getvalue()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=exports(), list_ids=st.sampled_from((LISTS, {})), labels=st.sampled_from((LABELS, {})))
+def test_an_export_reads_as_its_cells_by_header_say(text, list_ids, labels):
+	"""Whatever columns an export has, in any order, case and padding, with blank, padded, missing or
+	extra cells, repeated headers and a BOM, each row reads as a plain reading of its cells by header
+	says, read from the text or from a file."""
+	reader = ExportReader(list_ids_by_name=list_ids, field_ids_by_label=labels)
+	expected = reference_rows(text, list_ids, labels)
+	for source in (text, io.StringIO(text.lstrip("\ufeff"), newline="")):
+		assert [(r.contact.model_dump(), r.problems) for r in reader.rows(source)] == expected
