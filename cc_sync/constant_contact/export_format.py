@@ -160,7 +160,7 @@ def parse_export_date(value: str | None) -> datetime | None:
 		# parts apart by hand, costs more than the rest of the row.
 		try:
 			return datetime.fromisoformat(text[:19] + text[20:]).astimezone(timezone.utc)
-		except ValueError:
+		except (ValueError, OverflowError):
 			pass
 	return parse_datetime(text)
 

@@ -249,3 +249,18 @@ def test_an_export_reads_as_its_cells_by_header_say(text, list_ids, labels):
 	expected = reference_rows(text, list_ids, labels)
 	for source in (text, io.StringIO(text.lstrip("\ufeff"), newline="")):
 		assert [(r.contact.model_dump(), r.problems) for r in reader.rows(source)] == expected
+
+
+def test_a_date_beyond_pythons_range_loses_that_date_not_the_export():
+	"""`9999-12-31 23:59:59 -0100` is past the last instant Python holds once in UTC: that row is read
+	without the date, and the rows after it are read."""
+	text = (
+		"Email address,Email permission status,Email Opt-In Date,Created At\r\n"
+		"far@example.com,Explicit,9999-12-31 23:59:59 -0100,2024-01-02 03:04:05 -0500\r\n"
+		"next@example.com,Implicit,2024-01-02 03:04:05 -0500,2024-01-02 03:04:05 -0500\r\n"
+	)
+	rows = list(ExportReader().rows(text))
+	assert [r.contact.email_address.address for r in rows] == ["far@example.com", "next@example.com"]
+	assert rows[0].contact.email_address.opt_in_date is None
+	assert rows[0].contact.created_at == datetime(2024, 1, 2, 8, 4, 5, tzinfo=timezone.utc)
+	assert rows[1].contact.email_address.opt_in_date == datetime(2024, 1, 2, 8, 4, 5, tzinfo=timezone.utc)
