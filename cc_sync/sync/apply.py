@@ -53,8 +53,11 @@ class PageApplier:
 		# CC's clock minus the site's, measured once a page (see `_decide_page`).
 		self._offset = timedelta(0)
 
-	def apply(self, contacts: Sequence[Contact]) -> list[ContactWrite]:
-		"""Apply one page; returns the writes (planned only, on a dry run).
+	def apply(
+		self, contacts: Sequence[Contact], upcoming: Sequence[Contact] | None = None
+	) -> list[ContactWrite]:
+		"""Apply one page; returns the writes (planned only, on a dry run). `upcoming` is the page that
+		follows, which the store may start reading while this one is decided.
 
 		A write the store refuses because the site changed under it (an opt-out or a group leave committed
 		while the page was being applied) is decided again from what the site holds now.
@@ -63,7 +66,8 @@ class PageApplier:
 		pending = list(contacts)
 		applied: list[ContactWrite] = []
 		for attempt in range(REDECIDE_ROUNDS):
-			writes, sources = self._decide_page(pending, count=attempt == 0)
+			first = attempt == 0
+			writes, sources = self._decide_page(pending, count=first, upcoming=upcoming if first else None)
 			if not writes:
 				break
 			if self.dry_run:
@@ -95,11 +99,13 @@ class PageApplier:
 		return applied
 
 	def _decide_page(
-		self, contacts: Sequence[Contact], *, count: bool
+		self, contacts: Sequence[Contact], *, count: bool, upcoming: Sequence[Contact] | None = None
 	) -> tuple[list[ContactWrite], list[Contact]]:
-		cc_ids = [c.contact_id for c in contacts if c.contact_id]
-		emails = [e for e in (normalise_email(_address(c)) for c in contacts) if e]
-		found, states = self.store.read_page(cc_ids, emails)
+		cc_ids, emails = _page_keys(contacts)
+		if upcoming:
+			found, states = self.store.read_page(cc_ids, emails, _page_keys(upcoming))
+		else:
+			found, states = self.store.read_page(cc_ids, emails)
 		index = ContactIndex(found)
 		# Addresses CC moved a contact away from, unless someone on this page now holds them (their
 		# consent came with the page's: read_page reads it for every contact found).
@@ -372,6 +378,12 @@ class PageApplier:
 			groups = frozenset(self.group_by_list[i] for i in memberships if i in self.group_by_list)
 			self._groups_cache[key] = groups
 		return groups
+
+
+def _page_keys(contacts: Sequence[Contact]) -> tuple[list[str], list[str]]:
+	"""A page's CC ids and addresses, as the store looks them up."""
+	cc_ids = [c.contact_id for c in contacts if c.contact_id]
+	return cc_ids, [e for e in (normalise_email(_address(c)) for c in contacts) if e]
 
 
 def _address(contact: Contact) -> str | None:

@@ -19,7 +19,7 @@ the reason and a raw snippet; the rest of its page is applied.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -100,12 +100,28 @@ def _read_whole(
 	corrections = Corrections()
 	newest: datetime | None = None
 	_exported, batches = exports.contacts(ctx, applier.report, query)
-	for batch in batches:
+	for batch, upcoming in _with_next(batches):
 		newest = watermarks.newest_update(batch, newest)
-		corrections.add(applier.apply(batch))
+		corrections.add(applier.apply(batch, upcoming))
 		if not ctx.dry_run:
 			ctx.store.commit()
 	return corrections, newest
+
+
+def _with_next(batches: Iterable[list[Any]]) -> Iterator[tuple[list[Any], list[Any] | None]]:
+	"""Each batch with the one after it (None for the last), so the store can read the next page while
+	this one is decided: two pages held at a time. Should reading the next one fail, this one is still
+	applied before the failure is raised."""
+	pages = iter(batches)
+	current = next(pages, None)
+	while current is not None:
+		try:
+			upcoming = next(pages, None)
+		except Exception:
+			yield current, None
+			raise
+		yield current, upcoming
+		current = upcoming
 
 
 # What a reconcile can correct, in the order its summary names them.

@@ -58,10 +58,17 @@ class SyncStore(Protocol):
 		...
 
 	def read_page(
-		self, cc_ids: Collection[str], emails: Collection[str]
+		self,
+		cc_ids: Collection[str],
+		emails: Collection[str],
+		upcoming: tuple[Collection[str], Collection[str]] | None = None,
 	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
 		"""`find_contacts(cc_ids, emails)` and the consent of `emails` (and of the contacts found), as
-		`consent_state` gives it: what applying a page reads, each address's consent read once."""
+		`consent_state` gives it: what applying a page reads, each address's consent read once.
+
+		`upcoming` is the next page's (cc_ids, emails), when the engine knows it: a store may start
+		reading it while this page is decided, and must then answer that page as a read made after this
+		page's writes would."""
 		...
 
 	def consent_state(self, emails: Collection[str]) -> dict[str, AddressConsent]:

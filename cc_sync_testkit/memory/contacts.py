@@ -48,7 +48,10 @@ class MemoryContacts(MemoryTables):
 		return [self._view(self.contacts[k]) for k in sorted(keys)]
 
 	def read_page(
-		self, cc_ids: Collection[str], emails: Collection[str]
+		self,
+		cc_ids: Collection[str],
+		emails: Collection[str],
+		upcoming: tuple[Collection[str], Collection[str]] | None = None,
 	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
 		found = self.find_contacts(cc_ids, emails)
 		return found, self.consent_state({*emails, *(c.email for c in found if c.email)})

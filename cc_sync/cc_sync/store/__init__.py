@@ -14,7 +14,7 @@ opt-out channel as one answer; `consent_writes`; `optouts`: the opt-out rows on 
 (CC's imports), `engagement` (campaigns and people's engagement) and the push targets (`push`, over the
 adapters of `cc_sync/cc_sync/targets/`). A module split by direction is named `*_reads` and `*_writes`.
 Beneath them: `addresses` (rows by address, compared exactly), `prefetch` (reading index pages ahead on
-a large site), `opt_out_lists` and `sql` (batched reads and writes). Datetimes cross the boundary
+a large site), `page_ahead` (the next page's reads, answered while a page is decided), `opt_out_lists` and `sql` (batched reads and writes). Datetimes cross the boundary
 through `cc_sync.cc_sync.sitetime`. `docs/structure.md` draws the parts and who calls whom.
 """
 
@@ -38,6 +38,7 @@ from cc_sync.cc_sync.store.contact_writes import ContactWrites
 from cc_sync.cc_sync.store.engagement import Engagement
 from cc_sync.cc_sync.store.leads import LeadLinks
 from cc_sync.cc_sync.store.optouts import OptOutQueue, record_local_optout
+from cc_sync.cc_sync.store.page_ahead import PageReadAhead
 from cc_sync.cc_sync.store.prefetch import IndexReadAhead
 from cc_sync.cc_sync.store.push import PushTargets
 from cc_sync.cc_sync.store.sql import WriteCount, doctype_exists
@@ -91,7 +92,7 @@ class FrappeStore:
 		self.activities = Activities(count)
 		self.engagement = Engagement(count, has_lead)
 		self.consent_reads = ConsentReads(email_field)
-		self.contact_reads = ContactReads(fields, self.consent_reads, IndexReadAhead())
+		self.contact_reads = ContactReads(fields, self.consent_reads, IndexReadAhead(), PageReadAhead(count))
 		holders = self.contact_reads.holders
 		self.consent_writes = ConsentWrites(holders, has_lead, email_field)
 		self.optouts = OptOutQueue(holders, count)
@@ -125,9 +126,12 @@ class FrappeStore:
 		return self.contact_reads.find_contacts(cc_ids, emails)
 
 	def read_page(
-		self, cc_ids: Collection[str], emails: Collection[str]
+		self,
+		cc_ids: Collection[str],
+		emails: Collection[str],
+		upcoming: tuple[Collection[str], Collection[str]] | None = None,
 	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
-		return self.contact_reads.read_page(cc_ids, emails)
+		return self.contact_reads.read_page(cc_ids, emails, upcoming)
 
 	def apply_contacts(
 		self, writes: Sequence[ContactWrite], managed_groups: Collection[str] = ()

@@ -46,9 +46,15 @@ class ConsentReads:
 		self.lead_email_field = lead_email_field
 
 	def state(
-		self, emails: Collection[str], contact_rows: Iterable[tuple[str, ContactConsent]] | None = None
+		self,
+		emails: Collection[str],
+		contact_rows: Iterable[tuple[str, ContactConsent]] | None = None,
+		other_rows: Iterable[tuple] | None = None,
 	) -> dict[str, AddressConsent]:
-		return consent_state(emails, self.lead_email_field, contact_rows)
+		return consent_state(emails, self.lead_email_field, contact_rows, other_rows)
+
+	def other_channels_sql(self) -> str:
+		return other_channels_sql(self.lead_email_field)
 
 	def opted_out(self, emails: Collection[str]) -> set[str]:
 		"""The addresses never to be pushed: opted out on either side, or deleted in CC."""
@@ -59,10 +65,12 @@ def consent_state(
 	emails: Collection[str],
 	lead_email_field: str = "email_id",
 	contact_rows: Iterable[tuple[str, ContactConsent]] | None = None,
+	other_rows: Iterable[tuple] | None = None,
 ) -> dict[str, AddressConsent]:
 	"""Every channel of each address together, in two batched statements (one when the caller has read
 	the Contacts of these addresses already and passes them as `contact_rows`: (address, row) for every
-	Contact Email row of the addresses, as `contact_consent_columns` reads them)."""
+	Contact Email row of the addresses, as `contact_consent_columns` reads them; none when it has also
+	read `other_channels_sql` for exactly these addresses and passes its rows as `other_rows`)."""
 	wanted = {e for e in (normalise_email(e) for e in emails) if e}
 	if not wanted:
 		return {}
@@ -73,7 +81,15 @@ def consent_state(
 		for email, row in contact_rows:
 			if email in seen.states:
 				_contact_evidence(seen, email, row)
-	_read_other_channels(seen, lead_email_field)
+	values = sorted(seen.wanted)
+	if other_rows is None:
+		other_rows = select_in(other_channels_sql(lead_email_field), values, as_dict=False)
+	rows = _unpacked(other_rows)
+	if rows is None:
+		# Longer than the server would join into one answer: read row by row.
+		plain = select_in(_channels_sql(lead_email_field), values, as_dict=False)
+		rows = [json.loads(packed) for (packed,) in plain]
+	_other_channels(seen, rows)
 	return seen.settled()
 
 
@@ -147,10 +163,40 @@ def _contact_evidence(seen: _Evidence, email: str, row: ContactConsent) -> None:
 		seen.channels[email].append("cc")
 
 
-def _read_other_channels(seen: _Evidence, lead_email_field: str) -> None:
-	"""Leads, Email Unsubscribes, the app's opt-out rows and the member rows of the addresses, in one
-	statement (each part reads its table's address index): (kind, address, date, three more values), each
-	row packed in one JSON array (see `ContactReads._contact_columns`)."""
+# The longest answer `other_channels_sql` asks the server to join (its default is 1 MiB); a longer one
+# is read again row by row.
+JOINED_MAX = 8 * 2**20
+
+
+def other_channels_sql(lead_email_field: str) -> str:
+	"""Leads, Email Unsubscribes, the app's opt-out rows and the member rows of the addresses in
+	`%(values)s`, in one statement (each part reads its table's address index), answered in one row: how
+	many rows, and the rows joined by commas, each (kind, address, date, three more values) packed in one
+	JSON array. The driver (written in Python) parses each row of an answer on its own, while JSON is
+	parsed in C: a page's thousand rows cost it one (see also `ContactReads._contact_columns`)."""
+	return (
+		f"set statement group_concat_max_len = {JOINED_MAX} for "
+		f"select count(*), group_concat(p separator ',') from ({_channels_sql(lead_email_field)}) t"
+	)
+
+
+def _unpacked(answers: Iterable[tuple]) -> list[list[Any]] | None:
+	"""The rows of `other_channels_sql`'s answers (one per slice of addresses), or None when one was cut
+	short at JOINED_MAX."""
+	rows: list[list[Any]] = []
+	for count, joined in answers:
+		try:
+			part = json.loads(f"[{joined}]") if joined else []
+		except ValueError:  # cut inside a row
+			return None
+		if len(part) != count:  # cut between rows
+			return None
+		rows.extend(part)
+	return rows
+
+
+def _channels_sql(lead_email_field: str) -> str:
+	"""The rows `other_channels_sql` joins, one per row (as `p`)."""
 	parts = []
 	if doctype_exists(LEAD):
 		parts.append(
@@ -170,6 +216,10 @@ def _read_other_channels(seen: _Evidence, lead_email_field: str) -> None:
 	parts.append(f"select {optout} from `tab{OPT_OUT}` where email in %(values)s")
 	member = _packed("'member'", "email", "cast(modified as char)", "unsubscribed", "email_group", "null")
 	parts.append(f"select {member} from {member_table()} where email in %(values)s")
+	return " union all ".join(parts)
+
+
+def _other_channels(seen: _Evidence, rows: Iterable[list[Any]]) -> None:
 	readers = {
 		"lead": _lead_row,
 		"unsubscribe": _unsubscribe_row,
@@ -177,16 +227,16 @@ def _read_other_channels(seen: _Evidence, lead_email_field: str) -> None:
 		"member": _member_row,
 	}
 	tz = site_tz()
-	for (packed,) in select_in(" union all ".join(parts), seen.wanted, as_dict=False):
-		kind, raw, at, a, b, c = json.loads(packed)
+	for kind, raw, at, a, b, c in rows:
 		email = seen.address(raw)
 		if email is not None:
 			readers[kind](seen, email, from_site(at, tz), a, b, c)
 
 
 def _packed(*columns: str) -> str:
-	"""The columns as one JSON array, in one character set and collation whatever its table's."""
-	return f"convert(json_array({', '.join(columns)}) using utf8mb4)"
+	"""The columns as one JSON array (named `p`), in one character set and collation whatever its
+	table's."""
+	return f"convert(json_array({', '.join(columns)}) using utf8mb4) as p"
 
 
 def _lead_row(seen: _Evidence, email: str, at: datetime | None, *_: Any) -> None:

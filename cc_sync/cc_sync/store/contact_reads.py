@@ -29,6 +29,7 @@ from cc_sync.cc_sync.constants import (
 from cc_sync.cc_sync.sitetime import from_site, site_tz
 from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store.consent_reads import ConsentReads, contact_consent_columns
+from cc_sync.cc_sync.store.page_ahead import PageReadAhead
 from cc_sync.cc_sync.store.prefetch import IndexReadAhead
 from cc_sync.cc_sync.store.sql import select_in
 from cc_sync.sync.consent import AddressConsent
@@ -87,12 +88,19 @@ _STATE_COLUMNS = (
 class ContactReads:
 	"""The site contacts part's reads: `site_fields` are the Contact fields read beside the sync's own,
 	`consent` reads each address's consent, `read_ahead` reads a page's index entries ahead on a large
-	site."""
+	site, `page_ahead` the next page's rows while a page is decided."""
 
-	def __init__(self, site_fields: Sequence[str], consent: ConsentReads, read_ahead: IndexReadAhead) -> None:
+	def __init__(
+		self,
+		site_fields: Sequence[str],
+		consent: ConsentReads,
+		read_ahead: IndexReadAhead,
+		page_ahead: PageReadAhead | None = None,
+	) -> None:
 		self.site_fields = list(site_fields)
 		self.consent = consent
 		self.read_ahead = read_ahead
+		self.page_ahead = page_ahead
 
 	def holders(self, emails: Iterable[str | None]) -> dict[str, list[str]]:
 		"""The Contacts holding each address, the one the sync takes first (see `contacts_by_address`)."""
@@ -120,18 +128,43 @@ class ContactReads:
 		packed = f"json_array({contact_consent_columns('c')}, {', '.join(state)})"
 		return ", ".join([packed, *(f"c.`{f}`" for f in self._own_fields())])
 
+	def _by_address_sql(self) -> str:
+		return f"""select ce.email_id, {self._contact_columns()} from `tabContact Email` ce join `tabContact` c
+			on c.name = ce.parent where ce.parenttype = 'Contact' and ce.email_id in %(values)s"""
+
+	def _rows(self, sql: str, values: Collection[str]) -> list[tuple]:
+		"""A read by these addresses, as sent ahead (see page_ahead) or now."""
+		ahead = self.page_ahead.take(sql, values) if self.page_ahead is not None else None
+		return ahead if ahead is not None else select_in(sql, sorted(values), as_dict=False)
+
 	def find_contacts(self, cc_ids: Collection[str], emails: Collection[str]) -> list[SiteContact]:
 		return self._find(cc_ids, emails, with_page_consent=False)[0]
 
 	def read_page(
-		self, cc_ids: Collection[str], emails: Collection[str]
+		self,
+		cc_ids: Collection[str],
+		emails: Collection[str],
+		upcoming: tuple[Collection[str], Collection[str]] | None = None,
 	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
 		# One consent read for the page's addresses and those of the contacts found: an unchanged page
 		# costs its lookups once, not twice.
-		return self._find(cc_ids, emails, with_page_consent=True)
+		# The page's two reads by address, their SQL made once for this page and the next.
+		reads = (self._by_address_sql(), self.consent.other_channels_sql())
+		found = self._find(cc_ids, emails, with_page_consent=True, reads=reads)
+		if upcoming is not None and self.page_ahead is not None:
+			# The next page's two reads, answered while this page is decided (see page_ahead).
+			page = {e for e in (normalise_email(e) for e in upcoming[1]) if e}
+			if page:
+				self.page_ahead.send([(sql, page) for sql in reads])
+		return found
 
 	def _find(
-		self, cc_ids: Collection[str], emails: Collection[str], *, with_page_consent: bool
+		self,
+		cc_ids: Collection[str],
+		emails: Collection[str],
+		*,
+		with_page_consent: bool,
+		reads: tuple[str, str] | None = None,
 	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
 		ids = [i for i in cc_ids if i]
 		wanted = [e for e in (normalise_email(e) for e in emails) if e]
@@ -148,12 +181,7 @@ class ContactReads:
 		holders: list[tuple[str, tuple]] = []
 		if asked:
 			# Rows by address, kept only where they hold the address exactly (see addresses.py).
-			for r in select_in(
-				f"""select ce.email_id, {select} from `tabContact Email` ce join `tabContact` c
-				on c.name = ce.parent where ce.parenttype = 'Contact' and ce.email_id in %(values)s""",
-				asked,
-				as_dict=False,
-			):
+			for r in self._rows(reads[0] if reads else self._by_address_sql(), asked):
 				address = normalise_email(r[0])
 				if address not in asked:
 					continue
@@ -180,7 +208,9 @@ class ContactReads:
 			held.update(wanted)
 		# The page's addresses take their Contact channel from the rows above; an address only a
 		# Contact found by CC id holds (CC moved that contact to a new address) is read whole.
-		states = self.consent.state(held & asked, holders) if held & asked else {}
+		page = held & asked
+		other = self._rows(reads[1] if reads else self.consent.other_channels_sql(), page) if page else None
+		states = self.consent.state(page, holders, other) if page else {}
 		if held - asked:
 			states.update(self.consent.state(held - asked))
 		tz = site_tz()
