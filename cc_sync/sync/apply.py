@@ -71,7 +71,7 @@ class PageApplier:
 			if not writes:
 				break
 			if self.dry_run:
-				self.report.plan.extend(_plan_line(w) for w in writes)
+				self.report.plan.extend(w.plan_line() for w in writes)
 				return writes
 			keys = self.store.apply_contacts(writes, self.managed_groups)
 			# Values the store had to convert, cut or leave out to fit the site's columns.
@@ -388,24 +388,3 @@ def _page_keys(contacts: Sequence[Contact]) -> tuple[list[str], list[str]]:
 
 def _address(contact: Contact) -> str | None:
 	return contact.email_address.address if contact.email_address is not None else None
-
-
-def _plan_line(write: ContactWrite) -> dict[str, Any]:
-	line: dict[str, Any] = {"action": "create" if write.is_create else "update", "email": write.email}
-	if write.key:
-		line["contact"] = write.key
-	if write.fields:
-		line["fields"] = sorted(write.fields)
-	line["opted_out"] = write.opted_out
-	if write.lift_optout:
-		line["opt_out_lifted"] = True
-	if write.rows:
-		line["member_rows"] = {
-			g: "removed" if r is None else "unsubscribed" if r.unsubscribed else "subscribed"
-			for g, r in write.rows.items()
-		}
-	if write.request_cc_optout:
-		line["push_optout"] = True
-	if write.cc_deleted:
-		line["cc_deleted"] = True
-	return line

@@ -84,6 +84,27 @@ class ContactWrite:
 	def is_create(self) -> bool:
 		return self.key is None
 
+	def plan_line(self) -> dict[str, Any]:
+		"""What a dry run's plan says of this write."""
+		line: dict[str, Any] = {"action": "create" if self.is_create else "update", "email": self.email}
+		if self.key:
+			line["contact"] = self.key
+		if self.fields:
+			line["fields"] = sorted(self.fields)
+		line["opted_out"] = self.opted_out
+		if self.lift_optout:
+			line["opt_out_lifted"] = True
+		if self.rows:
+			line["member_rows"] = {
+				g: "removed" if r is None else "unsubscribed" if r.unsubscribed else "subscribed"
+				for g, r in self.rows.items()
+			}
+		if self.request_cc_optout:
+			line["push_optout"] = True
+		if self.cc_deleted:
+			line["cc_deleted"] = True
+		return line
+
 
 @dataclass(slots=True)
 class LocalOptOut:

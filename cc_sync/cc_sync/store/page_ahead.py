@@ -27,7 +27,7 @@ from pymysql.constants import COMMAND
 
 import frappe
 
-from cc_sync.cc_sync.store.sql import SLICE, WriteCount
+from cc_sync.cc_sync.store.sql import SLICE, WriteCount, close_all
 
 Key = tuple[str, frozenset]
 
@@ -43,7 +43,7 @@ class PageReadAhead:
 		self._sent: dict[Key, Any] = {}  # each read sent, and the connection answering it
 		self._sent_at: int | None = None  # the store's write count when they were sent
 		self._last_page: int | None = None  # the write count when the page before was read
-		weakref.finalize(self, _close, self._connections)
+		weakref.finalize(self, close_all, self._connections)
 
 	def send(self, statements: Sequence[tuple[str, Collection[str]]]) -> None:
 		"""Send the next page's reads (each SQL with its `%(values)s`), unless the page before this one
@@ -111,11 +111,3 @@ def _answer(connection: Any) -> list[tuple]:
 	returns)."""
 	connection._affected_rows = connection._read_query_result()
 	return list(connection._result.rows or ())
-
-
-def _close(connections: list[Any]) -> None:
-	for connection in connections:
-		try:
-			connection.close()
-		except Exception:
-			pass

@@ -24,6 +24,7 @@ import frappe
 
 from cc_sync.cc_sync.constants import CONTACT, CONTACT_CC_ID, CONTACT_EMAIL, EMAIL_GROUP_MEMBER
 from cc_sync.cc_sync.indexes import member_table
+from cc_sync.cc_sync.store.sql import close_all
 
 # Below this many contacts (InnoDB's estimate) the indexes fit the buffer pool of a default install;
 # above it, reading ahead pays once the contact tables are larger than this share of the pool.
@@ -54,7 +55,7 @@ class IndexReadAhead:
 		self.enabled: bool | None = None  # decided on first use; False for good after a failure
 		self._needed = False
 		self._misses: int | None = None
-		weakref.finalize(self, _close, self._connections)
+		weakref.finalize(self, close_all, self._connections)
 
 	def read(self, cc_ids: Collection[str], emails: Collection[str]) -> None:
 		"""Read the index entries of these ids and addresses from every side connection at once, when
@@ -136,11 +137,3 @@ def _disk_reads() -> int:
 def _chunks(keys: Sequence[str]) -> list[tuple[str, ...]]:
 	unique = list(dict.fromkeys(keys))
 	return [tuple(unique[i : i + KEYS_PER_READ]) for i in range(0, len(unique), KEYS_PER_READ)]
-
-
-def _close(connections: list[Any]) -> None:
-	for connection in connections:
-		try:
-			connection.close()
-		except Exception:
-			pass

@@ -113,6 +113,15 @@ def doctype_exists(doctype: str) -> bool:
 	return bool(frappe.db.table_exists(doctype))
 
 
+def close_all(connections: Sequence[Any]) -> None:
+	"""Close side connections, each as best it can (a store's finaliser: the server may be gone)."""
+	for connection in connections:
+		try:
+			connection.close()
+		except Exception:
+			pass
+
+
 def connection_id() -> int:
 	"""This connection's id: no two open connections share it, which makes the names below unique."""
 	return int(frappe.db.sql("select connection_id()")[0][0])
