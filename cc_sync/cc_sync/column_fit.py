@@ -18,6 +18,9 @@ from dateutil import parser as date_parser
 
 from cc_sync.constant_contact.values import parse_date, parse_datetime
 
+# The column types that hold a text as given (a value of any other type is converted on the way in).
+TEXT_TYPES = frozenset({"varchar", "char", "tinytext", "text", "mediumtext", "longtext"})
+
 _TEXT = frozenset({"varchar", "char", "tinytext", "text", "mediumtext", "longtext"})
 # Byte limits of the text types (utf8mb4 counts bytes, not characters, for these).
 _TEXT_BYTES = {"tinytext": 255, "text": 65_535, "mediumtext": 16_777_215, "longtext": 4_294_967_295}

@@ -218,24 +218,52 @@ def test_a_pages_member_rows_are_read_through_the_address_index_however_small_th
 	), plans
 
 
-def test_a_consent_answer_longer_than_the_server_joins_is_read_row_by_row(monkeypatch):
-	"""The other channels' rows come joined in one answer; one the server cuts short (past
-	group_concat_max_len) is read again row by row, with the same consent."""
-	from cc_sync.cc_sync.store import consent_reads
+def test_a_pages_answers_longer_than_the_server_joins_are_read_row_by_row(monkeypatch):
+	"""A page's Contacts and its other consent channels come joined in one answer each; one the server cuts
+	short (past group_concat_max_len) is read again row by row, with the same contacts and consent."""
+	from cc_sync.cc_sync.store import sql
 
 	site = FrappeSite()
 	site.make_group(GROUP)
 	emails = [addr(f"joined{i}") for i in range(12)]
+	store = make_store()
+	store.apply_contacts(
+		[ContactWrite(key=None, email=e, opted_out=False, cc_contact_id=f"cc-{e}") for e in emails]
+	)
 	for email in emails:
 		site.add_member(GROUP, email)
 	site.add_lead(emails[0], first_name="Left", unsubscribed=1)
-	store = make_store()
-	whole = store.consent_state(emails)
-	monkeypatch.setattr(consent_reads, "JOINED_MAX", 300)
+	store.commit()
+	whole = store.read_page([], emails)
+	monkeypatch.setattr(sql, "JOINED_MAX", 300)
 	with statements() as sent:
-		cut = store.consent_state(emails)
+		cut = store.read_page([], emails)
 	assert cut == whole
-	assert cut[emails[0]].opted_out and not cut[emails[1]].opted_out
-	assert all(cut[e].rows.keys() == {GROUP} for e in emails)
-	assert any(q.startswith("set statement group_concat_max_len = 300") for q, _ in sent)
-	assert any(q.startswith("select") and " union all " in q for q, _ in sent), "not read again row by row"
+	found, states = cut
+	assert {c.email for c in found} == set(emails)
+	assert states[emails[0]].opted_out and not states[emails[1]].opted_out
+	assert all(states[e].rows.keys() == {GROUP} for e in emails)
+	assert sum(q.startswith("set statement group_concat_max_len = 300") for q, _ in sent) == 2
+	again = [q for q, _ in sent if q.startswith("select")]
+	assert any("`tabContact Email` ce join" in q for q in again), "Contacts not read again row by row"
+	assert any(" union all " in q for q in again), "consent not read again row by row"
+
+
+def test_a_page_whose_site_fields_are_not_all_text_reads_its_contacts_row_by_row():
+	"""JSON would hand a date or a number back in another type: with such a site field mapped, the page's
+	Contacts come a row each, and their values as the database holds them."""
+	site = FrappeSite()
+	site.make_group(GROUP)
+	emails = [addr(f"typed{i}") for i in range(3)]
+	make_store().apply_contacts(
+		[ContactWrite(key=None, email=e, opted_out=False, cc_contact_id=f"cc-{e}") for e in emails]
+	)
+	frappe.db.commit()
+	store = make_store(site_fields=["first_name", "is_primary_contact"])
+	with statements() as sent:
+		found, _ = store.read_page([], emails)
+	assert {c.email for c in found} == set(emails)
+	assert all(
+		c.fields["is_primary_contact"] == 0 and type(c.fields["is_primary_contact"]) is int for c in found
+	)
+	assert not any(q.startswith("set statement") and "`tabContact Email`" in q for q, _ in sent)

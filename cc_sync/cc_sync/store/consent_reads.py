@@ -28,7 +28,7 @@ from cc_sync.cc_sync.constants import (
 from cc_sync.cc_sync.indexes import member_table
 from cc_sync.cc_sync.sitetime import from_site, site_tz
 from cc_sync.cc_sync.store.opt_out_lists import split_lists
-from cc_sync.cc_sync.store.sql import doctype_exists, select_in
+from cc_sync.cc_sync.store.sql import doctype_exists, joined_sql, select_in, unjoined
 from cc_sync.cc_sync.targets import lead as lead_target
 from cc_sync.constant_contact.models import Permission
 from cc_sync.sync import consent
@@ -84,7 +84,7 @@ def consent_state(
 	values = sorted(seen.wanted)
 	if other_rows is None:
 		other_rows = select_in(other_channels_sql(lead_email_field), values, as_dict=False)
-	rows = _unpacked(other_rows)
+	rows = unjoined(other_rows)
 	if rows is None:
 		# Longer than the server would join into one answer: read row by row.
 		plain = select_in(_channels_sql(lead_email_field), values, as_dict=False)
@@ -163,36 +163,11 @@ def _contact_evidence(seen: _Evidence, email: str, row: ContactConsent) -> None:
 		seen.channels[email].append("cc")
 
 
-# The longest answer `other_channels_sql` asks the server to join (its default is 1 MiB); a longer one
-# is read again row by row.
-JOINED_MAX = 8 * 2**20
-
-
 def other_channels_sql(lead_email_field: str) -> str:
 	"""Leads, Email Unsubscribes, the app's opt-out rows and the member rows of the addresses in
-	`%(values)s`, in one statement (each part reads its table's address index), answered in one row: how
-	many rows, and the rows joined by commas, each (kind, address, date, three more values) packed in one
-	JSON array. The driver (written in Python) parses each row of an answer on its own, while JSON is
-	parsed in C: a page's thousand rows cost it one (see also `ContactReads._contact_columns`)."""
-	return (
-		f"set statement group_concat_max_len = {JOINED_MAX} for "
-		f"select count(*), group_concat(p separator ',') from ({_channels_sql(lead_email_field)}) t"
-	)
-
-
-def _unpacked(answers: Iterable[tuple]) -> list[list[Any]] | None:
-	"""The rows of `other_channels_sql`'s answers (one per slice of addresses), or None when one was cut
-	short at JOINED_MAX."""
-	rows: list[list[Any]] = []
-	for count, joined in answers:
-		try:
-			part = json.loads(f"[{joined}]") if joined else []
-		except ValueError:  # cut inside a row
-			return None
-		if len(part) != count:  # cut between rows
-			return None
-		rows.extend(part)
-	return rows
+	`%(values)s`, in one statement (each part reads its table's address index), each row (kind, address,
+	date, three more values) one JSON array, joined in one answer (see `sql.joined_sql`)."""
+	return joined_sql(_channels_sql(lead_email_field))
 
 
 def _channels_sql(lead_email_field: str) -> str:

@@ -9,14 +9,12 @@ from typing import Any
 
 import frappe
 
-from cc_sync.cc_sync.column_fit import fit
+from cc_sync.cc_sync.column_fit import TEXT_TYPES, fit
 from cc_sync.cc_sync.constants import CONTACT
 from cc_sync.cc_sync.sitetime import to_site
 from cc_sync.cc_sync.store.contact_reads import NUMERIC, RESERVED
 from cc_sync.cc_sync.store.sql import column_specs, insert_named
 from cc_sync.sync.records import ContactWrite
-
-TEXT_TYPES = frozenset({"varchar", "char", "tinytext", "text", "mediumtext", "longtext"})
 
 
 class ContactColumns:

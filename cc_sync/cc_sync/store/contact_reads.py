@@ -14,6 +14,7 @@ from datetime import datetime
 
 import frappe
 
+from cc_sync.cc_sync.column_fit import TEXT_TYPES
 from cc_sync.cc_sync.constants import (
 	CONTACT,
 	CONTACT_CC_DELETED,
@@ -31,7 +32,7 @@ from cc_sync.cc_sync.store import addresses
 from cc_sync.cc_sync.store.consent_reads import ConsentReads, contact_consent_columns
 from cc_sync.cc_sync.store.page_ahead import PageReadAhead
 from cc_sync.cc_sync.store.prefetch import IndexReadAhead
-from cc_sync.cc_sync.store.sql import select_in
+from cc_sync.cc_sync.store.sql import joined_sql, select_in, unjoined
 from cc_sync.sync.consent import AddressConsent
 from cc_sync.sync.matching import holder_order, normalise_email
 from cc_sync.sync.records import (
@@ -71,6 +72,9 @@ NUMERIC = frozenset({"Check", "Int", "Float", "Currency", "Percent", "Rating", "
 # The consent columns each Contact row of `_find` starts with (`consent_reads.contact_consent_columns`).
 CONSENT_WIDTH = 5
 
+_BY_ADDRESS = """from `tabContact Email` ce join `tabContact` c on c.name = ce.parent
+	where ce.parenttype = 'Contact' and ce.email_id in %(values)s"""
+
 _STATE_COLUMNS = (
 	"name",
 	"email_id",
@@ -101,6 +105,7 @@ class ContactReads:
 		self.consent = consent
 		self.read_ahead = read_ahead
 		self.page_ahead = page_ahead
+		self._text_fields: bool | None = None  # whether every site field is a text column
 
 	def holders(self, emails: Iterable[str | None]) -> dict[str, list[str]]:
 		"""The Contacts holding each address, the one the sync takes first (see `contacts_by_address`)."""
@@ -121,16 +126,53 @@ class ContactReads:
 		packed in one JSON array, then the site fields as they are. A driver written in Python parses
 		each column of each row on its own, so one column for fifteen costs a page a fraction; the
 		sync's own datetimes travel as text, as the JSON array must carry them."""
+		return ", ".join([f"json_array({self._state_values()})", *self._own_columns()])
+
+	def _state_values(self) -> str:
 		state = [
 			f"cast(c.`{column}` as char)" if column in _DATETIME_STATE else f"c.`{column}`"
 			for column in _STATE_COLUMNS
 		]
-		packed = f"json_array({contact_consent_columns('c')}, {', '.join(state)})"
-		return ", ".join([packed, *(f"c.`{f}`" for f in self._own_fields())])
+		return ", ".join([contact_consent_columns("c"), *state])
+
+	def _own_columns(self) -> list[str]:
+		return [f"c.`{f}`" for f in self._own_fields()]
 
 	def _by_address_sql(self) -> str:
-		return f"""select ce.email_id, {self._contact_columns()} from `tabContact Email` ce join `tabContact` c
-			on c.name = ce.parent where ce.parenttype = 'Contact' and ce.email_id in %(values)s"""
+		"""The Contacts of the addresses in `%(values)s`. Where every site field is text (JSON keeps a text
+		as it is, a date or a number would come back in another type), each row is one JSON array
+		(address, consent and state columns, site fields), joined in one answer (`joined_sql`);
+		otherwise (address, packed columns, site fields) a row (`plain_by_address_sql`)."""
+		if not self._fields_are_text():
+			return self._plain_by_address_sql()
+		values = ", ".join(["ce.email_id", self._state_values(), *self._own_columns()])
+		return joined_sql(f"select json_array({values}) as p {_BY_ADDRESS}")
+
+	def _plain_by_address_sql(self) -> str:
+		return f"select ce.email_id, {self._contact_columns()} {_BY_ADDRESS}"
+
+	def _fields_are_text(self) -> bool:
+		if self._text_fields is None:
+			types = dict(
+				frappe.db.sql(
+					"""select column_name, data_type from information_schema.columns
+					where table_schema = database() and table_name = %s""",
+					f"tab{CONTACT}",
+				)
+			)
+			self._text_fields = all(str(types.get(f, "")).lower() in TEXT_TYPES for f in self._own_fields())
+		return self._text_fields
+
+	def _address_rows(self, sql: str, values: Collection[str]) -> list[Sequence]:
+		"""The Contact rows of these addresses, each (address, consent and state columns, site fields)."""
+		answers = self._rows(sql, values)
+		if sql != self._plain_by_address_sql():
+			rows = unjoined(answers)
+			if rows is not None:
+				return rows
+			# Longer than the server would join into one answer: read row by row.
+			answers = select_in(self._plain_by_address_sql(), sorted(values), as_dict=False)
+		return [(r[0], *json.loads(r[1]), *r[2:]) for r in answers]
 
 	def _rows(self, sql: str, values: Collection[str]) -> list[tuple]:
 		"""A read by these addresses, as sent ahead (see page_ahead) or now."""
@@ -181,11 +223,11 @@ class ContactReads:
 		holders: list[tuple[str, tuple]] = []
 		if asked:
 			# Rows by address, kept only where they hold the address exactly (see addresses.py).
-			for r in self._rows(reads[0] if reads else self._by_address_sql(), asked):
+			for r in self._address_rows(reads[0] if reads else self._by_address_sql(), asked):
 				address = normalise_email(r[0])
 				if address not in asked:
 					continue
-				row = (*json.loads(r[1]), *r[2:])
+				row = tuple(r[1:])
 				name = row[at["name"]]
 				rows[name] = row
 				matched.setdefault(name, []).append(address)

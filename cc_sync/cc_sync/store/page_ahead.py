@@ -59,10 +59,14 @@ class PageReadAhead:
 			return
 		self._sent_at = written
 		try:
+			literals: dict[frozenset, str] = {}
 			for (sql, values), connection in zip(statements, self._connections, strict=False):
-				query = connection.cursor().mogrify(sql, {"values": tuple(sorted(values))})
+				key = frozenset(values)
+				if key not in literals:  # the page's addresses, escaped once for its reads
+					literals[key] = connection.literal(tuple(sorted(values)))
+				query = sql % {"values": literals[key]}  # as the driver's own `mogrify` puts it
 				connection._execute_command(COMMAND.COM_QUERY, query.encode(connection.encoding))
-				self._sent[(sql, frozenset(values))] = connection
+				self._sent[(sql, key)] = connection
 		except Exception:
 			self._stop("page read-ahead stopped for this run")
 
