@@ -497,7 +497,8 @@ def final_state(w: Any) -> dict:
 			# exists depends on whether the site saw a CC list edit, which moves no timestamp, before
 			# the opt-out: consent itself is checked by `check_promise`.
 			"members": sorted(g for g, unsubscribed in rows.items() if not unsubscribed),
-			"leads": sorted(w.site.leads(email)),
+			# A record not pushed yet has no status: it sorts first.
+			"leads": sorted(w.site.leads(email), key=lambda lead: (lead[0] or "", *lead[1:])),
 		}
 	return state
 
