@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from cc_sync.constant_contact.export_format import ExportReader, ExportRow
+from cc_sync.constant_contact.export_reader import ExportReader, ExportRow
 from cc_sync.constant_contact.models import Activity
 from cc_sync.constant_contact.params import check_ids, check_limit
 from cc_sync.constant_contact.transport import MAX_PAGE_SIZE, Transport

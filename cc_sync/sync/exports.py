@@ -16,11 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from cc_sync.constant_contact.export_format import (
-	OPTOUT_EXPORT_FIELDS,
-	SYNC_EXPORT_FIELDS,
-	ExportReader,
-)
+from cc_sync.constant_contact.export_format import OPTOUT_EXPORT_FIELDS, SYNC_EXPORT_FIELDS
+from cc_sync.constant_contact.export_reader import ExportReader
 from cc_sync.sync.context import RunContext
 from cc_sync.sync.pages import note_problems
 from cc_sync.sync.report import StreamReport

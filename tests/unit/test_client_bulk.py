@@ -9,7 +9,7 @@ import requests
 import responses
 
 from cc_sync.constant_contact.errors import ServerError, TransportError
-from cc_sync.constant_contact.export_format import ExportReader
+from cc_sync.constant_contact.export_reader import ExportReader
 
 API = "https://api.cc.email/v3"
 L1 = "07936f78-662a-11eb-af0a-fa163e56c9b0"

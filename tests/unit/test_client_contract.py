@@ -13,7 +13,7 @@ import pytest
 from cc_sync.constant_contact.auth import StaticTokenProvider
 from cc_sync.constant_contact.client import ConstantContactClient
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.export_format import ExportReader
+from cc_sync.constant_contact.export_reader import ExportReader
 from cc_sync_testkit.emulator import ConstantContactEmulator
 from tests.swagger import check_body, needs_swagger, operation
 

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cc_sync.constant_contact.clock import FakeClock
-from cc_sync.constant_contact.export_format import ADDRESS_KINDS, EXPORT_COLUMNS, PHONE_KINDS, ExportReader
+from cc_sync.constant_contact.export_format import ADDRESS_KINDS, EXPORT_COLUMNS, PHONE_KINDS
+from cc_sync.constant_contact.export_reader import ExportReader
 from cc_sync.constant_contact.models import Contact
 from cc_sync_testkit.emulator import ConstantContactEmulator
 

@@ -13,7 +13,7 @@ import pytest
 import responses
 
 from cc_sync.constant_contact.auth import OAuthClient
-from cc_sync.constant_contact.export_format import ExportReader
+from cc_sync.constant_contact.export_reader import ExportReader
 from cc_sync.constant_contact.models import Activity, Contact
 from cc_sync.constant_contact.normalise import cc_country, cc_state
 
