@@ -15,7 +15,7 @@ from cc_sync.constant_contact.models import Contact, EmailAddress
 from cc_sync.sync import consent, watermarks
 from cc_sync.sync.config import SyncConfig
 from cc_sync.sync.fieldmap import cc_values, fields_to_pull
-from cc_sync.sync.matching import ContactIndex, normalise_email
+from cc_sync.sync.matching import ContactIndex, contact_address, normalise_email, page_keys
 from cc_sync.sync.records import ContactWrite, SiteContact
 from cc_sync.sync.report import StreamReport
 from cc_sync.sync.store import SyncStore
@@ -52,6 +52,8 @@ class PageApplier:
 		self._moved_from: set[str] = set()
 		# CC's clock minus the site's, measured once a page (see `_decide_page`).
 		self._offset = timedelta(0)
+		# The page read as the one after the last, with its keys: not worked out a second time.
+		self._keys_ahead: tuple[Sequence[Contact], tuple[list[str], list[str]]] | None = None
 
 	def apply(
 		self, contacts: Sequence[Contact], upcoming: Sequence[Contact] | None = None
@@ -64,10 +66,14 @@ class PageApplier:
 		"""
 		self.report.fetched += len(contacts)
 		pending = list(contacts)
+		ahead = self._keys_ahead
+		keys = ahead[1] if ahead is not None and ahead[0] is contacts else None
 		applied: list[ContactWrite] = []
 		for attempt in range(REDECIDE_ROUNDS):
 			first = attempt == 0
-			writes, sources = self._decide_page(pending, count=first, upcoming=upcoming if first else None)
+			writes, sources = self._decide_page(
+				pending, count=first, upcoming=upcoming if first else None, keys=keys if first else None
+			)
 			if not writes:
 				break
 			if self.dry_run:
@@ -93,17 +99,24 @@ class PageApplier:
 		else:
 			for contact in pending:
 				self.report.fail(
-					normalise_email(_address(contact)),
+					normalise_email(contact_address(contact)),
 					"the site kept changing while it was applied: next run",
 				)
 		return applied
 
 	def _decide_page(
-		self, contacts: Sequence[Contact], *, count: bool, upcoming: Sequence[Contact] | None = None
+		self,
+		contacts: Sequence[Contact],
+		*,
+		count: bool,
+		upcoming: Sequence[Contact] | None = None,
+		keys: tuple[list[str], list[str]] | None = None,
 	) -> tuple[list[ContactWrite], list[Contact]]:
-		cc_ids, emails = _page_keys(contacts)
+		cc_ids, emails = keys or page_keys(contacts)
 		if upcoming:
-			found, states = self.store.read_page(cc_ids, emails, _page_keys(upcoming))
+			next_keys = page_keys(upcoming)
+			self._keys_ahead = (upcoming, next_keys)
+			found, states = self.store.read_page(cc_ids, emails, next_keys)
 		else:
 			found, states = self.store.read_page(cc_ids, emails)
 		index = ContactIndex(found)
@@ -114,7 +127,7 @@ class PageApplier:
 			for c in contacts
 			if (site := index.by_cc_id.get(c.contact_id or "")) is not None
 			and site.email
-			and site.email != normalise_email(_address(c))
+			and site.email != normalise_email(contact_address(c))
 		} - set(emails)
 		writes: list[ContactWrite] = []
 		sources: list[Contact] = []
@@ -127,7 +140,7 @@ class PageApplier:
 			try:
 				write = self._decide(contact, index, states, now, report)
 			except Exception as exc:  # one bad record never loses the rest of the page
-				self.report.fail(normalise_email(_address(contact)), f"could not apply: {exc}")
+				self.report.fail(normalise_email(contact_address(contact)), f"could not apply: {exc}")
 				continue
 			if write is not None:
 				writes.append(write)
@@ -144,7 +157,7 @@ class PageApplier:
 	) -> ContactWrite | None:
 		"""The one write a CC contact asks of the site, if any: match it, decide consent, then either
 		create the site contact or change only what differs."""
-		email = normalise_email(_address(contact))
+		email = normalise_email(contact_address(contact))
 		if not email:
 			report.skip(None, f"CC contact {contact.contact_id} has no email address (SMS-only)")
 			return None
@@ -378,13 +391,3 @@ class PageApplier:
 			groups = frozenset(self.group_by_list[i] for i in memberships if i in self.group_by_list)
 			self._groups_cache[key] = groups
 		return groups
-
-
-def _page_keys(contacts: Sequence[Contact]) -> tuple[list[str], list[str]]:
-	"""A page's CC ids and addresses, as the store looks them up."""
-	cc_ids = [c.contact_id for c in contacts if c.contact_id]
-	return cc_ids, [e for e in (normalise_email(_address(c)) for c in contacts) if e]
-
-
-def _address(contact: Contact) -> str | None:
-	return contact.email_address.address if contact.email_address is not None else None

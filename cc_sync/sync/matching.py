@@ -7,10 +7,11 @@ every time (the one already linked, then the oldest, then the smallest key) and 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from cc_sync.constant_contact.models import Contact
 from cc_sync.sync.records import SiteContact
 
 # Deliberately plain: one @, a dot in the domain, no spaces. CC's own check is stricter on import and
@@ -32,6 +33,17 @@ def normalise_email(email: str | None) -> str | None:
 		return None
 	value = email.strip().lower()
 	return value or None
+
+
+def contact_address(contact: Contact) -> str | None:
+	"""A CC contact's address as CC holds it (None for a contact without one: SMS only)."""
+	return contact.email_address.address if contact.email_address is not None else None
+
+
+def page_keys(contacts: Sequence[Contact]) -> tuple[list[str], list[str]]:
+	"""A page's CC ids and addresses (normalised), as the store looks them up."""
+	cc_ids = [c.contact_id for c in contacts if c.contact_id]
+	return cc_ids, [e for e in (normalise_email(contact_address(c)) for c in contacts) if e]
 
 
 def written_email(email: str | None) -> str | None:

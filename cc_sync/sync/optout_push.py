@@ -38,7 +38,7 @@ from cc_sync.constant_contact.models import Contact
 from cc_sync.constant_contact.transport import Retry
 from cc_sync.sync import consent, optouts
 from cc_sync.sync.context import RunContext
-from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.matching import contact_address, normalise_email
 from cc_sync.sync.records import LocalOptOut
 from cc_sync.sync.streams import STREAM_OPTOUT_PUSH
 
@@ -184,7 +184,7 @@ def _find(ctx: RunContext, optout: LocalOptOut, include: list[str] | None = None
 		except NotFound:
 			contact = None
 		# The contact may no longer hold this address (changed in CC, or SMS-only now): ask by address.
-		if contact is not None and normalise_email(_address(contact)) == optout.email:
+		if contact is not None and normalise_email(contact_address(contact)) == optout.email:
 			return contact
 	extra = {"include": include} if include else {}
 	for contact in ctx.client.iter_contacts(email=optout.email, status="all", limit=1, **extra):
@@ -317,8 +317,3 @@ def _push_group_leave(ctx: RunContext, optout: LocalOptOut) -> None:
 		report.updated += 1
 	ctx.store.resolve_optout(optout.email, contact.contact_id if contact else None, now, group=optout.group)
 	ctx.store.commit()
-
-
-def _address(contact: Contact) -> str | None:
-	email_address = contact.email_address
-	return email_address.address if email_address is not None else None

@@ -20,7 +20,7 @@ from typing import Any
 from cc_sync.constant_contact.models import Contact
 from cc_sync.constant_contact.values import parse_datetime
 from cc_sync.sync.context import RunContext
-from cc_sync.sync.matching import normalise_email
+from cc_sync.sync.matching import contact_address, normalise_email
 from cc_sync.sync.streams import STREAM_OPTOUTS
 
 # Clocks that disagree by less than this never make an opt-out near the window's start count against CC.
@@ -65,7 +65,7 @@ def recheck(ctx: RunContext, state: dict[str, Any], scanned: Mapping[str, dateti
 	for page in ctx.client.iter_contact_pages(**query):
 		for contact in page.contacts:
 			if _dated_after(contact, start):
-				returned.add(normalise_email(_address(contact)) or "")
+				returned.add(normalise_email(contact_address(contact)) or "")
 			else:
 				strays += 1
 		if strays:
@@ -108,7 +108,3 @@ def _dated_after(contact: Contact, since: datetime) -> bool:
 	email_address = contact.email_address
 	when = email_address.opt_out_date if email_address else None
 	return when >= since if when is not None else contact.is_unsubscribed
-
-
-def _address(contact: Contact) -> str | None:
-	return contact.email_address.address if contact.email_address else None

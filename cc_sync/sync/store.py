@@ -23,6 +23,9 @@ from cc_sync.sync.records import (
 	SiteContact,
 )
 
+# A page's CC ids and addresses, as `read_page` looks them up.
+PageKeys = tuple[Collection[str], Collection[str]]
+
 
 @runtime_checkable
 class SyncStore(Protocol):
@@ -61,7 +64,7 @@ class SyncStore(Protocol):
 		self,
 		cc_ids: Collection[str],
 		emails: Collection[str],
-		upcoming: tuple[Collection[str], Collection[str]] | None = None,
+		upcoming: PageKeys | None = None,
 	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
 		"""`find_contacts(cc_ids, emails)` and the consent of `emails` (and of the contacts found), as
 		`consent_state` gives it: what applying a page reads, each address's consent read once.

@@ -10,6 +10,7 @@ from cc_sync.sync import consent
 from cc_sync.sync.consent import AddressConsent
 from cc_sync.sync.matching import holder_order, normalise_email
 from cc_sync.sync.records import ContactWrite, LocalOptOut, PushStatus, SiteContact
+from cc_sync.sync.store import PageKeys
 from cc_sync_testkit.memory.records import AGAIN, LEAD
 from cc_sync_testkit.memory.tables import MemoryTables
 
@@ -51,7 +52,7 @@ class MemoryContacts(MemoryTables):
 		self,
 		cc_ids: Collection[str],
 		emails: Collection[str],
-		upcoming: tuple[Collection[str], Collection[str]] | None = None,
+		upcoming: PageKeys | None = None,
 	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
 		found = self.find_contacts(cc_ids, emails)
 		return found, self.consent_state({*emails, *(c.email for c in found if c.email)})

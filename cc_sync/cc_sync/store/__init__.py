@@ -55,6 +55,7 @@ from cc_sync.sync.records import (
 	PushOutcome,
 	SiteContact,
 )
+from cc_sync.sync.store import PageKeys
 
 
 class FrappeStore:
@@ -129,7 +130,7 @@ class FrappeStore:
 		self,
 		cc_ids: Collection[str],
 		emails: Collection[str],
-		upcoming: tuple[Collection[str], Collection[str]] | None = None,
+		upcoming: PageKeys | None = None,
 	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
 		return self.contact_reads.read_page(cc_ids, emails, upcoming)
 

@@ -38,6 +38,7 @@ from cc_sync.sync.matching import holder_order, normalise_email
 from cc_sync.sync.records import (
 	SiteContact,
 )
+from cc_sync.sync.store import PageKeys
 
 # Contact columns the store manages itself; a field map cannot write them.
 RESERVED = frozenset(
@@ -166,7 +167,7 @@ class ContactReads:
 	def _address_rows(self, sql: str, values: Collection[str]) -> list[Sequence]:
 		"""The Contact rows of these addresses, each (address, consent and state columns, site fields)."""
 		answers = self._rows(sql, values)
-		if sql != self._plain_by_address_sql():
+		if self._fields_are_text():  # `_by_address_sql` joined the answer
 			rows = unjoined(answers)
 			if rows is not None:
 				return rows
@@ -186,11 +187,10 @@ class ContactReads:
 		self,
 		cc_ids: Collection[str],
 		emails: Collection[str],
-		upcoming: tuple[Collection[str], Collection[str]] | None = None,
+		upcoming: PageKeys | None = None,
 	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
-		# One consent read for the page's addresses and those of the contacts found: an unchanged page
-		# costs its lookups once, not twice.
-		# The page's two reads by address, their SQL made once for this page and the next.
+		# One consent read for the page's addresses and those of the contacts found; the page's two reads
+		# by address made once, for this page and the next.
 		reads = (self._by_address_sql(), self.consent.other_channels_sql())
 		found = self._find(cc_ids, emails, with_page_consent=True, reads=reads)
 		if upcoming is not None and self.page_ahead is not None:
