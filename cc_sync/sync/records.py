@@ -22,10 +22,9 @@ class SiteContact:
 	# When the opt-out took effect, on whichever side it happened; True when that date is CC's own.
 	opted_out_at: datetime | None = None
 	optout_cc_clock: bool = False
-	# The last CC state applied, so an unchanged contact costs no write.
+	# The last CC state applied, so an unchanged contact costs no write (CC's `updated_at` dates are
+	# written beside it for the desk, not read: what differs is found by comparing the values).
 	cc_permission: str | None = None
-	cc_updated_at: datetime | None = None
-	cc_email_updated_at: datetime | None = None
 	cc_deleted: bool = False
 	fields: dict[str, Any] = field(default_factory=dict)
 	# Mapped Email Groups this address has a member row in.

@@ -94,7 +94,7 @@ class MemoryContacts(MemoryTables):
 		if write.email and write.email != contact.email:
 			self._reindex_email(contact, write.email)
 		contact.fields.update(write.fields)
-		for attr in ("cc_permission", "cc_updated_at", "cc_email_updated_at", "cc_deleted"):
+		for attr in ("cc_permission", "cc_deleted"):
 			value = getattr(write, attr)
 			if value is not None:
 				setattr(contact, attr, value)

@@ -64,9 +64,7 @@ RESERVED = frozenset(
 	}
 )
 
-_DATETIME_STATE = frozenset(
-	{"creation", CONTACT_OPTED_OUT_AT, CONTACT_CC_UPDATED_AT, CONTACT_CC_EMAIL_UPDATED_AT}
-)
+_DATETIME_STATE = frozenset({"creation", CONTACT_OPTED_OUT_AT})
 
 NUMERIC = frozenset({"Check", "Int", "Float", "Currency", "Percent", "Rating", "Duration"})
 
@@ -84,8 +82,6 @@ _STATE_COLUMNS = (
 	CONTACT_CC_ID,
 	CONTACT_CC_PERMISSION,
 	CONTACT_OPTED_OUT_AT,
-	CONTACT_CC_UPDATED_AT,
-	CONTACT_CC_EMAIL_UPDATED_AT,
 	CONTACT_CC_DELETED,
 )
 
@@ -107,6 +103,7 @@ class ContactReads:
 		self.read_ahead = read_ahead
 		self.page_ahead = page_ahead
 		self._text_fields: bool | None = None  # whether every site field is a text column
+		self._next_reads: tuple[str, str] | None = None  # the statements the next page of a read reads by
 
 	def holders(self, emails: Iterable[str | None]) -> dict[str, list[str]]:
 		"""The Contacts holding each address, the one the sync takes first (see `contacts_by_address`)."""
@@ -190,13 +187,16 @@ class ContactReads:
 		upcoming: PageKeys | None = None,
 	) -> tuple[list[SiteContact], dict[str, AddressConsent]]:
 		# One consent read for the page's addresses and those of the contacts found; the page's two reads
-		# by address made once, for this page and the next.
-		reads = (self._by_address_sql(), self.consent.other_channels_sql())
+		# by address made once, for this page and the next. The pages of one whole-account read share
+		# them: the statements (and the Do Not Contact setting they hold) are made at its first page.
+		reads = self._next_reads or (self._by_address_sql(), self.consent.other_channels_sql())
+		self._next_reads = None
 		found = self._find(cc_ids, emails, with_page_consent=True, reads=reads)
-		if upcoming is not None and self.page_ahead is not None:
+		if upcoming is not None:
+			self._next_reads = reads
 			# The next page's two reads, answered while this page is decided (see page_ahead).
 			page = {e for e in (normalise_email(e) for e in upcoming[1]) if e}
-			if page:
+			if page and self.page_ahead is not None:
 				self.page_ahead.send([(sql, page) for sql in reads])
 		return found
 
@@ -271,8 +271,6 @@ class ContactReads:
 					opted_out_at=state.opted_out_at if state and state.opted_out else None,
 					optout_cc_clock=bool(state and state.opted_out and state.cc_clock),
 					cc_permission=row[at[CONTACT_CC_PERMISSION]] or None,
-					cc_updated_at=from_site(row[at[CONTACT_CC_UPDATED_AT]], tz),
-					cc_email_updated_at=from_site(row[at[CONTACT_CC_EMAIL_UPDATED_AT]], tz),
 					cc_deleted=bool(row[at[CONTACT_CC_DELETED]]),
 					fields={f: row[i] for f, i in fields},
 					groups=frozenset(state.rows) if state else frozenset(),
