@@ -16,6 +16,11 @@ from cc_sync.cc_sync.store.contact_reads import NUMERIC, RESERVED
 from cc_sync.cc_sync.store.sql import column_specs, insert_named
 from cc_sync.sync.records import ContactWrite
 
+# How many fitted values `fit_fields` keeps (a few MiB at most), and what it keeps for a value left out.
+FITTED_ONCE_MAX = 20_000
+_UNSEEN = object()
+_LEFT_ALONE = object()
+
 
 class ContactColumns:
 	"""Contact's columns as the site has them: values fitted to them (each change noted until the engine
@@ -30,19 +35,38 @@ class ContactColumns:
 		self._columns = column_specs(CONTACT, meta)
 		# Values changed to fit their columns, as (email, reason), until the engine collects them.
 		self._notes: list[tuple[str | None, str]] = []
+		self._fitted_once: dict[tuple, Any] = {}  # (field, type, value) -> fitted (see `fit_fields`)
 
 	def fit_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
-		"""CC's values as Contact's columns would store them, nothing noted (see `SyncStore.fit_fields`)."""
+		"""CC's values as Contact's columns would store them, nothing noted (see `SyncStore.fit_fields`).
+
+		Each contact of a page is compared so, and names, titles and companies repeat across an account:
+		each (field, value) is fitted once."""
 		out = {}
+		fitted_once = self._fitted_once
 		for field, value in values.items():
-			column = self._columns.get(field)
-			if column is None or column.data_type.lower() not in TEXT_TYPES:
-				out[field] = value
-				continue
-			fitted, _, keep = fit(field, value, column)
-			if keep:
+			try:
+				key = (field, type(value), value)
+				fitted = fitted_once.get(key, _UNSEEN)
+			except TypeError:  # a value that cannot be a key is fitted each time
+				key, fitted = None, _UNSEEN
+			if fitted is _UNSEEN:
+				fitted = self._fit_text_field(field, value)
+				if key is not None:
+					if len(fitted_once) >= FITTED_ONCE_MAX:
+						fitted_once.clear()
+					fitted_once[key] = fitted
+			if fitted is not _LEFT_ALONE:
 				out[field] = fitted
 		return out
+
+	def _fit_text_field(self, field: str, value: Any) -> Any:
+		"""The value fitted to a text column (other columns take it as it is), or `_LEFT_ALONE`."""
+		column = self._columns.get(field)
+		if column is None or column.data_type.lower() not in TEXT_TYPES:
+			return value
+		fitted, _, keep = fit(field, value, column)
+		return fitted if keep else _LEFT_ALONE
 
 	def fitted(self, write: ContactWrite) -> dict[str, Any]:
 		"""The write's field values converted, cut or left out to fit their columns, each change noted."""
