@@ -14,7 +14,8 @@ from typing import Any
 from cc_sync.constant_contact.models import Contact, EmailAddress
 from cc_sync.sync import consent, watermarks
 from cc_sync.sync.config import SyncConfig
-from cc_sync.sync.fieldmap import cc_values, fields_to_pull
+from cc_sync.sync.contact_change import Change, consent_write, find_change
+from cc_sync.sync.fieldmap import cc_values
 from cc_sync.sync.matching import ContactIndex, contact_address, normalise_email, page_keys
 from cc_sync.sync.records import ContactWrite, SiteContact
 from cc_sync.sync.report import StreamReport
@@ -166,27 +167,26 @@ class PageApplier:
 		decision, rows, permission = self._consent(contact, state, now, report, email)
 		deleted = contact.is_deleted
 		incoming = cc_values(contact, self.config.field_map, self.cf_names)
-		write = ContactWrite(
-			key=site.key if site else None,
-			email=email,
-			opted_out=decision.opted_out,
-			opted_out_at=decision.opted_out_at if decision.opted_out else None,
-			cc_clock=decision.cc_clock if decision.opted_out else False,
-			lift_optout=decision.lifted,
-			consent_change=("out" if decision.opted_out else "in") if decision.changed else None,
-			rows=rows,
-			premise_opted_out=state.opted_out,
-			premise_opted_out_at=state.opted_out_at,
-			premise_rows={g: state.rows.get(g) for g in rows},
-			synced_at=now,
-		)
 		if site is None:
+			write = consent_write(None, email, decision, rows, state, now)
 			return self._create(contact, write, decision, deleted, incoming, index, report)
-		if site.email and site.email != email:
-			write.former_email = site.email
-			if site.email in self._moved_from:
-				write.former_rows = consent.former_address_rows(states[site.email], self.managed_groups)
-		return self._update(site, contact, write, decision, permission, deleted, incoming, now, report)
+		former = site.email if site.email and site.email != email else None
+		# Compared as the site would store CC's values: a value cut to fit is not a change on every run.
+		fitted = self.store.fit_fields(incoming)
+		change = find_change(
+			site, contact, decision, permission, deleted, incoming, fitted, self.config.field_map
+		)
+		if change is None and not rows and former is None:
+			report.unchanged += 1
+			return None
+		write = consent_write(site.key, email, decision, rows, state, now)
+		if former is not None:
+			write.former_email = former
+			if former in self._moved_from:
+				write.former_rows = consent.former_address_rows(states[former], self.managed_groups)
+		return self._update(
+			site, contact, write, change or Change(), decision, permission, deleted, now, report
+		)
 
 	def _match(
 		self, contact: Contact, email: str, index: ContactIndex, report: StreamReport
@@ -260,55 +260,39 @@ class PageApplier:
 		site: SiteContact,
 		contact: Contact,
 		write: ContactWrite,
+		change: Change,
 		decision: consent.ConsentDecision,
 		permission: str | None,
 		deleted: bool,
-		incoming: dict[str, Any],
 		now: datetime,
 		report: StreamReport,
-	) -> ContactWrite | None:
-		"""Only what differs from the site contact goes into the write; nothing differing, no write."""
-		changed = False
-		if contact.contact_id and site.cc_contact_id != contact.contact_id:
+	) -> ContactWrite:
+		"""Only what differs from the site contact (`change`, and the write's member rows) goes into the
+		write."""
+		if change.link:
 			write.cc_contact_id = contact.contact_id
-			changed = True
-		# Compared as the site would store CC's values: a value cut to fit is not a change on every run.
-		fields = fields_to_pull(site.fields, self.store.fit_fields(incoming), self.config.field_map)
-		if fields:
-			write.fields = {f: incoming[f] for f in fields}
-			changed = True
-		if decision.opted_out and (decision.changed or not site.unsubscribed):
-			# A CC opt-out, or an opt-out the site holds on another channel (a Lead, an Email Unsubscribe):
-			# every record of the address says so.
+		if change.fields:
+			write.fields = change.fields
+		if change.opt_out:
 			write.opted_out_at = write.opted_out_at or now
 			if decision.changed:
 				report.unsubscribed += 1
-			changed = True
 		elif decision.lifted:
 			report.resubscribed += 1
 			write.push_again = True
-			changed = True
 		if decision.push_optout:
 			write.request_cc_optout = True
-			changed = True
 			if site.cc_deleted and not deleted:
 				self._readded(write.email, "revived in CC")
 			elif site.cc_permission == consent.UNSUBSCRIBED and permission != consent.UNSUBSCRIBED:
 				self._readded(write.email, "re-subscribed in CC by the account or an import")
-		if permission is not None and permission != site.cc_permission:
+		if change.permission:
 			write.cc_permission = permission
-			changed = True
 		if deleted != site.cc_deleted:
 			write.cc_deleted = deleted
-			changed = True
 			if deleted:
 				report.deleted += 1
 				write.push_stop = DELETED_IN_CC
-		if write.rows or write.former_email:
-			changed = True
-		if not changed:
-			report.unchanged += 1
-			return None
 		write.cc_updated_at = contact.updated_at
 		write.cc_email_updated_at = contact.email_address.updated_at if contact.email_address else None
 		report.updated += 1
