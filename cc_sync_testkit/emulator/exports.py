@@ -11,23 +11,13 @@
 
 from __future__ import annotations
 
-import csv
-import functools
-import io
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
-from operator import itemgetter, methodcaller
+from collections.abc import Mapping
 from typing import Any
 
-from cc_sync.constant_contact.export_format import (
-	ADDRESS_COLUMNS,
-	ADDRESS_KINDS,
-	EXPORT_COLUMNS,
-	PHONE_KINDS,
-	format_export_date,
-)
+from cc_sync.constant_contact.export_format import EXPORT_COLUMNS
 
-from .values import PERMISSIONS, contact_status, parse_ts
+from .export_columns import ExportTable, csv_text
+from .values import PERMISSIONS, contact_status
 from .wire import ApiError, _invalid, _Raw
 
 EXPORT_FIELDS = tuple(EXPORT_COLUMNS)
@@ -54,115 +44,6 @@ EXPORT_DEFAULT_FIELDS = (
 	"email_optout_date",
 	"email_optout_reason",
 )
-_STATUS_WORDS = {
-	"active": "Active",
-	"unsubscribed": "Unsubscribed",
-	"deleted": "Removed",
-	"not_set": "Not set",
-	"pending_confirmation": "Pending confirmation",
-	"temp_hold": "Temp hold",
-}
-
-
-# Export column -> the record's key, for the columns that print a record value as it is.
-_RENAMED = {
-	"source_name": "create_source",
-	"email_optin_source": "opt_in_source",
-	"email_optout_source": "opt_out_source",
-	"email_optout_reason": "opt_out_reason",
-}
-_DATES = {
-	"created_at": "created_at",
-	"updated_at": "updated_at",
-	"email_optin_date": "opt_in_date",
-	"email_optout_date": "opt_out_date",
-}
-Cell = Callable[[Mapping[str, Any]], Any]
-_HOUR, _SECOND = timedelta(hours=1), timedelta(seconds=1)
-
-
-def _export_date(value: str, tz: Any) -> str:
-	"""A record's timestamp as the export writes it.
-
-	An account holds about as many distinct timestamps as contacts, so a cache of whole values misses;
-	a wire timestamp (`2020-09-25T20:45:13Z`) takes its local date, hour and offset from its UTC hour,
-	which thousands of contacts share, and keeps its own minutes and seconds.
-	"""
-	if len(value) == 20 and value[10] == "T" and value[19] == "Z":
-		hour = _local_hour(value[:13], tz)
-		if hour is not None:
-			return f"{hour[0]}{value[13:19]} {hour[1]}"
-	return format_export_date(parse_ts(value), tz)
-
-
-@functools.lru_cache(maxsize=65536)
-def _local_hour(utc_hour: str, tz: Any) -> tuple[str, str] | None:
-	"""(`2020-09-25 16`, `-0400`) for the UTC hour `2020-09-25T20`; None when the offset is not one
-	whole number of hours all through that hour (a half-hour zone, a change of offset), as then the
-	minutes differ from UTC's or the hour has two offsets."""
-	start = datetime.fromisoformat(f"{utc_hour}:00:00+00:00")
-	local = start.astimezone(tz)
-	offset = local.utcoffset()
-	if offset is None or offset % _HOUR or (start + _HOUR - _SECOND).astimezone(tz).utcoffset() != offset:
-		return None
-	return local.strftime("%Y-%m-%d %H"), local.strftime("%z")
-
-
-@functools.lru_cache(maxsize=64)
-def _words(value: str | None) -> str:
-	return value.replace("_", " ").capitalize() if value else ""
-
-
-def _status_words(rec: Mapping[str, Any]) -> str:
-	status = contact_status(rec)
-	return _STATUS_WORDS[status] if status in _STATUS_WORDS else _words(status)
-
-
-def _permission_words(rec: Mapping[str, Any]) -> str:
-	return _words(rec["permission"])
-
-
-def _update_source(rec: Mapping[str, Any]) -> str:
-	return rec["update_source"] or ""
-
-
-def _birthday(rec: Mapping[str, Any]) -> str | None:
-	return f"{rec['birthday_month']}/{rec['birthday_day']}" if rec["birthday_month"] else None
-
-
-def _phone_cell(kind: str) -> Cell:
-	def cell(rec: Mapping[str, Any]) -> Any:
-		for phone in reversed(rec["phone_numbers"]):  # the last number of a kind is the one shown
-			if phone["kind"] == kind:
-				return phone["phone_number"]
-		return ""
-
-	return cell
-
-
-def _address_cell(kind: str, part: str) -> Cell:
-	def cell(rec: Mapping[str, Any]) -> Any:
-		for address in reversed(rec["street_addresses"]):  # the last address of a kind is the one shown
-			if address["kind"] == kind:
-				return address.get(part) or ""
-		return ""
-
-	return cell
-
-
-def _date_cell(key: str, tz: Any) -> Cell:
-	def cell(rec: Mapping[str, Any]) -> str:
-		value = rec[key]
-		return _export_date(value, tz) if value else ""
-
-	return cell
-
-
-def _custom_cell(field_id: str) -> Cell:
-	def cell(rec: Mapping[str, Any]) -> Any:
-		return rec["custom_fields"].get(field_id, "")
-
-	return cell
 
 
 class ExportsMixin:
@@ -226,37 +107,17 @@ class ExportsMixin:
 			# CC quirk: the email_opt* columns come only together with email_address.
 			fields = [f for f in fields if not f.startswith("email_opt")]
 		custom = list(self._fields.values())  # custom fields are exported by default, headed by label
-		cells = [
-			*(cell for f in fields for cell in self._export_cells(f)),
-			*(_custom_cell(cf["custom_field_id"]) for cf in custom),
+		table = ExportTable(
+			recs, self.export_tz, {list_id: lst["name"] for list_id, lst in self._lists.items()}
+		)
+		header = [*(c for f in fields for c in EXPORT_COLUMNS[f]), *(cf["label"] for cf in custom)]
+		columns = [
+			*(column for f in fields for column in table.columns(f)),
+			*(table.custom_column(cf["custom_field_id"]) for cf in custom),
 		]
-		out = io.StringIO()
-		writer = csv.writer(out, lineterminator="\r\n")
-		writer.writerow([*(c for f in fields for c in EXPORT_COLUMNS[f]), *(cf["label"] for cf in custom)])
-		writer.writerows([cell(rec) for cell in cells] for rec in recs)
-		act["csv"] = out.getvalue()
+		act["csv"] = csv_text(header, columns, len(recs))
 		act["status"]["items_total_count"] = len(recs)
 		act["status"]["items_completed_count"] = len(recs)
-
-	def _export_cells(self, name: str) -> list[Cell]:
-		"""How each column of one `fields` value is read from a record, worked out once per export."""
-		if name == "email_address":
-			return [itemgetter("address"), _status_words, _permission_words, _update_source]
-		if name == "phone_number":
-			return [_phone_cell(kind) for kind in PHONE_KINDS]
-		part = {"zip": "postal_code"}.get(name, name)
-		if part in ADDRESS_COLUMNS:
-			return [_address_cell(kind, part) for kind in ADDRESS_KINDS]
-		if name == "email_lists":
-			names = {list_id: lst["name"] for list_id, lst in self._lists.items()}
-			return [lambda rec: ", ".join(map(names.__getitem__, rec["lists"]))]
-		if name in _DATES:
-			return [_date_cell(_DATES[name], self.export_tz)]
-		if name == "birthday":
-			return [_birthday]
-		if name in _RENAMED:
-			return [itemgetter(_RENAMED[name])]
-		return [methodcaller("get", name)]  # None, or a field the emulator does not keep, is blank
 
 	def _get_export_file(self, _params: dict[str, str], _body: Any, export_id: str) -> Any:
 		act = self._activities.get(export_id)

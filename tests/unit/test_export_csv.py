@@ -17,6 +17,7 @@ from cc_sync.constant_contact.export_format import ADDRESS_KINDS, EXPORT_COLUMNS
 from cc_sync.constant_contact.export_reader import ExportReader
 from cc_sync.constant_contact.models import Contact
 from cc_sync_testkit.emulator import ConstantContactEmulator
+from cc_sync_testkit.emulator.export_columns import csv_text
 
 BASE = "https://api.cc.email"
 # Zones whose offsets are not whole hours, or change during an hour, beside ordinary ones.
@@ -87,6 +88,35 @@ def test_an_export_writes_each_date_in_the_account_s_time_zone(zone, created, la
 		assert row["Email address"] == f"c{i}@example.com"
 		assert row["Created At"] == row["Email Opt-In Date"] == f"{when.astimezone(tz):%Y-%m-%d %H:%M:%S %z}"
 		assert row["Updated At"] == f"{(when + timedelta(seconds=later)).astimezone(tz):%Y-%m-%d %H:%M:%S %z}"
+
+
+# A cell as the emulator may hold it: text with the characters that need quotes, None, a number.
+cells = st.one_of(
+	st.text(),
+	st.sampled_from(("", ",", '"', "\r", "\n", "\r\n", "a, b", ' "q" ', "Zoë")),
+	st.none(),
+	st.integers(),
+	st.floats(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_an_export_s_text_is_what_python_s_csv_writer_writes(data):
+	"""An export is written a column at a time: its text is the csv writer's for the same rows, with
+	quotes where a cell holds a comma, a quote or a line break, None blank, numbers as text, a row's
+	only cell quoted when blank, columns blank in every row, and no columns or no rows at all."""
+	width, height = data.draw(st.integers(0, 6)), data.draw(st.integers(0, 5))
+	header = data.draw(st.lists(st.text(), min_size=width, max_size=width))
+	column = st.one_of(
+		st.lists(cells, min_size=height, max_size=height),
+		st.lists(st.sampled_from(("", None)), min_size=height, max_size=height),
+	)
+	columns = [data.draw(column) for _ in range(width)]
+	expected = io.StringIO()
+	rows = [[col[row] for col in columns] for row in range(height)]
+	csv.writer(expected, lineterminator="\r\n").writerows([header, *rows])
+	assert csv_text(header, columns, height) == expected.getvalue()
 
 
 # -- reading ------------------------------------------------------------------------------------------
