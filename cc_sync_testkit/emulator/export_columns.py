@@ -37,6 +37,7 @@ _STATUS_WORDS = {
 	"temp_hold": "Temp hold",
 }
 _LAST_SECOND = timedelta(seconds=3599)  # an hour's last second, from its start
+_MINUTES_SECONDS = ":MM:SS"  # in an hour's form, where a timestamp's own go
 _TWO_DIGITS = tuple(f"{n:02}" for n in range(24))
 _DAY_HOURS = tuple((_TWO_DIGITS[n], timedelta(hours=n)) for n in range(24))
 # Whole hours of offset -> the offset as the export writes it (` -0400`).
@@ -163,7 +164,7 @@ class ExportTable:
 			""
 			if not value
 			# The wire form, in an hour of one whole-hour offset: nearly every timestamp.
-			else hour % value[13:19]
+			else hour.replace(_MINUTES_SECONDS, value[13:19])
 			if len(value) == 20 and value[10] == "T" and value[19] == "Z" and (hour := hours[value[:13]])
 			else format_export_date(parse_ts(value), tz)
 			for value in map(itemgetter(key), self.recs)
@@ -171,8 +172,8 @@ class ExportTable:
 
 
 class _LocalHours(dict):
-	"""UTC hour (`2020-09-25T20`) -> `2020-09-25 16%s -0400`, the export's form of its timestamps (`%s`
-	takes the minutes and seconds, `:45:13`), for one export. None where the export writes the hour's
+	"""UTC hour (`2020-09-25T20`) -> `2020-09-25 16:MM:SS -0400`, the export's form of its timestamps
+	(a timestamp's own minutes and seconds, `:45:13`, take the place of `:MM:SS`), for one export. None where the export writes the hour's
 	timestamps in full: when the offset is not one whole number of hours all through the hour (a
 	half-hour zone, a change of offset), as then the minutes differ from UTC's or the hour has two
 	offsets, and before the year 1000, which strftime does not pad.
@@ -210,7 +211,7 @@ def _hour_form(tz: Any, start: datetime) -> str | None:
 	if rest or (start + _LAST_SECOND).astimezone(tz).utcoffset() != offset:
 		return None
 	# strftime costs more than the rest of the hour together.
-	return f"{local.date().isoformat()} {_TWO_DIGITS[local.hour]}%s{_OFFSETS[hours]}"
+	return f"{local.date().isoformat()} {_TWO_DIGITS[local.hour]}{_MINUTES_SECONDS}{_OFFSETS[hours]}"
 
 
 # -- the CSV -------------------------------------------------------------------------------------------
