@@ -15,7 +15,6 @@ The export carries no contact id: rows are matched on the site by email.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -115,14 +114,10 @@ def format_export_date(value: datetime, tz: Any) -> str:
 	return value.astimezone(tz).strftime(EXPORT_DATE_FORMAT)
 
 
-# `45:13` -> 45 minutes 13 seconds, for the export's dates.
-_MINUTES_SECONDS = {f"{m:02}:{s:02}": timedelta(minutes=m, seconds=s) for m in range(60) for s in range(60)}
-
-
-@functools.lru_cache(maxsize=65536)
-def _utc_hour(local_hour: str, offset: str) -> datetime:
-	"""When the local hour `2020-09-25 16` at offset `-0400` began, in UTC."""
-	return datetime.fromisoformat(f"{local_hour}:00:00{offset}").astimezone(timezone.utc)
+# ` -0400` -> that offset, for each offset the export's dates have ended with (a few per account; at
+# most the few thousand texts that parse as an offset).
+_OFFSETS: dict[str, timedelta] = {}
+_fromisoformat = datetime.fromisoformat
 
 
 def parse_export_date(value: str | None) -> datetime | None:
@@ -130,23 +125,34 @@ def parse_export_date(value: str | None) -> datetime | None:
 	if not value:
 		return None
 	text = value.strip()
-	if not text:
-		return None
+	return read_export_date(text) if text else None
+
+
+def read_export_date(text: str) -> datetime | None:
+	"""`parse_export_date` of a cell already stripped and not blank (each row reads two or three)."""
+	offset = _OFFSETS.get(text[19:])
+	if offset is not None:
+		# The export's own form, with an offset met before (only a text 25 long ends in one). Python's
+		# reader parses the first 19 characters the same whether "+00:00" or the offset follows them (a
+		# sign among them would start the offset there and fail either way): read as UTC, less the
+		# offset, they are the instant the whole text names, without making a zone and converting.
+		try:
+			return _fromisoformat(text[:19] + "+00:00") - offset
+		except (ValueError, OverflowError):
+			pass
 	if len(text) == 25 and text[19] == " " and text[20] in "+-":
-		# The export's own form. An export holds about one distinct timestamp per row but few distinct
-		# hours: the hour's start is read once, and the minutes and seconds are added to it.
-		past_hour = _MINUTES_SECONDS.get(text[14:19])
-		if past_hour is not None and text[13] == ":":
-			try:
-				return _utc_hour(text[:13], text[20:]) + past_hour
-			except (ValueError, OverflowError):
-				pass
 		# Python's ISO reader takes it once the space before the offset goes: strptime, or taking the
 		# parts apart by hand, costs more than the rest of the row.
 		try:
-			return datetime.fromisoformat(text[:19] + text[20:]).astimezone(timezone.utc)
+			when = _fromisoformat(text[:19] + text[20:])
 		except (ValueError, OverflowError):
 			pass
+		else:
+			_OFFSETS.setdefault(text[19:], when.utcoffset())
+			try:
+				return when.astimezone(timezone.utc)
+			except OverflowError:
+				pass
 	return parse_datetime(text)
 
 

@@ -11,7 +11,6 @@ import functools
 import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from operator import itemgetter
 from typing import Any, TextIO
 
@@ -21,7 +20,7 @@ from cc_sync.constant_contact.export_format import (
 	ADDRESS_KINDS,
 	EXPORT_COLUMNS,
 	PHONE_KINDS,
-	parse_export_date,
+	read_export_date,
 	split_list_names,
 )
 from cc_sync.constant_contact.models import Contact, Permission
@@ -38,23 +37,21 @@ _CORE_COLUMNS = {
 _KNOWN = {c.lower() for cols in EXPORT_COLUMNS.values() for c in cols}
 
 
-@functools.lru_cache(maxsize=256)
-def _permission(value: str | None) -> str | None:
+def _permission(value: str) -> str | None:
 	"""`Implicit`, `Pending confirmation`, ... as the API spells them (`implicit`, `pending_confirmation`)."""
-	if not value or not value.strip():
+	if not value:
 		return None
-	return "_".join(value.strip().lower().replace("-", " ").split())
+	return "_".join(value.lower().replace("-", " ").split())
 
 
-def _row_permission(
-	permission_cell: str | None, status_cell: str | None, opt_out_date: datetime | None
-) -> str | None:
-	"""The row's permission to send: unsubscribed when any of its columns says so, whatever the others
-	say ("Email status" Unsubscribed, an unsubscribed "Email permission status", or a "Confirmed Opt-Out
-	Date"); otherwise what "Email permission status" says."""
+# An export holds a handful of distinct pairs of these cells: each pair is read once.
+@functools.lru_cache(maxsize=256)
+def _permission_to_send(permission_cell: str, status_cell: str) -> str | None:
+	"""The permission to send that a row's stripped "Email permission status" and "Email status" cells
+	give: unsubscribed when either says so, whatever the other says, otherwise what "Email permission
+	status" says. (A "Confirmed Opt-Out Date" makes the row unsubscribed whatever both say.)"""
 	permission = _permission(permission_cell)
-	status = _permission(status_cell)
-	if Permission.UNSUBSCRIBED in (permission, status) or opt_out_date is not None:
+	if Permission.UNSUBSCRIBED in (permission, _permission(status_cell)):
 		return Permission.UNSUBSCRIBED.value
 	return permission
 
@@ -114,6 +111,17 @@ _ROW_COLUMNS = (
 )
 
 
+def _runs(positions: list[int]) -> list[list[int]]:
+	"""Sorted positions as runs of adjacent ones: [1, 2, 3, 7, 8] gives [[1, 2, 3], [7, 8]]."""
+	runs: list[list[int]] = []
+	for i in positions:
+		if runs and runs[-1][-1] == i - 1:
+			runs[-1].append(i)
+		else:
+			runs.append([i])
+	return runs
+
+
 class _Plan:
 	"""What an export's header holds, worked out once: each row then reads only the cells it needs, by
 	position. A cell is stripped (CC may pad cells) and a blank one reads as absent; a column that is
@@ -150,10 +158,16 @@ class _Plan:
 		self.phones_at = [i for _, i in self.phones]
 		self.addresses_at = [i for _, parts in self.addresses for _, columns in parts for i in columns]
 		self.custom_at = [i for i, _ in self.custom]
+		# Most rows leave every phone, address and custom-field column blank: a look at each run of
+		# adjacent such columns (one or two in CC's exports) skips them all.
+		self.group_runs = [
+			(run[0], run[-1] + 1, [""] * len(run))
+			for run in _runs(sorted({*self.phones_at, *self.addresses_at, *self.custom_at}))
+		]
 		self.lists = "email lists" in at
 		self.list_ids = list_ids
-		# Accounts share few distinct `Email Lists` cells: each is resolved once.
-		self._memberships: dict[str, tuple[list[str], list[str]]] = {}
+		# Accounts share few distinct `Email Lists` cells: each is resolved once, to its ids or its problem.
+		self._memberships: dict[str, tuple[list[str], str | None]] = {}
 
 	def row(self, values: list[str]) -> ExportRow:
 		"""One row from its cells (a list of its own, which this extends)."""
@@ -177,19 +191,19 @@ class _Plan:
 			updated_at,
 			lists_cell,
 		) = map(str.strip, self.scalars(values))
-		cell = values.__getitem__
-		problems: list[str] = []
-		created = parse_export_date(created_at) if created_at else None
+		created = read_export_date(created_at) if created_at else None
 		# A contact's opt-in is often its creation: the same cell is read once.
 		if opt_in_date == created_at:
 			opted_in = created
 		else:
-			opted_in = parse_export_date(opt_in_date) if opt_in_date else None
-		opted_out = parse_export_date(opt_out_date) if opt_out_date else None
+			opted_in = read_export_date(opt_in_date) if opt_in_date else None
 		email: dict[str, Any] = {}
 		if address:
 			email["address"] = address
-		if (consent := _row_permission(permission, status, opted_out)) is not None:
+		if opt_out_date and (opted_out := read_export_date(opt_out_date)) is not None:
+			email["permission_to_send"] = Permission.UNSUBSCRIBED.value
+			email["opt_out_date"] = opted_out
+		elif (consent := _permission_to_send(permission, status)) is not None:
 			email["permission_to_send"] = consent
 		if opt_in_source:
 			email["opt_in_source"] = opt_in_source
@@ -197,21 +211,42 @@ class _Plan:
 			email["opt_in_date"] = opted_in
 		if opt_out_source:
 			email["opt_out_source"] = opt_out_source
-		if opted_out is not None:
-			email["opt_out_date"] = opted_out
 		if opt_out_reason:
 			email["opt_out_reason"] = opt_out_reason
 		data: dict[str, Any] = {
 			"email_address": email,
 			"created_at": created,
-			"updated_at": parse_export_date(updated_at) if updated_at else None,
+			"updated_at": read_export_date(updated_at) if updated_at else None,
 		}
 		if update_source:
 			data["update_source"] = update_source
 		for name, i in self.core:
-			if value := values[i].strip():
+			# Most of these cells are blank: only a filled one is stripped.
+			if (value := values[i]) and (value := value.strip()):
 				data[name] = value
-		# Most rows leave whole groups of columns blank (no phone, no address): one look skips them.
+		for start, stop, blank in self.group_runs:
+			if values[start:stop] != blank:
+				self._groups(values, data)
+				break
+		problems: list[str] = []
+		if self.lists:
+			memberships = self._memberships.get(lists_cell)
+			if memberships is None:
+				names, unknown = split_list_names(lists_cell, self.list_ids)
+				ids = [self.list_ids[n] for n in names]
+				problem = f"list names not found in the account: {', '.join(unknown)}" if unknown else None
+				memberships = self._memberships[lists_cell] = (ids, problem)
+			ids, problem = memberships
+			if problem is None:
+				# The model makes a list of its own: the one kept here is never handed out.
+				data["list_memberships"] = ids
+			else:
+				problems.append(problem)
+		return ExportRow(_validate_contact(data), problems)
+
+	def _groups(self, values: list[str], data: dict[str, Any]) -> None:
+		"""The row's phones, street addresses and custom fields, when any of their cells is filled."""
+		cell = values.__getitem__
 		if any(map(cell, self.phones_at)):
 			phones = [
 				{"kind": kind, "phone_number": v} for kind, i in self.phones if (v := values[i].strip())
@@ -237,14 +272,3 @@ class _Plan:
 			]
 			if custom:
 				data["custom_fields"] = custom
-		if self.lists:
-			split = self._memberships.get(lists_cell)
-			if split is None:
-				names, unknown = split_list_names(lists_cell, self.list_ids)
-				split = self._memberships[lists_cell] = ([self.list_ids[n] for n in names], unknown)
-			ids, unknown = split
-			if unknown:
-				problems.append(f"list names not found in the account: {', '.join(unknown)}")
-			else:
-				data["list_memberships"] = list(ids)
-		return ExportRow(_validate_contact(data), problems)
