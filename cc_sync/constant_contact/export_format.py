@@ -156,31 +156,45 @@ def read_export_date(text: str) -> datetime | None:
 	return parse_datetime(text)
 
 
-def split_list_names(value: str | None, names: Iterable[str]) -> tuple[list[str], list[str]]:
-	"""Resolve a comma-separated `Email Lists` cell to list names: (resolved, unresolved pieces).
+class ListNames:
+	"""An account's list names, worked out once for resolving `Email Lists` cells."""
 
-	A list name may itself hold a comma, so the longest run of pieces that makes a known name wins.
-	"""
-	if not value or not value.strip():
-		return [], []
-	known = set(names)
-	pieces = [p.strip() for p in value.split(",")]
-	resolved: list[str] = []
-	unresolved: list[str] = []
-	i = 0
-	while i < len(pieces):
-		for j in range(len(pieces), i, -1):
-			for sep in (", ", ","):
-				candidate = sep.join(pieces[i:j])
-				if candidate in known:
-					resolved.append(candidate)
-					i = j
-					break
-			else:
+	def __init__(self, names: Iterable[str]) -> None:
+		self.known = frozenset(names)
+		# A name holding commas spans several pieces of a cell. Only a piece that begins such a name can
+		# begin a run of pieces that makes a name, and a name holding n commas spans n + 1 pieces.
+		self.first_pieces = frozenset(name.split(",")[0] for name in self.known if "," in name)
+		self.most_pieces = max((name.count(",") + 1 for name in self.known), default=1)
+
+	def split(self, value: str | None) -> tuple[list[str], list[str]]:
+		"""Resolve a comma-separated `Email Lists` cell to list names: (resolved, unresolved pieces).
+
+		A list name may itself hold a comma, so the longest run of pieces that makes a known name wins.
+		"""
+		if not value or not value.strip():
+			return [], []
+		pieces = [p.strip() for p in value.split(",")]
+		resolved: list[str] = []
+		unresolved: list[str] = []
+		i = 0
+		while i < len(pieces):
+			piece = pieces[i]
+			if piece in self.first_pieces and (run := self._run(pieces, i)) is not None:
+				name, i = run
+				resolved.append(name)
 				continue
-			break
-		else:
-			if pieces[i]:
-				unresolved.append(pieces[i])
+			if piece in self.known:
+				resolved.append(piece)
+			elif piece:
+				unresolved.append(piece)
 			i += 1
-	return resolved, unresolved
+		return resolved, unresolved
+
+	def _run(self, pieces: list[str], start: int) -> tuple[str, int] | None:
+		"""The longest run of two or more pieces from `start` that makes a known name, and its end."""
+		for end in range(min(len(pieces), start + self.most_pieces), start + 1, -1):
+			for sep in (", ", ","):
+				candidate = sep.join(pieces[start:end])
+				if candidate in self.known:
+					return candidate, end
+		return None

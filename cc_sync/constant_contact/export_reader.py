@@ -20,8 +20,8 @@ from cc_sync.constant_contact.export_format import (
 	ADDRESS_KINDS,
 	EXPORT_COLUMNS,
 	PHONE_KINDS,
+	ListNames,
 	read_export_date,
-	split_list_names,
 )
 from cc_sync.constant_contact.models import Contact, Permission
 
@@ -94,6 +94,8 @@ class ExportReader:
 
 # `Contact.model_validate` without the wrapper around the model's validator (a few per cent of a row).
 _validate_contact = Contact.__pydantic_validator__.validate_python
+# Distinct `Email Lists` cells a plan keeps resolved.
+_MEMBERSHIPS_KEPT = 4096
 # The columns every row reads, in the order `_Plan.row` unpacks them.
 _ROW_COLUMNS = (
 	"email address",
@@ -166,7 +168,9 @@ class _Plan:
 		]
 		self.lists = "email lists" in at
 		self.list_ids = list_ids
-		# Accounts share few distinct `Email Lists` cells: each is resolved once, to its ids or its problem.
+		self.list_names = ListNames(list_ids)
+		# Accounts share few distinct `Email Lists` cells: each is resolved once, to its ids or its problem
+		# (an account whose contacts are on many lists in many mixes has more: the memo is bounded).
 		self._memberships: dict[str, tuple[list[str], str | None]] = {}
 
 	def row(self, values: list[str]) -> ExportRow:
@@ -232,7 +236,9 @@ class _Plan:
 		if self.lists:
 			memberships = self._memberships.get(lists_cell)
 			if memberships is None:
-				names, unknown = split_list_names(lists_cell, self.list_ids)
+				if len(self._memberships) >= _MEMBERSHIPS_KEPT:
+					self._memberships.clear()
+				names, unknown = self.list_names.split(lists_cell)
 				ids = [self.list_ids[n] for n in names]
 				problem = f"list names not found in the account: {', '.join(unknown)}" if unknown else None
 				memberships = self._memberships[lists_cell] = (ids, problem)

@@ -295,3 +295,41 @@ def test_a_date_beyond_pythons_range_loses_that_date_not_the_export():
 	assert rows[0].contact.email_address.opt_in_date is None
 	assert rows[0].contact.created_at == datetime(2024, 1, 2, 8, 4, 5, tzinfo=timezone.utc)
 	assert rows[1].contact.email_address.opt_in_date == datetime(2024, 1, 2, 8, 4, 5, tzinfo=timezone.utc)
+
+
+def test_list_names_holding_commas_resolve_to_the_longest_name_a_cell_spells():
+	"""`Email Lists` joins names with commas and a name may hold one: where a shorter name and a longer
+	one both fit, the longer one is the list, whatever the spacing after the commas."""
+	list_ids = {"News": "L-news", "News, Weekly": "L-weekly", "Events, 2024": "L-events", "2024": "L-2024"}
+	text = "Email address,Email Lists\r\n" + "".join(
+		f'{address},"{cell}"\r\n'
+		for address, cell in (
+			("a@example.com", "News, Weekly, Events, 2024"),
+			("b@example.com", "News,Weekly,2024"),
+			("c@example.com", "2024, News , Events,2024"),
+			("d@example.com", "Weekly, News"),
+		)
+	)
+	rows = list(ExportReader(list_ids_by_name=list_ids).rows(text))
+	assert [r.contact.list_memberships for r in rows[:3]] == [
+		["L-weekly", "L-events"],
+		["L-weekly", "L-2024"],
+		["L-2024", "L-news", "L-events"],
+	]
+	assert rows[3].contact.list_memberships is None
+	assert rows[3].problems == ["list names not found in the account: Weekly"]
+
+
+def test_every_row_keeps_its_own_lists_however_many_mixes_of_lists_an_export_holds():
+	"""An account whose contacts are on many lists in many mixes: each row's `Email Lists` cell gives
+	that row's lists, past however many distinct cells are kept resolved."""
+	names = [f"List {i}" for i in range(14)]
+	list_ids = {name: f"L-{i}" for i, name in enumerate(names)}
+	mixes = [[n for bit, n in enumerate(names) if mask >> bit & 1] for mask in range(1, 2**13)]
+	text = "Email address,Email Lists\r\n" + "".join(
+		f'c{i}@example.com,"{", ".join(mix)}"\r\n' for i, mix in enumerate(mixes + mixes[::-1])
+	)
+	rows = list(ExportReader(list_ids_by_name=list_ids).rows(text))
+	assert [r.contact.list_memberships for r in rows] == [
+		[list_ids[n] for n in mix] for mix in mixes + mixes[::-1]
+	]
