@@ -277,10 +277,10 @@ class PageApplier:
 			write.opted_out_at = write.opted_out_at or now
 			if decision.changed:
 				report.unsubscribed += 1
-		elif decision.lifted:
+		elif change.lifted:
 			report.resubscribed += 1
 			write.push_again = True
-		if decision.push_optout:
+		if change.push_optout:
 			write.request_cc_optout = True
 			if site.cc_deleted and not deleted:
 				self._readded(write.email, "revived in CC")
@@ -288,7 +288,7 @@ class PageApplier:
 				self._readded(write.email, "re-subscribed in CC by the account or an import")
 		if change.permission:
 			write.cc_permission = permission
-		if deleted != site.cc_deleted:
+		if change.deleted:
 			write.cc_deleted = deleted
 			if deleted:
 				report.deleted += 1

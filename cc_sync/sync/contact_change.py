@@ -21,7 +21,10 @@ class Change:
 	link: bool = False  # the site contact is not linked to this CC contact yet
 	fields: dict[str, Any] = field(default_factory=dict)  # site fields to take CC's values
 	opt_out: bool = False  # the address's opt-out reaches this site contact
+	lifted: bool = False  # the address's opt-out is lifted (the person's own newer opt-in)
+	push_optout: bool = False  # the site holds an opt-out CC does not: it goes to CC
 	permission: bool = False  # CC's permission to send differs from the one last applied
+	deleted: bool = False  # CC's delete (or its undoing) reaches this site contact
 
 
 def find_change(
@@ -41,18 +44,20 @@ def find_change(
 	# A CC opt-out, or an opt-out the site holds on another channel (a Lead, an Email Unsubscribe): every
 	# record of the address says so.
 	opt_out = decision.opted_out and (decision.changed or not site.unsubscribed)
+	lifted = not opt_out and decision.lifted
 	new_permission = permission is not None and permission != site.cc_permission
-	if not (
-		link
-		or fields
-		or opt_out
-		or decision.lifted
-		or decision.push_optout
-		or new_permission
-		or deleted != site.cc_deleted
-	):
+	new_deleted = deleted != site.cc_deleted
+	if not (link or fields or opt_out or lifted or decision.push_optout or new_permission or new_deleted):
 		return None
-	return Change(link, {f: incoming[f] for f in fields}, opt_out, new_permission)
+	return Change(
+		link,
+		{f: incoming[f] for f in fields},
+		opt_out,
+		lifted,
+		decision.push_optout,
+		new_permission,
+		new_deleted,
+	)
 
 
 def consent_write(

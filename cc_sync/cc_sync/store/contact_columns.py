@@ -51,7 +51,7 @@ class ContactColumns:
 			except TypeError:  # a value that cannot be a key is fitted each time
 				key, fitted = None, _UNSEEN
 			if fitted is _UNSEEN:
-				fitted = self._fit_text_field(field, value)
+				fitted = self._fit_for_comparison(field, value)
 				if key is not None:
 					if len(fitted_once) >= FITTED_ONCE_MAX:
 						fitted_once.clear()
@@ -60,8 +60,8 @@ class ContactColumns:
 				out[field] = fitted
 		return out
 
-	def _fit_text_field(self, field: str, value: Any) -> Any:
-		"""The value fitted to a text column (other columns take it as it is), or `_LEFT_ALONE`."""
+	def _fit_for_comparison(self, field: str, value: Any) -> Any:
+		"""The value as its column would store it (only a text column changes it), or `_LEFT_ALONE`."""
 		column = self._columns.get(field)
 		if column is None or column.data_type.lower() not in TEXT_TYPES:
 			return value
